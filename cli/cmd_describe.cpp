@@ -1,0 +1,82 @@
+// `v3sim describe [COMPONENT]`: the parameter tables that every config file is checked against.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "models/components.h"
+
+namespace v3sim::cli {
+
+namespace {
+
+struct DescribeArgs {
+  std::string component;
+  bool json = false;
+};
+
+nlohmann::json to_json(const ComponentSpec& spec) {
+  nlohmann::json j;
+  j["name"] = spec.name;
+  j["description"] = spec.description;
+  j["params"] = nlohmann::json::array();
+  for (const auto& p : spec.params) {
+    nlohmann::json q;
+    q["name"] = p.name;
+    q["type"] = type_name(p);
+    q["description"] = p.description;
+    if (p.type == ParamType::Section && p.section) {
+      q["section"] = to_json(*p.section);
+    } else {
+      q["required"] = p.required;
+      if (!p.default_text.empty()) q["default"] = p.default_text;
+      if (!p.unit.empty()) q["unit"] = p.unit;
+      if (!p.choices.empty()) q["choices"] = p.choices;
+    }
+    j["params"].push_back(q);
+  }
+  return j;
+}
+
+int run_describe(const DescribeArgs& a) {
+  std::vector<const ComponentSpec*> specs = model_component_specs();
+  if (!a.component.empty()) {
+    std::vector<const ComponentSpec*> chosen;
+    std::string names;
+    for (const auto* s : specs) {
+      names += (names.empty() ? "" : ", ") + s->name;
+      if (s->name == a.component) chosen.push_back(s);
+    }
+    if (chosen.empty()) {
+      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + ")", "'" + a.component + "'");
+    }
+    specs = chosen;
+  }
+  if (a.json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto* s : specs) j.push_back(to_json(*s));
+    std::puts(j.dump(2).c_str());
+    return 0;
+  }
+  for (size_t i = 0; i < specs.size(); ++i) fmt::print("{}{}", i ? "\n" : "", describe_component(*specs[i]));
+  fmt::print(
+      "\nEvery map also takes `source:`, `note:` and `assumption:` (free text), and a value may be written as\n"
+      "{{value: X, source: \"...\"}} to cite it. `extends: base.yaml` derives a file from another.\n");
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_describe_command(CLI::App& app) {
+  auto args = std::make_shared<DescribeArgs>();
+  CLI::App* cmd = app.add_subcommand("describe", "List the config components and their parameter tables");
+  cmd->add_option("component", args->component, "one component (model, deployment, ...)");
+  cmd->add_flag("--json", args->json, "print the tables as JSON");
+  return [args] { return run_describe(*args); };
+}
+
+}  // namespace v3sim::cli

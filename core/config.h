@@ -1,0 +1,95 @@
+// The typed config tree: YAML documents as v3sim's own tree (only core/config.cpp includes yaml-cpp),
+// with every node remembering its file, line and key path, so every error can name all three.
+//
+// Lifecycle of a config: load_config_file() reads YAML and resolves `extends:` (a derived file overrides a
+// few keys of its base: maps merge key by key, scalars and lists replace), then apply_override() applies
+// `--set key.path=value`, then a component reads it through a ParamReader (core/params.h), which rejects
+// unknown keys and checks types and units against the component's parameter table.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace v3sim {
+
+class ConfigNode {
+ public:
+  enum class Kind { Null, Scalar, Sequence, Map };
+
+  ConfigNode() = default;
+  static ConfigNode null(SourceLoc loc, std::string path);
+  static ConfigNode scalar(std::string text, SourceLoc loc, std::string path);
+  static ConfigNode map(SourceLoc loc, std::string path);
+  static ConfigNode sequence(SourceLoc loc, std::string path);
+
+  Kind kind() const { return m_kind; }
+  bool is_null() const { return m_kind == Kind::Null; }
+  bool is_scalar() const { return m_kind == Kind::Scalar; }
+  bool is_map() const { return m_kind == Kind::Map; }
+  bool is_sequence() const { return m_kind == Kind::Sequence; }
+  const SourceLoc& loc() const { return m_loc; }
+  // Key path from the document root: "parallelism.ep", "layers[2].name"; "" for the root.
+  const std::string& path() const { return m_path; }
+  // The path of a child key: path() + "." + key, or key at the root.
+  std::string child_path(std::string_view key) const;
+
+  // @pre is_scalar()
+  const std::string& text() const;
+  const std::vector<ConfigNode>& items() const { return m_items; }
+  const std::vector<std::pair<std::string, ConfigNode>>& entries() const { return m_entries; }
+  // The child under `key` of a map, or nullptr (also for non-maps).
+  const ConfigNode* find(std::string_view key) const;
+  ConfigNode* find(std::string_view key);
+
+  // Adds or replaces a map entry, keeping first-insertion order. @pre is_map()
+  ConfigNode& set(std::string key, ConfigNode value);
+  void push_back(ConfigNode value);
+  bool erase(std::string_view key);
+
+  // How this node reads in an error's "found" part: "'abc'", "a map", "a list of 3 items", "nothing".
+  std::string describe() const;
+  // The whole subtree as YAML text (the resolved config stamped into output files).
+  std::string to_yaml() const;
+
+ private:
+  Kind m_kind = Kind::Null;
+  std::string m_text;
+  std::vector<ConfigNode> m_items;
+  std::vector<std::pair<std::string, ConfigNode>> m_entries;
+  SourceLoc m_loc;
+  std::string m_path;
+};
+
+// Reads a YAML file into a tree and resolves `extends: other.yaml` (relative to the file, recursively,
+// cycles rejected). Throws ConfigError for a missing or unreadable file, a YAML syntax error, a duplicate
+// key, or a bad `extends:`. The root must be a map.
+ConfigNode load_config_file(const std::string& path);
+
+// Same for YAML text held in memory; `name` stands for the file in errors. `extends:` is resolved
+// relative to `base_dir` (the current directory when empty).
+ConfigNode parse_config_text(std::string_view text, const std::string& name, const std::string& base_dir = {});
+
+// Merges `over` into `base`: maps key by key (recursively), anything else replaced by `over`'s value.
+void merge_config(ConfigNode& base, const ConfigNode& over);
+
+// Sets `key_path` (dot-separated, e.g. "parallelism.ep") to `value` parsed as a YAML value ("8", "50GB/s",
+// "[1, 2]"). Missing maps along the path are created; the set node's location is `loc`.
+// Throws ConfigError when the path runs through a non-map or the value is not valid YAML.
+void apply_override(ConfigNode& root, std::string_view key_path, std::string_view value, const SourceLoc& loc);
+
+// One `--set` argument split into the document it addresses ("model", "deploy", "hw", "cluster", ...), the key
+// path inside it and the value: "deploy.parallelism.ep=32" -> {"deploy", "parallelism.ep", "32"}.
+struct Override {
+  std::string document;
+  std::string key_path;
+  std::string value;
+  std::string text;  // as given, for error locations
+};
+// Throws ConfigError when the text has no '=', no document prefix, or an empty key.
+Override parse_override(std::string_view text);
+
+}  // namespace v3sim

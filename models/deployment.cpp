@@ -1,0 +1,352 @@
+#include "models/deployment.h"
+
+#include <fmt/format.h>
+
+namespace v3sim {
+
+const char* to_string(Phase p) {
+  switch (p) {
+    case Phase::Train: return "train";
+    case Phase::Prefill: return "prefill";
+    case Phase::Decode: return "decode";
+  }
+  return "?";
+}
+
+const char* to_string(PipelineSchedule s) {
+  switch (s) {
+    case PipelineSchedule::None: return "none";
+    case PipelineSchedule::OneFOneB: return "1f1b";
+    case PipelineSchedule::ZB1P: return "zb1p";
+    case PipelineSchedule::DualPipe: return "dualpipe";
+  }
+  return "?";
+}
+
+Phase parse_phase(const std::string& s) {
+  if (s == "train") return Phase::Train;
+  if (s == "prefill") return Phase::Prefill;
+  V3SIM_ASSERT_MSG(s == "decode", "unknown phase " + s);
+  return Phase::Decode;
+}
+
+namespace {
+
+const ComponentSpec& parallelism_spec() {
+  static const ComponentSpec spec{
+      "parallelism",
+      "how the model is split over GPUs",
+      {
+          {.name = "pp", .type = ParamType::Int, .description = "pipeline-parallel degree", .required = false,
+           .default_text = "1", .bound = Bound::Positive},
+          {.name = "pp_schedule", .type = ParamType::Enum,
+           .description = "pipeline schedule (training): DualPipe as in DeepSeek-V3, 1F1B or ZB1P", .required = false,
+           .default_text = "1f1b", .choices = {"dualpipe", "1f1b", "zb1p"}},
+          {.name = "tp", .type = ParamType::Int, .description = "tensor parallelism of attention (heads split)",
+           .required = false, .default_text = "1", .bound = Bound::Positive},
+          {.name = "sp", .type = ParamType::Bool,
+           .description = "sequence parallelism with TP: tokens sharded outside attention", .required = false,
+           .default_text = "false"},
+          {.name = "ep", .type = ParamType::Int, .description = "expert-parallel degree", .required = false,
+           .default_text = "1", .bound = Bound::Positive},
+          {.name = "zero_stage", .type = ParamType::Int, .description = "ZeRO stage of data parallelism (training)",
+           .required = false, .default_text = "1", .bound = Bound::NonNegative},
+      }};
+  return spec;
+}
+
+const ComponentSpec& batch_spec() {
+  static const ComponentSpec spec{
+      "batch",
+      "what one step processes",
+      {
+          {.name = "seq_len", .type = ParamType::Int,
+           .description = "train: sequence length; prefill: prompt length; decode: KV context length",
+           .unit = "tokens", .bound = Bound::Positive},
+          {.name = "global_batch_sequences", .type = ParamType::Int, .description = "train: sequences per step",
+           .required = false, .unit = "sequences", .bound = Bound::Positive},
+          {.name = "micro_batch_sequences", .type = ParamType::Int,
+           .description = "train: sequences per micro-batch per data-parallel rank", .required = false,
+           .unit = "sequences", .bound = Bound::Positive},
+          {.name = "tokens_per_gpu", .type = ParamType::Int,
+           .description = "prefill: tokens per GPU per step (after sequence-parallel sharding)", .required = false,
+           .unit = "tokens", .bound = Bound::Positive},
+          {.name = "requests_per_gpu", .type = ParamType::Int,
+           .description = "decode: requests per GPU per step (after sequence-parallel sharding)", .required = false,
+           .unit = "requests", .bound = Bound::Positive},
+          {.name = "speculative_tokens", .type = ParamType::Int,
+           .description = "decode: MTP draft tokens verified per request per step", .required = false,
+           .unit = "tokens", .bound = Bound::NonNegative},
+          {.name = "micro_batches", .type = ParamType::Int,
+           .description = "prefill/decode: micro-batches overlapped within a step", .required = false,
+           .bound = Bound::Positive},
+      }};
+  return spec;
+}
+
+const ComponentSpec& experts_spec() {
+  static const ComponentSpec spec{
+      "experts",
+      "placement and routing of the MoE experts",
+      {
+          {.name = "redundant", .type = ParamType::Int,
+           .description = "redundant copies of high-load routed experts, on extra expert slots", .required = false,
+           .default_text = "0", .bound = Bound::NonNegative},
+          {.name = "shared_as_routed", .type = ParamType::Bool,
+           .description = "host the shared expert on expert slots and route to it like a routed expert",
+           .required = false, .default_text = "false"},
+          {.name = "shared_slots", .type = ParamType::Int,
+           .description = "expert slots holding shared-expert replicas (with shared_as_routed)", .required = false,
+           .default_text = "0", .bound = Bound::NonNegative},
+          {.name = "node_limit", .type = ParamType::Int,
+           .description = "node-limited routing: max nodes a token is sent to (0: unlimited)", .required = false,
+           .default_text = "0", .bound = Bound::NonNegative},
+      }};
+  return spec;
+}
+
+}  // namespace
+
+const ComponentSpec& deployment_spec() {
+  static const ComponentSpec spec{
+      "deployment",
+      "a model laid out on a cluster for one phase (train, prefill or decode)",
+      {
+          {.name = "name", .type = ParamType::String, .description = "deployment name shown in outputs"},
+          {.name = "model", .type = ParamType::String,
+           .description = "the model config this deployment is for (a name in configs/models or a path)",
+           .required = false},
+          {.name = "phase", .type = ParamType::Enum, .description = "what the deployment runs",
+           .choices = {"train", "prefill", "decode"}},
+          {.name = "gpus", .type = ParamType::Int, .description = "GPUs in the deployment", .unit = "GPUs",
+           .bound = Bound::Positive},
+          {.name = "gpus_per_node", .type = ParamType::Int, .description = "GPUs per node (one NVLink domain)",
+           .required = false, .default_text = "8", .unit = "GPUs", .bound = Bound::Positive},
+          {.name = "parallelism", .type = ParamType::Section, .description = "parallelism degrees",
+           .section = &parallelism_spec()},
+          {.name = "batch", .type = ParamType::Section, .description = "batch shape", .section = &batch_spec()},
+          {.name = "experts", .type = ParamType::Section, .description = "expert placement",
+           .section = &experts_spec()},
+      }};
+  return spec;
+}
+
+int64_t Deployment::micro_batches() const {
+  if (phase == Phase::Train) return global_batch_sequences / (dp() * micro_batch_sequences);
+  return inference_micro_batches;
+}
+
+int64_t Deployment::tokens_per_micro_batch() const {
+  switch (phase) {
+    case Phase::Train: return micro_batch_sequences * seq_len / (sp ? tp : 1);
+    case Phase::Prefill: return tokens_per_gpu / inference_micro_batches;
+    case Phase::Decode: return requests_per_gpu * (1 + speculative_tokens) / inference_micro_batches;
+  }
+  return 0;
+}
+
+int64_t pipeline_slots(const ModelConfig& m, Phase phase) {
+  return 1 + m.n_layers + (phase == Phase::Train ? m.n_mtp_layers : 0) + 1;
+}
+
+std::string deployment_model_name(const ConfigNode& root) {
+  const ConfigNode* m = root.find("model");
+  return m && m->is_scalar() ? m->text() : std::string();
+}
+
+Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
+  ParamReader r(root, deployment_spec());
+  const ParamReader& par = r.section("parallelism");
+  const ParamReader& bat = r.section("batch");
+  const ParamReader& exp = r.section("experts");
+
+  Deployment d;
+  d.name = r.get_string("name");
+  if (r.has("model")) d.model = r.get_string("model");
+  d.phase = parse_phase(r.get_string("phase"));
+  d.gpus = r.get_int("gpus");
+  d.gpus_per_node = r.get_int("gpus_per_node");
+  d.pp = par.get_int("pp");
+  d.tp = par.get_int("tp");
+  d.sp = par.get_bool("sp");
+  d.ep = par.get_int("ep");
+  d.zero_stage = par.get_int("zero_stage");
+  d.seq_len = bat.get_int("seq_len");
+  d.redundant_experts = exp.get_int("redundant");
+  d.shared_as_routed = exp.get_bool("shared_as_routed");
+  d.shared_slots = exp.get_int("shared_slots");
+  d.node_limit = exp.get_int("node_limit");
+
+  // Keys that belong to another phase are mistakes, not silently ignored.
+  auto only_for = [&](const ParamReader& sec, const char* key, Phase phase) {
+    if (sec.value_node(key) && d.phase != phase) {
+      throw sec.error(key, fmt::format("no '{}' in a {} deployment (it is a {} setting)", key, to_string(d.phase),
+                                       to_string(phase)),
+                      "'" + sec.value_node(key)->text() + "'");
+    }
+  };
+  auto need = [&](const ParamReader& sec, const char* key) {
+    if (!sec.has(key)) {
+      throw ConfigError(sec.node().loc(), sec.path_of(key),
+                        fmt::format("a value for '{}' in a {} deployment", key, to_string(d.phase)),
+                        "nothing (the key is required)");
+    }
+    return sec.get_int(key);
+  };
+  only_for(bat, "global_batch_sequences", Phase::Train);
+  only_for(bat, "micro_batch_sequences", Phase::Train);
+  only_for(bat, "tokens_per_gpu", Phase::Prefill);
+  only_for(bat, "requests_per_gpu", Phase::Decode);
+  only_for(bat, "speculative_tokens", Phase::Decode);
+  if (bat.value_node("micro_batches") && d.phase == Phase::Train) {
+    throw bat.error("micro_batches",
+                    "no 'micro_batches' in a train deployment (it follows from global_batch_sequences, the DP degree "
+                    "and micro_batch_sequences)",
+                    "'" + bat.value_node("micro_batches")->text() + "'");
+  }
+  if (par.value_node("pp_schedule") && d.phase != Phase::Train) {
+    throw par.error("pp_schedule", "no pipeline schedule outside training", "'" + par.get_string("pp_schedule") + "'");
+  }
+
+  if (d.gpus % d.gpus_per_node != 0 && d.gpus > d.gpus_per_node) {
+    throw r.error("gpus", fmt::format("a whole number of {}-GPU nodes", d.gpus_per_node), std::to_string(d.gpus));
+  }
+  if (model.n_heads % d.tp != 0) {
+    throw par.error("tp", fmt::format("a TP degree that divides the {} attention heads", model.n_heads),
+                    std::to_string(d.tp));
+  }
+  if (d.sp && d.tp == 1) {
+    throw par.error("sp", "sequence parallelism only together with tp > 1", "true with tp 1");
+  }
+  if (d.tp > 1 && !d.sp) {
+    // Without SP every TP rank would hold (and send to the experts) the same tokens.
+    throw par.error("sp", "sp: true with tp > 1 (attention TP is paired with sequence parallelism, as in DeepSeek-V3)",
+                    "false");
+  }
+  int64_t slots = pipeline_slots(model, d.phase);
+  if (slots % d.pp != 0) {
+    throw par.error("pp",
+                    fmt::format("a PP degree that divides the {} pipeline slots (embedding + {} layers{} + head)",
+                                slots, model.n_layers,
+                                d.phase == Phase::Train && model.n_mtp_layers
+                                    ? fmt::format(" + {} MTP", model.n_mtp_layers)
+                                    : ""),
+                    std::to_string(d.pp));
+  }
+  if (d.gpus % (d.pp * d.tp) != 0) {
+    throw r.error("gpus", fmt::format("a multiple of pp x tp = {}", d.pp * d.tp), std::to_string(d.gpus));
+  }
+  if (d.stage_gpus() % d.ep != 0) {
+    throw par.error("ep", fmt::format("an EP degree that divides the {} GPUs of a pipeline stage", d.stage_gpus()),
+                    std::to_string(d.ep));
+  }
+  if (d.shared_slots > 0 && !d.shared_as_routed) {
+    throw exp.error("shared_slots", "shared_slots only with shared_as_routed: true",
+                    std::to_string(d.shared_slots));
+  }
+  if (d.shared_as_routed && d.shared_slots == 0) {
+    throw exp.error("shared_slots", "at least one slot for the shared expert when shared_as_routed is true", "0");
+  }
+  if (d.expert_slots(model) % d.ep != 0) {
+    std::string parts = fmt::format("{} routed", model.n_routed_experts);
+    if (d.redundant_experts) parts += fmt::format(" + {} redundant", d.redundant_experts);
+    if (d.shared_slots) parts += fmt::format(" + {} shared", d.shared_slots);
+    throw par.error("ep",
+                    fmt::format("an EP degree that divides the {} expert slots ({})", d.expert_slots(model), parts),
+                    std::to_string(d.ep));
+  }
+  if (d.fanout(model) > d.expert_slots(model)) {
+    throw exp.error("shared_slots", "no more experts per token than expert slots",
+                    std::to_string(d.fanout(model)));
+  }
+
+  switch (d.phase) {
+    case Phase::Train: {
+      d.global_batch_sequences = need(bat, "global_batch_sequences");
+      d.micro_batch_sequences = bat.has("micro_batch_sequences") ? bat.get_int("micro_batch_sequences") : 1;
+      d.schedule = par.get_string("pp_schedule") == "dualpipe" ? PipelineSchedule::DualPipe
+                   : par.get_string("pp_schedule") == "zb1p"   ? PipelineSchedule::ZB1P
+                                                               : PipelineSchedule::OneFOneB;
+      if (d.pp == 1) d.schedule = PipelineSchedule::None;
+      int64_t per_step = d.dp() * d.micro_batch_sequences;
+      if (d.global_batch_sequences % per_step != 0) {
+        throw bat.error("global_batch_sequences",
+                        fmt::format("a multiple of dp x micro_batch_sequences = {} x {} = {}", d.dp(),
+                                    d.micro_batch_sequences, per_step),
+                        std::to_string(d.global_batch_sequences));
+      }
+      if (d.sp && (d.micro_batch_sequences * d.seq_len) % d.tp != 0) {
+        throw bat.error("seq_len", fmt::format("tokens per micro-batch divisible by tp {} for sequence parallelism",
+                                               d.tp),
+                        std::to_string(d.seq_len));
+      }
+      if (d.schedule == PipelineSchedule::DualPipe) {
+        if (d.pp % 2 != 0) {
+          throw par.error("pp", "an even number of pipeline stages for DualPipe", std::to_string(d.pp));
+        }
+        if (d.micro_batches() % 2 != 0) {
+          throw bat.error("global_batch_sequences",
+                          fmt::format("an even number of micro-batches per pipeline for DualPipe (global batch / "
+                                      "(dp {} x micro_batch_sequences {}))",
+                                      d.dp(), d.micro_batch_sequences),
+                          fmt::format("{} micro-batches", d.micro_batches()));
+        }
+      }
+      break;
+    }
+    case Phase::Prefill: {
+      d.tokens_per_gpu = need(bat, "tokens_per_gpu");
+      d.inference_micro_batches = bat.has("micro_batches") ? bat.get_int("micro_batches") : 1;
+      if (d.tokens_per_gpu % d.inference_micro_batches != 0) {
+        throw bat.error("tokens_per_gpu", fmt::format("a multiple of micro_batches ({})", d.inference_micro_batches),
+                        std::to_string(d.tokens_per_gpu));
+      }
+      // The attention TP group holds whole prompts.
+      int64_t attn_tokens = d.tokens_per_micro_batch() * (d.sp ? d.tp : 1);
+      if (attn_tokens % d.seq_len != 0) {
+        throw bat.error("tokens_per_gpu",
+                        fmt::format("whole prompts of seq_len {} per micro-batch and attention group", d.seq_len),
+                        fmt::format("{} tokens per micro-batch and attention group", attn_tokens));
+      }
+      break;
+    }
+    case Phase::Decode: {
+      d.requests_per_gpu = need(bat, "requests_per_gpu");
+      d.speculative_tokens = bat.has("speculative_tokens") ? bat.get_int("speculative_tokens") : 0;
+      d.inference_micro_batches = bat.has("micro_batches") ? bat.get_int("micro_batches") : 1;
+      if (d.requests_per_gpu % d.inference_micro_batches != 0) {
+        throw bat.error("requests_per_gpu",
+                        fmt::format("a multiple of micro_batches ({})", d.inference_micro_batches),
+                        std::to_string(d.requests_per_gpu));
+      }
+      if (d.speculative_tokens > model.n_mtp_layers) {
+        throw bat.error("speculative_tokens",
+                        fmt::format("at most one draft token per MTP module ({} in {})", model.n_mtp_layers,
+                                    model.name),
+                        std::to_string(d.speculative_tokens));
+      }
+      break;
+    }
+  }
+  return d;
+}
+
+Deployment reference_deployment(Phase phase, int64_t seq_len) {
+  Deployment d;
+  d.name = "reference (1 GPU, no parallelism)";
+  d.phase = phase;
+  d.gpus = 1;
+  d.gpus_per_node = 1;
+  d.seq_len = seq_len;
+  switch (phase) {
+    case Phase::Train:
+      d.global_batch_sequences = 1;
+      d.micro_batch_sequences = 1;
+      break;
+    case Phase::Prefill: d.tokens_per_gpu = seq_len; break;
+    case Phase::Decode: d.requests_per_gpu = 1; break;
+  }
+  return d;
+}
+
+}  // namespace v3sim

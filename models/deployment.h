@@ -1,0 +1,83 @@
+// How a model is laid out on GPUs for one phase: parallelism (PP with its schedule, attention TP/SP, EP, ZeRO DP),
+// batch shape and expert placement. Read from configs/deployments/*.yaml and checked against the model, so an
+// impossible layout (EP not dividing the experts, PP not dividing the layers) fails at load with file:line:key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/config.h"
+#include "core/params.h"
+#include "models/model_config.h"
+
+namespace v3sim {
+
+enum class Phase { Train, Prefill, Decode };
+enum class PipelineSchedule { None, OneFOneB, ZB1P, DualPipe };
+
+const char* to_string(Phase p);
+const char* to_string(PipelineSchedule s);
+Phase parse_phase(const std::string& s);  // @pre one of train|prefill|decode
+
+struct Deployment {
+  std::string name;
+  std::string model;  // the model config it is meant for ("" when not stated)
+  Phase phase = Phase::Train;
+  int64_t gpus = 1;
+  int64_t gpus_per_node = 8;
+
+  // parallelism
+  int64_t pp = 1;
+  PipelineSchedule schedule = PipelineSchedule::None;
+  int64_t tp = 1;          // attention tensor parallelism
+  bool sp = false;         // sequence parallelism with TP: tokens sharded outside attention
+  int64_t ep = 1;          // expert parallelism
+  int64_t zero_stage = 1;  // ZeRO stage of the data-parallel optimizer (training)
+
+  // batch
+  int64_t seq_len = 4096;              // train: sequence length; prefill: prompt length; decode: context length
+  int64_t global_batch_sequences = 0;  // train
+  int64_t micro_batch_sequences = 1;   // train: sequences per micro-batch per DP rank
+  int64_t tokens_per_gpu = 0;          // prefill: tokens per GPU per step (after SP sharding)
+  int64_t requests_per_gpu = 0;        // decode: requests per GPU per step (after SP sharding)
+  int64_t speculative_tokens = 0;      // decode: MTP draft tokens verified per request per step
+  int64_t inference_micro_batches = 1; // prefill/decode: micro-batches overlapped (DeepSeek uses 2)
+
+  // experts
+  int64_t redundant_experts = 0;
+  bool shared_as_routed = false;   // shared expert hosted on expert slots and routed like the others
+  int64_t shared_slots = 0;        // expert slots holding shared-expert replicas (with shared_as_routed)
+  int64_t node_limit = 0;          // max nodes a token is dispatched to (0: no limit)
+
+  // derived
+  int64_t stage_gpus() const { return gpus / pp; }        // GPUs per pipeline rank
+  int64_t dp() const { return gpus / (pp * tp); }         // data-parallel degree of the dense parameters
+  int64_t expert_dp() const { return stage_gpus() / ep; } // replicas of each expert slot set
+  int64_t expert_slots(const ModelConfig& m) const { return m.n_routed_experts + redundant_experts + shared_slots; }
+  int64_t experts_per_gpu(const ModelConfig& m) const { return expert_slots(m) / ep; }
+  // Routed copies of each token (top-k, plus the shared expert when it is routed).
+  int64_t fanout(const ModelConfig& m) const {
+    return m.n_activated_experts + (shared_as_routed ? m.n_shared_experts : 0);
+  }
+  int64_t micro_batches() const;     // per pipeline (train) or per step (inference)
+  int64_t tokens_per_micro_batch() const;  // per GPU, as the MoE sees them (after SP sharding)
+  int64_t nodes() const { return gpus / gpus_per_node; }
+};
+
+const ComponentSpec& deployment_spec();
+
+// Pipeline slots in order: embedding, the n_layers blocks, the MTP modules (training only), the head.
+// PP splits them evenly; V3 training: 1 + 61 + 1 + 1 = 64 slots = 16 stages x 4.
+int64_t pipeline_slots(const ModelConfig& m, Phase phase);
+
+// The model a deployment file names (its `model:` key), without validating the rest: the CLI uses it to pick
+// the model when --model is not given. "" when absent.
+std::string deployment_model_name(const ConfigNode& root);
+
+// Reads and validates a deployment against the model it will run. Throws ConfigError naming the key.
+Deployment load_deployment(const ConfigNode& root, const ModelConfig& model);
+
+// The single-GPU deployment used for reference figures (FLOPs per token): no parallelism, one sequence.
+Deployment reference_deployment(Phase phase, int64_t seq_len);
+
+}  // namespace v3sim

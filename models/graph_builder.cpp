@@ -1,0 +1,1032 @@
+#include "models/graph_builder.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace v3sim {
+
+namespace {
+
+constexpr int64_t kQuantTile = 128;  // DeepSeek-V3 §3.3: 1x128 activation tiles, 128x128 weight blocks
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Bytes of the FP32 scales of a rows x cols FP8 tensor quantized in 1x128 tiles along cols.
+int64_t tile_scale_bytes(int64_t rows, int64_t cols) { return rows * ceil_div(cols, kQuantTile) * 4; }
+// Bytes of the FP32 scales of an n x k FP8 weight in 128x128 blocks.
+int64_t block_scale_bytes(int64_t n, int64_t k) { return ceil_div(n, kQuantTile) * ceil_div(k, kQuantTile) * 4; }
+
+using Local = int32_t;  // op index inside a template; -1 = none
+constexpr Local kNone = -1;
+
+// One pipeline stage's work for one micro-batch, built once and instantiated per micro-batch.
+struct Template {
+  std::vector<uint32_t> descs;                 // graph descriptor per local op
+  std::vector<std::pair<Local, Local>> edges;  // local dependencies
+  Local fwd_in = kNone, fwd_out = kNone;       // first / last forward op
+  Local bwd_in = kNone, bwd_out = kNone;       // first / last backward op
+  std::vector<Local> wgrad_dense, wgrad_expert;  // weight-gradient producers (feed the DP reduction)
+};
+
+// Static shape of a stage: which pipeline slots it holds.
+struct StageSlots {
+  bool embedding = false;
+  std::vector<int64_t> layers;  // transformer block indices
+  int64_t first_mtp = 0;        // index of the first MTP module in this stage (training)
+  int64_t mtp_modules = 0;      // MTP modules in this stage (training)
+  bool head = false;
+  int64_t draft_modules = 0;    // decode: MTP modules drafting speculative tokens after the head
+};
+
+// A forward FP8 (or BF16) linear Y[M,N] = X[M,K] W[N,K]^T, remembered for its backward.
+struct Linear {
+  std::string name;
+  Module module = Module::Attention;
+  int32_t layer = -1;
+  uint32_t flags = 0;
+  int64_t m = 0, n = 0, k = 0, groups = 1;
+  bool fp8 = true;
+  DType out_type = DType::BF16;
+  bool expert = false;    // weights are expert-parallel (reduced over the expert DP group)
+  int64_t params = 0;
+  Local x_op = kNone;     // op producing the saved input (FP8 1x128 for FP8 linears)
+  Local gemm = kNone;
+};
+
+class StageBuilder {
+ public:
+  StageBuilder(OpGraph& graph, const ModelConfig& model, const Deployment& deploy, const GraphOptions& options,
+               Template& t)
+      : m_graph(graph), m_model(model), m_deploy(deploy), m_options(options), m_t(t) {
+    m_T = deploy.tokens_per_micro_batch();
+    m_Ta = m_T * (deploy.sp ? deploy.tp : 1);
+    m_heads = model.n_heads / deploy.tp;
+    m_gpus = static_cast<int32_t>(deploy.phase == Phase::Train ? deploy.stage_gpus() : deploy.gpus);
+    m_train = deploy.phase == Phase::Train;
+    m_decode = deploy.phase == Phase::Decode;
+  }
+
+  void build(const StageSlots& slots, int64_t stage, int64_t n_stages);
+
+ private:
+  // ---- emission ----
+  Local emit(OpDesc d, std::initializer_list<Local> deps) {
+    d.gpus = m_gpus;
+    d.flags |= m_extra_flags;
+    if (is_communication(d.kind)) d.flags |= kFlagCommunication;
+    uint32_t idx = m_graph.add_desc(std::move(d));
+    m_t.descs.push_back(idx);
+    Local id = static_cast<Local>(m_t.descs.size() - 1);
+    for (Local dep : deps)
+      if (dep != kNone) m_t.edges.emplace_back(dep, id);
+    return id;
+  }
+  void dep(Local before, Local after) {
+    if (before != kNone && after != kNone) m_t.edges.emplace_back(before, after);
+  }
+
+  OpDesc base(std::string name, OpKind kind, Module module, int32_t layer, Pass pass = Pass::Forward) const {
+    OpDesc d;
+    d.name = std::move(name);
+    d.kind = kind;
+    d.module = module;
+    d.layer = layer;
+    d.pass = pass;
+    return d;
+  }
+
+  std::string lname(int32_t layer, const char* what) const {
+    return layer >= 0 ? fmt::format("L{}.{}", layer, what) : std::string(what);
+  }
+
+  // ---- op makers ----
+  Local norm(const std::string& name, Module mod, int32_t layer, int64_t rows, int64_t cols, Local in) {
+    OpDesc d = base(name, OpKind::Norm, mod, layer);
+    d.tokens = rows;
+    d.flops = 4 * rows * cols;
+    d.bytes_read = rows * cols * 2 + cols * 4;
+    d.bytes_written = rows * cols * 2;
+    d.params = cols;
+    return emit(std::move(d), {in});
+  }
+  Local norm_bwd(const std::string& name, Module mod, int32_t layer, int64_t rows, int64_t cols, Local grad,
+                 Local fwd) {
+    // DeepSeek-V3 §3.2.3 recomputes RMSNorm in the backward pass instead of storing its output.
+    OpDesc d = base(name + ".bwd", OpKind::Norm, mod, layer, Pass::Dgrad);
+    d.tokens = rows;
+    d.flops = 8 * rows * cols;
+    d.recompute_flops = 4 * rows * cols;
+    d.bytes_read = 2 * rows * cols * 2 + cols * 4;
+    d.bytes_written = rows * cols * 2 + cols * 4;
+    d.flags |= kFlagRecompute;
+    Local id = emit(std::move(d), {grad, fwd});
+    track_dense_wgrad(id);
+    return id;
+  }
+  Local quantize(const std::string& name, Module mod, int32_t layer, int64_t rows, int64_t cols, Local in,
+                 Pass pass = Pass::Forward) {
+    OpDesc d = base(name, OpKind::Quantize, mod, layer, pass);
+    d.tokens = rows;
+    d.flags |= kFlagFp8;
+    d.gemm.m = rows;
+    d.gemm.k = cols;
+    d.gemm.a_type = DType::BF16;
+    d.gemm.out_type = DType::E4M3;
+    d.gemm.a_quant = QuantGran::Tile1x128;
+    d.flops = 3 * rows * cols;
+    d.bytes_read = rows * cols * 2;
+    d.bytes_written = rows * cols + tile_scale_bytes(rows, cols);
+    return emit(std::move(d), {in});
+  }
+  // FP8 1x128 (rows x cols) -> dequantize, transpose, requantize 128x1: the transposed copy a Wgrad GEMM
+  // reads on Hopper. Tagged so a chip with transposed shared-memory reads can drop it.
+  Local transpose_requant(const std::string& name, Module mod, int32_t layer, int64_t rows, int64_t cols,
+                          std::initializer_list<Local> deps) {
+    OpDesc d = base(name, OpKind::TransposeRequant, mod, layer, Pass::Wgrad);
+    d.tokens = rows;
+    d.flags |= kFlagFp8 | kFlagTransposeForFp8;
+    d.gemm.m = rows;
+    d.gemm.k = cols;
+    d.gemm.a_type = DType::E4M3;
+    d.gemm.out_type = DType::E4M3;
+    d.gemm.a_quant = QuantGran::Tile1x128;
+    d.gemm.b_quant = QuantGran::Tile128x1;
+    d.flops = 4 * rows * cols;
+    d.bytes_read = rows * cols + tile_scale_bytes(rows, cols);
+    d.bytes_written = rows * cols + tile_scale_bytes(cols, rows);
+    return emit(std::move(d), deps);
+  }
+  Local elementwise(const std::string& name, OpKind kind, Module mod, int32_t layer, int64_t rows, int64_t cols,
+                    int64_t inputs, int64_t flops_per_elem, std::initializer_list<Local> deps,
+                    Pass pass = Pass::Forward) {
+    OpDesc d = base(name, kind, mod, layer, pass);
+    d.tokens = rows;
+    d.flops = flops_per_elem * rows * cols;
+    d.bytes_read = inputs * rows * cols * 2;
+    d.bytes_written = rows * cols * 2;
+    return emit(std::move(d), deps);
+  }
+
+  OpDesc gemm_desc(const std::string& name, OpKind kind, Module mod, int32_t layer, Pass pass, int64_t m,
+                   int64_t n, int64_t k, int64_t groups, DType a, DType b, DType out) const {
+    OpDesc d = base(name, kind, mod, layer, pass);
+    d.tokens = m;
+    GemmShape& g = d.gemm;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.groups = groups;
+    g.a_type = a;
+    g.b_type = b;
+    g.out_type = out;
+    g.a_major = Major::K;
+    g.b_major = Major::K;
+    bool fp8 = a == DType::E4M3 || a == DType::E5M2;
+    if (fp8) {
+      d.flags |= kFlagFp8;
+      g.a_quant = QuantGran::Tile1x128;
+      g.b_quant = QuantGran::Block128x128;
+    }
+    d.flops = 2 * m * n * k;
+    d.bytes_read = m * k * dtype_bytes(a) + groups * n * k * dtype_bytes(b);
+    if (fp8) d.bytes_read += tile_scale_bytes(m, k) + groups * block_scale_bytes(n, k);
+    d.bytes_written = m * n * dtype_bytes(out);
+    return d;
+  }
+
+  Local linear_fwd(Linear& lin, std::initializer_list<Local> deps) {
+    DType in = lin.fp8 ? DType::E4M3 : DType::BF16;
+    OpDesc d = gemm_desc(lin.name, lin.expert ? OpKind::GroupedGemm : OpKind::Gemm, lin.module, lin.layer,
+                         Pass::Forward, lin.m, lin.n, lin.k, lin.groups, in, in, lin.out_type);
+    d.flags |= lin.flags;
+    d.params = lin.params;
+    lin.gemm = emit(std::move(d), deps);
+    if (lin.fp8) m_fp8_weights += lin.params;
+    (lin.expert ? expert_params : dense_params) += lin.params;
+    return lin.gemm;
+  }
+
+  // Backward of a linear given the op(s) producing dY (BF16 unless dy_fp8). Returns the op producing dX.
+  // FP8 on Hopper: dY is cast 1x128 for Dgrad (dX = dY W, reading the transposed FP8 weight copy made once per
+  // step), and both dY and the saved X are re-tiled 128x1 through memory for Wgrad (dW = dY^T X).
+  Local linear_bwd(const Linear& lin, Local grad, Local grad2 = kNone, bool dy_fp8 = false) {
+    const int64_t m = lin.m, n = lin.n, k = lin.k;
+    Local dy = grad;
+    if (lin.fp8 && !dy_fp8) {
+      dy = quantize(lin.name + ".dy_quant", lin.module, lin.layer, m, n, grad, Pass::Dgrad);
+      dep(grad2, dy);
+      grad2 = kNone;
+    }
+    OpKind kind = lin.expert ? OpKind::GroupedGemm : OpKind::Gemm;
+    DType t = lin.fp8 ? DType::E4M3 : DType::BF16;
+    OpDesc dg = gemm_desc(lin.name + ".dgrad", kind, lin.module, lin.layer, Pass::Dgrad, m, k, n, lin.groups, t, t,
+                          DType::BF16);
+    dg.flags |= lin.flags;
+    dg.params = lin.params;
+    dg.gemm.b_transposed_copy = lin.fp8;
+    Local dx = emit(std::move(dg), {dy, grad2});
+
+    Local a = dy, b = lin.x_op;
+    if (lin.fp8) {
+      a = transpose_requant(lin.name + ".dy_t", lin.module, lin.layer, m, n, {dy});
+      b = transpose_requant(lin.name + ".x_t", lin.module, lin.layer, m, k, {lin.x_op});
+    }
+    // Wgrad: D[N,K] = A[N,M] B[K,M]^T, reducing over tokens; the FP32 output accumulates over micro-batches.
+    OpDesc wg = gemm_desc(lin.name + ".wgrad", kind, lin.module, lin.layer, Pass::Wgrad, n, k, m, lin.groups, t, t,
+                          DType::FP32);
+    wg.flags |= lin.flags;
+    wg.tokens = m;
+    wg.params = lin.params;
+    if (lin.fp8) {
+      wg.gemm.a_quant = QuantGran::Tile128x1;
+      wg.gemm.b_quant = QuantGran::Tile128x1;
+      wg.gemm.a_transposed_copy = true;
+      wg.gemm.b_transposed_copy = true;
+      wg.bytes_read = m * n + m * k + tile_scale_bytes(n, m) + tile_scale_bytes(k, m);
+    }
+    Local w = emit(std::move(wg), {a, b, lin.gemm, grad2});
+    (lin.expert ? m_t.wgrad_expert : m_t.wgrad_dense).push_back(w);
+    return dx;
+  }
+
+  void track_dense_wgrad(Local id) { m_t.wgrad_dense.push_back(id); }
+
+  Local comm(const std::string& name, OpKind kind, Module mod, int32_t layer, Pass pass, CommGroup group,
+             int64_t group_size, int64_t tokens, int64_t bytes, DType dtype, std::initializer_list<Local> deps,
+             int64_t fanout = 0, int64_t bytes_per_copy = 0) {
+    OpDesc d = base(name, kind, mod, layer, pass);
+    d.tokens = tokens;
+    d.comm.group = group;
+    d.comm.group_size = group_size;
+    d.comm.tokens = tokens;
+    d.comm.fanout = fanout;
+    d.comm.node_limit = kind == OpKind::AllToAllDispatch || kind == OpKind::AllToAllCombine ? m_deploy.node_limit : 0;
+    d.comm.bytes_per_copy = bytes_per_copy;
+    d.comm.bytes = bytes;
+    d.comm.dtype = dtype;
+    d.bytes_read = bytes;
+    d.bytes_written = bytes;
+    return emit(std::move(d), deps);
+  }
+
+
+  Linear make_linear(int32_t layer, Module mod, const char* what, int64_t m, int64_t n, int64_t k, Local x_op,
+                     bool fp8 = true) {
+    Linear l;
+    l.name = lname(layer, what);
+    l.module = mod;
+    l.layer = layer;
+    l.flags = m_extra_flags;
+    l.m = m;
+    l.n = n;
+    l.k = k;
+    l.fp8 = fp8;
+    l.params = n * k;
+    l.x_op = x_op;
+    return l;
+  }
+
+  // SwiGLU over rows x inter: silu(gate) * up, ~5 FLOPs per output element.
+  Local swiglu(int32_t layer, Module mod, const char* what, int64_t rows, int64_t inter, Local in) {
+    OpDesc d = base(lname(layer, what), OpKind::Activation, mod, layer);
+    d.tokens = rows;
+    d.flops = 5 * rows * inter;
+    d.bytes_read = rows * 2 * inter * 2;
+    d.bytes_written = rows * inter * 2;
+    return emit(std::move(d), {in});
+  }
+  // Backward of SwiGLU, recomputing it from the cached input (DeepSeek-V3 §3.3.4 caches the MoE SwiGLU input
+  // in FP8 and recomputes the output in the backward pass).
+  Local swiglu_bwd(int32_t layer, Module mod, const char* what, int64_t rows, int64_t inter, Local grad, Local fwd_in,
+                   bool fp8_cached) {
+    OpDesc d = base(lname(layer, what) + ".bwd", OpKind::Activation, mod, layer, Pass::Dgrad);
+    d.tokens = rows;
+    d.flags |= kFlagRecompute;
+    d.flops = 10 * rows * inter;
+    d.recompute_flops = 5 * rows * inter;
+    d.bytes_read = rows * 2 * inter * (fp8_cached ? 1 : 2) + rows * inter * 2;
+    d.bytes_written = rows * 2 * inter * 2;
+    return emit(std::move(d), {grad, fwd_in});
+  }
+
+  // ---- blocks: each emits its forward ops and pushes one closure that emits its backward ----
+  using Backward = std::function<Local(Local grad)>;
+
+  Local embedding(Local in, std::vector<Backward>& tape, const char* name, Module mod, int32_t layer);
+  Local attention(int32_t layer, Module mod, Local in, std::vector<Backward>& tape);
+  Local dense_ffn(int32_t layer, Local in, std::vector<Backward>& tape);
+  Local moe(int32_t layer, Module mod, Local in, std::vector<Backward>& tape);
+  Local head(const char* prefix, Module mod, int32_t layer, Local in, std::vector<Backward>& tape);
+  // Returns {the module's hidden state (input of the next depth), its loss (or head output)}.
+  std::pair<Local, Local> mtp_module(int64_t index, Local main_hidden, std::vector<Backward>& tape);
+
+  OpGraph& m_graph;
+  const ModelConfig& m_model;
+  const Deployment& m_deploy;
+  const GraphOptions& m_options;
+  Template& m_t;
+  int64_t m_T = 0;      // tokens per GPU per micro-batch outside attention (MoE, FFN)
+  int64_t m_Ta = 0;     // tokens per GPU inside attention (the TP group's tokens)
+  int64_t m_heads = 0;  // attention heads per GPU
+  int32_t m_gpus = 1;
+  bool m_train = false;
+  bool m_decode = false;
+  uint32_t m_extra_flags = 0;  // kFlagMtp while emitting an MTP module
+  int64_t m_fp8_weights = 0;   // FP8 GEMM weights of this stage (for the per-step casts)
+
+ public:
+  int64_t fp8_weights() const { return m_fp8_weights; }
+  int64_t dense_params = 0;   // parameters reduced over the dense DP group
+  int64_t expert_params = 0;  // parameters reduced over the expert DP group
+};
+
+Local StageBuilder::embedding(Local in, std::vector<Backward>& tape, const char* name, Module mod, int32_t layer) {
+  const int64_t D = m_model.dim, V = m_model.vocab_size;
+  const bool shared = mod == Module::Mtp;  // MTP reads the main model's embedding
+  OpDesc d = base(name, OpKind::Embedding, mod, layer);
+  d.tokens = m_T;
+  d.bytes_read = m_T * D * 2 + m_T * 4;
+  d.bytes_written = m_T * D * 2;
+  d.params = shared ? 0 : V * D;
+  if (!shared) dense_params += V * D;
+  Local e = emit(std::move(d), {in});
+  if (m_train) {
+    std::string wname = std::string(name) + ".wgrad";
+    tape.push_back([this, wname, mod, layer, D](Local grad) {
+      OpDesc w = base(wname, OpKind::Embedding, mod, layer, Pass::Wgrad);
+      w.tokens = m_T;
+      w.flops = m_T * D;
+      w.bytes_read = m_T * D * 2;
+      w.bytes_written = m_T * D * 4;  // scatter-add into the FP32 gradient
+      Local id = emit(std::move(w), {grad});
+      track_dense_wgrad(id);
+      return id;
+    });
+  }
+  return e;
+}
+
+Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<Backward>& tape) {
+  const ModelConfig& M = m_model;
+  const int64_t D = M.dim, H = m_heads, dq = M.q_lora_rank, dc = M.kv_lora_rank, dr = M.qk_rope_head_dim;
+  const int64_t dn = M.qk_nope_head_dim, dv = M.v_head_dim, dqk = M.qk_head_dim();
+  const int64_t T = m_T, Ta = m_Ta, tp = m_deploy.tp;
+
+  Local xn = norm(lname(layer, "attn_norm"), mod, layer, T, D, in);
+  dense_params += D;
+  Local xq = quantize(lname(layer, "attn.x_quant"), mod, layer, T, D, xn);
+  Local x = xq;
+  if (tp > 1) {
+    // Sequence parallelism: gather the TP group's tokens (FP8 + 1x128 scales) before the projections.
+    x = comm(lname(layer, "attn.all_gather"), OpKind::AllGather, mod, layer, Pass::Forward, CommGroup::TP, tp, Ta,
+             Ta * (D + ceil_div(D, kQuantTile) * 4), DType::E4M3, {xq});
+  }
+  // Down-projections fused as in DeepGEMM's N=2112 shape: wq_a (q_lora_rank) + wkv_a (kv_lora_rank + rope).
+  const int64_t down_n = dc + dr + dq;
+  Linear down = make_linear(layer, mod, dq > 0 ? "attn.wqkv_a" : "attn.wkv_a", Ta, down_n, D, x);
+  Local dn_op = linear_fwd(down, {x});
+  Local qn = kNone;
+  Linear wq;
+  Local q;
+  if (dq > 0) {
+    qn = norm(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, dn_op);
+    dense_params += dq;
+    Local qq = quantize(lname(layer, "attn.q_quant"), mod, layer, Ta, dq, qn);
+    wq = make_linear(layer, mod, "attn.wq_b", Ta, H * dqk, dq, qq);
+    q = linear_fwd(wq, {qq});
+  } else {
+    wq = make_linear(layer, mod, "attn.wq", Ta, H * dqk, D, x);
+    q = linear_fwd(wq, {x});
+  }
+  Local kvn = norm(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, dn_op);
+  dense_params += dc;
+  Local rope = elementwise(lname(layer, "attn.rope"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3, {q, dn_op});
+
+  Local core;
+  Linear wkv_b;
+  int64_t pairs = 0;
+  if (!m_decode) {
+    Local kvq = quantize(lname(layer, "attn.kv_quant"), mod, layer, Ta, dc, kvn);
+    wkv_b = make_linear(layer, mod, "attn.wkv_b", Ta, H * (dn + dv), dc, kvq);
+    Local kv = linear_fwd(wkv_b, {kvq});
+    // Non-absorbed MHA form (head dim 192 = 128 + 64), causal over whole sequences.
+    const int64_t S = m_deploy.seq_len;
+    const int64_t seqs = Ta / S;
+    pairs = seqs * (m_options.causal ? S * (S + 1) / 2 : S * S);
+    OpDesc a = base(lname(layer, "attn.core"), OpKind::Attention, mod, layer);
+    a.tokens = Ta;
+    a.gemm.m = Ta;
+    a.gemm.n = dv;
+    a.gemm.k = dqk;
+    a.gemm.batch = H;
+    a.gemm.a_type = a.gemm.b_type = a.gemm.out_type = DType::BF16;
+    a.flops = 2 * H * pairs * (dqk + dv);
+    a.bytes_read = Ta * H * (2 * dqk + dv) * 2;
+    a.bytes_written = Ta * H * dv * 2 + Ta * H * 4;
+    core = emit(std::move(a), {kv, rope});
+  } else {
+    // Absorbed MLA for decode (DeepSeek-V3 inference/model.py, attn_impl "absorb"): q_nope is taken into the
+    // latent space through wkv_b's key half, attention runs over the cached c_kv and k_pe (512 + 64 per token,
+    // one KV head), and the output returns through wkv_b's value half. BF16 per-head products.
+    const int64_t L = m_deploy.seq_len;
+    const int64_t requests = Ta / (1 + m_deploy.speculative_tokens);
+    OpDesc qa = gemm_desc(lname(layer, "attn.q_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dc, dn,
+                          1, DType::BF16, DType::BF16, DType::BF16);
+    qa.gemm.batch = H;
+    qa.flops *= H;
+    qa.bytes_read = H * (Ta * dn + dc * dn) * 2;
+    qa.bytes_written = H * Ta * dc * 2;
+    qa.params = H * dn * dc;
+    dense_params += qa.params;
+    Local q_lat = emit(std::move(qa), {q});
+    OpDesc kva = base(lname(layer, "attn.kv_cache_append"), OpKind::KvCacheAppend, mod, layer);
+    kva.tokens = Ta;
+    kva.bytes_read = Ta * (dc + dr) * 2;
+    kva.bytes_written = Ta * (dc + dr) * 2;
+    Local append = emit(std::move(kva), {kvn, rope});
+    OpDesc a = base(lname(layer, "attn.core"), OpKind::Attention, mod, layer);
+    a.tokens = Ta;
+    a.gemm.m = Ta;
+    a.gemm.n = dc;
+    a.gemm.k = dc + dr;
+    a.gemm.batch = H;
+    a.gemm.a_type = a.gemm.b_type = a.gemm.out_type = DType::BF16;
+    a.flops = 2 * H * Ta * L * ((dc + dr) + dc);  // FlashMLA: 2 h_q s_q s_k (d_k + d_v)
+    a.bytes_read = requests * L * (dc + dr) * 2 + Ta * H * (dc + dr) * 2;
+    a.bytes_written = Ta * H * dc * 2;
+    Local att = emit(std::move(a), {q_lat, append, rope});
+    OpDesc oa = gemm_desc(lname(layer, "attn.o_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dv, dc,
+                          1, DType::BF16, DType::BF16, DType::BF16);
+    oa.gemm.batch = H;
+    oa.flops *= H;
+    oa.bytes_read = H * (Ta * dc + dv * dc) * 2;
+    oa.bytes_written = H * Ta * dv * 2;
+    oa.params = H * dc * dv;
+    dense_params += oa.params;
+    core = emit(std::move(oa), {att});
+  }
+  Local oq = quantize(lname(layer, "attn.o_quant"), mod, layer, Ta, H * dv, core);
+  Linear wo = make_linear(layer, mod, "attn.wo", Ta, D, H * dv, oq);
+  Local o = linear_fwd(wo, {oq});
+  if (tp > 1) {
+    o = comm(lname(layer, "attn.reduce_scatter"), OpKind::ReduceScatter, mod, layer, Pass::Forward, CommGroup::TP, tp,
+             Ta, Ta * D * 2, DType::BF16, {o});
+  }
+  Local out = elementwise(lname(layer, "attn.residual"), OpKind::Elementwise, mod, layer, T, D, 2, 1, {o, in});
+
+  if (m_train) {
+    tape.push_back([=, this](Local grad) {
+      Local g = grad;
+      if (tp > 1) {
+        g = comm(lname(layer, "attn.reduce_scatter.bwd"), OpKind::AllGather, mod, layer, Pass::Dgrad, CommGroup::TP,
+                 tp, Ta, Ta * D * 2, DType::BF16, {g});
+      }
+      Local d_o = linear_bwd(wo, g);
+      OpDesc b = base(lname(layer, "attn.core.bwd"), OpKind::Attention, mod, layer, Pass::Dgrad);
+      b.tokens = Ta;
+      b.gemm.m = Ta;
+      b.gemm.n = dv;
+      b.gemm.k = dqk;
+      b.gemm.batch = H;
+      b.gemm.a_type = b.gemm.b_type = b.gemm.out_type = DType::BF16;
+      b.flops = 2 * (2 * H * pairs * (dqk + dv));  // dV, dP, dQ, dK: twice the forward products
+      b.recompute_flops = 2 * H * pairs * dqk;     // scores recomputed from Q and K (FlashAttention)
+      b.flags |= kFlagRecompute;
+      b.bytes_read = Ta * H * (2 * dqk + 3 * dv) * 2 + Ta * H * 4;
+      b.bytes_written = Ta * H * (2 * dqk + dv) * 2;
+      Local d_core = emit(std::move(b), {d_o, core});
+      Local d_rope = elementwise(lname(layer, "attn.rope.bwd"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3,
+                                 {d_core}, Pass::Dgrad);
+      Local d_kv = linear_bwd(wkv_b, d_core);
+      Local d_kvn = norm_bwd(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, d_kv, kvn);
+      Local d_q = linear_bwd(wq, d_rope);
+      Local d_down_in = d_q;
+      if (dq > 0) d_down_in = norm_bwd(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, d_q, qn);
+      Local d_x = dq > 0 ? linear_bwd(down, d_down_in, d_kvn) : kNone;
+      if (dq == 0) {
+        // Without q compression, wq and wkv_a both read x: their input gradients add up.
+        d_x = linear_bwd(down, d_kvn, d_q);
+      }
+      if (tp > 1) {
+        d_x = comm(lname(layer, "attn.all_gather.bwd"), OpKind::ReduceScatter, mod, layer, Pass::Dgrad, CommGroup::TP,
+                   tp, Ta, Ta * D * 2, DType::BF16, {d_x});
+      }
+      return norm_bwd(lname(layer, "attn_norm"), mod, layer, T, D, d_x, xn);
+    });
+  }
+  return out;
+}
+
+Local StageBuilder::dense_ffn(int32_t layer, Local in, std::vector<Backward>& tape) {
+  const int64_t D = m_model.dim, I = m_model.inter_dim, T = m_T;
+  const Module mod = Module::DenseFfn;
+  Local xn = norm(lname(layer, "ffn_norm"), mod, layer, T, D, in);
+  dense_params += D;
+  Local xq = quantize(lname(layer, "ffn.x_quant"), mod, layer, T, D, xn);
+  Linear w13 = make_linear(layer, mod, "ffn.w13", T, 2 * I, D, xq);
+  Local h = linear_fwd(w13, {xq});
+  Local act = swiglu(layer, mod, "ffn.swiglu", T, I, h);
+  Local hq = quantize(lname(layer, "ffn.h_quant"), mod, layer, T, I, act);
+  Linear w2 = make_linear(layer, mod, "ffn.w2", T, D, I, hq);
+  Local y = linear_fwd(w2, {hq});
+  Local out = elementwise(lname(layer, "ffn.residual"), OpKind::Elementwise, mod, layer, T, D, 2, 1, {y, in});
+  if (m_train) {
+    tape.push_back([=, this](Local grad) {
+      Local d_act = linear_bwd(w2, grad);
+      Local d_h = swiglu_bwd(layer, mod, "ffn.swiglu", T, I, d_act, h, false);
+      Local d_x = linear_bwd(w13, d_h);
+      return norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_x, xn);
+    });
+  }
+  return out;
+}
+
+Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backward>& tape) {
+  const ModelConfig& M = m_model;
+  const int64_t D = M.dim, I = M.moe_inter_dim, T = m_T, E = M.n_routed_experts;
+  const int64_t ep = m_deploy.ep, fanout = m_deploy.fanout(M), groups = m_deploy.experts_per_gpu(M);
+  const int64_t R = T * fanout;  // token copies each GPU's experts process (balanced routing)
+  const int64_t fp8_copy = D + ceil_div(D, kQuantTile) * 4;  // FP8 payload + 1x128 FP32 scales
+  const bool shared_local = M.n_shared_experts > 0 && !m_deploy.shared_as_routed;
+  const int64_t Is = M.n_shared_experts * I;
+
+  Local xn = norm(lname(layer, "ffn_norm"), mod, layer, T, D, in);
+  dense_params += D;
+  // Gating stays in higher precision (DeepSeek-V3 §3.3): BF16 GEMM with FP32 scores.
+  Linear gate = make_linear(layer, mod, "moe.gate", T, E, D, xn, false);
+  gate.out_type = DType::FP32;
+  linear_fwd(gate, {xn});
+  OpDesc rt = base(lname(layer, "moe.topk"), OpKind::Router, mod, layer);
+  rt.tokens = T;
+  rt.flops = 4 * T * E;  // score function, bias, group scores, selection
+  rt.bytes_read = T * E * 4 + E * 4;
+  rt.bytes_written = T * fanout * 8;
+  rt.params = E;  // score-correction bias
+  dense_params += E;
+  Local topk = emit(std::move(rt), {gate.gemm});
+
+  Local xq = quantize(lname(layer, "moe.x_quant"), mod, layer, T, D, xn);
+  Local recv = xq;
+  if (ep > 1) {
+    recv = comm(lname(layer, "moe.dispatch"), OpKind::AllToAllDispatch, mod, layer, Pass::Forward, CommGroup::EP, ep,
+                T, T * fanout * fp8_copy, DType::E4M3, {xq, topk}, fanout, fp8_copy);
+  }
+  OpDesc pm = base(lname(layer, "moe.permute"), OpKind::Permute, mod, layer);
+  pm.tokens = R;
+  pm.bytes_read = R * fp8_copy;
+  pm.bytes_written = R * fp8_copy;
+  Local perm = emit(std::move(pm), {recv, topk});
+
+  Linear w13 = make_linear(layer, mod, "moe.experts.w13", R, 2 * I, D, perm);
+  w13.expert = true;
+  w13.groups = groups;
+  w13.params = groups * 2 * I * D;
+  Local h = linear_fwd(w13, {perm});
+  Local act = swiglu(layer, mod, "moe.experts.swiglu", R, I, h);
+  Local hq = quantize(lname(layer, "moe.experts.h_quant"), mod, layer, R, I, act);
+  Linear w2 = make_linear(layer, mod, "moe.experts.w2", R, D, I, hq);
+  w2.expert = true;
+  w2.groups = groups;
+  w2.params = groups * I * D;
+  Local y = linear_fwd(w2, {hq});
+  OpDesc um = base(lname(layer, "moe.unpermute"), OpKind::Unpermute, mod, layer);
+  um.tokens = R;
+  um.bytes_read = R * D * 2;
+  um.bytes_written = R * D * 2;
+  Local unperm = emit(std::move(um), {y});
+  Local back = unperm;
+  if (ep > 1) {
+    back = comm(lname(layer, "moe.combine"), OpKind::AllToAllCombine, mod, layer, Pass::Forward, CommGroup::EP, ep, T,
+                T * fanout * D * 2, DType::BF16, {unperm}, fanout, D * 2);
+  }
+
+  Linear s13, s2;
+  Local s_h = kNone, s_y = kNone;
+  if (shared_local) {
+    // The shared expert runs on the GPU's own tokens while the dispatch is in flight.
+    s13 = make_linear(layer, mod, "moe.shared.w13", T, 2 * Is, D, xq);
+    s_h = linear_fwd(s13, {xq});
+    Local s_act = swiglu(layer, mod, "moe.shared.swiglu", T, Is, s_h);
+    Local s_q = quantize(lname(layer, "moe.shared.h_quant"), mod, layer, T, Is, s_act);
+    s2 = make_linear(layer, mod, "moe.shared.w2", T, D, Is, s_q);
+    s_y = linear_fwd(s2, {s_q});
+  }
+  // Weighted sum of the k expert outputs, the shared expert and the residual.
+  OpDesc res = base(lname(layer, "moe.residual"), OpKind::Elementwise, mod, layer);
+  res.tokens = T;
+  res.flops = (2 * fanout + 2) * T * D;
+  res.bytes_read = (fanout + 2) * T * D * 2;
+  res.bytes_written = T * D * 2;
+  Local out = emit(std::move(res), {back, s_y, in});
+
+  if (m_train) {
+    tape.push_back([=, this](Local grad) {
+      // Routed path. The output gradient travels to the experts in FP8 (DeepSeek-V3 §3.3.4: the activation
+      // gradient before the MoE down-projection is FP8), the input gradient comes back in BF16.
+      Local gq = quantize(lname(layer, "moe.dy_quant"), mod, layer, T, D, grad, Pass::Dgrad);
+      Local g_recv = gq;
+      if (ep > 1) {
+        g_recv = comm(lname(layer, "moe.combine.bwd"), OpKind::AllToAllDispatch, mod, layer, Pass::Dgrad,
+                      CommGroup::EP, ep, T, T * fanout * fp8_copy, DType::E4M3, {gq}, fanout, fp8_copy);
+      }
+      OpDesc upb = base(lname(layer, "moe.unpermute.bwd"), OpKind::Permute, mod, layer, Pass::Dgrad);
+      upb.tokens = R;
+      upb.bytes_read = R * fp8_copy;
+      upb.bytes_written = R * fp8_copy;
+      Local g_perm = emit(std::move(upb), {g_recv});
+      Local d_act = linear_bwd(w2, g_perm, kNone, /*dy_fp8=*/true);
+      Local d_h = swiglu_bwd(layer, mod, "moe.experts.swiglu", R, I, d_act, h, true);
+      Local d_x = linear_bwd(w13, d_h);
+      OpDesc pb = base(lname(layer, "moe.permute.bwd"), OpKind::Unpermute, mod, layer, Pass::Dgrad);
+      pb.tokens = R;
+      pb.bytes_read = R * D * 2;
+      pb.bytes_written = R * D * 2;
+      Local d_back = emit(std::move(pb), {d_x});
+      if (ep > 1) {
+        d_back = comm(lname(layer, "moe.dispatch.bwd"), OpKind::AllToAllCombine, mod, layer, Pass::Dgrad,
+                      CommGroup::EP, ep, T, T * fanout * D * 2, DType::BF16, {d_back}, fanout, D * 2);
+      }
+      // Gradient of the routing weights (dot products of dY with the expert outputs), then the gate.
+      OpDesc rb = base(lname(layer, "moe.topk.bwd"), OpKind::Router, mod, layer, Pass::Dgrad);
+      rb.tokens = T;
+      rb.flops = 2 * T * fanout * D + 4 * T * E;
+      rb.bytes_read = T * fanout * D * 2 + T * D * 2;
+      rb.bytes_written = T * E * 4;
+      Local d_scores = emit(std::move(rb), {grad, back});
+      Local d_gate = linear_bwd(gate, d_scores);
+      Local d_shared = kNone;
+      if (shared_local) {
+        Local d_sact = linear_bwd(s2, grad);
+        Local d_sh = swiglu_bwd(layer, mod, "moe.shared.swiglu", T, Is, d_sact, s_h, false);
+        d_shared = linear_bwd(s13, d_sh);
+      }
+      Local d_xn = norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_back, xn);
+      dep(d_gate, d_xn);
+      dep(d_shared, d_xn);
+      return d_xn;
+    });
+  }
+  return out;
+}
+
+Local StageBuilder::head(const char* prefix, Module mod, int32_t layer, Local in, std::vector<Backward>& tape) {
+  const int64_t D = m_model.dim, V = m_model.vocab_size;
+  // Training needs logits of every token; prefill only of each prompt's last token; decode of every token.
+  int64_t rows = m_T;
+  if (m_deploy.phase == Phase::Prefill) rows = std::max<int64_t>(1, m_T / m_deploy.seq_len);
+  std::string p(prefix);
+  Local xn = norm(p + "norm", mod, layer, rows, D, in);
+  dense_params += D;
+  // The output head stays in BF16 (DeepSeek-V3 §3.3); the MTP module shares the main model's head.
+  Linear h = make_linear(layer, mod, "", rows, V, D, xn, false);
+  h.name = p + "head";
+  if (mod == Module::Mtp) h.params = 0;  // weights shared with the main head
+  linear_fwd(h, {xn});
+  if (!m_train) return h.gemm;
+  OpDesc l = base(p + "loss", OpKind::Loss, mod, layer);
+  l.tokens = rows;
+  l.flops = 5 * rows * V;
+  l.bytes_read = rows * V * 2;
+  l.bytes_written = rows * 4;
+  Local loss = emit(std::move(l), {h.gemm});
+  tape.push_back([=, this](Local grad) {
+    OpDesc lb = base(p + "loss.bwd", OpKind::Loss, mod, layer, Pass::Dgrad);
+    lb.tokens = rows;
+    lb.flops = 3 * rows * V;
+    lb.bytes_read = rows * V * 2;
+    lb.bytes_written = rows * V * 2;
+    Local d_logits = emit(std::move(lb), {loss, grad});
+    Local d_x = linear_bwd(h, d_logits);
+    return norm_bwd(p + "norm", mod, layer, rows, D, d_x, xn);
+  });
+  return loss;
+}
+
+// MTP module k (DeepSeek-V3 §2.2): RMSNorm of the previous depth's hidden state and of the embedding of the
+// token k+1 ahead, concatenated and projected 2d -> d, one transformer block, then the shared head.
+std::pair<Local, Local> StageBuilder::mtp_module(int64_t index, Local main_hidden, std::vector<Backward>& tape) {
+  const int64_t D = m_model.dim, T = m_T;
+  const int32_t layer = static_cast<int32_t>(m_model.n_layers + index);
+  const Module mod = Module::Mtp;
+  const uint32_t saved = m_extra_flags;
+  m_extra_flags |= kFlagMtp;
+  std::vector<Backward> inner;
+  std::string p = fmt::format("mtp{}.", index);
+  Local emb = embedding(kNone, inner, (p + "embed").c_str(), mod, layer);
+  Local hn = norm(p + "hnorm", mod, layer, T, D, main_hidden);
+  Local en = norm(p + "enorm", mod, layer, T, D, emb);
+  dense_params += 2 * D;
+  Local xq = quantize(p + "x_quant", mod, layer, T, 2 * D, hn);
+  dep(en, xq);
+  Linear proj = make_linear(layer, mod, "", T, D, 2 * D, xq);
+  proj.name = p + "proj";
+  Local x = linear_fwd(proj, {xq});
+  std::vector<Backward> block;
+  x = attention(layer, mod, x, block);
+  x = moe(layer, mod, x, block);
+  Local out = head(p.c_str(), mod, layer, x, block);
+  if (m_train) {
+    // inner holds the embedding's weight gradient, block the block and the head: run block, then the
+    // projection and norms, then the embedding.
+    tape.push_back([=, this, block = std::move(block), inner = std::move(inner)](Local grad) {
+      const uint32_t keep = m_extra_flags;
+      m_extra_flags |= kFlagMtp;
+      Local g = grad;
+      for (auto it = block.rbegin(); it != block.rend(); ++it) g = (*it)(g);
+      Local d_xq = linear_bwd(proj, g);
+      Local d_e = norm_bwd(p + "enorm", mod, layer, T, D, d_xq, en);
+      inner.front()(d_e);
+      Local d_h = norm_bwd(p + "hnorm", mod, layer, T, D, d_xq, hn);
+      m_extra_flags = keep;
+      return d_h;
+    });
+  }
+  m_extra_flags = saved;
+  return {x, out};
+}
+
+void StageBuilder::build(const StageSlots& slots, int64_t stage, int64_t n_stages) {
+  std::vector<Backward> tape;
+  std::vector<Local> side_outputs;  // MTP losses: sinks of the forward besides the main exit
+  Local x = kNone;
+  if (slots.embedding) x = embedding(kNone, tape, "embed", Module::Embedding, -1);
+  for (int64_t layer : slots.layers) {
+    auto l = static_cast<int32_t>(layer);
+    x = attention(l, Module::Attention, x, tape);
+    x = m_model.is_moe_layer(layer) ? moe(l, Module::Moe, x, tape) : dense_ffn(l, x, tape);
+  }
+  Local mtp_h = x;
+  for (int64_t k = 0; k < slots.mtp_modules; ++k) {
+    auto [hidden, out] = mtp_module(slots.first_mtp + k, mtp_h, tape);
+    mtp_h = hidden;
+    side_outputs.push_back(out);
+  }
+  if (slots.head) x = head("", Module::Head, -1, x, tape);
+  // Decode with MTP speculation: the MTP modules draft the next tokens after the main head.
+  for (int64_t k = 0; k < slots.draft_modules; ++k) {
+    auto [hidden, out] = mtp_module(k, mtp_h, tape);
+    mtp_h = hidden;
+    side_outputs.push_back(out);
+  }
+  if (stage < n_stages - 1) {
+    x = comm("pp.send", OpKind::SendRecv, Module::Pipeline, -1, Pass::Forward, CommGroup::PP, 2, m_T,
+             m_T * m_model.dim * 2, DType::BF16, {x});
+  }
+  for (Local side : side_outputs) dep(side, x);
+  m_t.fwd_in = 0;
+  m_t.fwd_out = x;
+  if (!m_train) return;
+
+  const size_t first_bwd = m_t.descs.size();
+  Local g = kNone;
+  for (auto it = tape.rbegin(); it != tape.rend(); ++it) g = (*it)(g);
+  if (stage > 0) {
+    g = comm("pp.send.bwd", OpKind::SendRecv, Module::Pipeline, -1, Pass::Dgrad, CommGroup::PP, 2, m_T,
+             m_T * m_model.dim * 2, DType::BF16, {g});
+  }
+  V3SIM_ASSERT(m_t.descs.size() > first_bwd);
+  m_t.bwd_in = static_cast<Local>(first_bwd);
+  m_t.bwd_out = g;
+  if (stage < n_stages - 1) dep(m_t.fwd_out, m_t.bwd_in);
+}
+
+}  // namespace
+
+namespace {
+
+// Slots of stage s: [s*k, (s+1)*k) of embedding, blocks, MTP modules (training), head.
+StageSlots slots_of_stage(const ModelConfig& m, const Deployment& d, const GraphOptions& opt, int64_t stage) {
+  const int64_t total = pipeline_slots(m, d.phase);
+  const int64_t per = total / d.pp;
+  const int64_t mtp = d.phase == Phase::Train ? m.n_mtp_layers : 0;
+  StageSlots s;
+  for (int64_t slot = stage * per; slot < (stage + 1) * per; ++slot) {
+    if (slot == 0) {
+      s.embedding = true;
+    } else if (slot <= m.n_layers) {
+      s.layers.push_back(slot - 1);
+    } else if (slot <= m.n_layers + mtp) {
+      if (opt.include_mtp) {
+        if (s.mtp_modules == 0) s.first_mtp = slot - m.n_layers - 1;
+        ++s.mtp_modules;
+      }
+    } else {
+      s.head = true;
+    }
+  }
+  if (s.head && d.phase == Phase::Decode) s.draft_modules = d.speculative_tokens;
+  return s;
+}
+
+struct StepOps {
+  uint32_t cast = 0, cast_t = 0, optimizer = 0;
+  int64_t rs_dense = -1, rs_expert = -1, ag_dense = -1, ag_expert = -1;  // descriptor indices, -1: none
+};
+
+OpDesc step_desc(std::string name, OpKind kind, int32_t gpus) {
+  OpDesc d;
+  d.name = std::move(name);
+  d.kind = kind;
+  d.pass = Pass::Optimizer;
+  d.module = Module::Optimizer;
+  d.gpus = gpus;
+  if (is_communication(kind)) d.flags |= kFlagCommunication;
+  return d;
+}
+
+int64_t add_collective(OpGraph& g, const std::string& name, OpKind kind, CommGroup group, int64_t size,
+                       int64_t bytes, DType dtype, int32_t gpus) {
+  if (size <= 1 || bytes == 0) return -1;
+  OpDesc d = step_desc(name, kind, gpus);
+  d.comm.group = group;
+  d.comm.group_size = size;
+  d.comm.bytes = bytes;
+  d.comm.dtype = dtype;
+  d.bytes_read = bytes;
+  d.bytes_written = bytes;
+  return g.add_desc(std::move(d));
+}
+
+}  // namespace
+
+OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const GraphOptions& options) {
+  OpGraph g;
+  const int64_t pp = deploy.pp;
+  V3SIM_ASSERT(pipeline_slots(model, deploy.phase) % pp == 0);
+  int64_t mbs = deploy.micro_batches();
+  if (options.max_micro_batches > 0) mbs = std::min(mbs, options.max_micro_batches);
+  const bool train = deploy.phase == Phase::Train;
+  const bool dualpipe = deploy.schedule == PipelineSchedule::DualPipe;
+  const auto gpus = static_cast<int32_t>(train ? deploy.stage_gpus() : deploy.gpus);
+
+  std::vector<Template> templates(static_cast<size_t>(pp));
+  std::vector<StepOps> steps(static_cast<size_t>(pp));
+  for (int64_t s = 0; s < pp; ++s) {
+    Template& t = templates[static_cast<size_t>(s)];
+    StageBuilder b(g, model, deploy, options, t);
+    b.build(slots_of_stage(model, deploy, options, s), s, pp);
+    if (!train) continue;
+    // Per-step work of the stage: FP8 weight casts (K-major for Fprop, transposed for Dgrad), the DP gradient
+    // reduction, AdamW on this GPU's ZeRO shard, and the parameter all-gather.
+    StepOps& st = steps[static_cast<size_t>(s)];
+    const int64_t p8 = b.fp8_weights();
+    OpDesc cast = step_desc(fmt::format("stage{}.weights.cast_fp8", s), OpKind::WeightCast, gpus);
+    cast.flags |= kFlagFp8;
+    cast.flops = 3 * p8;
+    cast.bytes_read = 2 * p8;
+    cast.bytes_written = p8 + p8 / (kQuantTile * kQuantTile) * 4;
+    OpDesc cast_t = cast;
+    cast_t.name = fmt::format("stage{}.weights.cast_fp8_transposed", s);
+    cast_t.flags |= kFlagTransposeForFp8;
+    st.cast = g.add_desc(std::move(cast));
+    st.cast_t = g.add_desc(std::move(cast_t));
+    const int64_t copies = dualpipe ? 2 : 1;  // DualPipe keeps two copies of every stage's parameters
+    const int64_t dense_group = deploy.dp() * copies;
+    const int64_t expert_group = deploy.expert_dp() * copies;
+    const bool zero = deploy.zero_stage >= 1;
+    const OpKind reduce = zero ? OpKind::ReduceScatter : OpKind::AllReduce;
+    st.rs_dense = add_collective(g, fmt::format("stage{}.grads.reduce", s), reduce, CommGroup::DP, dense_group,
+                                 b.dense_params * 4, DType::FP32, gpus);
+    st.rs_expert = add_collective(g, fmt::format("stage{}.expert_grads.reduce", s), reduce, CommGroup::ExpertDP,
+                                  expert_group, b.expert_params * 4, DType::FP32, gpus);
+    const int64_t shard = zero ? b.dense_params / dense_group + b.expert_params / expert_group
+                               : b.dense_params + b.expert_params;
+    OpDesc opt = step_desc(fmt::format("stage{}.optimizer", s), OpKind::Optimizer, gpus);
+    opt.params = shard;
+    opt.flops = 12 * shard;          // AdamW: moments, bias correction, update, weight decay
+    opt.bytes_read = 12 * shard;     // FP32 master + FP32 grad + BF16 m and v (DeepSeek-V3 §3.3.3)
+    opt.bytes_written = 8 * shard;
+    st.optimizer = g.add_desc(std::move(opt));
+    if (zero) {
+      st.ag_dense = add_collective(g, fmt::format("stage{}.params.all_gather", s), OpKind::AllGather, CommGroup::DP,
+                                   dense_group, b.dense_params * 2, DType::BF16, gpus);
+      st.ag_expert = add_collective(g, fmt::format("stage{}.expert_params.all_gather", s), OpKind::AllGather,
+                                    CommGroup::ExpertDP, expert_group, b.expert_params * 2, DType::BF16, gpus);
+    }
+  }
+
+  size_t ops = 0, deps = 0;
+  for (const Template& t : templates) {
+    ops += t.descs.size() * static_cast<size_t>(mbs);
+    deps += (t.edges.size() + 4 + t.wgrad_dense.size() + t.wgrad_expert.size()) * static_cast<size_t>(mbs);
+  }
+  g.reserve(ops + static_cast<size_t>(pp) * 14, deps);
+
+  // Instantiate every stage for every micro-batch. DualPipe feeds half the micro-batches from each end, so the
+  // second half of stage s runs on rank pp-1-s.
+  std::vector<std::vector<OpId>> base(static_cast<size_t>(pp), std::vector<OpId>(static_cast<size_t>(mbs)));
+  auto rank_of = [&](int64_t s, int64_t m) { return dualpipe && m >= mbs / 2 ? pp - 1 - s : s; };
+  for (int64_t s = 0; s < pp; ++s) {
+    const Template& t = templates[static_cast<size_t>(s)];
+    for (int64_t m = 0; m < mbs; ++m) {
+      OpId first = static_cast<OpId>(g.num_ops());
+      base[static_cast<size_t>(s)][static_cast<size_t>(m)] = first;
+      const auto rank = static_cast<uint16_t>(rank_of(s, m));
+      for (uint32_t d : t.descs) g.add_op(d, static_cast<uint32_t>(m), static_cast<uint16_t>(s), rank);
+      for (auto [a, b] : t.edges) g.add_dep(first + static_cast<OpId>(a), first + static_cast<OpId>(b));
+    }
+  }
+  for (int64_t m = 0; m < mbs; ++m) {
+    for (int64_t s = 0; s + 1 < pp; ++s) {
+      const Template& cur = templates[static_cast<size_t>(s)];
+      const Template& next = templates[static_cast<size_t>(s + 1)];
+      OpId cur_base = base[static_cast<size_t>(s)][static_cast<size_t>(m)];
+      OpId next_base = base[static_cast<size_t>(s + 1)][static_cast<size_t>(m)];
+      g.add_dep(cur_base + static_cast<OpId>(cur.fwd_out), next_base + static_cast<OpId>(next.fwd_in));
+      if (train) g.add_dep(next_base + static_cast<OpId>(next.bwd_out), cur_base + static_cast<OpId>(cur.bwd_in));
+    }
+  }
+  if (train) {
+    for (int64_t s = 0; s < pp; ++s) {
+      const Template& t = templates[static_cast<size_t>(s)];
+      const StepOps& st = steps[static_cast<size_t>(s)];
+      std::vector<int64_t> ranks{s};
+      if (dualpipe && pp - 1 - s != s) ranks.push_back(pp - 1 - s);
+      for (int64_t r : ranks) {
+        auto add = [&](uint32_t d) { return g.add_op(d, 0, static_cast<uint16_t>(s), static_cast<uint16_t>(r)); };
+        OpId cast = add(st.cast), cast_t = add(st.cast_t);
+        OpId rs_dense = st.rs_dense >= 0 ? add(static_cast<uint32_t>(st.rs_dense)) : 0;
+        OpId rs_expert = st.rs_expert >= 0 ? add(static_cast<uint32_t>(st.rs_expert)) : 0;
+        OpId opt = add(st.optimizer);
+        for (int64_t m = 0; m < mbs; ++m) {
+          if (rank_of(s, m) != r) continue;
+          OpId b = base[static_cast<size_t>(s)][static_cast<size_t>(m)];
+          g.add_dep(cast, b + static_cast<OpId>(t.fwd_in));
+          g.add_dep(cast_t, b + static_cast<OpId>(t.bwd_in));
+          for (Local w : t.wgrad_dense) g.add_dep(b + static_cast<OpId>(w), st.rs_dense >= 0 ? rs_dense : opt);
+          for (Local w : t.wgrad_expert) g.add_dep(b + static_cast<OpId>(w), st.rs_expert >= 0 ? rs_expert : opt);
+        }
+        if (st.rs_dense >= 0) g.add_dep(rs_dense, opt);
+        if (st.rs_expert >= 0) g.add_dep(rs_expert, opt);
+        if (st.ag_dense >= 0) g.add_dep(opt, add(static_cast<uint32_t>(st.ag_dense)));
+        if (st.ag_expert >= 0) g.add_dep(opt, add(static_cast<uint32_t>(st.ag_expert)));
+      }
+    }
+  }
+  g.finalize();
+  return g;
+}
+
+GraphTotals sum_graph(const OpGraph& graph, uint32_t skip_flags) {
+  GraphTotals t;
+  for (OpId id = 0; id < graph.num_ops(); ++id) {
+    const OpDesc& d = graph.desc(id);
+    if (d.flags & skip_flags) continue;
+    const double w = d.gpus;
+    t.flops += w * static_cast<double>(d.flops);
+    t.flops_by_pass[static_cast<size_t>(d.pass)] += w * static_cast<double>(d.flops);
+    t.recompute_flops += w * static_cast<double>(d.recompute_flops);
+    t.bytes_read += w * static_cast<double>(d.bytes_read);
+    t.bytes_written += w * static_cast<double>(d.bytes_written);
+    if (d.has(kFlagCommunication)) t.comm_bytes += w * static_cast<double>(d.comm.bytes);
+    t.ops += 1;
+    t.ops_by_kind[static_cast<size_t>(d.kind)] += 1;
+  }
+  return t;
+}
+
+int64_t tokens_per_step(const Deployment& d) {
+  switch (d.phase) {
+    case Phase::Train: return d.global_batch_sequences * d.seq_len;
+    case Phase::Prefill: return d.tokens_per_gpu * d.gpus;
+    case Phase::Decode: return d.requests_per_gpu * (1 + d.speculative_tokens) * d.gpus;
+  }
+  return 0;
+}
+
+ModelFigures model_figures(const ModelConfig& model, int64_t seq_len) {
+  ModelFigures f;
+  ParamCounts c = count_params(model);
+  f.params_total = c.total();
+  f.params_activated = c.activated;
+  f.params_mtp = c.mtp;
+  f.kv_cache_bytes_per_token = model.kv_cache_bytes_per_token();
+  const Deployment ref = reference_deployment(Phase::Train, seq_len);
+  GraphOptions opt;
+  opt.include_mtp = false;
+  const auto train_flops = [](const GraphTotals& t) {
+    return t.flops_by_pass[static_cast<size_t>(Pass::Forward)] + t.flops_by_pass[static_cast<size_t>(Pass::Dgrad)] +
+           t.flops_by_pass[static_cast<size_t>(Pass::Wgrad)];
+  };
+  const auto tokens = static_cast<double>(seq_len);
+  {
+    OpGraph g = build_graph(model, ref, opt);
+    GraphTotals t = sum_graph(g);
+    f.flops_per_token_forward = t.flops_by_pass[static_cast<size_t>(Pass::Forward)] / tokens;
+    f.flops_per_token_train = train_flops(t) / tokens;
+    for (OpId id = 0; id < g.num_ops(); ++id)
+      if (g.desc(id).pass == Pass::Forward) f.params_in_graph += static_cast<double>(g.desc(id).params);
+  }
+  opt.causal = false;
+  f.flops_per_token_train_noncausal = train_flops(sum_graph(build_graph(model, ref, opt))) / tokens;
+  return f;
+}
+
+}  // namespace v3sim
