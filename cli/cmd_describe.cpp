@@ -1,7 +1,7 @@
 // `v3sim describe [COMPONENT]`: the parameter tables that every config file is checked against.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>

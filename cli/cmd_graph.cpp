@@ -1,8 +1,8 @@
 // `v3sim graph`: builds the operator graph of a model (on a deployment) and prints its figures.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -67,7 +67,8 @@ int run_graph(const GraphArgs& a) {
     model_option = deploy_path + ": model";
   }
   if (model_arg.empty()) model_arg = "deepseek-v3-671b";
-  ModelConfig model = load_model_config(load_document(resolve_config(model_arg, "models", model_option), "model", overrides));
+  ModelConfig model =
+      load_model_config(load_document(resolve_config(model_arg, "models", model_option), "model", overrides));
 
   Deployment deploy;
   if (!a.deploy.empty()) {
@@ -83,8 +84,7 @@ int run_graph(const GraphArgs& a) {
   } else {
     for (const auto& o : overrides) {
       if (o.document == "deploy") {
-        throw ConfigError(SourceLoc{"--set " + o.text, 0}, "", "a --deploy file for deploy.* overrides",
-                          "no --deploy");
+        throw ConfigError(SourceLoc{"--set " + o.text, 0}, "", "a --deploy file for deploy.* overrides", "no --deploy");
       }
     }
     deploy = reference_deployment(parse_phase(a.phase.empty() ? "train" : a.phase), a.seq > 0 ? a.seq : 4096);
@@ -152,16 +152,18 @@ int run_graph(const GraphArgs& a) {
   fmt::print("FLOPs/token forward {}  train {} (causal)  train {} (non-causal)  [MTP excluded]\n",
              human(fig.flops_per_token_forward), human(fig.flops_per_token_train),
              human(fig.flops_per_token_train_noncausal));
-  fmt::print("\ngraph       {} ops ({} distinct descriptors), {} dependencies, {} of {} micro-batches, built in "
-             "{:.3f} s\n",
-             totals.ops, graph.num_descs(), graph.num_deps(), mbs_built, deploy.micro_batches(), build_s);
+  fmt::print(
+      "\ngraph       {} ops ({} distinct descriptors), {} dependencies, {} of {} micro-batches, built in "
+      "{:.3f} s\n",
+      totals.ops, graph.num_descs(), graph.num_deps(), mbs_built, deploy.micro_batches(), build_s);
   fmt::print("step        {} tokens, {}FLOP (fwd {}, dgrad {}, wgrad {}, optimizer {}), {}B moved by collectives\n",
              human(static_cast<double>(tokens)), human(totals.flops), human(totals.flops_by_pass[0]),
              human(totals.flops_by_pass[1]), human(totals.flops_by_pass[2]), human(totals.flops_by_pass[3]),
              human(totals.comm_bytes));
   fmt::print("\nops by kind\n");
   for (size_t k = 0; k < totals.ops_by_kind.size(); ++k) {
-    if (totals.ops_by_kind[k] > 0) fmt::print("  {:<22} {:>10}\n", to_string(static_cast<OpKind>(k)), totals.ops_by_kind[k]);
+    if (totals.ops_by_kind[k] > 0)
+      fmt::print("  {:<22} {:>10}\n", to_string(static_cast<OpKind>(k)), totals.ops_by_kind[k]);
   }
   if (!a.output.empty()) fmt::print("\nwrote {}\n", a.output);
   return 0;
@@ -171,7 +173,8 @@ int run_graph(const GraphArgs& a) {
 
 CommandRunner add_graph_command(CLI::App& app) {
   auto args = std::make_shared<GraphArgs>();
-  CLI::App* cmd = app.add_subcommand("graph", "Build the operator graph of a model on a deployment and print its figures");
+  CLI::App* cmd =
+      app.add_subcommand("graph", "Build the operator graph of a model on a deployment and print its figures");
   cmd->footer(
       "Examples:\n"
       "  v3sim graph                                       # DeepSeek-V3 671B, one sequence on one GPU\n"
@@ -185,9 +188,9 @@ CommandRunner add_graph_command(CLI::App& app) {
   cmd->add_option("--phase", args->phase, "prefill, decode or train (default: the deployment's, else train)")
       ->check(CLI::IsMember({"prefill", "decode", "train"}));
   cmd->add_option("--seq", args->seq, "sequence length (train), prompt length (prefill) or KV context (decode)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_integer());
   cmd->add_option("--micro-batches", args->micro_batches, "build only the first N micro-batches (small DOT exports)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_integer());
   cmd->add_flag("--json", args->json, "print one JSON object on stdout");
   cmd->add_option("-o,--output", args->output, "write the graph as Graphviz DOT (.dot)");
   add_set_option(*cmd, args->sets);

@@ -1,8 +1,9 @@
 #include "cli/common.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -25,10 +26,13 @@ std::string resolve_config(const std::string& arg, const std::string& kind, cons
   if (looks_like_name) {
     fs::path named = fs::path(configs_dir()) / kind / (arg + ".yaml");
     if (fs::exists(named, ec)) return named.string();
-    std::string names;
+    std::vector<std::string> found;
     for (const auto& entry : fs::directory_iterator(fs::path(configs_dir()) / kind, ec)) {
-      if (entry.path().extension() == ".yaml") names += (names.empty() ? "" : ", ") + entry.path().stem().string();
+      if (entry.path().extension() == ".yaml") found.push_back(entry.path().stem().string());
     }
+    std::sort(found.begin(), found.end());
+    std::string names;
+    for (const auto& n : found) names += (names.empty() ? "" : ", ") + n;
     throw ConfigError(SourceLoc{option, 0}, "",
                       fmt::format("a YAML file or the name of a config in {}/{} ({})", configs_dir(), kind, names),
                       fmt::format("'{}'", arg));
@@ -48,8 +52,7 @@ std::vector<Override> parse_overrides(const std::vector<std::string>& sets, cons
     }
     if (!known) {
       throw ConfigError(SourceLoc{"--set " + s, 0}, o.document + "." + o.key_path,
-                        "a key of a document this command reads (" + list + ")",
-                        "the document '" + o.document + "'");
+                        "a key of a document this command reads (" + list + ")", "the document '" + o.document + "'");
     }
     out.push_back(std::move(o));
   }
@@ -65,10 +68,27 @@ ConfigNode load_document(const std::string& path, const std::string& document, c
 }
 
 CLI::Option* add_set_option(CLI::App& app, std::vector<std::string>& sets) {
-  return app.add_option("--set", sets,
-                        "override one config value, KEY.PATH=VALUE with the key prefixed by its document: "
-                        "model.n_layers=4, deploy.parallelism.ep=32 (repeatable)")
+  return app
+      .add_option("--set", sets,
+                  "override one config value, KEY.PATH=VALUE with the key prefixed by its document: "
+                  "model.n_layers=4, deploy.parallelism.ep=32 (repeatable)")
       ->type_name("DOC.KEY=VALUE");
+}
+
+CLI::Validator positive_integer() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        size_t used = 0;
+        long long v = 0;
+        try {
+          v = std::stoll(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != text.size() || used == 0 || v <= 0) return "expected a positive integer, found '" + text + "'";
+        return {};
+      },
+      "N>0");
 }
 
 std::string human(double value) {

@@ -1,15 +1,11 @@
 // What the commands share: locating named configs, loading them with --set overrides, printing.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
-
-namespace CLI {
-class App;
-class Option;
-}  // namespace CLI
 
 namespace v3sim::cli {
 
@@ -28,6 +24,9 @@ ConfigNode load_document(const std::string& path, const std::string& document, c
 
 // Adds the --set option every command takes.
 CLI::Option* add_set_option(CLI::App& app, std::vector<std::string>& sets);
+
+// A CLI11 validator for options that take a count: "expected a positive integer, found '-5'".
+CLI::Validator positive_integer();
 
 // 671000000000 -> "671.00 B"; 1.2e12 -> "1.20 T" (SI thousands with two decimals).
 std::string human(double value);

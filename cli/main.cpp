@@ -1,8 +1,8 @@
 // The `v3sim` executable: parses the command line, runs one command, maps errors to exit codes
 // (0 ok, 2 the user's mistake, 3 our bug). One line `error: ...` on stderr for a mistake.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -47,6 +47,7 @@ int run(int argc, char** argv) {
   };
   add(v3sim::cli::add_graph_command);
   add(v3sim::cli::add_describe_command);
+  add(v3sim::cli::add_bench_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

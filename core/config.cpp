@@ -97,10 +97,14 @@ bool ConfigNode::erase(std::string_view key) {
 
 std::string ConfigNode::describe() const {
   switch (m_kind) {
-    case Kind::Null: return "nothing";
-    case Kind::Scalar: return m_text.empty() ? "an empty string" : "'" + m_text + "'";
-    case Kind::Sequence: return fmt::format("a list of {} item{}", m_items.size(), m_items.size() == 1 ? "" : "s");
-    case Kind::Map: return "a map";
+    case Kind::Null:
+      return "nothing";
+    case Kind::Scalar:
+      return m_text.empty() ? "an empty string" : "'" + m_text + "'";
+    case Kind::Sequence:
+      return fmt::format("a list of {} item{}", m_items.size(), m_items.size() == 1 ? "" : "s");
+    case Kind::Map:
+      return "a map";
   }
   return "?";
 }
@@ -109,8 +113,12 @@ namespace {
 
 void emit(YAML::Emitter& out, const ConfigNode& n) {
   switch (n.kind()) {
-    case ConfigNode::Kind::Null: out << YAML::Null; break;
-    case ConfigNode::Kind::Scalar: out << n.text(); break;
+    case ConfigNode::Kind::Null:
+      out << YAML::Null;
+      break;
+    case ConfigNode::Kind::Scalar:
+      out << n.text();
+      break;
     case ConfigNode::Kind::Sequence:
       out << YAML::BeginSeq;
       for (const auto& item : n.items()) emit(out, item);
@@ -127,7 +135,9 @@ void emit(YAML::Emitter& out, const ConfigNode& n) {
   }
 }
 
-std::string index_path(const std::string& parent, size_t i) { return fmt::format("{}[{}]", parent, i); }
+std::string index_path(const std::string& parent, size_t i) {
+  return fmt::format("{}[{}]", parent, i);
+}
 
 // Converts a yaml-cpp tree. Lines come from yaml-cpp's marks, or are all `fixed_line` when it is >= 0
 // (values given on the command line have no line of their own).
@@ -138,8 +148,10 @@ ConfigNode convert(const YAML::Node& y, const std::string& file, const std::stri
   SourceLoc loc = loc_of(y.Mark());
   switch (y.Type()) {
     case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null: return ConfigNode::null(loc, path);
-    case YAML::NodeType::Scalar: return ConfigNode::scalar(y.Scalar(), loc, path);
+    case YAML::NodeType::Null:
+      return ConfigNode::null(loc, path);
+    case YAML::NodeType::Scalar:
+      return ConfigNode::scalar(y.Scalar(), loc, path);
     case YAML::NodeType::Sequence: {
       ConfigNode out = ConfigNode::sequence(loc, path);
       size_t i = 0;
@@ -156,10 +168,12 @@ ConfigNode convert(const YAML::Node& y, const std::string& file, const std::stri
         std::string key = kv.first.Scalar();
         std::string child = path.empty() ? key : path + "." + key;
         if (out.find(key)) {
-          throw ConfigError(loc_of(kv.first.Mark()), child, "each key once in a map",
-                            "a duplicate key '" + key + "'");
+          throw ConfigError(loc_of(kv.first.Mark()), child, "each key once in a map", "a duplicate key '" + key + "'");
         }
-        out.set(key, convert(kv.second, file, child, fixed_line));
+        ConfigNode value = convert(kv.second, file, child, fixed_line);
+        // yaml-cpp marks an empty value where the next token starts; the key's line is the useful one.
+        if (value.is_null()) value = ConfigNode::null(loc_of(kv.first.Mark()), child);
+        out.set(key, std::move(value));
       }
       return out;
     }
@@ -184,8 +198,7 @@ std::string read_file(const std::string& path, const SourceLoc& referenced_from,
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
-    throw ConfigError(referenced_from, key, "a readable YAML file",
-                      fmt::format("'{}' ({})", path, std::strerror(err)));
+    throw ConfigError(referenced_from, key, "a readable YAML file", fmt::format("'{}' ({})", path, std::strerror(err)));
   }
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -274,8 +287,7 @@ void apply_override(ConfigNode& root, std::string_view key_path, std::string_vie
     size_t dot = key_path.find('.', start);
     parts.emplace_back(key_path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
     if (parts.back().empty()) {
-      throw ConfigError(loc, std::string(key_path), "a dot-separated key path like parallelism.ep",
-                        "an empty key");
+      throw ConfigError(loc, std::string(key_path), "a dot-separated key path like parallelism.ep", "an empty key");
     }
     if (dot == std::string_view::npos) break;
     start = dot + 1;
@@ -309,7 +321,8 @@ Override parse_override(std::string_view text) {
   size_t dot = key.find('.');
   if (dot == std::string_view::npos || dot == 0 || dot + 1 >= key.size()) {
     throw ConfigError(loc, std::string(key),
-                      "a key path prefixed by its document, like deploy.parallelism.ep or hw.sms", "no document prefix");
+                      "a key path prefixed by its document, like deploy.parallelism.ep or hw.sms",
+                      "no document prefix");
   }
   o.document = std::string(key.substr(0, dot));
   o.key_path = std::string(key.substr(dot + 1));

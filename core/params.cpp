@@ -14,27 +14,41 @@ const ParamSpec* ComponentSpec::find(std::string_view key) const {
   return nullptr;
 }
 
-bool is_metadata_key(std::string_view key) { return key == "source" || key == "note" || key == "assumption"; }
+bool is_metadata_key(std::string_view key) {
+  return key == "source" || key == "note" || key == "assumption";
+}
 
 std::string type_name(const ParamSpec& p) {
   switch (p.type) {
-    case ParamType::Int: return p.bound == Bound::Positive ? "positive integer"
-                                : p.bound == Bound::NonNegative ? "non-negative integer" : "integer";
-    case ParamType::Float: return p.bound == Bound::Positive ? "positive number"
-                                  : p.bound == Bound::NonNegative ? "non-negative number" : "number";
-    case ParamType::Bool: return "true or false";
-    case ParamType::String: return "text";
+    case ParamType::Int:
+      return p.bound == Bound::Positive      ? "positive integer"
+             : p.bound == Bound::NonNegative ? "non-negative integer"
+                                             : "integer";
+    case ParamType::Float:
+      return p.bound == Bound::Positive      ? "positive number"
+             : p.bound == Bound::NonNegative ? "non-negative number"
+                                             : "number";
+    case ParamType::Bool:
+      return "true or false";
+    case ParamType::String:
+      return "text";
     case ParamType::Enum: {
       std::string out = "one of ";
       for (size_t i = 0; i < p.choices.size(); ++i) out += (i ? "|" : "") + p.choices[i];
       return out;
     }
-    case ParamType::Bytes: return "size (e.g. 228KiB, 80GB)";
-    case ParamType::Time: return "time (e.g. 3.7us, 500ns)";
-    case ParamType::Frequency: return "frequency (e.g. 1.83GHz)";
-    case ParamType::Bandwidth: return "bandwidth (e.g. 50GB/s, 400Gb/s)";
-    case ParamType::IntList: return "list of integers";
-    case ParamType::Section: return "section";
+    case ParamType::Bytes:
+      return "size (e.g. 228KiB, 80GB)";
+    case ParamType::Time:
+      return "time (e.g. 3.7us, 500ns)";
+    case ParamType::Frequency:
+      return "frequency (e.g. 1.83GHz)";
+    case ParamType::Bandwidth:
+      return "bandwidth (e.g. 50GB/s, 400Gb/s)";
+    case ParamType::IntList:
+      return "list of integers";
+    case ParamType::Section:
+      return "section";
   }
   return "?";
 }
@@ -124,8 +138,8 @@ ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_
       } else if (p.default_text.empty()) {
         continue;
       } else {
-        default_node = ConfigNode::scalar(p.default_text, SourceLoc{"(default of " + spec.name + ")", 0},
-                                          node.child_path(p.name));
+        default_node =
+            ConfigNode::scalar(p.default_text, SourceLoc{"(default of " + spec.name + ")", 0}, node.child_path(p.name));
         v = &default_node;
       }
     } else {
@@ -168,7 +182,10 @@ ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_
         }
         break;
       }
-      case ParamType::String: need_scalar(); m_values[p.name] = v->text(); break;
+      case ParamType::String:
+        need_scalar();
+        m_values[p.name] = v->text();
+        break;
       case ParamType::Enum: {
         need_scalar();
         if (std::find(p.choices.begin(), p.choices.end(), v->text()) == p.choices.end()) throw bad(v->describe());
@@ -208,8 +225,8 @@ ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_
             }
           }
         } catch (const UnitError& e) {
-          throw ConfigError(v->loc(), v->path(), e.expected() + (p.description.empty() ? "" : " (" + p.description + ")"),
-                            e.found());
+          throw ConfigError(v->loc(), v->path(),
+                            e.expected() + (p.description.empty() ? "" : " (" + p.description + ")"), e.found());
         }
         break;
       }
@@ -262,14 +279,24 @@ const ParamReader::Value& ParamReader::get(std::string_view name, ParamType type
   return it->second;
 }
 
-int64_t ParamReader::get_int(std::string_view name) const { return std::get<int64_t>(get(name, ParamType::Int)); }
-double ParamReader::get_float(std::string_view name) const { return std::get<double>(get(name, ParamType::Float)); }
-bool ParamReader::get_bool(std::string_view name) const { return std::get<bool>(get(name, ParamType::Bool)); }
+int64_t ParamReader::get_int(std::string_view name) const {
+  return std::get<int64_t>(get(name, ParamType::Int));
+}
+double ParamReader::get_float(std::string_view name) const {
+  return std::get<double>(get(name, ParamType::Float));
+}
+bool ParamReader::get_bool(std::string_view name) const {
+  return std::get<bool>(get(name, ParamType::Bool));
+}
 const std::string& ParamReader::get_string(std::string_view name) const {
   return std::get<std::string>(get(name, ParamType::String));
 }
-Bytes ParamReader::get_bytes(std::string_view name) const { return std::get<Bytes>(get(name, ParamType::Bytes)); }
-Time ParamReader::get_time(std::string_view name) const { return std::get<Time>(get(name, ParamType::Time)); }
+Bytes ParamReader::get_bytes(std::string_view name) const {
+  return std::get<Bytes>(get(name, ParamType::Bytes));
+}
+Time ParamReader::get_time(std::string_view name) const {
+  return std::get<Time>(get(name, ParamType::Time));
+}
 Frequency ParamReader::get_frequency(std::string_view name) const {
   return std::get<Frequency>(get(name, ParamType::Frequency));
 }
@@ -293,7 +320,9 @@ SourceLoc ParamReader::loc_of(std::string_view name) const {
   return v ? v->loc() : m_node->loc();
 }
 
-std::string ParamReader::path_of(std::string_view name) const { return m_node->child_path(name); }
+std::string ParamReader::path_of(std::string_view name) const {
+  return m_node->child_path(name);
+}
 
 ConfigError ParamReader::error(std::string_view name, const std::string& expected, const std::string& found) const {
   return ConfigError(loc_of(name), path_of(name), expected, found);
@@ -303,9 +332,9 @@ std::string describe_component(const ComponentSpec& spec) {
   std::string out = fmt::format("{}: {}\n", spec.name, spec.description);
   for (const auto& p : spec.params) {
     std::string req = p.type == ParamType::Section ? "section"
-                      : p.required               ? "required"
-                      : p.default_text.empty()   ? "optional"
-                                                 : "default " + p.default_text;
+                      : p.required                 ? "required"
+                      : p.default_text.empty()     ? "optional"
+                                                   : "default " + p.default_text;
     std::string type = type_name(p);
     if (!p.unit.empty()) type += " [" + p.unit + "]";
     out += fmt::format("  {:<28} {:<36} {:<18} {}\n", p.name, type, req, p.description);

@@ -36,9 +36,9 @@ struct ParamSpec {
   ParamType type = ParamType::Int;
   std::string description{};
   bool required = true;
-  std::string default_text{};          // YAML text of the default when !required ("" = absent: has() is false)
-  std::string unit{};                  // shown by describe for plain numbers ("tokens", "GPUs")
-  std::vector<std::string> choices{};  // ParamType::Enum
+  std::string default_text{};              // YAML text of the default when !required ("" = absent: has() is false)
+  std::string unit{};                      // shown by describe for plain numbers ("tokens", "GPUs")
+  std::vector<std::string> choices{};      // ParamType::Enum
   const ComponentSpec* section = nullptr;  // ParamType::Section
   Bound bound = Bound::None;
 };

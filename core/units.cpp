@@ -21,7 +21,7 @@ struct Decimal {
 
 struct UnitFactor {
   std::string_view name;
-  i128 numerator;    // value in base units = number * numerator / denominator
+  i128 numerator;  // value in base units = number * numerator / denominator
   i128 denominator;
 };
 
@@ -78,8 +78,8 @@ std::optional<std::pair<Decimal, std::string_view>> split_number(std::string_vie
 }
 
 template <size_t N>
-int64_t parse_with(std::string_view text, const std::array<UnitFactor, N>& units, const char* what,
-                   const char* example, const char* base_unit) {
+int64_t parse_with(std::string_view text, const std::array<UnitFactor, N>& units, const char* what, const char* example,
+                   const char* base_unit) {
   auto fail = [&](const std::string& why) -> UnitError {
     return UnitError(fmt::format("{} with a unit like {}", what, example), fmt::format("'{}' ({})", text, why));
   };
@@ -116,9 +116,9 @@ constexpr std::array<UnitFactor, 9> kByteUnits{{{"B", 1, 1},
                                                 {"GB", pow10(9), 1},
                                                 {"TB", pow10(12), 1},
                                                 {"KiB", kKi, 1},
-                                                {"MiB", kKi * kKi, 1},
-                                                {"GiB", kKi * kKi * kKi, 1},
-                                                {"TiB", kKi * kKi * kKi * kKi, 1}}};
+                                                {"MiB", kKi* kKi, 1},
+                                                {"GiB", kKi* kKi* kKi, 1},
+                                                {"TiB", kKi* kKi* kKi* kKi, 1}}};
 
 constexpr std::array<UnitFactor, 7> kTimeUnits{{{"ps", 1, 1},
                                                 {"ns", 1000, 1},
@@ -137,8 +137,8 @@ constexpr std::array<UnitFactor, 16> kBandwidthUnits{{{"B/s", 1, 1},
                                                       {"GB/s", pow10(9), 1},
                                                       {"TB/s", pow10(12), 1},
                                                       {"KiB/s", kKi, 1},
-                                                      {"MiB/s", kKi * kKi, 1},
-                                                      {"GiB/s", kKi * kKi * kKi, 1},
+                                                      {"MiB/s", kKi* kKi, 1},
+                                                      {"GiB/s", kKi* kKi* kKi, 1},
                                                       {"b/s", 1, 8},
                                                       {"Kb/s", 1000, 8},
                                                       {"Mb/s", pow10(6), 8},
@@ -206,8 +206,14 @@ std::string to_string(Bytes v) {
   }
   return format_decimal(n, kByteUnits, {4, 3, 2, 1, 0});
 }
-std::string to_string(Time v) { return format_decimal(v.picoseconds(), kTimeUnits, {5, 4, 2, 1, 0}); }
-std::string to_string(Frequency v) { return format_decimal(v.hertz(), kFrequencyUnits, {3, 2, 1, 0}); }
-std::string to_string(Bandwidth v) { return format_decimal(v.bytes_per_second(), kBandwidthUnits, {4, 3, 2, 1, 0}); }
+std::string to_string(Time v) {
+  return format_decimal(v.picoseconds(), kTimeUnits, {5, 4, 2, 1, 0});
+}
+std::string to_string(Frequency v) {
+  return format_decimal(v.hertz(), kFrequencyUnits, {3, 2, 1, 0});
+}
+std::string to_string(Bandwidth v) {
+  return format_decimal(v.bytes_per_second(), kBandwidthUnits, {4, 3, 2, 1, 0});
+}
 
 }  // namespace v3sim

@@ -9,13 +9,13 @@ namespace v3sim {
 
 struct DeviceInfo {
   bool available = false;
-  std::string reason;        // why no device is usable (when !available)
-  std::string name;          // "NVIDIA H200"
+  std::string reason;  // why no device is usable (when !available)
+  std::string name;    // "NVIDIA H200"
   int sm_count = 0;
   int cc_major = 0, cc_minor = 0;
   int64_t memory_bytes = 0;
-  int driver_version = 0;    // CUDA driver API version, e.g. 13000
-  int runtime_version = 0;   // CUDA runtime the binary was built against
+  int driver_version = 0;   // CUDA driver API version, e.g. 13000
+  int runtime_version = 0;  // CUDA runtime the binary was built against
 };
 
 // True when this binary was built with the CUDA kernels (V3SIM_CUDA found nvcc).

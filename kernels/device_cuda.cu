@@ -7,7 +7,9 @@
 
 namespace v3sim {
 
-bool cuda_kernels_built() { return true; }
+bool cuda_kernels_built() {
+  return true;
+}
 
 DeviceInfo query_device(int index) {
   DeviceInfo info;

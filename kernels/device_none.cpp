@@ -3,7 +3,9 @@
 
 namespace v3sim {
 
-bool cuda_kernels_built() { return false; }
+bool cuda_kernels_built() {
+  return false;
+}
 
 DeviceInfo query_device(int /*index*/) {
   DeviceInfo info;

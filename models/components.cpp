@@ -5,6 +5,8 @@
 
 namespace v3sim {
 
-std::vector<const ComponentSpec*> model_component_specs() { return {&model_spec(), &deployment_spec()}; }
+std::vector<const ComponentSpec*> model_component_specs() {
+  return {&model_spec(), &deployment_spec()};
+}
 
 }  // namespace v3sim

@@ -6,19 +6,26 @@ namespace v3sim {
 
 const char* to_string(Phase p) {
   switch (p) {
-    case Phase::Train: return "train";
-    case Phase::Prefill: return "prefill";
-    case Phase::Decode: return "decode";
+    case Phase::Train:
+      return "train";
+    case Phase::Prefill:
+      return "prefill";
+    case Phase::Decode:
+      return "decode";
   }
   return "?";
 }
 
 const char* to_string(PipelineSchedule s) {
   switch (s) {
-    case PipelineSchedule::None: return "none";
-    case PipelineSchedule::OneFOneB: return "1f1b";
-    case PipelineSchedule::ZB1P: return "zb1p";
-    case PipelineSchedule::DualPipe: return "dualpipe";
+    case PipelineSchedule::None:
+      return "none";
+    case PipelineSchedule::OneFOneB:
+      return "1f1b";
+    case PipelineSchedule::ZB1P:
+      return "zb1p";
+    case PipelineSchedule::DualPipe:
+      return "dualpipe";
   }
   return "?";
 }
@@ -37,20 +44,41 @@ const ComponentSpec& parallelism_spec() {
       "parallelism",
       "how the model is split over GPUs",
       {
-          {.name = "pp", .type = ParamType::Int, .description = "pipeline-parallel degree", .required = false,
-           .default_text = "1", .bound = Bound::Positive},
-          {.name = "pp_schedule", .type = ParamType::Enum,
-           .description = "pipeline schedule (training): DualPipe as in DeepSeek-V3, 1F1B or ZB1P", .required = false,
-           .default_text = "1f1b", .choices = {"dualpipe", "1f1b", "zb1p"}},
-          {.name = "tp", .type = ParamType::Int, .description = "tensor parallelism of attention (heads split)",
-           .required = false, .default_text = "1", .bound = Bound::Positive},
-          {.name = "sp", .type = ParamType::Bool,
-           .description = "sequence parallelism with TP: tokens sharded outside attention", .required = false,
+          {.name = "pp",
+           .type = ParamType::Int,
+           .description = "pipeline-parallel degree",
+           .required = false,
+           .default_text = "1",
+           .bound = Bound::Positive},
+          {.name = "pp_schedule",
+           .type = ParamType::Enum,
+           .description = "pipeline schedule (training): DualPipe as in DeepSeek-V3, 1F1B or ZB1P",
+           .required = false,
+           .default_text = "1f1b",
+           .choices = {"dualpipe", "1f1b", "zb1p"}},
+          {.name = "tp",
+           .type = ParamType::Int,
+           .description = "tensor parallelism of attention (heads split)",
+           .required = false,
+           .default_text = "1",
+           .bound = Bound::Positive},
+          {.name = "sp",
+           .type = ParamType::Bool,
+           .description = "sequence parallelism with TP: tokens sharded outside attention",
+           .required = false,
            .default_text = "false"},
-          {.name = "ep", .type = ParamType::Int, .description = "expert-parallel degree", .required = false,
-           .default_text = "1", .bound = Bound::Positive},
-          {.name = "zero_stage", .type = ParamType::Int, .description = "ZeRO stage of data parallelism (training)",
-           .required = false, .default_text = "1", .bound = Bound::NonNegative},
+          {.name = "ep",
+           .type = ParamType::Int,
+           .description = "expert-parallel degree",
+           .required = false,
+           .default_text = "1",
+           .bound = Bound::Positive},
+          {.name = "zero_stage",
+           .type = ParamType::Int,
+           .description = "ZeRO stage of data parallelism (training)",
+           .required = false,
+           .default_text = "1",
+           .bound = Bound::NonNegative},
       }};
   return spec;
 }
@@ -60,25 +88,45 @@ const ComponentSpec& batch_spec() {
       "batch",
       "what one step processes",
       {
-          {.name = "seq_len", .type = ParamType::Int,
+          {.name = "seq_len",
+           .type = ParamType::Int,
            .description = "train: sequence length; prefill: prompt length; decode: KV context length",
-           .unit = "tokens", .bound = Bound::Positive},
-          {.name = "global_batch_sequences", .type = ParamType::Int, .description = "train: sequences per step",
-           .required = false, .unit = "sequences", .bound = Bound::Positive},
-          {.name = "micro_batch_sequences", .type = ParamType::Int,
-           .description = "train: sequences per micro-batch per data-parallel rank", .required = false,
-           .unit = "sequences", .bound = Bound::Positive},
-          {.name = "tokens_per_gpu", .type = ParamType::Int,
-           .description = "prefill: tokens per GPU per step (after sequence-parallel sharding)", .required = false,
-           .unit = "tokens", .bound = Bound::Positive},
-          {.name = "requests_per_gpu", .type = ParamType::Int,
-           .description = "decode: requests per GPU per step (after sequence-parallel sharding)", .required = false,
-           .unit = "requests", .bound = Bound::Positive},
-          {.name = "speculative_tokens", .type = ParamType::Int,
-           .description = "decode: MTP draft tokens verified per request per step", .required = false,
-           .unit = "tokens", .bound = Bound::NonNegative},
-          {.name = "micro_batches", .type = ParamType::Int,
-           .description = "prefill/decode: micro-batches overlapped within a step", .required = false,
+           .unit = "tokens",
+           .bound = Bound::Positive},
+          {.name = "global_batch_sequences",
+           .type = ParamType::Int,
+           .description = "train: sequences per step",
+           .required = false,
+           .unit = "sequences",
+           .bound = Bound::Positive},
+          {.name = "micro_batch_sequences",
+           .type = ParamType::Int,
+           .description = "train: sequences per micro-batch per data-parallel rank",
+           .required = false,
+           .unit = "sequences",
+           .bound = Bound::Positive},
+          {.name = "tokens_per_gpu",
+           .type = ParamType::Int,
+           .description = "prefill: tokens per GPU per step (after sequence-parallel sharding)",
+           .required = false,
+           .unit = "tokens",
+           .bound = Bound::Positive},
+          {.name = "requests_per_gpu",
+           .type = ParamType::Int,
+           .description = "decode: requests per GPU per step (after sequence-parallel sharding)",
+           .required = false,
+           .unit = "requests",
+           .bound = Bound::Positive},
+          {.name = "speculative_tokens",
+           .type = ParamType::Int,
+           .description = "decode: MTP draft tokens verified per request per step",
+           .required = false,
+           .unit = "tokens",
+           .bound = Bound::NonNegative},
+          {.name = "micro_batches",
+           .type = ParamType::Int,
+           .description = "prefill/decode: micro-batches overlapped within a step",
+           .required = false,
            .bound = Bound::Positive},
       }};
   return spec;
@@ -89,18 +137,29 @@ const ComponentSpec& experts_spec() {
       "experts",
       "placement and routing of the MoE experts",
       {
-          {.name = "redundant", .type = ParamType::Int,
-           .description = "redundant copies of high-load routed experts, on extra expert slots", .required = false,
-           .default_text = "0", .bound = Bound::NonNegative},
-          {.name = "shared_as_routed", .type = ParamType::Bool,
+          {.name = "redundant",
+           .type = ParamType::Int,
+           .description = "redundant copies of high-load routed experts, on extra expert slots",
+           .required = false,
+           .default_text = "0",
+           .bound = Bound::NonNegative},
+          {.name = "shared_as_routed",
+           .type = ParamType::Bool,
            .description = "host the shared expert on expert slots and route to it like a routed expert",
-           .required = false, .default_text = "false"},
-          {.name = "shared_slots", .type = ParamType::Int,
-           .description = "expert slots holding shared-expert replicas (with shared_as_routed)", .required = false,
-           .default_text = "0", .bound = Bound::NonNegative},
-          {.name = "node_limit", .type = ParamType::Int,
-           .description = "node-limited routing: max nodes a token is sent to (0: unlimited)", .required = false,
-           .default_text = "0", .bound = Bound::NonNegative},
+           .required = false,
+           .default_text = "false"},
+          {.name = "shared_slots",
+           .type = ParamType::Int,
+           .description = "expert slots holding shared-expert replicas (with shared_as_routed)",
+           .required = false,
+           .default_text = "0",
+           .bound = Bound::NonNegative},
+          {.name = "node_limit",
+           .type = ParamType::Int,
+           .description = "node-limited routing: max nodes a token is sent to (0: unlimited)",
+           .required = false,
+           .default_text = "0",
+           .bound = Bound::NonNegative},
       }};
   return spec;
 }
@@ -113,19 +172,34 @@ const ComponentSpec& deployment_spec() {
       "a model laid out on a cluster for one phase (train, prefill or decode)",
       {
           {.name = "name", .type = ParamType::String, .description = "deployment name shown in outputs"},
-          {.name = "model", .type = ParamType::String,
+          {.name = "model",
+           .type = ParamType::String,
            .description = "the model config this deployment is for (a name in configs/models or a path)",
            .required = false},
-          {.name = "phase", .type = ParamType::Enum, .description = "what the deployment runs",
+          {.name = "phase",
+           .type = ParamType::Enum,
+           .description = "what the deployment runs",
            .choices = {"train", "prefill", "decode"}},
-          {.name = "gpus", .type = ParamType::Int, .description = "GPUs in the deployment", .unit = "GPUs",
+          {.name = "gpus",
+           .type = ParamType::Int,
+           .description = "GPUs in the deployment",
+           .unit = "GPUs",
            .bound = Bound::Positive},
-          {.name = "gpus_per_node", .type = ParamType::Int, .description = "GPUs per node (one NVLink domain)",
-           .required = false, .default_text = "8", .unit = "GPUs", .bound = Bound::Positive},
-          {.name = "parallelism", .type = ParamType::Section, .description = "parallelism degrees",
+          {.name = "gpus_per_node",
+           .type = ParamType::Int,
+           .description = "GPUs per node (one NVLink domain)",
+           .required = false,
+           .default_text = "8",
+           .unit = "GPUs",
+           .bound = Bound::Positive},
+          {.name = "parallelism",
+           .type = ParamType::Section,
+           .description = "parallelism degrees",
            .section = &parallelism_spec()},
           {.name = "batch", .type = ParamType::Section, .description = "batch shape", .section = &batch_spec()},
-          {.name = "experts", .type = ParamType::Section, .description = "expert placement",
+          {.name = "experts",
+           .type = ParamType::Section,
+           .description = "expert placement",
            .section = &experts_spec()},
       }};
   return spec;
@@ -138,9 +212,12 @@ int64_t Deployment::micro_batches() const {
 
 int64_t Deployment::tokens_per_micro_batch() const {
   switch (phase) {
-    case Phase::Train: return micro_batch_sequences * seq_len / (sp ? tp : 1);
-    case Phase::Prefill: return tokens_per_gpu / inference_micro_batches;
-    case Phase::Decode: return requests_per_gpu * (1 + speculative_tokens) / inference_micro_batches;
+    case Phase::Train:
+      return micro_batch_sequences * seq_len / (sp ? tp : 1);
+    case Phase::Prefill:
+      return tokens_per_gpu / inference_micro_batches;
+    case Phase::Decode:
+      return requests_per_gpu * (1 + speculative_tokens) / inference_micro_batches;
   }
   return 0;
 }
@@ -180,9 +257,10 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   // Keys that belong to another phase are mistakes, not silently ignored.
   auto only_for = [&](const ParamReader& sec, const char* key, Phase phase) {
     if (sec.value_node(key) && d.phase != phase) {
-      throw sec.error(key, fmt::format("no '{}' in a {} deployment (it is a {} setting)", key, to_string(d.phase),
-                                       to_string(phase)),
-                      "'" + sec.value_node(key)->text() + "'");
+      throw sec.error(
+          key,
+          fmt::format("no '{}' in a {} deployment (it is a {} setting)", key, to_string(d.phase), to_string(phase)),
+          "'" + sec.value_node(key)->text() + "'");
     }
   };
   auto need = [&](const ParamReader& sec, const char* key) {
@@ -225,13 +303,12 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   }
   int64_t slots = pipeline_slots(model, d.phase);
   if (slots % d.pp != 0) {
-    throw par.error("pp",
-                    fmt::format("a PP degree that divides the {} pipeline slots (embedding + {} layers{} + head)",
-                                slots, model.n_layers,
-                                d.phase == Phase::Train && model.n_mtp_layers
-                                    ? fmt::format(" + {} MTP", model.n_mtp_layers)
-                                    : ""),
-                    std::to_string(d.pp));
+    throw par.error(
+        "pp",
+        fmt::format("a PP degree that divides the {} pipeline slots (embedding + {} layers{} + head)", slots,
+                    model.n_layers,
+                    d.phase == Phase::Train && model.n_mtp_layers ? fmt::format(" + {} MTP", model.n_mtp_layers) : ""),
+        std::to_string(d.pp));
   }
   if (d.gpus % (d.pp * d.tp) != 0) {
     throw r.error("gpus", fmt::format("a multiple of pp x tp = {}", d.pp * d.tp), std::to_string(d.gpus));
@@ -241,8 +318,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
                     std::to_string(d.ep));
   }
   if (d.shared_slots > 0 && !d.shared_as_routed) {
-    throw exp.error("shared_slots", "shared_slots only with shared_as_routed: true",
-                    std::to_string(d.shared_slots));
+    throw exp.error("shared_slots", "shared_slots only with shared_as_routed: true", std::to_string(d.shared_slots));
   }
   if (d.shared_as_routed && d.shared_slots == 0) {
     throw exp.error("shared_slots", "at least one slot for the shared expert when shared_as_routed is true", "0");
@@ -256,8 +332,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
                     std::to_string(d.ep));
   }
   if (d.fanout(model) > d.expert_slots(model)) {
-    throw exp.error("shared_slots", "no more experts per token than expert slots",
-                    std::to_string(d.fanout(model)));
+    throw exp.error("shared_slots", "no more experts per token than expert slots", std::to_string(d.fanout(model)));
   }
 
   switch (d.phase) {
@@ -276,8 +351,8 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
                         std::to_string(d.global_batch_sequences));
       }
       if (d.sp && (d.micro_batch_sequences * d.seq_len) % d.tp != 0) {
-        throw bat.error("seq_len", fmt::format("tokens per micro-batch divisible by tp {} for sequence parallelism",
-                                               d.tp),
+        throw bat.error("seq_len",
+                        fmt::format("tokens per micro-batch divisible by tp {} for sequence parallelism", d.tp),
                         std::to_string(d.seq_len));
       }
       if (d.schedule == PipelineSchedule::DualPipe) {
@@ -315,15 +390,14 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
       d.speculative_tokens = bat.has("speculative_tokens") ? bat.get_int("speculative_tokens") : 0;
       d.inference_micro_batches = bat.has("micro_batches") ? bat.get_int("micro_batches") : 1;
       if (d.requests_per_gpu % d.inference_micro_batches != 0) {
-        throw bat.error("requests_per_gpu",
-                        fmt::format("a multiple of micro_batches ({})", d.inference_micro_batches),
+        throw bat.error("requests_per_gpu", fmt::format("a multiple of micro_batches ({})", d.inference_micro_batches),
                         std::to_string(d.requests_per_gpu));
       }
       if (d.speculative_tokens > model.n_mtp_layers) {
-        throw bat.error("speculative_tokens",
-                        fmt::format("at most one draft token per MTP module ({} in {})", model.n_mtp_layers,
-                                    model.name),
-                        std::to_string(d.speculative_tokens));
+        throw bat.error(
+            "speculative_tokens",
+            fmt::format("at most one draft token per MTP module ({} in {})", model.n_mtp_layers, model.name),
+            std::to_string(d.speculative_tokens));
       }
       break;
     }
@@ -343,8 +417,12 @@ Deployment reference_deployment(Phase phase, int64_t seq_len) {
       d.global_batch_sequences = 1;
       d.micro_batch_sequences = 1;
       break;
-    case Phase::Prefill: d.tokens_per_gpu = seq_len; break;
-    case Phase::Decode: d.requests_per_gpu = 1; break;
+    case Phase::Prefill:
+      d.tokens_per_gpu = seq_len;
+      break;
+    case Phase::Decode:
+      d.requests_per_gpu = 1;
+      break;
   }
   return d;
 }

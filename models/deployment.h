@@ -35,31 +35,31 @@ struct Deployment {
   int64_t zero_stage = 1;  // ZeRO stage of the data-parallel optimizer (training)
 
   // batch
-  int64_t seq_len = 4096;              // train: sequence length; prefill: prompt length; decode: context length
-  int64_t global_batch_sequences = 0;  // train
-  int64_t micro_batch_sequences = 1;   // train: sequences per micro-batch per DP rank
-  int64_t tokens_per_gpu = 0;          // prefill: tokens per GPU per step (after SP sharding)
-  int64_t requests_per_gpu = 0;        // decode: requests per GPU per step (after SP sharding)
-  int64_t speculative_tokens = 0;      // decode: MTP draft tokens verified per request per step
-  int64_t inference_micro_batches = 1; // prefill/decode: micro-batches overlapped (DeepSeek uses 2)
+  int64_t seq_len = 4096;               // train: sequence length; prefill: prompt length; decode: context length
+  int64_t global_batch_sequences = 0;   // train
+  int64_t micro_batch_sequences = 1;    // train: sequences per micro-batch per DP rank
+  int64_t tokens_per_gpu = 0;           // prefill: tokens per GPU per step (after SP sharding)
+  int64_t requests_per_gpu = 0;         // decode: requests per GPU per step (after SP sharding)
+  int64_t speculative_tokens = 0;       // decode: MTP draft tokens verified per request per step
+  int64_t inference_micro_batches = 1;  // prefill/decode: micro-batches overlapped (DeepSeek uses 2)
 
   // experts
   int64_t redundant_experts = 0;
-  bool shared_as_routed = false;   // shared expert hosted on expert slots and routed like the others
-  int64_t shared_slots = 0;        // expert slots holding shared-expert replicas (with shared_as_routed)
-  int64_t node_limit = 0;          // max nodes a token is dispatched to (0: no limit)
+  bool shared_as_routed = false;  // shared expert hosted on expert slots and routed like the others
+  int64_t shared_slots = 0;       // expert slots holding shared-expert replicas (with shared_as_routed)
+  int64_t node_limit = 0;         // max nodes a token is dispatched to (0: no limit)
 
   // derived
-  int64_t stage_gpus() const { return gpus / pp; }        // GPUs per pipeline rank
-  int64_t dp() const { return gpus / (pp * tp); }         // data-parallel degree of the dense parameters
-  int64_t expert_dp() const { return stage_gpus() / ep; } // replicas of each expert slot set
+  int64_t stage_gpus() const { return gpus / pp; }         // GPUs per pipeline rank
+  int64_t dp() const { return gpus / (pp * tp); }          // data-parallel degree of the dense parameters
+  int64_t expert_dp() const { return stage_gpus() / ep; }  // replicas of each expert slot set
   int64_t expert_slots(const ModelConfig& m) const { return m.n_routed_experts + redundant_experts + shared_slots; }
   int64_t experts_per_gpu(const ModelConfig& m) const { return expert_slots(m) / ep; }
   // Routed copies of each token (top-k, plus the shared expert when it is routed).
   int64_t fanout(const ModelConfig& m) const {
     return m.n_activated_experts + (shared_as_routed ? m.n_shared_experts : 0);
   }
-  int64_t micro_batches() const;     // per pipeline (train) or per step (inference)
+  int64_t micro_batches() const;           // per pipeline (train) or per step (inference)
   int64_t tokens_per_micro_batch() const;  // per GPU, as the MoE sees them (after SP sharding)
   int64_t nodes() const { return gpus / gpus_per_node; }
 };

@@ -16,22 +16,28 @@ namespace {
 
 constexpr int64_t kQuantTile = 128;  // DeepSeek-V3 §3.3: 1x128 activation tiles, 128x128 weight blocks
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // Bytes of the FP32 scales of a rows x cols FP8 tensor quantized in 1x128 tiles along cols.
-int64_t tile_scale_bytes(int64_t rows, int64_t cols) { return rows * ceil_div(cols, kQuantTile) * 4; }
+int64_t tile_scale_bytes(int64_t rows, int64_t cols) {
+  return rows * ceil_div(cols, kQuantTile) * 4;
+}
 // Bytes of the FP32 scales of an n x k FP8 weight in 128x128 blocks.
-int64_t block_scale_bytes(int64_t n, int64_t k) { return ceil_div(n, kQuantTile) * ceil_div(k, kQuantTile) * 4; }
+int64_t block_scale_bytes(int64_t n, int64_t k) {
+  return ceil_div(n, kQuantTile) * ceil_div(k, kQuantTile) * 4;
+}
 
 using Local = int32_t;  // op index inside a template; -1 = none
 constexpr Local kNone = -1;
 
 // One pipeline stage's work for one micro-batch, built once and instantiated per micro-batch.
 struct Template {
-  std::vector<uint32_t> descs;                 // graph descriptor per local op
-  std::vector<std::pair<Local, Local>> edges;  // local dependencies
-  Local fwd_in = kNone, fwd_out = kNone;       // first / last forward op
-  Local bwd_in = kNone, bwd_out = kNone;       // first / last backward op
+  std::vector<uint32_t> descs;                   // graph descriptor per local op
+  std::vector<std::pair<Local, Local>> edges;    // local dependencies
+  Local fwd_in = kNone, fwd_out = kNone;         // first / last forward op
+  Local bwd_in = kNone, bwd_out = kNone;         // first / last backward op
   std::vector<Local> wgrad_dense, wgrad_expert;  // weight-gradient producers (feed the DP reduction)
 };
 
@@ -42,7 +48,7 @@ struct StageSlots {
   int64_t first_mtp = 0;        // index of the first MTP module in this stage (training)
   int64_t mtp_modules = 0;      // MTP modules in this stage (training)
   bool head = false;
-  int64_t draft_modules = 0;    // decode: MTP modules drafting speculative tokens after the head
+  int64_t draft_modules = 0;  // decode: MTP modules drafting speculative tokens after the head
 };
 
 // A forward FP8 (or BF16) linear Y[M,N] = X[M,K] W[N,K]^T, remembered for its backward.
@@ -54,9 +60,9 @@ struct Linear {
   int64_t m = 0, n = 0, k = 0, groups = 1;
   bool fp8 = true;
   DType out_type = DType::BF16;
-  bool expert = false;    // weights are expert-parallel (reduced over the expert DP group)
+  bool expert = false;  // weights are expert-parallel (reduced over the expert DP group)
   int64_t params = 0;
-  Local x_op = kNone;     // op producing the saved input (FP8 1x128 for FP8 linears)
+  Local x_op = kNone;  // op producing the saved input (FP8 1x128 for FP8 linears)
   Local gemm = kNone;
 };
 
@@ -174,8 +180,8 @@ class StageBuilder {
     return emit(std::move(d), deps);
   }
 
-  OpDesc gemm_desc(const std::string& name, OpKind kind, Module mod, int32_t layer, Pass pass, int64_t m,
-                   int64_t n, int64_t k, int64_t groups, DType a, DType b, DType out) const {
+  OpDesc gemm_desc(const std::string& name, OpKind kind, Module mod, int32_t layer, Pass pass, int64_t m, int64_t n,
+                   int64_t k, int64_t groups, DType a, DType b, DType out) const {
     OpDesc d = base(name, kind, mod, layer, pass);
     d.tokens = m;
     GemmShape& g = d.gemm;
@@ -275,7 +281,6 @@ class StageBuilder {
     d.bytes_written = bytes;
     return emit(std::move(d), deps);
   }
-
 
   Linear make_linear(int32_t layer, Module mod, const char* what, int64_t m, int64_t n, int64_t k, Local x_op,
                      bool fp8 = true) {
@@ -437,8 +442,8 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
     // one KV head), and the output returns through wkv_b's value half. BF16 per-head products.
     const int64_t L = m_deploy.seq_len;
     const int64_t requests = Ta / (1 + m_deploy.speculative_tokens);
-    OpDesc qa = gemm_desc(lname(layer, "attn.q_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dc, dn,
-                          1, DType::BF16, DType::BF16, DType::BF16);
+    OpDesc qa = gemm_desc(lname(layer, "attn.q_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dc, dn, 1,
+                          DType::BF16, DType::BF16, DType::BF16);
     qa.gemm.batch = H;
     qa.flops *= H;
     qa.bytes_read = H * (Ta * dn + dc * dn) * 2;
@@ -462,8 +467,8 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
     a.bytes_read = requests * L * (dc + dr) * 2 + Ta * H * (dc + dr) * 2;
     a.bytes_written = Ta * H * dc * 2;
     Local att = emit(std::move(a), {q_lat, append, rope});
-    OpDesc oa = gemm_desc(lname(layer, "attn.o_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dv, dc,
-                          1, DType::BF16, DType::BF16, DType::BF16);
+    OpDesc oa = gemm_desc(lname(layer, "attn.o_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dv, dc, 1,
+                          DType::BF16, DType::BF16, DType::BF16);
     oa.gemm.batch = H;
     oa.flops *= H;
     oa.bytes_read = H * (Ta * dc + dv * dc) * 2;
@@ -485,8 +490,8 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
     tape.push_back([=, this](Local grad) {
       Local g = grad;
       if (tp > 1) {
-        g = comm(lname(layer, "attn.reduce_scatter.bwd"), OpKind::AllGather, mod, layer, Pass::Dgrad, CommGroup::TP,
-                 tp, Ta, Ta * D * 2, DType::BF16, {g});
+        g = comm(lname(layer, "attn.reduce_scatter.bwd"), OpKind::AllGather, mod, layer, Pass::Dgrad, CommGroup::TP, tp,
+                 Ta, Ta * D * 2, DType::BF16, {g});
       }
       Local d_o = linear_bwd(wo, g);
       OpDesc b = base(lname(layer, "attn.core.bwd"), OpKind::Attention, mod, layer, Pass::Dgrad);
@@ -575,8 +580,8 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   Local xq = quantize(lname(layer, "moe.x_quant"), mod, layer, T, D, xn);
   Local recv = xq;
   if (ep > 1) {
-    recv = comm(lname(layer, "moe.dispatch"), OpKind::AllToAllDispatch, mod, layer, Pass::Forward, CommGroup::EP, ep,
-                T, T * fanout * fp8_copy, DType::E4M3, {xq, topk}, fanout, fp8_copy);
+    recv = comm(lname(layer, "moe.dispatch"), OpKind::AllToAllDispatch, mod, layer, Pass::Forward, CommGroup::EP, ep, T,
+                T * fanout * fp8_copy, DType::E4M3, {xq, topk}, fanout, fp8_copy);
   }
   OpDesc pm = base(lname(layer, "moe.permute"), OpKind::Permute, mod, layer);
   pm.tokens = R;
@@ -633,8 +638,8 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
       Local gq = quantize(lname(layer, "moe.dy_quant"), mod, layer, T, D, grad, Pass::Dgrad);
       Local g_recv = gq;
       if (ep > 1) {
-        g_recv = comm(lname(layer, "moe.combine.bwd"), OpKind::AllToAllDispatch, mod, layer, Pass::Dgrad,
-                      CommGroup::EP, ep, T, T * fanout * fp8_copy, DType::E4M3, {gq}, fanout, fp8_copy);
+        g_recv = comm(lname(layer, "moe.combine.bwd"), OpKind::AllToAllDispatch, mod, layer, Pass::Dgrad, CommGroup::EP,
+                      ep, T, T * fanout * fp8_copy, DType::E4M3, {gq}, fanout, fp8_copy);
       }
       OpDesc upb = base(lname(layer, "moe.unpermute.bwd"), OpKind::Permute, mod, layer, Pass::Dgrad);
       upb.tokens = R;
@@ -650,8 +655,8 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
       pb.bytes_written = R * D * 2;
       Local d_back = emit(std::move(pb), {d_x});
       if (ep > 1) {
-        d_back = comm(lname(layer, "moe.dispatch.bwd"), OpKind::AllToAllCombine, mod, layer, Pass::Dgrad,
-                      CommGroup::EP, ep, T, T * fanout * D * 2, DType::BF16, {d_back}, fanout, D * 2);
+        d_back = comm(lname(layer, "moe.dispatch.bwd"), OpKind::AllToAllCombine, mod, layer, Pass::Dgrad, CommGroup::EP,
+                      ep, T, T * fanout * D * 2, DType::BF16, {d_back}, fanout, D * 2);
       }
       // Gradient of the routing weights (dot products of dY with the expert outputs), then the gate.
       OpDesc rb = base(lname(layer, "moe.topk.bwd"), OpKind::Router, mod, layer, Pass::Dgrad);
@@ -841,8 +846,8 @@ OpDesc step_desc(std::string name, OpKind kind, int32_t gpus) {
   return d;
 }
 
-int64_t add_collective(OpGraph& g, const std::string& name, OpKind kind, CommGroup group, int64_t size,
-                       int64_t bytes, DType dtype, int32_t gpus) {
+int64_t add_collective(OpGraph& g, const std::string& name, OpKind kind, CommGroup group, int64_t size, int64_t bytes,
+                       DType dtype, int32_t gpus) {
   if (size <= 1 || bytes == 0) return -1;
   OpDesc d = step_desc(name, kind, gpus);
   d.comm.group = group;
@@ -896,12 +901,12 @@ OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const Gr
                                  b.dense_params * 4, DType::FP32, gpus);
     st.rs_expert = add_collective(g, fmt::format("stage{}.expert_grads.reduce", s), reduce, CommGroup::ExpertDP,
                                   expert_group, b.expert_params * 4, DType::FP32, gpus);
-    const int64_t shard = zero ? b.dense_params / dense_group + b.expert_params / expert_group
-                               : b.dense_params + b.expert_params;
+    const int64_t shard =
+        zero ? b.dense_params / dense_group + b.expert_params / expert_group : b.dense_params + b.expert_params;
     OpDesc opt = step_desc(fmt::format("stage{}.optimizer", s), OpKind::Optimizer, gpus);
     opt.params = shard;
-    opt.flops = 12 * shard;          // AdamW: moments, bias correction, update, weight decay
-    opt.bytes_read = 12 * shard;     // FP32 master + FP32 grad + BF16 m and v (DeepSeek-V3 §3.3.3)
+    opt.flops = 12 * shard;       // AdamW: moments, bias correction, update, weight decay
+    opt.bytes_read = 12 * shard;  // FP32 master + FP32 grad + BF16 m and v (DeepSeek-V3 §3.3.3)
     opt.bytes_written = 8 * shard;
     st.optimizer = g.add_desc(std::move(opt));
     if (zero) {
@@ -994,9 +999,12 @@ GraphTotals sum_graph(const OpGraph& graph, uint32_t skip_flags) {
 
 int64_t tokens_per_step(const Deployment& d) {
   switch (d.phase) {
-    case Phase::Train: return d.global_batch_sequences * d.seq_len;
-    case Phase::Prefill: return d.tokens_per_gpu * d.gpus;
-    case Phase::Decode: return d.requests_per_gpu * (1 + d.speculative_tokens) * d.gpus;
+    case Phase::Train:
+      return d.global_batch_sequences * d.seq_len;
+    case Phase::Prefill:
+      return d.tokens_per_gpu * d.gpus;
+    case Phase::Decode:
+      return d.requests_per_gpu * (1 + d.speculative_tokens) * d.gpus;
   }
   return 0;
 }

@@ -28,13 +28,13 @@ OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const Gr
 
 // Sums over op instances, each instance weighted by the GPUs that run it.
 struct GraphTotals {
-  double flops = 0;            // model FLOPs over all GPUs
+  double flops = 0;                       // model FLOPs over all GPUs
   std::array<double, 4> flops_by_pass{};  // indexed by Pass
   double recompute_flops = 0;
   double bytes_read = 0;
   double bytes_written = 0;
   double comm_bytes = 0;
-  int64_t ops = 0;             // op instances (not weighted)
+  int64_t ops = 0;  // op instances (not weighted)
   std::array<int64_t, static_cast<size_t>(OpKind::kCount)> ops_by_kind{};
 };
 

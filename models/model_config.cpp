@@ -7,45 +7,87 @@ namespace v3sim {
 const ComponentSpec& model_spec() {
   static const ComponentSpec spec{
       "model",
-      "a DeepSeek-V3-family transformer (MLA + DeepSeekMoE + MTP); names follow DeepSeek-V3 inference/model.py ModelArgs",
+      "a DeepSeek-V3-family transformer (MLA + DeepSeekMoE + MTP); names follow DeepSeek-V3 inference/model.py "
+      "ModelArgs",
       {
           {.name = "name", .type = ParamType::String, .description = "model name shown in outputs"},
           {.name = "vocab_size", .type = ParamType::Int, .description = "vocabulary size", .bound = Bound::Positive},
           {.name = "dim", .type = ParamType::Int, .description = "hidden size", .bound = Bound::Positive},
-          {.name = "inter_dim", .type = ParamType::Int, .description = "dense FFN intermediate size",
+          {.name = "inter_dim",
+           .type = ParamType::Int,
+           .description = "dense FFN intermediate size",
            .bound = Bound::Positive},
-          {.name = "moe_inter_dim", .type = ParamType::Int, .description = "intermediate size of one expert",
+          {.name = "moe_inter_dim",
+           .type = ParamType::Int,
+           .description = "intermediate size of one expert",
            .bound = Bound::Positive},
           {.name = "n_layers", .type = ParamType::Int, .description = "transformer blocks", .bound = Bound::Positive},
-          {.name = "n_dense_layers", .type = ParamType::Int,
-           .description = "leading blocks with a dense FFN instead of MoE", .bound = Bound::NonNegative},
-          {.name = "n_heads", .type = ParamType::Int, .description = "attention heads", .bound = Bound::Positive},
-          {.name = "n_routed_experts", .type = ParamType::Int, .description = "routed experts per MoE layer",
-           .bound = Bound::Positive},
-          {.name = "n_shared_experts", .type = ParamType::Int, .description = "shared experts per MoE layer",
+          {.name = "n_dense_layers",
+           .type = ParamType::Int,
+           .description = "leading blocks with a dense FFN instead of MoE",
            .bound = Bound::NonNegative},
-          {.name = "n_activated_experts", .type = ParamType::Int, .description = "routed experts per token (top-k)",
+          {.name = "n_heads", .type = ParamType::Int, .description = "attention heads", .bound = Bound::Positive},
+          {.name = "n_routed_experts",
+           .type = ParamType::Int,
+           .description = "routed experts per MoE layer",
            .bound = Bound::Positive},
-          {.name = "n_expert_groups", .type = ParamType::Int, .description = "expert groups for group-limited routing",
-           .required = false, .default_text = "1", .bound = Bound::Positive},
-          {.name = "n_limited_groups", .type = ParamType::Int, .description = "groups a token may route to",
-           .required = false, .default_text = "1", .bound = Bound::Positive},
-          {.name = "route_scale", .type = ParamType::Float, .description = "scale of the routing weights",
-           .required = false, .default_text = "1.0", .bound = Bound::Positive},
-          {.name = "score_func", .type = ParamType::Enum, .description = "router score function", .required = false,
-           .default_text = "softmax", .choices = {"softmax", "sigmoid"}},
-          {.name = "q_lora_rank", .type = ParamType::Int,
-           .description = "query compression rank (0: no low-rank query projection)", .required = false,
-           .default_text = "0", .bound = Bound::NonNegative},
-          {.name = "kv_lora_rank", .type = ParamType::Int, .description = "KV compression rank d_c",
+          {.name = "n_shared_experts",
+           .type = ParamType::Int,
+           .description = "shared experts per MoE layer",
+           .bound = Bound::NonNegative},
+          {.name = "n_activated_experts",
+           .type = ParamType::Int,
+           .description = "routed experts per token (top-k)",
            .bound = Bound::Positive},
-          {.name = "qk_nope_head_dim", .type = ParamType::Int, .description = "per-head query/key dim without RoPE",
+          {.name = "n_expert_groups",
+           .type = ParamType::Int,
+           .description = "expert groups for group-limited routing",
+           .required = false,
+           .default_text = "1",
            .bound = Bound::Positive},
-          {.name = "qk_rope_head_dim", .type = ParamType::Int, .description = "decoupled RoPE dim per head",
+          {.name = "n_limited_groups",
+           .type = ParamType::Int,
+           .description = "groups a token may route to",
+           .required = false,
+           .default_text = "1",
+           .bound = Bound::Positive},
+          {.name = "route_scale",
+           .type = ParamType::Float,
+           .description = "scale of the routing weights",
+           .required = false,
+           .default_text = "1.0",
+           .bound = Bound::Positive},
+          {.name = "score_func",
+           .type = ParamType::Enum,
+           .description = "router score function",
+           .required = false,
+           .default_text = "softmax",
+           .choices = {"softmax", "sigmoid"}},
+          {.name = "q_lora_rank",
+           .type = ParamType::Int,
+           .description = "query compression rank (0: no low-rank query projection)",
+           .required = false,
+           .default_text = "0",
+           .bound = Bound::NonNegative},
+          {.name = "kv_lora_rank",
+           .type = ParamType::Int,
+           .description = "KV compression rank d_c",
+           .bound = Bound::Positive},
+          {.name = "qk_nope_head_dim",
+           .type = ParamType::Int,
+           .description = "per-head query/key dim without RoPE",
+           .bound = Bound::Positive},
+          {.name = "qk_rope_head_dim",
+           .type = ParamType::Int,
+           .description = "decoupled RoPE dim per head",
            .bound = Bound::Positive},
           {.name = "v_head_dim", .type = ParamType::Int, .description = "per-head value dim", .bound = Bound::Positive},
-          {.name = "n_mtp_layers", .type = ParamType::Int, .description = "multi-token prediction depth D",
-           .required = false, .default_text = "0", .bound = Bound::NonNegative},
+          {.name = "n_mtp_layers",
+           .type = ParamType::Int,
+           .description = "multi-token prediction depth D",
+           .required = false,
+           .default_text = "0",
+           .bound = Bound::NonNegative},
       }};
   return spec;
 }
@@ -95,10 +137,10 @@ ModelConfig load_model_config(const ConfigNode& root) {
   }
   int64_t experts_reachable = m.n_limited_groups * (m.n_routed_experts / m.n_expert_groups);
   if (m.n_activated_experts > experts_reachable) {
-    throw r.error("n_activated_experts",
-                  fmt::format("at most the {} experts of the {} groups a token may use", experts_reachable,
-                              m.n_limited_groups),
-                  std::to_string(m.n_activated_experts));
+    throw r.error(
+        "n_activated_experts",
+        fmt::format("at most the {} experts of the {} groups a token may use", experts_reachable, m.n_limited_groups),
+        std::to_string(m.n_activated_experts));
   }
   return m;
 }
@@ -107,10 +149,10 @@ int64_t mla_params(const ModelConfig& m) {
   int64_t h = m.n_heads;
   int64_t p = 0;
   if (m.q_lora_rank > 0) {
-    p += m.dim * m.q_lora_rank + m.q_lora_rank;             // wq_a + q_norm
-    p += m.q_lora_rank * h * m.qk_head_dim();               // wq_b
+    p += m.dim * m.q_lora_rank + m.q_lora_rank;  // wq_a + q_norm
+    p += m.q_lora_rank * h * m.qk_head_dim();    // wq_b
   } else {
-    p += m.dim * h * m.qk_head_dim();                       // wq
+    p += m.dim * h * m.qk_head_dim();  // wq
   }
   p += m.dim * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank;  // wkv_a + kv_norm
   p += m.kv_lora_rank * h * (m.qk_nope_head_dim + m.v_head_dim);        // wkv_b
@@ -118,7 +160,9 @@ int64_t mla_params(const ModelConfig& m) {
   return p;
 }
 
-int64_t swiglu_params(int64_t dim, int64_t inter) { return 3 * dim * inter; }
+int64_t swiglu_params(int64_t dim, int64_t inter) {
+  return 3 * dim * inter;
+}
 
 int64_t ParamCounts::total() const {
   return embedding + head + attention + dense_ffn + routed_experts + shared_experts + routers + norms;
@@ -141,8 +185,7 @@ ParamCounts count_params(const ModelConfig& m) {
     int64_t block = mla_params(m) + 2 * m.dim + m.n_routed_experts * expert + m.n_shared_experts * expert + router;
     c.mtp = m.n_mtp_layers * (2 * m.dim + 2 * m.dim * m.dim + block + m.dim);
   }
-  c.activated = c.total() - c.embedding - c.routed_experts +
-                m.n_moe_layers() * m.n_activated_experts * expert;
+  c.activated = c.total() - c.embedding - c.routed_experts + m.n_moe_layers() * m.n_activated_experts * expert;
   return c;
 }
 

@@ -14,25 +14,25 @@ namespace v3sim {
 struct ModelConfig {
   std::string name;
   int64_t vocab_size = 0;
-  int64_t dim = 0;               // hidden size
-  int64_t inter_dim = 0;         // dense FFN intermediate size
-  int64_t moe_inter_dim = 0;     // intermediate size of one expert
+  int64_t dim = 0;            // hidden size
+  int64_t inter_dim = 0;      // dense FFN intermediate size
+  int64_t moe_inter_dim = 0;  // intermediate size of one expert
   int64_t n_layers = 0;
-  int64_t n_dense_layers = 0;    // the first n layers use a dense FFN, the rest MoE
+  int64_t n_dense_layers = 0;  // the first n layers use a dense FFN, the rest MoE
   int64_t n_heads = 0;
   int64_t n_routed_experts = 0;
   int64_t n_shared_experts = 0;
   int64_t n_activated_experts = 0;  // routed experts per token (top-k)
   int64_t n_expert_groups = 1;
-  int64_t n_limited_groups = 1;     // groups a token may route to (group-limited top-k)
+  int64_t n_limited_groups = 1;  // groups a token may route to (group-limited top-k)
   double route_scale = 1.0;
-  std::string score_func;           // softmax | sigmoid
-  int64_t q_lora_rank = 0;          // 0: queries projected directly (no low-rank q)
+  std::string score_func;   // softmax | sigmoid
+  int64_t q_lora_rank = 0;  // 0: queries projected directly (no low-rank q)
   int64_t kv_lora_rank = 0;
   int64_t qk_nope_head_dim = 0;
   int64_t qk_rope_head_dim = 0;
   int64_t v_head_dim = 0;
-  int64_t n_mtp_layers = 0;         // MTP depth D (training)
+  int64_t n_mtp_layers = 0;  // MTP depth D (training)
 
   int64_t qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }
   int64_t n_moe_layers() const { return n_layers - n_dense_layers; }
@@ -48,17 +48,17 @@ ModelConfig load_model_config(const ConfigNode& root);
 
 // Parameter counts by module, computed from the config alone (the graph's weights must agree).
 struct ParamCounts {
-  int64_t embedding = 0;        // token embedding table
-  int64_t head = 0;             // output head (not tied)
-  int64_t attention = 0;        // all layers: MLA projections and their norms
-  int64_t dense_ffn = 0;        // dense FFN layers
-  int64_t routed_experts = 0;   // all routed experts of all MoE layers
+  int64_t embedding = 0;       // token embedding table
+  int64_t head = 0;            // output head (not tied)
+  int64_t attention = 0;       // all layers: MLA projections and their norms
+  int64_t dense_ffn = 0;       // dense FFN layers
+  int64_t routed_experts = 0;  // all routed experts of all MoE layers
   int64_t shared_experts = 0;
-  int64_t routers = 0;          // gate weights and biases
-  int64_t norms = 0;            // layer norms and the final norm
-  int64_t mtp = 0;              // MTP modules (embedding and head shared with the main model, not counted)
+  int64_t routers = 0;  // gate weights and biases
+  int64_t norms = 0;    // layer norms and the final norm
+  int64_t mtp = 0;      // MTP modules (embedding and head shared with the main model, not counted)
 
-  int64_t total() const;        // main model: everything but mtp
+  int64_t total() const;  // main model: everything but mtp
   // Parameters a token touches in the main model: all but the embedding table (a token reads one row of it)
   // and the routed experts it is not sent to. This is DeepSeek's "activated" convention (36.7B for V3).
   int64_t activated = 0;

@@ -6,110 +6,170 @@ namespace v3sim {
 
 const char* to_string(OpKind k) {
   switch (k) {
-    case OpKind::Embedding: return "embedding";
-    case OpKind::Norm: return "norm";
-    case OpKind::Quantize: return "quantize";
-    case OpKind::TransposeRequant: return "transpose_requant";
-    case OpKind::WeightCast: return "weight_cast";
-    case OpKind::Gemm: return "gemm";
-    case OpKind::GroupedGemm: return "grouped_gemm";
-    case OpKind::BatchedGemm: return "batched_gemm";
-    case OpKind::Attention: return "attention";
-    case OpKind::Rope: return "rope";
-    case OpKind::Activation: return "activation";
-    case OpKind::Elementwise: return "elementwise";
-    case OpKind::Router: return "router";
-    case OpKind::Permute: return "permute";
-    case OpKind::Unpermute: return "unpermute";
-    case OpKind::KvCacheAppend: return "kv_cache_append";
-    case OpKind::Loss: return "loss";
-    case OpKind::Optimizer: return "optimizer";
-    case OpKind::AllToAllDispatch: return "all_to_all_dispatch";
-    case OpKind::AllToAllCombine: return "all_to_all_combine";
-    case OpKind::AllGather: return "all_gather";
-    case OpKind::ReduceScatter: return "reduce_scatter";
-    case OpKind::AllReduce: return "all_reduce";
-    case OpKind::SendRecv: return "send_recv";
-    case OpKind::kCount: break;
+    case OpKind::Embedding:
+      return "embedding";
+    case OpKind::Norm:
+      return "norm";
+    case OpKind::Quantize:
+      return "quantize";
+    case OpKind::TransposeRequant:
+      return "transpose_requant";
+    case OpKind::WeightCast:
+      return "weight_cast";
+    case OpKind::Gemm:
+      return "gemm";
+    case OpKind::GroupedGemm:
+      return "grouped_gemm";
+    case OpKind::BatchedGemm:
+      return "batched_gemm";
+    case OpKind::Attention:
+      return "attention";
+    case OpKind::Rope:
+      return "rope";
+    case OpKind::Activation:
+      return "activation";
+    case OpKind::Elementwise:
+      return "elementwise";
+    case OpKind::Router:
+      return "router";
+    case OpKind::Permute:
+      return "permute";
+    case OpKind::Unpermute:
+      return "unpermute";
+    case OpKind::KvCacheAppend:
+      return "kv_cache_append";
+    case OpKind::Loss:
+      return "loss";
+    case OpKind::Optimizer:
+      return "optimizer";
+    case OpKind::AllToAllDispatch:
+      return "all_to_all_dispatch";
+    case OpKind::AllToAllCombine:
+      return "all_to_all_combine";
+    case OpKind::AllGather:
+      return "all_gather";
+    case OpKind::ReduceScatter:
+      return "reduce_scatter";
+    case OpKind::AllReduce:
+      return "all_reduce";
+    case OpKind::SendRecv:
+      return "send_recv";
+    case OpKind::kCount:
+      break;
   }
   return "?";
 }
 
 const char* to_string(Pass p) {
   switch (p) {
-    case Pass::Forward: return "fwd";
-    case Pass::Dgrad: return "dgrad";
-    case Pass::Wgrad: return "wgrad";
-    case Pass::Optimizer: return "optim";
+    case Pass::Forward:
+      return "fwd";
+    case Pass::Dgrad:
+      return "dgrad";
+    case Pass::Wgrad:
+      return "wgrad";
+    case Pass::Optimizer:
+      return "optim";
   }
   return "?";
 }
 
 const char* to_string(DType t) {
   switch (t) {
-    case DType::None: return "none";
-    case DType::E4M3: return "e4m3";
-    case DType::E5M2: return "e5m2";
-    case DType::BF16: return "bf16";
-    case DType::FP16: return "fp16";
-    case DType::FP32: return "fp32";
+    case DType::None:
+      return "none";
+    case DType::E4M3:
+      return "e4m3";
+    case DType::E5M2:
+      return "e5m2";
+    case DType::BF16:
+      return "bf16";
+    case DType::FP16:
+      return "fp16";
+    case DType::FP32:
+      return "fp32";
   }
   return "?";
 }
 
 const char* to_string(Major m) {
   switch (m) {
-    case Major::None: return "none";
-    case Major::K: return "k";
-    case Major::MN: return "mn";
+    case Major::None:
+      return "none";
+    case Major::K:
+      return "k";
+    case Major::MN:
+      return "mn";
   }
   return "?";
 }
 
 const char* to_string(QuantGran q) {
   switch (q) {
-    case QuantGran::None: return "none";
-    case QuantGran::Tile1x128: return "1x128";
-    case QuantGran::Tile128x1: return "128x1";
-    case QuantGran::Block128x128: return "128x128";
+    case QuantGran::None:
+      return "none";
+    case QuantGran::Tile1x128:
+      return "1x128";
+    case QuantGran::Tile128x1:
+      return "128x1";
+    case QuantGran::Block128x128:
+      return "128x128";
   }
   return "?";
 }
 
 const char* to_string(CommGroup g) {
   switch (g) {
-    case CommGroup::None: return "none";
-    case CommGroup::TP: return "tp";
-    case CommGroup::EP: return "ep";
-    case CommGroup::PP: return "pp";
-    case CommGroup::DP: return "dp";
-    case CommGroup::ExpertDP: return "expert_dp";
+    case CommGroup::None:
+      return "none";
+    case CommGroup::TP:
+      return "tp";
+    case CommGroup::EP:
+      return "ep";
+    case CommGroup::PP:
+      return "pp";
+    case CommGroup::DP:
+      return "dp";
+    case CommGroup::ExpertDP:
+      return "expert_dp";
   }
   return "?";
 }
 
 const char* to_string(Module m) {
   switch (m) {
-    case Module::Embedding: return "embedding";
-    case Module::Attention: return "attention";
-    case Module::DenseFfn: return "dense_ffn";
-    case Module::Moe: return "moe";
-    case Module::Head: return "head";
-    case Module::Mtp: return "mtp";
-    case Module::Optimizer: return "optimizer";
-    case Module::Pipeline: return "pipeline";
+    case Module::Embedding:
+      return "embedding";
+    case Module::Attention:
+      return "attention";
+    case Module::DenseFfn:
+      return "dense_ffn";
+    case Module::Moe:
+      return "moe";
+    case Module::Head:
+      return "head";
+    case Module::Mtp:
+      return "mtp";
+    case Module::Optimizer:
+      return "optimizer";
+    case Module::Pipeline:
+      return "pipeline";
   }
   return "?";
 }
 
 int dtype_bytes(DType t) {
   switch (t) {
-    case DType::None: return 0;
+    case DType::None:
+      return 0;
     case DType::E4M3:
-    case DType::E5M2: return 1;
+    case DType::E5M2:
+      return 1;
     case DType::BF16:
-    case DType::FP16: return 2;
-    case DType::FP32: return 4;
+    case DType::FP16:
+      return 2;
+    case DType::FP32:
+      return 4;
   }
   return 0;
 }
@@ -121,8 +181,10 @@ bool is_communication(OpKind k) {
     case OpKind::AllGather:
     case OpKind::ReduceScatter:
     case OpKind::AllReduce:
-    case OpKind::SendRecv: return true;
-    default: return false;
+    case OpKind::SendRecv:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -16,18 +16,18 @@ enum class OpKind : uint8_t {
   TransposeRequant,  // FP8 1x128 tiles -> dequantize, transpose, requantize as 128x1 (Hopper backward)
   WeightCast,        // master weights -> FP8 128x128 blocks (once per step)
   Gemm,
-  GroupedGemm,       // MoE experts: groups share N and K
-  BatchedGemm,       // per-head BF16 products of absorbed MLA
-  Attention,         // core attention (softmax(QK^T)V)
+  GroupedGemm,  // MoE experts: groups share N and K
+  BatchedGemm,  // per-head BF16 products of absorbed MLA
+  Attention,    // core attention (softmax(QK^T)V)
   Rope,
-  Activation,        // SwiGLU
-  Elementwise,       // residual adds
-  Router,            // scores + group-limited top-k
-  Permute,           // MoE token reorder into per-expert segments
+  Activation,   // SwiGLU
+  Elementwise,  // residual adds
+  Router,       // scores + group-limited top-k
+  Permute,      // MoE token reorder into per-expert segments
   Unpermute,
   KvCacheAppend,
-  Loss,              // softmax cross-entropy over the vocabulary
-  Optimizer,         // AdamW on the ZeRO shard
+  Loss,       // softmax cross-entropy over the vocabulary
+  Optimizer,  // AdamW on the ZeRO shard
   AllToAllDispatch,
   AllToAllCombine,
   AllGather,
@@ -50,9 +50,9 @@ enum OpFlag : uint32_t {
   // Exists only because Hopper's FP8 wgmma cannot read operands transposed: a chip with transposed shared-memory
   // reads drops it (and its consumer GEMM reads the MN-major operand instead).
   kFlagTransposeForFp8 = 1u << 0,
-  kFlagMtp = 1u << 1,         // part of a multi-token-prediction module
-  kFlagFp8 = 1u << 2,         // an FP8 tensor-core GEMM or an FP8 cast
-  kFlagRecompute = 1u << 3,   // recomputes a forward activation in the backward pass
+  kFlagMtp = 1u << 1,        // part of a multi-token-prediction module
+  kFlagFp8 = 1u << 2,        // an FP8 tensor-core GEMM or an FP8 cast
+  kFlagRecompute = 1u << 3,  // recomputes a forward activation in the backward pass
   kFlagCommunication = 1u << 4,
 };
 
@@ -104,12 +104,12 @@ struct OpDesc {
   int64_t tokens = 0;  // tokens this op processes on one GPU
   GemmShape gemm;      // Gemm, GroupedGemm, BatchedGemm; also the head/Q/K dims of Attention (m=tokens, n=dv, k=dqk)
   CommShape comm;      // communication kinds
-  int64_t flops = 0;            // model FLOPs (2 per multiply-add); for attention, causal where masked
+  int64_t flops = 0;   // model FLOPs (2 per multiply-add); for attention, causal where masked
   int64_t recompute_flops = 0;  // extra FLOPs spent recomputing forward values in the backward pass
   int64_t bytes_read = 0;       // from device memory
   int64_t bytes_written = 0;
-  int64_t params = 0;           // weights this op reads (per GPU)
-  int32_t gpus = 1;             // GPUs running this op identically (symmetric ranks represented once)
+  int64_t params = 0;  // weights this op reads (per GPU)
+  int32_t gpus = 1;    // GPUs running this op identically (symmetric ranks represented once)
 
   bool has(OpFlag f) const { return (flags & f) != 0; }
 };

@@ -1,11 +1,11 @@
 // The only file of v3sim that includes Boost.Graph.
 #include "models/op_graph.h"
 
+#include <fmt/format.h>
+
 #include <boost/graph/compressed_sparse_row_graph.hpp>
 #include <boost/graph/graphviz.hpp>
 #include <boost/graph/topological_sort.hpp>
-#include <fmt/format.h>
-
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -71,12 +71,18 @@ void OpGraph::finalize() {
   }
 }
 
-bool OpGraph::finalized() const { return m_impl->csr.has_value(); }
-size_t OpGraph::num_ops() const { return m_impl->nodes.size(); }
+bool OpGraph::finalized() const {
+  return m_impl->csr.has_value();
+}
+size_t OpGraph::num_ops() const {
+  return m_impl->nodes.size();
+}
 size_t OpGraph::num_deps() const {
   return finalized() ? boost::num_edges(*m_impl->csr) : m_impl->edges.size();
 }
-size_t OpGraph::num_descs() const { return m_impl->descs.size(); }
+size_t OpGraph::num_descs() const {
+  return m_impl->descs.size();
+}
 
 const OpNode& OpGraph::node(OpId id) const {
   V3SIM_ASSERT(id < m_impl->nodes.size());

@@ -19,10 +19,10 @@ namespace v3sim {
 using OpId = uint32_t;
 
 struct OpNode {
-  uint32_t desc = 0;         // index into the descriptor table
+  uint32_t desc = 0;  // index into the descriptor table
   uint32_t micro_batch = 0;
-  uint16_t stage = 0;        // pipeline stage (model slice) the op belongs to
-  uint16_t pp_rank = 0;      // pipeline rank that runs it (DualPipe runs stage s on rank s or pp-1-s)
+  uint16_t stage = 0;    // pipeline stage (model slice) the op belongs to
+  uint16_t pp_rank = 0;  // pipeline rank that runs it (DualPipe runs stage s on rank s or pp-1-s)
 };
 
 class OpGraph {

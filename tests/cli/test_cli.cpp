@@ -1,0 +1,155 @@
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "run_v3sim.h"
+
+using v3sim::test::run_v3sim;
+using v3sim::test::write_temp_file;
+
+namespace {
+
+const std::string kConfigs = std::string(V3SIM_SOURCE_DIR) + "/configs";
+
+// A user's mistake: exit 2 and exactly one line "error: ..." on stderr, nothing on stdout.
+void check_user_error(const v3sim::test::RunResult& r, const std::string& must_contain) {
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("error: "));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK_THAT(r.err, Catch::Contains(must_contain));
+  CHECK(r.out.empty());
+}
+
+std::string good_deploy() {
+  return "name: d\nphase: train\ngpus: 16\nparallelism:\n  pp: 2\n  ep: 8\n"
+         "batch:\n  seq_len: 256\n  global_batch_sequences: 16\n";
+}
+
+}  // namespace
+
+TEST_CASE("graph --json prints one object with the headline figures of DeepSeek-V3", "[cli]") {
+  auto r = run_v3sim({"graph", "--json"});
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  for (const char* key :
+       {"params_total", "params_activated", "params_mtp", "kv_cache_bytes_per_token", "flops_per_token_forward",
+        "flops_per_token_train", "flops_per_token_train_noncausal", "ops", "ops_by_kind"}) {
+    CHECK(j.contains(key));
+  }
+  CHECK(j["kv_cache_bytes_per_token"] == 70272);
+  CHECK(j["params_total"].get<double>() == Approx(671e9).epsilon(0.005));
+  CHECK(j["flops_per_token_train"].get<double>() == Approx(250e9).epsilon(0.05));
+  CHECK(j["ops_by_kind"]["gemm"].get<int>() > 0);
+}
+
+TEST_CASE("graph builds every deployment by name, human and JSON", "[cli]") {
+  for (const char* d : {"tiny-train", "tiny-prefill", "tiny-decode", "v3-prefill-32", "v3-decode-320"}) {
+    CAPTURE(d);
+    auto r = run_v3sim({"graph", "--deploy", d, "--json"});
+    REQUIRE(r.exit_code == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["ops"].get<int>() > 0);
+    auto h = run_v3sim({"graph", "--deploy", d});
+    CHECK(h.exit_code == 0);
+    CHECK_THAT(h.out, Catch::Contains("ops by kind"));
+  }
+  auto v2 = run_v3sim({"graph", "--model", kConfigs + "/models/deepseek-v2-236b.yaml", "--json"});
+  REQUIRE(v2.exit_code == 0);
+  CHECK(nlohmann::json::parse(v2.out)["flops_per_token_train"].get<double>() == Approx(155e9).epsilon(0.05));
+}
+
+TEST_CASE("--set and --seq change the graph; -o writes DOT", "[cli]") {
+  auto base = nlohmann::json::parse(run_v3sim({"graph", "--model", "tiny-moe", "--json"}).out);
+  auto more = run_v3sim({"graph", "--model", "tiny-moe", "--set", "model.n_layers=7", "--json"});
+  REQUIRE(more.exit_code == 0);
+  CHECK(nlohmann::json::parse(more.out)["params_total"] > base["params_total"]);
+  auto seq = run_v3sim({"graph", "--deploy", "tiny-train", "--seq", "512", "--json"});
+  REQUIRE(seq.exit_code == 0);
+  CHECK(nlohmann::json::parse(seq.out)["seq_len"] == 512);
+  std::string dot = write_temp_file("g.dot", "");
+  auto r = run_v3sim({"graph", "--deploy", "tiny-prefill", "--micro-batches", "1", "-o", dot});
+  CHECK(r.exit_code == 0);
+  std::ifstream in(dot);
+  std::string first;
+  std::getline(in, first);
+  CHECK_THAT(first, Catch::StartsWith("digraph"));
+}
+
+TEST_CASE("describe lists the parameter tables", "[cli]") {
+  auto r = run_v3sim({"describe"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("n_routed_experts") && Catch::Contains("deployment.parallelism"));
+  auto j = run_v3sim({"describe", "model", "--json"});
+  REQUIRE(j.exit_code == 0);
+  CHECK(nlohmann::json::parse(j.out)[0]["name"] == "model");
+  check_user_error(run_v3sim({"describe", "gpu"}), "expected a component name");
+}
+
+TEST_CASE("help and version exit 0", "[cli]") {
+  auto h = run_v3sim({"--help"});
+  CHECK(h.exit_code == 0);
+  CHECK_THAT(h.out, Catch::Contains("graph"));
+  auto g = run_v3sim({"graph", "--help"});
+  CHECK(g.exit_code == 0);
+  CHECK_THAT(g.out, Catch::Contains("Examples"));
+  auto v = run_v3sim({"--version"});
+  CHECK(v.exit_code == 0);
+  CHECK_THAT(v.out, Catch::StartsWith("v3sim "));
+}
+
+SCENARIO("every kind of bad input exits 2 with one line naming file, line and key", "[cli][errors]") {
+  GIVEN("a YAML syntax error") {
+    std::string f = write_temp_file("syntax.yaml", "name: d\nphase: [train\ngpus: 8\n");
+    check_user_error(run_v3sim({"graph", "--deploy", f}), f + ":");
+    check_user_error(run_v3sim({"graph", "--deploy", f}), "expected valid YAML");
+  }
+  GIVEN("an unknown key") {
+    std::string f = write_temp_file("unknown.yaml", good_deploy() + "experts:\n  redundnat: 4\n");
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f}),
+                     f + ":11: experts.redundnat: expected a key of experts");
+  }
+  GIVEN("a missing required key") {
+    std::string f = write_temp_file("missing.yaml",
+                                    "name: d\nphase: train\nbatch:\n  seq_len: 256\n"
+                                    "  global_batch_sequences: 16\n");
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f}), f + ":1: gpus: expected a positive");
+  }
+  GIVEN("a negative size and a zero size") {
+    std::string f = write_temp_file("neg.yaml", good_deploy() + "");
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f, "--set", "deploy.batch.seq_len=-5"}),
+                     "batch.seq_len: expected a positive integer");
+    std::string z = write_temp_file("zero.yaml", "name: d\nphase: train\ngpus: 0\n");
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", z}), z + ":3: gpus: expected a positive");
+    std::string mz = write_temp_file("model.yaml", "extends: " + kConfigs + "/models/tiny-moe.yaml\ndim: 0\n");
+    check_user_error(run_v3sim({"graph", "--model", mz}), mz + ":2: dim: expected a positive integer");
+  }
+  GIVEN("EP that does not divide the experts") {
+    std::string f = write_temp_file("ep.yaml", good_deploy() + "experts:\n  redundant: 2\n");
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f}),
+                     f + ":6: parallelism.ep: expected an EP degree that divides the 18 expert slots");
+  }
+  GIVEN("PP that does not divide the layers") {
+    std::string f = write_temp_file("pp.yaml", good_deploy());
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f, "--set", "deploy.parallelism.pp=3"}),
+                     "parallelism.pp: expected a PP degree that divides the 8 pipeline slots");
+  }
+  GIVEN("a missing file") {
+    check_user_error(run_v3sim({"graph", "--deploy", "/nonexistent/d.yaml"}), "--deploy: expected an existing YAML");
+    check_user_error(run_v3sim({"graph", "--model", "no-such-model"}), "--model: expected a YAML file or the name");
+    std::string f = write_temp_file("ext.yaml", "extends: nowhere.yaml\nname: x\n");
+    check_user_error(run_v3sim({"graph", "--model", f}), f + ":1: extends: expected a readable YAML file");
+  }
+  GIVEN("bad command-line use") {
+    auto r = run_v3sim({"graph", "--phase", "serve"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("error: "));
+    check_user_error(run_v3sim({"graph", "--set", "hw.sms=100"}), "the document 'hw'");
+    check_user_error(run_v3sim({"graph", "--set", "n_layers"}), "no '='");
+    check_user_error(run_v3sim({"graph", "--deploy", "tiny-train", "--phase", "decode"}),
+                     "--phase: expected the phase");
+    CHECK(run_v3sim({"frobnicate"}).exit_code == 2);
+  }
+}
