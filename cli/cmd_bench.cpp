@@ -53,9 +53,11 @@ int run_bench(const BenchArgs& a) {
                "what");
   for (const auto& w : workloads()) {
     if (!a.filter.empty() && w.name.find(a.filter) == std::string::npos) continue;
-    ConfigNode droot = load_config_file(resolve_config(w.deployment, "deployments", "bench"));
+    std::string dpath = resolve_config(w.deployment, "deployments", "bench");
+    ConfigNode droot = load_config_file(dpath);
     ModelConfig model =
-        load_model_config(load_config_file(resolve_config(deployment_model_name(droot), "models", "bench")));
+        load_model_config(load_config_file(resolve_deployment_model(dpath, deployment_model_name(droot))));
+
     Deployment deploy = load_deployment(droot, model);
     std::vector<double> times;
     size_t ops = 0;

@@ -60,15 +60,15 @@ int run_graph(const GraphArgs& a) {
     deploy_root = load_document(deploy_path, "deploy", overrides);
   }
   // The model: --model, else the one the deployment names, else DeepSeek-V3.
-  std::string model_arg = a.model;
-  std::string model_option = "--model";
-  if (model_arg.empty() && !a.deploy.empty()) {
-    model_arg = deployment_model_name(deploy_root);
-    model_option = deploy_path + ": model";
+  std::string model_path;
+  if (!a.model.empty()) {
+    model_path = resolve_config(a.model, "models", "--model");
+  } else if (!a.deploy.empty() && !deployment_model_name(deploy_root).empty()) {
+    model_path = resolve_deployment_model(deploy_path, deployment_model_name(deploy_root));
+  } else {
+    model_path = resolve_config("deepseek-v3-671b", "models", "--model");
   }
-  if (model_arg.empty()) model_arg = "deepseek-v3-671b";
-  ModelConfig model =
-      load_model_config(load_document(resolve_config(model_arg, "models", model_option), "model", overrides));
+  ModelConfig model = load_model_config(load_document(model_path, "model", overrides));
 
   Deployment deploy;
   if (!a.deploy.empty()) {

@@ -40,6 +40,12 @@ std::string resolve_config(const std::string& arg, const std::string& kind, cons
   throw ConfigError(SourceLoc{option, 0}, "", "an existing YAML file", fmt::format("'{}' (no such file)", arg));
 }
 
+std::string resolve_deployment_model(const std::string& deploy_path, const std::string& model) {
+  fs::path p(model);
+  if (model.find('/') != std::string::npos && p.is_relative()) p = fs::path(deploy_path).parent_path() / p;
+  return resolve_config(p.string(), "models", deploy_path + ": model");
+}
+
 std::vector<Override> parse_overrides(const std::vector<std::string>& sets, const std::vector<std::string>& documents) {
   std::vector<Override> out;
   for (const auto& s : sets) {

@@ -16,6 +16,9 @@ std::string configs_dir();
 // ("deepseek-v3-671b" for --model). Throws ConfigError naming the option when neither exists.
 std::string resolve_config(const std::string& arg, const std::string& kind, const std::string& option);
 
+// The model a deployment file names: a config name, or a path relative to the deployment file.
+std::string resolve_deployment_model(const std::string& deploy_path, const std::string& model);
+
 // Parses every --set; each must address one of `documents` ("model", "deploy", ...).
 std::vector<Override> parse_overrides(const std::vector<std::string>& sets, const std::vector<std::string>& documents);
 
