@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "models/graph_builder.h"
+#include "sim/numerics/error_study.h"
 
 namespace v3sim::cli {
 
@@ -29,43 +31,69 @@ int64_t peak_rss() {
   return static_cast<int64_t>(ru.ru_maxrss) * 1024;
 }
 
+// One run of a workload: how much work it did, in the workload's unit.
+using Run = std::function<double()>;
+
 struct Workload {
   std::string name;
   std::string what;
-  std::string deployment;  // graph builds of a shipped deployment (the model it names)
+  std::string unit;              // of the work count: "ops" (graph size) or "MAC" (multiply-accumulates)
+  std::function<Run()> prepare;  // loads inputs once, outside the timing
 };
 
-// The workloads, largest first, so the peak memory reported after the first is that workload's own.
+Run graph_build(const std::string& deployment) {
+  std::string dpath = resolve_config(deployment, "deployments", "bench");
+  ConfigNode droot = load_config_file(dpath);
+  auto model = std::make_shared<ModelConfig>(
+      load_model_config(load_config_file(resolve_deployment_model(dpath, deployment_model_name(droot)))));
+  auto deploy = std::make_shared<Deployment>(load_deployment(droot, *model));
+  return [model, deploy] { return static_cast<double>(build_graph(*model, *deploy).num_ops()); };
+}
+
+// The bit-exact FP8 GEMM emulator on one thread: 128x128 outputs, K = 4096, Hopper FP8, promotion every 128.
+Run fp8_emulator() {
+  auto a = std::make_shared<numerics::QuantizedMatrix>();
+  auto b = std::make_shared<numerics::QuantizedMatrix>();
+  std::vector<float> x = numerics::random_matrix(128, 4096, numerics::Distribution::Normal, 1);
+  std::vector<float> y = numerics::random_matrix(128, 4096, numerics::Distribution::Normal, 2);
+  *a = numerics::quantize(x.data(), 128, 4096, numerics::Format::E4M3, numerics::Granularity::Tile1x128);
+  *b = numerics::quantize(y.data(), 128, 4096, numerics::Format::E4M3, numerics::Granularity::Block128x128);
+  return [a, b] {
+    numerics::GemmEmulation e;
+    e.threads = 1;
+    numerics::emulate_gemm(*a, *b, e);
+    return 128.0 * 128.0 * 4096.0;
+  };
+}
+
+// Largest first, so the peak memory reported after the first is that workload's own.
 const std::vector<Workload>& workloads() {
   static const std::vector<Workload> w{
-      {"graph/v3-train-2048", "full training-step graph of DeepSeek-V3 on 2048 GPUs (all 120 micro-batches)",
-       "v3-train-2048"},
-      {"graph/v3-prefill-32", "prefill-step graph on 32 GPUs", "v3-prefill-32"},
-      {"graph/v3-decode-320", "decode-step graph on 320 GPUs", "v3-decode-320"},
+      {"graph/v3-train-2048", "full training-step graph of DeepSeek-V3 on 2048 GPUs (all 120 micro-batches)", "ops",
+       [] { return graph_build("v3-train-2048"); }},
+      {"graph/v3-prefill-32", "prefill-step graph on 32 GPUs", "ops", [] { return graph_build("v3-prefill-32"); }},
+      {"graph/v3-decode-320", "decode-step graph on 320 GPUs", "ops", [] { return graph_build("v3-decode-320"); }},
+      {"numerics/fp8-gemm-emulator", "bit-exact Hopper FP8 GEMM 128x128x4096, promotion every 128, one thread", "MAC",
+       fp8_emulator},
   };
   return w;
 }
 
 int run_bench(const BenchArgs& a) {
   nlohmann::json results = nlohmann::json::array();
-  if (!a.json)
-    fmt::print("{:<24} {:>10} {:>10} {:>10} {:>12}  {}\n", "workload", "best ms", "median ms", "ops", "peak RSS",
-               "what");
+  if (!a.json) {
+    fmt::print("{:<28} {:>10} {:>10} {:>14} {:>14} {:>10}  {}\n", "workload", "best ms", "median ms", "work",
+               "work/s (best)", "peak RSS", "what");
+  }
   for (const auto& w : workloads()) {
     if (!a.filter.empty() && w.name.find(a.filter) == std::string::npos) continue;
-    std::string dpath = resolve_config(w.deployment, "deployments", "bench");
-    ConfigNode droot = load_config_file(dpath);
-    ModelConfig model =
-        load_model_config(load_config_file(resolve_deployment_model(dpath, deployment_model_name(droot))));
-
-    Deployment deploy = load_deployment(droot, model);
+    Run run = w.prepare();
     std::vector<double> times;
-    size_t ops = 0;
+    double work = 0;
     for (int i = 0; i < a.repeats; ++i) {
       auto t0 = std::chrono::steady_clock::now();
-      OpGraph g = build_graph(model, deploy);
+      work = run();
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      ops = g.num_ops();
     }
     std::sort(times.begin(), times.end());
     const double best = times.front(), median = times[times.size() / 2];
@@ -75,12 +103,14 @@ int run_bench(const BenchArgs& a) {
                          {"what", w.what},
                          {"best_s", best},
                          {"median_s", median},
-                         {"ops", ops},
+                         {"work", work},
+                         {"unit", w.unit},
+                         {"work_per_s", work / best},
                          {"peak_rss_bytes", rss},
                          {"repeats", a.repeats}});
     } else {
-      fmt::print("{:<24} {:>10.2f} {:>10.2f} {:>10} {:>8.1f} MiB  {}\n", w.name, best * 1e3, median * 1e3, ops,
-                 static_cast<double>(rss) / (1 << 20), w.what);
+      fmt::print("{:<28} {:>10.2f} {:>10.2f} {:>10} {:<3} {:>10}/s {:>6.1f} MiB  {}\n", w.name, best * 1e3,
+                 median * 1e3, human(work), w.unit, human(work / best), static_cast<double>(rss) / (1 << 20), w.what);
     }
   }
   if (a.json) std::puts(nlohmann::json{{"workloads", results}}.dump(2).c_str());

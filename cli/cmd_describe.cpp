@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "models/components.h"
+#include "sim/hardware.h"
 
 namespace v3sim::cli {
 
@@ -44,6 +45,7 @@ nlohmann::json to_json(const ComponentSpec& spec) {
 
 int run_describe(const DescribeArgs& a) {
   std::vector<const ComponentSpec*> specs = model_component_specs();
+  for (const ComponentSpec* s : sim_component_specs()) specs.push_back(s);
   if (!a.component.empty()) {
     std::vector<const ComponentSpec*> chosen;
     std::string names;

@@ -16,5 +16,6 @@ using CommandRunner = std::function<int()>;
 CommandRunner add_graph_command(CLI::App& app);
 CommandRunner add_describe_command(CLI::App& app);
 CommandRunner add_bench_command(CLI::App& app);
+CommandRunner add_numerics_command(CLI::App& app);
 
 }  // namespace v3sim::cli

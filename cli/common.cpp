@@ -22,7 +22,8 @@ std::string configs_dir() {
 std::string resolve_config(const std::string& arg, const std::string& kind, const std::string& option) {
   std::error_code ec;
   if (fs::exists(arg, ec)) return arg;
-  bool looks_like_name = arg.find('/') == std::string::npos && !arg.ends_with(".yaml") && !arg.ends_with(".yml");
+  // A name has no .yaml suffix; it may name a subfolder ("proposals/fp32-accumulation").
+  bool looks_like_name = !arg.empty() && arg.front() != '/' && !arg.ends_with(".yaml") && !arg.ends_with(".yml");
   if (looks_like_name) {
     fs::path named = fs::path(configs_dir()) / kind / (arg + ".yaml");
     if (fs::exists(named, ec)) return named.string();

@@ -153,3 +153,80 @@ SCENARIO("every kind of bad input exits 2 with one line naming file, line and ke
     CHECK(run_v3sim({"frobnicate"}).exit_code == 2);
   }
 }
+
+namespace {
+std::string codes(const std::string& one, int n = 32) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += (i ? "," : "") + one;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("numerics dot prints one wgmma output bit-exactly", "[cli][numerics]") {
+  // 32 products of 1.0 * 1.0 plus C = 1.0: 33.
+  auto r = run_v3sim({"numerics", "dot", "--a", codes("0x38"), "--b", codes("0x38"), "--c", "0x3f800000", "--json"});
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["d_bits"] == "0x42040000");
+  CHECK(j["d"].get<double>() == 33.0);
+  // C = 2^14 pushes the grid to 2^1: the products of 1.125 vanish on Hopper, not with FP32 accumulation.
+  auto big = run_v3sim({"numerics", "dot", "--a", codes("0x38"), "--b", codes("0x39"), "--c", "0x46800000", "--json"});
+  CHECK(nlohmann::json::parse(big.out)["d_bits"] == "0x46800000");
+  auto fp32 = run_v3sim({"numerics", "dot", "--a", codes("0x38"), "--b", codes("0x39"), "--c", "0x46800000", "--hw",
+                         "proposals/fp32-accumulation", "--json"});
+  REQUIRE(fp32.exit_code == 0);
+  CHECK(nlohmann::json::parse(fp32.out)["d"].get<double>() == 16384.0 + 36.0);
+  auto e5 = run_v3sim({"numerics", "dot", "--a-type", "e5m2", "--b-type", "e5m2", "--a", codes("0x3c"), "--b",
+                       codes("0x3c"), "--json"});
+  CHECK(nlohmann::json::parse(e5.out)["d"].get<double>() == 32.0);
+}
+
+TEST_CASE("numerics gemm prints the error figures, and a K sweep", "[cli][numerics]") {
+  auto r = run_v3sim({"numerics", "gemm", "--m", "64", "--n", "64", "--k", "1024", "--json"});
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"max_rel_error", "mean_rel_error", "normwise_rel_error"}) CHECK(j[key].get<double>() > 0);
+  CHECK(j["quantization"]["a"] == "1x128");
+  auto s = run_v3sim(
+      {"numerics", "gemm", "--m", "32", "--n", "32", "--promote-every", "0", "--sweep-k", "256,1024", "--json"});
+  REQUIRE(s.exit_code == 0);
+  auto sweep = nlohmann::json::parse(s.out)["sweep"];
+  REQUIRE(sweep.size() == 2);
+  CHECK(sweep[1]["normwise_rel_error"].get<double>() > sweep[0]["normwise_rel_error"].get<double>());
+  auto cast = run_v3sim({"numerics", "cast", "--to", "e4m3", "0.3", "500", "--json"});
+  REQUIRE(cast.exit_code == 0);
+  CHECK(nlohmann::json::parse(cast.out)["values"][0]["code"] == "0x2a");
+  CHECK(nlohmann::json::parse(cast.out)["values"][1]["value"] == 448.0);
+}
+
+SCENARIO("bad numerics input exits 2 with one clear line", "[cli][numerics][errors]") {
+  check_user_error(run_v3sim({"numerics", "dot", "--a", codes("0x38", 31), "--b", codes("0x38")}),
+                   "--a: expected 32 comma-separated FP8 codes (one wgmma k32 step), found 31 codes");
+  check_user_error(run_v3sim({"numerics", "dot", "--a", codes("0x38", 31) + ",zz", "--b", codes("0x38")}),
+                   "--a: expected hex FP8 codes like 0x38 (00 to FF), comma-separated, found 'zz' (item 32)");
+  check_user_error(run_v3sim({"numerics", "dot", "--a", codes("0x38"), "--b", codes("0x138")}), "'0x138' (item 1)");
+  check_user_error(run_v3sim({"numerics", "dot", "--a-type", "e3m4", "--a", codes("0x38"), "--b", codes("0x38")}),
+                   "--a-type: expected an FP8 format: e4m3 or e5m2, found 'e3m4'");
+  check_user_error(run_v3sim({"numerics", "dot", "--a", codes("0x38"), "--b", codes("0x38"), "--c", "1.0"}),
+                   "--c: expected an FP32 bit pattern in hex");
+  check_user_error(run_v3sim({"numerics", "gemm", "--accumulator", "hopper-fp16"}), "--accumulator: expected a preset");
+  check_user_error(run_v3sim({"numerics", "gemm", "--dist", "cauchy"}),
+                   "--dist: expected normal, uniform or uniform_pos");
+  check_user_error(run_v3sim({"numerics", "gemm", "--promote-every", "100"}),
+                   "--promote-every: expected 0 or a multiple");
+  check_user_error(run_v3sim({"numerics", "gemm", "--sweep-k", "256,x"}), "--sweep-k: expected comma-separated");
+}
+
+SCENARIO("a unit that does not parse in a hardware config exits 2 naming file, line and key", "[cli][errors]") {
+  GIVEN("a hardware file with a frequency without a unit") {
+    std::string f = write_temp_file("hw.yaml", "extends: " + kConfigs + "/hardware/h800.yaml\nboost_clock: 1830\n");
+    check_user_error(run_v3sim({"numerics", "gemm", "--hw", f, "--k", "128"}),
+                     f + ":2: boost_clock: expected a frequency with a unit like 1.83GHz (SM boost clock), found "
+                         "'1830' (no unit)");
+  }
+  GIVEN("an override with an unknown unit") {
+    check_user_error(run_v3sim({"numerics", "gemm", "--set", "hw.boost_clock=1.8 GHZ"}),
+                     "boost_clock: expected a frequency with a unit like 1.83GHz (SM boost clock), found '1.8 GHZ' "
+                     "(unknown unit 'GHZ'");
+  }
+}
