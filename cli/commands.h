@@ -17,5 +17,6 @@ CommandRunner add_graph_command(CLI::App& app);
 CommandRunner add_describe_command(CLI::App& app);
 CommandRunner add_bench_command(CLI::App& app);
 CommandRunner add_numerics_command(CLI::App& app);
+CommandRunner add_gemm_command(CLI::App& app);
 
 }  // namespace v3sim::cli

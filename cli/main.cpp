@@ -48,6 +48,7 @@ int run(int argc, char** argv) {
   add(v3sim::cli::add_graph_command);
   add(v3sim::cli::add_describe_command);
   add(v3sim::cli::add_numerics_command);
+  add(v3sim::cli::add_gemm_command);
   add(v3sim::cli::add_bench_command);
   try {
     app.parse(argc, argv);

@@ -219,14 +219,15 @@ SCENARIO("bad numerics input exits 2 with one clear line", "[cli][numerics][erro
 
 SCENARIO("a unit that does not parse in a hardware config exits 2 naming file, line and key", "[cli][errors]") {
   GIVEN("a hardware file with a frequency without a unit") {
-    std::string f = write_temp_file("hw.yaml", "extends: " + kConfigs + "/hardware/h800.yaml\nboost_clock: 1830\n");
+    std::string f =
+        write_temp_file("hw.yaml", "extends: " + kConfigs + "/hardware/h800.yaml\nclocks:\n  boost: 1830\n");
     check_user_error(run_v3sim({"numerics", "gemm", "--hw", f, "--k", "128"}),
-                     f + ":2: boost_clock: expected a frequency with a unit like 1.83GHz (SM boost clock), found "
+                     f + ":3: clocks.boost: expected a frequency with a unit like 1.83GHz (nominal boost clock), found "
                          "'1830' (no unit)");
   }
   GIVEN("an override with an unknown unit") {
-    check_user_error(run_v3sim({"numerics", "gemm", "--set", "hw.boost_clock=1.8 GHZ"}),
-                     "boost_clock: expected a frequency with a unit like 1.83GHz (SM boost clock), found '1.8 GHZ' "
-                     "(unknown unit 'GHZ'");
+    check_user_error(run_v3sim({"numerics", "gemm", "--set", "hw.clocks.boost=1.8 GHZ"}),
+                     "clocks.boost: expected a frequency with a unit like 1.83GHz (nominal boost clock), found '1.8 "
+                     "GHZ' (unknown unit 'GHZ'");
   }
 }

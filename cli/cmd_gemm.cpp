@@ -1,0 +1,159 @@
+// `v3sim gemm`: the cycle-level FP8 block-scaled GEMM (DeepGEMM's kernel design) on a hardware config.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "sim/sm/gemm.h"
+
+namespace v3sim::cli {
+
+namespace {
+
+struct GemmArgs {
+  std::string hw;
+  std::vector<std::string> sets;
+  int64_t m = 4096, n = 7168, k = 16384;
+  int64_t groups = 1;
+  std::string layout = "dense";
+  int64_t sms = 0;
+  std::string accumulate = "promote";
+  std::string a_major = "k", b_major = "k";
+  std::string a_dtype = "e4m3";
+  int64_t block_m = 0, block_n = 0, stages = 0;
+  bool json = false;
+};
+
+nlohmann::json result_json(const sim::GemmResult& r, const HardwareConfig& hw) {
+  const sim::GemmDesc& d = r.desc;
+  const sim::GemmConfig& c = r.config;
+  nlohmann::json j;
+  j["hardware"] = hw.name;
+  j["m"] = d.m;
+  j["n"] = d.n;
+  j["k"] = d.k;
+  j["groups"] = d.groups;
+  j["layout"] = sim::to_string(d.layout);
+  j["sms"] = d.sms > 0 ? d.sms : hw.sms;
+  j["time_us"] = r.time.microseconds();
+  j["tflops"] = r.tflops;
+  j["gbps"] = r.gbps;
+  j["cycles"] = r.cycles;
+  j["clock_ghz"] = hw.sustained_clock.ghz();
+  j["bound"] = r.bound;
+  j["utilization"] = {{"tensor_pipe", r.tensor_util},
+                      {"shared_memory", r.smem_util},
+                      {"issue", r.issue_util},
+                      {"tma", r.tma_util},
+                      {"l2", r.l2_util},
+                      {"hbm", r.hbm_util},
+                      {"promotion_ffma_share", r.promotion_share}};
+  j["config"] = {{"block_m", c.block_m},
+                 {"block_n", c.block_n},
+                 {"block_k", c.block_k},
+                 {"stages", c.stages},
+                 {"multicast", c.multicast},
+                 {"multicast_on", c.multicast_on_a ? "a" : "b"},
+                 {"smem_bytes", c.smem_bytes},
+                 {"math_warpgroups", c.math_warpgroups},
+                 {"grid", c.grid},
+                 {"tiles", c.tiles},
+                 {"waves", c.waves}};
+  j["memory"] = {{"l2_hits", r.memory.l2_hits},
+                 {"l2_misses", r.memory.l2_misses},
+                 {"hbm_read_bytes", r.memory.hbm_read_bytes},
+                 {"hbm_write_bytes", r.memory.hbm_write_bytes}};
+  j["accumulation"] =
+      d.promote ? (hw.features.block_scaled_mma ? "block-scaled MMA" : "promotion every 128") : "tensor core only";
+  j["events"] = r.events;
+  return j;
+}
+
+int run_gemm(const GemmArgs& a) {
+  auto overrides = parse_overrides(a.sets, {"hw"});
+  const HardwareConfig hw =
+      load_hardware(load_document(resolve_config(a.hw.empty() ? "h800" : a.hw, "hardware", "--hw"), "hw", overrides));
+  sim::GemmDesc d;
+  d.m = a.m;
+  d.n = a.n;
+  d.k = a.k;
+  d.groups = a.groups;
+  d.layout = a.layout == "contiguous" ? sim::GemmLayout::Contiguous
+             : a.layout == "masked"   ? sim::GemmLayout::Masked
+                                      : sim::GemmLayout::Dense;
+  if (a.groups > 1 && a.layout == "dense") d.layout = sim::GemmLayout::Contiguous;
+  d.sms = a.sms;
+  d.promote = a.accumulate == "promote";
+  d.a_mn_major = a.a_major == "mn";
+  d.b_mn_major = a.b_major == "mn";
+  d.a_bf16_cast = a.a_dtype == "bf16";
+  d.block_m = a.block_m;
+  d.block_n = a.block_n;
+  d.stages = a.stages;
+  const sim::GemmResult r = sim::simulate_gemm(d, hw);
+  if (a.json) {
+    std::puts(result_json(r, hw).dump(2).c_str());
+    return 0;
+  }
+  fmt::print("{} on {} ({} SMs at {:.2f} GHz sustained)\n", d.str(), hw.name, d.sms ? d.sms : hw.sms,
+             hw.sustained_clock.ghz());
+  fmt::print("kernel     {}\n", r.config.str());
+  fmt::print("time       {:.2f} us ({} cycles)   {:.0f} TFLOPS   {:.0f} GB/s   bound: {}\n", r.time.microseconds(),
+             r.cycles, r.tflops, r.gbps, r.bound);
+  fmt::print(
+      "busy       tensor pipe {:.0f}%  shared memory {:.0f}%  issue {:.0f}% (promotion FFMA {:.0f}% of it)  "
+      "TMA {:.0f}%  L2 {:.0f}%  HBM {:.0f}%\n",
+      100 * r.tensor_util, 100 * r.smem_util, 100 * r.issue_util, 100 * r.promotion_share, 100 * r.tma_util,
+      100 * r.l2_util, 100 * r.hbm_util);
+  fmt::print("memory     L2 hits {} misses {}  HBM read {} write {}\n", r.memory.l2_hits, r.memory.l2_misses,
+             human(static_cast<double>(r.memory.hbm_read_bytes)) + "B",
+             human(static_cast<double>(r.memory.hbm_write_bytes)) + "B");
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_gemm_command(CLI::App& app) {
+  auto a = std::make_shared<GemmArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("gemm", "Cycle-level FP8 block-scaled GEMM (DeepGEMM's design) on a hardware config");
+  cmd->footer(
+      "Examples:\n"
+      "  v3sim gemm --m 4096 --n 7168 --k 16384                    # H800, the heuristic picks the tiles\n"
+      "  v3sim gemm --m 4096 --n 7168 --k 2048 --sms 112 --json    # 20 SMs held by communication\n"
+      "  v3sim gemm --m 8192 --n 4096 --k 7168 --groups 4 --layout contiguous   # MoE experts\n"
+      "  v3sim gemm --hw proposals/block-scaled-mma --m 4096 --n 7168 --k 16384\n"
+      "  v3sim gemm --hw proposals/transposed-fp8-smem-reads --a-major mn ...  # Wgrad without the transpose pass\n"
+      "Metrics: TFLOPS = 2MNK/t, GB/s = (MK + NK + 2MN)/t (DeepGEMM's definitions).");
+  cmd->add_option("--hw", a->hw, "hardware YAML file or name (default h800)");
+  cmd->add_option("--m", a->m, "rows of A and D (per group for grouped layouts)")->capture_default_str();
+  cmd->add_option("--n", a->n, "rows of B, columns of D")->capture_default_str();
+  cmd->add_option("--k", a->k, "reduction length, a multiple of 128")->capture_default_str();
+  cmd->add_option("--groups", a->groups, "grouped GEMM: number of experts")->capture_default_str();
+  cmd->add_option("--layout", a->layout, "dense, contiguous (training/prefill experts) or masked (decode)")
+      ->check(CLI::IsMember({"dense", "contiguous", "masked"}))
+      ->capture_default_str();
+  cmd->add_option("--sms", a->sms, "SMs the kernel may use (default all; 112 models 20 held by communication)");
+  cmd->add_option("--accumulate", a->accumulate,
+                  "promote: DeepGEMM's FP32 promotion every 128 K; tensor-core: accumulate in the tensor core only")
+      ->check(CLI::IsMember({"promote", "tensor-core"}))
+      ->capture_default_str();
+  cmd->add_option("--a-major", a->a_major, "k or mn (mn needs transposed FP8 shared-memory reads)")
+      ->check(CLI::IsMember({"k", "mn"}));
+  cmd->add_option("--b-major", a->b_major, "k or mn")->check(CLI::IsMember({"k", "mn"}));
+  cmd->add_option("--a-dtype", a->a_dtype, "e4m3, or bf16 cast to FP8 by the TMA (needs the TMA cast feature)")
+      ->check(CLI::IsMember({"e4m3", "bf16"}));
+  cmd->add_option("--block-m", a->block_m, "override the heuristic's BLOCK_M");
+  cmd->add_option("--block-n", a->block_n, "override the heuristic's BLOCK_N");
+  cmd->add_option("--stages", a->stages, "override the pipeline depth");
+  add_set_option(*cmd, a->sets);
+  cmd->add_flag("--json", a->json, "print one JSON object on stdout");
+  return [a] { return run_gemm(*a); };
+}
+
+}  // namespace v3sim::cli

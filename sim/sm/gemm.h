@@ -1,0 +1,84 @@
+// The FP8 block-scaled GEMM as DeepGEMM builds it for Hopper (../shared/reference/benchmarks.md), simulated on the
+// SM model: D[M,N] (BF16) = A[M,K] (FP8, 1x128 scales) x B[N,K]^T (FP8, 128x128 scales), NT layout.
+//
+// Three separate pieces, as in DeepGEMM: the problem (GemmDesc), the heuristic that picks the kernel's
+// configuration (choose_gemm_config: block sizes by fewest waves and best last-wave use, pipeline stages by
+// shared memory, 2-CTA TMA multicast), and the kernel program (one TMA producer warpgroup and one or two math
+// warpgroups per persistent CTA, promotion to FP32 every 128 K on the CUDA cores, BF16 epilogue through shared
+// memory and a TMA store). The proposals of DeepSeek-V3 §3.5 change what the program emits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/units.h"
+#include "sim/hardware.h"
+#include "sim/memory/memory_system.h"
+
+namespace v3sim::sim {
+
+enum class GemmLayout : uint8_t { Dense, Contiguous, Masked };
+const char* to_string(GemmLayout l);
+
+struct GemmDesc {
+  int64_t m = 0, n = 0, k = 0;  // for grouped layouts m is the rows of one group
+  int64_t groups = 1;
+  GemmLayout layout = GemmLayout::Dense;
+  int64_t sms = 0;          // SMs the kernel may use (0: all; 112 when communication holds 20)
+  bool promote = true;      // DeepGEMM's promotion every 128 K; false: tensor-core accumulation only
+  bool a_mn_major = false;  // A stored MN-major (a transposed read; needs features.fp8_transposed_smem_reads)
+  bool b_mn_major = false;
+  bool a_bf16_cast = false;  // A stored in BF16 and cast to FP8 by the TMA (needs features.tma_fp8_cast)
+  // Optional overrides of the heuristic (0: choose).
+  int64_t block_m = 0, block_n = 0, stages = 0;
+
+  std::string str() const;
+  // Throws ConfigError naming the constraint that failed and why.
+  void validate(const HardwareConfig& hw) const;
+  int64_t total_m() const { return m * groups; }
+  double flops() const { return 2.0 * static_cast<double>(groups) * m * n * k; }
+  // DeepGEMM's byte count: FP8 inputs, BF16 output, scales ignored (benchmarks.md).
+  double bytes() const {
+    return static_cast<double>(groups) * (static_cast<double>(m) * k + static_cast<double>(n) * k + 2.0 * m * n);
+  }
+};
+
+struct GemmConfig {
+  int64_t block_m = 0, block_n = 0, block_k = 128;
+  int64_t stages = 0;
+  int64_t multicast = 1;       // CTAs sharing one TMA load (a 2-CTA cluster) or 1
+  bool multicast_on_a = true;  // which operand the cluster shares
+  int64_t smem_bytes = 0;
+  int64_t math_warpgroups = 0;
+  int64_t m_tiles_per_warpgroup = 0;  // m64 wgmmas per warpgroup per k32 step
+  int64_t tiles = 0;
+  int64_t waves = 0;
+  int64_t grid = 0;  // CTAs launched (persistent, one per SM)
+  std::string str() const;
+};
+
+// Shared memory of one CTA for a configuration (DeepGEMM's formula: output tile, per-stage A, B and A scales,
+// B scales for all of K, barriers).
+int64_t gemm_smem_bytes(int64_t block_m, int64_t block_n, int64_t stages, int64_t k);
+GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw);
+
+struct GemmResult {
+  GemmDesc desc;
+  GemmConfig config;
+  Time time;
+  int64_t cycles = 0;  // at the sustained clock
+  double tflops = 0;
+  double gbps = 0;
+  // Fractions of the kernel's time each resource was busy (per-SM ones averaged over the SMs used).
+  double tensor_util = 0, smem_util = 0, issue_util = 0, tma_util = 0, l2_util = 0, hbm_util = 0;
+  double promotion_share = 0;  // share of the SMs' issue slots spent on promotion FFMAs
+  std::string bound;           // the busiest resource, or "latency" when none is above half busy
+  MemoryStats memory;
+  uint64_t events = 0;
+};
+
+// Runs the kernel on a cold L2 (DeepGEMM's benchmark flushes it between runs).
+GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw);
+
+}  // namespace v3sim::sim
