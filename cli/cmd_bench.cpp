@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -13,7 +14,10 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "models/graph_builder.h"
+#include "sim/hardware.h"
+#include "sim/net/alltoall.h"
 #include "sim/numerics/error_study.h"
+#include "sim/sm/gemm.h"
 
 namespace v3sim::cli {
 
@@ -66,6 +70,52 @@ Run fp8_emulator() {
   };
 }
 
+// The cycle-level GEMM on the H800: one shape, or all 18 shapes of DeepGEMM's published table.
+Run gemm_shapes(std::vector<std::array<int64_t, 3>> shapes) {
+  auto hw =
+      std::make_shared<HardwareConfig>(load_hardware(load_config_file(resolve_config("h800", "hardware", "bench"))));
+  return [hw, shapes] {
+    double flops = 0;
+    for (const auto& [m, n, k] : shapes) {
+      sim::GemmDesc d;
+      d.m = m;
+      d.n = n;
+      d.k = k;
+      flops += sim::simulate_gemm(d, *hw).desc.flops();
+    }
+    return flops;
+  };
+}
+
+const std::vector<std::array<int64_t, 3>>& deepgemm_table_shapes() {
+  static const std::vector<std::array<int64_t, 3>> s = [] {
+    std::vector<std::array<int64_t, 3>> out;
+    const std::array<std::array<int64_t, 2>, 6> nk{
+        {{2112, 7168}, {24576, 1536}, {32768, 512}, {7168, 16384}, {4096, 7168}, {7168, 2048}}};
+    for (int64_t m : {64, 128, 4096})
+      for (const auto& [n, k] : nk) out.push_back({m, n, k});
+    return out;
+  }();
+  return s;
+}
+
+// One all-to-all phase on a shipped cluster; the work is the bytes handed to the network.
+Run alltoall(const std::string& cluster, const net::AllToAllDesc& d) {
+  auto c = std::make_shared<net::ClusterConfig>(
+      net::load_cluster(load_config_file(resolve_config(cluster, "clusters", "bench"))));
+  d.validate(*c);
+  return [c, d] { return static_cast<double>(net::run_alltoall(*c, d).bytes_sent); };
+}
+
+net::AllToAllDesc decode_ep320() {
+  net::AllToAllDesc d;
+  d.mode = net::AllToAllMode::LowLatency;
+  d.ep = d.experts = 320;
+  d.topk = 9;
+  d.tokens = 128;
+  return d;
+}
+
 // Largest first, so the peak memory reported after the first is that workload's own.
 const std::vector<Workload>& workloads() {
   static const std::vector<Workload> w{
@@ -73,8 +123,18 @@ const std::vector<Workload>& workloads() {
        [] { return graph_build("v3-train-2048"); }},
       {"graph/v3-prefill-32", "prefill-step graph on 32 GPUs", "ops", [] { return graph_build("v3-prefill-32"); }},
       {"graph/v3-decode-320", "decode-step graph on 320 GPUs", "ops", [] { return graph_build("v3-decode-320"); }},
+      {"gemm/4096x7168x16384", "cycle-level FP8 GEMM on the H800 (the largest DeepGEMM shape)", "FLOP",
+       [] {
+         return gemm_shapes({{4096, 7168, 16384}});
+       }},
+      {"gemm/deepgemm-18-shapes", "cycle-level FP8 GEMM, all 18 shapes of DeepGEMM's H800 table", "FLOP",
+       [] { return gemm_shapes(deepgemm_table_shapes()); }},
       {"numerics/fp8-gemm-emulator", "bit-exact Hopper FP8 GEMM 128x128x4096, promotion every 128, one thread", "MAC",
        fp8_emulator},
+      {"alltoall/ep64-train-dispatch", "DeepEP normal dispatch, EP64, 4096 tokens/GPU, on the H800 MPFT cluster", "B",
+       [] { return alltoall("h800-2048-mpft", net::AllToAllDesc{}); }},
+      {"alltoall/ep320-decode", "DeepEP low-latency dispatch, EP320, 128 tokens/GPU, top-9, 40 H800 nodes", "B",
+       [] { return alltoall("h800-decode-40node", decode_ep320()); }},
   };
   return w;
 }

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "models/components.h"
 #include "sim/hardware.h"
+#include "sim/net/cluster.h"
 
 namespace v3sim::cli {
 
@@ -46,6 +47,7 @@ nlohmann::json to_json(const ComponentSpec& spec) {
 int run_describe(const DescribeArgs& a) {
   std::vector<const ComponentSpec*> specs = model_component_specs();
   for (const ComponentSpec* s : sim_component_specs()) specs.push_back(s);
+  for (const ComponentSpec* s : net::net_component_specs()) specs.push_back(s);
   if (!a.component.empty()) {
     std::vector<const ComponentSpec*> chosen;
     std::string names;

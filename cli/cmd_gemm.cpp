@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "sim/sm/cast_kernels.h"
 #include "sim/sm/gemm.h"
 
 namespace v3sim::cli {
@@ -16,6 +17,7 @@ namespace v3sim::cli {
 namespace {
 
 struct GemmArgs {
+  std::string kernel = "gemm";
   std::string hw;
   std::vector<std::string> sets;
   int64_t m = 4096, n = 7168, k = 16384;
@@ -74,10 +76,46 @@ nlohmann::json result_json(const sim::GemmResult& r, const HardwareConfig& hw) {
   return j;
 }
 
+int run_cast(const GemmArgs& a, const HardwareConfig& hw) {
+  sim::CastDesc d;
+  d.kernel = a.kernel == "quantize" ? sim::CastKernel::Quantize : sim::CastKernel::TransposeRequant;
+  d.rows = a.m;
+  d.cols = a.k;
+  d.sms = a.sms;
+  const sim::CastResult r = sim::simulate_cast(d, hw);
+  if (a.json) {
+    nlohmann::json j;
+    j["hardware"] = hw.name;
+    j["kernel"] = sim::to_string(d.kernel);
+    j["rows"] = d.rows;
+    j["cols"] = d.cols;
+    j["time_us"] = r.time.microseconds();
+    j["cycles"] = r.cycles;
+    j["gbps"] = r.gbps;
+    j["bytes"] = r.bytes;
+    j["bound"] = r.bound;
+    j["utilization"] = {
+        {"shared_memory", r.smem_util}, {"issue", r.issue_util}, {"l2", r.l2_util}, {"hbm", r.hbm_util}};
+    j["store_wavefronts_per_instruction"] = r.store_wavefronts_per_instruction;
+    std::puts(j.dump(2).c_str());
+    return 0;
+  }
+  fmt::print("{} of a {} x {} {} tensor on {}\n", sim::to_string(d.kernel), d.rows, d.cols,
+             d.kernel == sim::CastKernel::Quantize ? "BF16" : "FP8 (1x128)", hw.name);
+  fmt::print("time       {:.2f} us ({} cycles)   {:.0f} GB/s moved   bound: {}\n", r.time.microseconds(), r.cycles,
+             r.gbps, r.bound);
+  fmt::print(
+      "busy       shared memory {:.0f}% (stores: {} wavefronts per instruction)  issue {:.0f}%  L2 {:.0f}%  HBM "
+      "{:.0f}%\n",
+      100 * r.smem_util, r.store_wavefronts_per_instruction, 100 * r.issue_util, 100 * r.l2_util, 100 * r.hbm_util);
+  return 0;
+}
+
 int run_gemm(const GemmArgs& a) {
   auto overrides = parse_overrides(a.sets, {"hw"});
   const HardwareConfig hw =
       load_hardware(load_document(resolve_config(a.hw.empty() ? "h800" : a.hw, "hardware", "--hw"), "hw", overrides));
+  if (a.kernel != "gemm") return run_cast(a, hw);
   sim::GemmDesc d;
   d.m = a.m;
   d.n = a.n;
@@ -129,7 +167,13 @@ CommandRunner add_gemm_command(CLI::App& app) {
       "  v3sim gemm --m 8192 --n 4096 --k 7168 --groups 4 --layout contiguous   # MoE experts\n"
       "  v3sim gemm --hw proposals/block-scaled-mma --m 4096 --n 7168 --k 16384\n"
       "  v3sim gemm --hw proposals/transposed-fp8-smem-reads --a-major mn ...  # Wgrad without the transpose pass\n"
+      "  v3sim gemm --kernel transpose-requant --m 4096 --k 7168      # the pass it saves\n"
       "Metrics: TFLOPS = 2MNK/t, GB/s = (MK + NK + 2MN)/t (DeepGEMM's definitions).");
+  cmd->add_option("--kernel", a->kernel,
+                  "gemm; or the FP8 cast kernels of the recipe on an M x K tensor: quantize (BF16 -> FP8 1x128), "
+                  "transpose-requant (FP8 1x128 -> transposed, 128x1: Hopper's backward pass)")
+      ->check(CLI::IsMember({"gemm", "quantize", "transpose-requant"}))
+      ->capture_default_str();
   cmd->add_option("--hw", a->hw, "hardware YAML file or name (default h800)");
   cmd->add_option("--m", a->m, "rows of A and D (per group for grouped layouts)")->capture_default_str();
   cmd->add_option("--n", a->n, "rows of B, columns of D")->capture_default_str();

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -17,6 +19,10 @@ CommandRunner add_graph_command(CLI::App& app);
 CommandRunner add_describe_command(CLI::App& app);
 CommandRunner add_bench_command(CLI::App& app);
 CommandRunner add_numerics_command(CLI::App& app);
+CommandRunner add_alltoall_command(CLI::App& app);
 CommandRunner add_gemm_command(CLI::App& app);
+CommandRunner add_compare_command(CLI::App& app);
+// `argv` is stamped into the files it writes.
+CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv);
 
 }  // namespace v3sim::cli

@@ -49,6 +49,12 @@ int run(int argc, char** argv) {
   add(v3sim::cli::add_describe_command);
   add(v3sim::cli::add_numerics_command);
   add(v3sim::cli::add_gemm_command);
+  add(v3sim::cli::add_alltoall_command);
+  add(v3sim::cli::add_compare_command);
+  {
+    v3sim::cli::CommandRunner r = v3sim::cli::add_measure_command(app, std::vector<std::string>(argv, argv + argc));
+    commands.emplace_back(app.get_subcommands({}).back(), std::move(r));
+  }
   add(v3sim::cli::add_bench_command);
   try {
     app.parse(argc, argv);

@@ -266,6 +266,10 @@ struct KernelShape {
   int64_t cluster_rank = 0;   // 0 or 1 within a 2-CTA cluster
   bool block_scaled = false;  // the tensor core applies the scales: no promotion FFMAs
   bool promote = true;
+  int64_t fp32_lanes = 32;  // FFMA lanes per sub-partition: a warp's FFMA takes 32 / lanes issue cycles
+  int64_t fp32_cycles(int64_t warp_instructions) const {
+    return (warp_instructions * 32 + fp32_lanes - 1) / fp32_lanes;
+  }
   int barrier_full(int64_t s) const { return static_cast<int>(s); }
   int barrier_empty(int64_t s) const { return static_cast<int>(c.stages + s); }
   int barrier_epilogue() const { return static_cast<int>(2 * c.stages); }
@@ -412,7 +416,7 @@ class MathProgram : public Program {
       release.barrier = s.barrier_empty(stage);
       push(release);
       // Promotion: one FFMA per accumulator (BLOCK_N/2 per thread per m64 block) plus the scale products.
-      push(Instr::issue((c.block_n / 2 + 2) * mt, IssueKind::Promotion));
+      push(Instr::issue(s.fp32_cycles((c.block_n / 2 + 2) * mt), IssueKind::Promotion));
     } else {
       // The tensor core keeps accumulating: keep one group in flight and free the previous stage.
       const bool last = m_kb + 1 == s.k_blocks;
@@ -492,6 +496,7 @@ GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw) {
     shape->cluster_rank = cta % c.multicast;
     shape->block_scaled = hw.features.block_scaled_mma;
     shape->promote = d.promote;
+    shape->fp32_lanes = hw.cuda_cores.fp32_lanes_per_sub_partition;
     for (int64_t s = 0; s < c.stages; ++s) {
       sm->add_barrier(shape->barrier_full(s), 1);
       sm->add_barrier(shape->barrier_empty(s), static_cast<int>(c.math_warpgroups * c.multicast));
@@ -536,8 +541,11 @@ GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw) {
   r.tma_util = tma / sm_time;
   r.promotion_share = issue > 0 ? promotion / issue : 0;
   r.memory = memory.stats();
-  r.l2_util = static_cast<double>(r.memory.l2_busy.picoseconds()) / static_cast<double>(r.time.picoseconds());
-  r.hbm_util = static_cast<double>(r.memory.hbm_busy.picoseconds()) / static_cast<double>(r.time.picoseconds());
+  // Writes accepted by the L2 may drain to HBM after the last SM finishes: cap the shares at 1.
+  r.l2_util =
+      std::min(1.0, static_cast<double>(r.memory.l2_busy.picoseconds()) / static_cast<double>(r.time.picoseconds()));
+  r.hbm_util =
+      std::min(1.0, static_cast<double>(r.memory.hbm_busy.picoseconds()) / static_cast<double>(r.time.picoseconds()));
   const std::pair<const char*, double> candidates[] = {{"tensor", r.tensor_util},
                                                        {"hbm", r.hbm_util},
                                                        {"l2", r.l2_util},

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -230,4 +231,70 @@ SCENARIO("a unit that does not parse in a hardware config exits 2 naming file, l
                      "clocks.boost: expected a frequency with a unit like 1.83GHz (nominal boost clock), found '1.8 "
                      "GHZ' (unknown unit 'GHZ'");
   }
+}
+
+TEST_CASE("gemm prints time, TFLOPS, GB/s, cycles, bound and per-resource utilization", "[cli][gemm]") {
+  auto r = run_v3sim({"gemm", "--m", "4096", "--n", "4096", "--k", "7168", "--json"});
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"time_us", "tflops", "gbps", "cycles", "bound"}) CHECK(j.contains(key));
+  for (const char* key : {"tensor_pipe", "shared_memory", "tma", "hbm", "promotion_ffma_share"})
+    CHECK(j["utilization"].contains(key));
+  CHECK(j["tflops"].get<double>() > 1000);
+  auto sms = run_v3sim({"gemm", "--m", "4096", "--n", "4096", "--k", "7168", "--sms", "112", "--json"});
+  REQUIRE(sms.exit_code == 0);
+  CHECK(nlohmann::json::parse(sms.out)["time_us"].get<double>() > j["time_us"].get<double>());
+  auto grouped = run_v3sim(
+      {"gemm", "--m", "1024", "--n", "4096", "--k", "7168", "--groups", "4", "--layout", "contiguous", "--json"});
+  REQUIRE(grouped.exit_code == 0);
+  CHECK(nlohmann::json::parse(grouped.out)["groups"] == 4);
+  auto tr = run_v3sim({"gemm", "--kernel", "transpose-requant", "--m", "4096", "--k", "7168", "--json"});
+  REQUIRE(tr.exit_code == 0);
+  CHECK(nlohmann::json::parse(tr.out)["time_us"].get<double>() > 0);
+  auto human = run_v3sim({"gemm", "--m", "128", "--n", "4096", "--k", "7168"});
+  CHECK(human.exit_code == 0);
+  CHECK_THAT(human.out, Catch::Contains("BLOCK_M=") && Catch::Contains("bound:"));
+}
+
+SCENARIO("impossible GEMMs exit 2 saying which constraint failed", "[cli][gemm][errors]") {
+  check_user_error(run_v3sim({"gemm", "--m", "128", "--n", "4096", "--k", "1000"}),
+                   "--k: expected a multiple of 128: each K block has one FP32 scale");
+  check_user_error(run_v3sim({"gemm", "--m", "4096", "--n", "7168", "--k", "16384", "--block-m", "256", "--block-n",
+                              "128", "--stages", "6"}),
+                   "expected a tile that fits the 232448 B of shared memory a CTA may use");
+  check_user_error(run_v3sim({"gemm", "--m", "128", "--n", "4096", "--k", "1024", "--a-major", "mn"}),
+                   "Hopper's FP8 wgmma cannot read them transposed");
+  check_user_error(run_v3sim({"gemm", "--kernel", "transpose-requant", "--m", "100", "--k", "128"}),
+                   "multiples of 128");
+  std::string proposal = write_temp_file("p.yaml", "extends: " + kConfigs +
+                                                       "/hardware/h800.yaml\nfeatures:\n"
+                                                       "  fp8_transposed_smem_read: true\n");
+  check_user_error(run_v3sim({"gemm", "--hw", proposal, "--m", "128", "--n", "4096", "--k", "1024"}),
+                   proposal + ":3: features.fp8_transposed_smem_read: expected a key of features");
+}
+
+TEST_CASE("compare projects the published DeepGEMM trace and reports the per-op errors", "[cli][compare]") {
+  const std::string trace = std::string(V3SIM_SOURCE_DIR) + "/traces/published/deepgemm-h800.h5";
+  auto r = run_v3sim({"compare", trace, "--hw", "h800", "--json"});
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["ops"].size() == 18);
+  CHECK(j["unmatched"] == 0);
+  CHECK(j["mape"].get<double>() < 0.10);  // the calibration target, on durations
+  auto human = run_v3sim({"compare", trace});
+  CHECK(human.exit_code == 0);
+  CHECK_THAT(human.out, Catch::Contains("MAPE"));
+  // The converter reproduces the committed trace's ops.
+  std::string fresh = write_temp_file("fresh.h5", "");
+  std::filesystem::remove(fresh);
+  REQUIRE(run_v3sim({"measure", "--published", "deepgemm-h800", "-o", fresh}).exit_code == 0);
+  auto again = nlohmann::json::parse(run_v3sim({"compare", fresh, "--json"}).out);
+  CHECK(again["mape"] == j["mape"]);
+}
+
+SCENARIO("compare refuses files it cannot read", "[cli][compare][errors]") {
+  check_user_error(run_v3sim({"compare", "/nonexistent/m.h5"}), "no such file");
+  std::string text = write_temp_file("notes.h5", "hello");
+  check_user_error(run_v3sim({"compare", text}), "a file that is not HDF5");
+  check_user_error(run_v3sim({"measure", "--published", "deepgemm-h800", "-o", "x.txt"}), "ending in .h5");
 }
