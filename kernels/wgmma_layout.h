@@ -12,11 +12,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define V3SIM_HD __host__ __device__
-#else
-#define V3SIM_HD
-#endif
+#include "kernels/hd.h"
 
 namespace v3sim::wgmma {
 

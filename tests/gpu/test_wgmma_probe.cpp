@@ -6,6 +6,7 @@
 
 #include "kernels/device.h"
 #include "kernels/wgmma_probe.h"
+#include "tests/gpu/kernel_check.h"
 #include "tests/gpu/wgmma_check.h"
 
 using v3sim::gpu_tests::InputMix;
@@ -64,5 +65,7 @@ int main(int argc, char* argv[]) {
   const v3sim::DeviceInfo dev = v3sim::query_device(0);
   std::printf("device: %s (compute capability %d.%d, %d SMs)\n", dev.name.c_str(), dev.cc_major, dev.cc_minor,
               dev.sm_count);
-  return Catch::Session().run(argc, argv);
+  const int failed = Catch::Session().run(argc, argv);
+  std::printf("impossible parameter combinations recorded as skipped: %d\n", v3sim::gpu_tests::skipped_combinations());
+  return failed;
 }

@@ -1,0 +1,38 @@
+// Helpers of the GPU kernel tests: seeded data, BF16 bits, ULP distances, and recording of impossible parameter
+// combinations as skipped (each test checks that such a problem is refused with std::invalid_argument).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/numerics/formats.h"
+
+namespace v3sim::gpu_tests {
+
+// splitmix64: the same stream on every platform (std distributions are not).
+struct SeededRng {
+  uint64_t state;
+  uint64_t next();
+  double uniform();                 // [0, 1)
+  double normal();                  // N(0, 1), Box-Muller
+  int uniform_int(int lo, int hi);  // inclusive
+};
+
+inline float bf16_to_float(uint16_t b) {
+  return numerics::bits_float(static_cast<uint32_t>(b) << 16);
+}
+inline uint16_t float_to_bf16(float x) {
+  return static_cast<uint16_t>(numerics::encode(numerics::Format::BF16, x));
+}
+
+// Distance in units in the last place between two BF16 values (sign-magnitude mapped to a monotonic integer line);
+// a large number for NaNs.
+int64_t bf16_ulp_distance(uint16_t a, uint16_t b);
+
+// Counts a parameter combination the kernel cannot run; prints it (the device log keeps it).
+void record_skip(const std::string& what, const std::string& why);
+int skipped_combinations();
+
+}  // namespace v3sim::gpu_tests
