@@ -39,13 +39,15 @@ int64_t int_field(const std::vector<std::pair<std::string, std::string>>& kv, co
 // The projected duration of one measured op, or nothing when v3sim has no model of it.
 std::optional<Time> project(const TimelineEvent& e, const HardwareConfig& hw) {
   auto [kind, kv] = parse_op_name(e.name);
-  if (kind == "gemm") {
+  if (kind == "gemm" || kind == "gemm-cublaslt") {
     sim::GemmDesc d;
     d.m = int_field(kv, "m", 0);
     d.n = int_field(kv, "n", 0);
     d.k = int_field(kv, "k", 0);
     d.groups = int_field(kv, "groups", 1);
     if (d.groups > 1) d.layout = sim::GemmLayout::Contiguous;
+    for (const auto& [key, v] : kv)
+      if (key == "layout" && v == "masked") d.layout = sim::GemmLayout::Masked;
     d.sms = int_field(kv, "sms", 0);
     const sim::GemmResult r = sim::simulate_gemm(d, hw);
     return r.time;

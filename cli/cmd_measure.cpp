@@ -1,15 +1,25 @@
-// `v3sim measure`: measured traces. --published records DeepSeek's published H800 tables as measured traces (no
-// GPU needed); the GPU kernels of kernels/ are run with --kernel.
+// `v3sim measure`: measured traces (.h5). --kernel runs a kernel of kernels/ on the local GPU (timed with CUDA
+// events after warm-up, with an L2 flush before every timed launch); --model/--deploy runs every distinct kernel
+// of an operator graph; --published records DeepSeek's published H800 table (no GPU needed).
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "kernels/casts.h"
+#include "kernels/cublaslt_gemm.h"
+#include "kernels/fp8_gemm.h"
+#include "kernels/mla_decode.h"
+#include "kernels/moe.h"
+#include "kernels/runner.h"
+#include "models/graph_builder.h"
 #include "report/h5_file.h"
 #include "report/published.h"
 
@@ -20,24 +30,244 @@ namespace {
 struct MeasureArgs {
   std::string published;
   std::string reference;
+  std::string kernel;
+  std::string shapes;
+  std::string model, deploy, phase;
+  int64_t m = 4096, n = 7168, k = 16384, groups = 1;
+  std::string layout = "dense";
+  int64_t sms = 0;
+  int64_t tokens = 4096, hidden = 7168, topk = 8, experts = 256;
+  int64_t batch = 64, cache_len = 4096;
+  bool ue8m0 = false;
+  int repeats = 20, warmup = 3;
   std::string output;
+  std::vector<std::string> sets;
   std::vector<std::string> argv;
+};
+
+// One kernel to measure: the op's factory and the name `compare` will read back ("gemm:m=..,n=..,k=..").
+struct Planned {
+  std::string name;
+  std::string kind;
+  std::function<std::unique_ptr<kernels::DeviceOp>()> make;
 };
 
 std::string default_reference() {
   return (std::filesystem::path(configs_dir()) / ".." / "tests" / "data" / "reference" / "deepseek-v3.yaml").string();
 }
 
+kernels::Fp8GemmProblem gemm_problem(int64_t m, int64_t n, int64_t k, int64_t groups, const std::string& layout,
+                                     int64_t sms) {
+  kernels::Fp8GemmProblem p;
+  if (layout == "contiguous" || (groups > 1 && layout == "dense")) {
+    p = kernels::Fp8GemmProblem::contiguous(std::vector<int64_t>(static_cast<size_t>(groups), m), n, k);
+  } else if (layout == "masked") {
+    p = kernels::Fp8GemmProblem::masked(static_cast<int>(groups), m, std::vector<int64_t>(static_cast<size_t>(groups), m),
+                                        n, k);
+  } else {
+    p = kernels::Fp8GemmProblem::dense(m, n, k);
+  }
+  p.num_sms = static_cast<int>(sms);
+  return p;
+}
+
+std::string gemm_name(const char* kind, int64_t m, int64_t n, int64_t k, int64_t groups, const std::string& layout,
+                      int64_t sms) {
+  std::string s = fmt::format("{}:m={},n={},k={}", kind, m, n, k);
+  if (groups > 1) s += fmt::format(",groups={},layout={}", groups, layout == "dense" ? "contiguous" : layout);
+  if (sms > 0) s += fmt::format(",sms={}", sms);
+  return s;
+}
+
+void plan_gemm(std::vector<Planned>& out, const std::string& kernel, int64_t m, int64_t n, int64_t k, int64_t groups,
+               const std::string& layout, int64_t sms) {
+  kernels::Fp8GemmProblem p = gemm_problem(m, n, k, groups, layout, sms);
+  p.validate();  // a shape the kernel cannot run is the user's mistake, reported before touching the device
+  if (kernel == "gemm-cublaslt") {
+    out.push_back({gemm_name("gemm-cublaslt", m, n, k, groups, layout, sms), "gemm",
+                   [p] { return kernels::make_cublaslt_fp8_gemm_op(p); }});
+  } else {
+    out.push_back({gemm_name("gemm", m, n, k, groups, layout, sms), "gemm", [p] { return kernels::make_fp8_gemm_op(p); }});
+  }
+}
+
+void plan_cast(std::vector<Planned>& out, kernels::CastKind kind, int64_t rows, int64_t cols, bool ue8m0) {
+  kernels::CastProblem p;
+  p.kind = kind;
+  p.rows = rows;
+  p.cols = cols;
+  p.ue8m0 = ue8m0;
+  p.validate();
+  const char* name = kind == kernels::CastKind::Quant1x128      ? "quantize"
+                     : kind == kernels::CastKind::Quant128x128 ? "quantize-128x128"
+                                                                : "transpose-requant";
+  out.push_back({fmt::format("{}:rows={},cols={}", name, rows, cols), name, [p] { return kernels::make_cast_op(p); }});
+}
+
+// Every distinct kernel of a graph that kernels/ implements: FP8 GEMMs, grouped GEMMs, casts, MLA decode.
+std::vector<Planned> plan_graph(const MeasureArgs& a) {
+  auto overrides = parse_overrides(a.sets, {"model", "deploy"});
+  const std::string dpath = resolve_config(a.deploy, "deployments", "--deploy");
+  ConfigNode droot = load_document(dpath, "deploy", overrides);
+  const std::string mpath = a.model.empty() ? resolve_deployment_model(dpath, deployment_model_name(droot))
+                                            : resolve_config(a.model, "models", "--model");
+  const ModelConfig model = load_model_config(load_document(mpath, "model", overrides));
+  const Deployment deploy = load_deployment(droot, model);
+  GraphOptions opt;
+  opt.max_micro_batches = 1;
+  const OpGraph g = build_graph(model, deploy, opt);
+  std::vector<Planned> out;
+  std::set<std::string> seen;
+  for (uint32_t i = 0; i < g.num_descs(); ++i) {
+    const OpDesc& d = g.descriptor(i);
+    std::vector<Planned> one;
+    try {
+      if ((d.kind == OpKind::Gemm || d.kind == OpKind::GroupedGemm) && d.gemm.a_type == DType::E4M3) {
+        const int64_t groups = d.gemm.groups;
+        // The contiguous layout pads each expert's segment to the 128-row alignment.
+        const int64_t rows = groups > 1 ? (d.gemm.m / groups + 127) / 128 * 128 : d.gemm.m;
+        plan_gemm(one, "gemm", rows, d.gemm.n, d.gemm.k, groups, groups > 1 ? "contiguous" : "dense", a.sms);
+      } else if (d.kind == OpKind::Quantize) {
+        plan_cast(one, kernels::CastKind::Quant1x128, d.gemm.m, d.gemm.k, false);
+      } else if (d.kind == OpKind::TransposeRequant) {
+        plan_cast(one, kernels::CastKind::TransposeRequant, d.gemm.m, d.gemm.k, false);
+      }
+    } catch (const std::invalid_argument& e) {
+      if (seen.insert("refused " + std::string(e.what())).second) {
+        std::fprintf(stderr, "note: %s (and ops of the same shape): not measured (%s)\n", d.name.c_str(), e.what());
+      }
+      continue;
+    }
+    for (auto& p : one)
+      if (seen.insert(p.name).second) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<Planned> plan(const MeasureArgs& a) {
+  std::vector<Planned> out;
+  try {
+    if (!a.deploy.empty()) return plan_graph(a);
+    if (a.kernel == "gemm" || a.kernel == "gemm-cublaslt") {
+      if (a.shapes == "deepgemm-h800") {
+        for (const TimelineEvent& e : published_deepgemm_h800(a.reference.empty() ? default_reference() : a.reference)
+                                          .timeline.events) {
+          auto [kind, kv] = parse_op_name(e.name);
+          plan_gemm(out, a.kernel, std::stoll(kv[0].second), std::stoll(kv[1].second), std::stoll(kv[2].second), 1,
+                    "dense", a.sms);
+        }
+      } else {
+        plan_gemm(out, a.kernel, a.m, a.n, a.k, a.groups, a.layout, a.sms);
+      }
+    } else if (a.kernel == "quant" || a.kernel == "quant-128x128" || a.kernel == "transpose-requant") {
+      const kernels::CastKind kind = a.kernel == "quant"           ? kernels::CastKind::Quant1x128
+                                     : a.kernel == "quant-128x128" ? kernels::CastKind::Quant128x128
+                                                                   : kernels::CastKind::TransposeRequant;
+      plan_cast(out, kind, a.m, a.k, a.ue8m0);
+    } else if (a.kernel == "moe-permute" || a.kernel == "moe-unpermute") {
+      kernels::MoeProblem p;
+      p.tokens = a.tokens;
+      p.hidden = a.hidden;
+      p.topk = static_cast<int>(a.topk);
+      p.experts = static_cast<int>(a.experts);
+      p.validate();
+      const bool permute = a.kernel == "moe-permute";
+      out.push_back({fmt::format("{}:tokens={},hidden={},topk={},experts={}", a.kernel, p.tokens, p.hidden, p.topk,
+                                 p.experts),
+                     a.kernel, [p, permute] {
+                       return permute ? kernels::make_moe_permute_op(p) : kernels::make_moe_unpermute_op(p);
+                     }});
+    } else if (a.kernel == "mla-decode") {
+      kernels::MlaDecodeProblem p;
+      p.batch = a.batch;
+      p.cache_len = a.cache_len;
+      p.validate();
+      out.push_back({fmt::format("mla-decode:batch={},cache={}", p.batch, p.cache_len), "attention",
+                     [p] { return kernels::make_mla_decode_op(p); }});
+    }
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(SourceLoc{"measure", 0}, "", "a shape the kernel can run", e.what());
+  }
+  return out;
+}
+
+int run_measured(const MeasureArgs& a) {
+  const std::vector<Planned> ops = plan(a);
+  if (ops.empty()) throw ConfigError(SourceLoc{"measure", 0}, "", "at least one kernel to measure", "none");
+  kernels::RunnerOptions opt;
+  opt.repeats = a.repeats;
+  opt.warmup = a.warmup;
+  ResultFile f;
+  f.meta = standard_meta();
+  f.timeline.source = "measured";
+  Time t;
+  uint32_t id = 0;
+  try {
+    kernels::require_hopper();
+    for (const Planned& p : ops) {
+      std::fprintf(stderr, "measuring %s (%u/%zu)\n", p.name.c_str(), id + 1, ops.size());
+      auto op = p.make();
+      const kernels::Measurement m = kernels::measure(*op, opt);
+      TimelineEvent e;
+      e.op = id++;
+      e.name = p.name;
+      e.kind = p.kind;
+      e.start = t;
+      e.end = t + Time::ps(static_cast<int64_t>(m.stats.median_us * 1e6 + 0.5));
+      e.flops = m.cost.flops;
+      e.bytes = m.cost.bytes;
+      t = e.end;
+      f.timeline.events.push_back(e);
+      for (const auto& [k, v] :
+           {std::pair{"median_us", m.stats.median_us}, {"min_us", m.stats.min_us}, {"max_us", m.stats.max_us},
+            {"tflops", m.tflops}, {"gbps", m.gbps}}) {
+        f.stats.emplace_back(p.name + "." + k, v);
+      }
+      for (const auto& [k, v] : m.attributes) f.meta[p.name + "." + k] = v;
+      const kernels::Provenance& pv = m.provenance;
+      f.meta["gpu"] = pv.gpu_name;
+      f.meta["pci_bus_id"] = pv.pci_bus_id;
+      f.meta["sm_count"] = std::to_string(pv.sm_count);
+      f.meta["driver_version"] = std::to_string(pv.driver_version);
+      f.meta["driver_release"] = pv.driver_release;
+      f.meta["cuda_runtime_version"] = std::to_string(pv.runtime_version);
+      f.meta["clock_source"] = pv.clock_source;
+      f.stats.emplace_back(p.name + ".sm_clock_mhz_mean", pv.sm_clock_mhz_mean);
+      f.stats.emplace_back(p.name + ".sm_clock_mhz_min", pv.sm_clock_mhz_min);
+      f.stats.emplace_back(p.name + ".power_w_max", pv.power_w_max);
+    }
+  } catch (const kernels::DeviceUnavailable& e) {
+    const std::string why = e.what();
+    throw ConfigError(why.starts_with("no CUDA device") ? why : "no CUDA device: " + why);
+  } catch (const kernels::CudaError& e) {
+    throw InternalError(std::string("CUDA failure while measuring: ") + e.what());
+  }
+  std::string cmd;
+  for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
+  f.meta["command_line"] = cmd;
+  f.summary = {{"ops", static_cast<double>(f.timeline.events.size())}};
+  const std::string out = a.output.empty() ? "traces/" + (a.kernel.empty() ? std::string("graph") : a.kernel) + ".h5"
+                                           : a.output;
+  std::filesystem::create_directories(std::filesystem::path(out).parent_path().empty()
+                                          ? std::filesystem::path(".")
+                                          : std::filesystem::path(out).parent_path());
+  write_result_h5(out, f);
+  std::printf("wrote %s (%zu ops on %s)\n", out.c_str(), f.timeline.events.size(), f.meta["gpu"].c_str());
+  return 0;
+}
+
 int run_measure(const MeasureArgs& a) {
-  if (a.published.empty()) {
-    throw ConfigError(SourceLoc{"measure", 0}, "", "--published deepgemm-h800 (or --kernel, on a machine with a GPU)",
-                      "no source of measurements");
+  if (!a.output.empty() && !a.output.ends_with(".h5")) {
+    throw ConfigError(SourceLoc{"-o", 0}, "", "a measured trace file name ending in .h5", fmt::format("'{}'", a.output));
   }
+  const int sources = !a.published.empty() + !a.kernel.empty() + !a.deploy.empty();
+  if (sources != 1) {
+    throw ConfigError(SourceLoc{"measure", 0}, "",
+                      "exactly one of --kernel NAME, --deploy F (with --model), --published deepgemm-h800",
+                      sources == 0 ? "none" : "several");
+  }
+  if (a.published.empty()) return run_measured(a);
   if (a.output.empty()) throw ConfigError(SourceLoc{"-o", 0}, "", "an output file (.h5)", "nothing");
-  if (!a.output.ends_with(".h5")) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", "a measured trace file name ending in .h5",
-                      fmt::format("'{}'", a.output));
-  }
   const std::string reference = a.reference.empty() ? default_reference() : a.reference;
   ResultFile f = published_deepgemm_h800(reference);
   std::string cmd;
@@ -53,15 +283,44 @@ int run_measure(const MeasureArgs& a) {
 CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv) {
   auto a = std::make_shared<MeasureArgs>();
   a->argv = std::move(argv);
-  CLI::App* cmd = app.add_subcommand("measure", "Record a measured trace (.h5)");
+  CLI::App* cmd = app.add_subcommand("measure", "Run kernels on the local GPU (or record a published table) as a measured trace");
   cmd->footer(
-      "Examples:\n"
+      "Examples (on a machine with a Hopper GPU):\n"
+      "  v3sim measure --kernel gemm --m 4096 --n 7168 --k 16384 -o traces/h200/gemm.h5\n"
+      "  v3sim measure --kernel gemm-cublaslt --shapes deepgemm-h800 -o traces/h200/cublaslt.h5\n"
+      "  v3sim measure --kernel transpose-requant --m 4096 --k 7168\n"
+      "  v3sim measure --deploy v3-prefill-32 -o traces/h200/prefill-kernels.h5\n"
+      "Anywhere:\n"
       "  v3sim measure --published deepgemm-h800 -o traces/published/deepgemm-h800.h5\n"
-      "Published tables come from tests/data/reference/deepseek-v3.yaml (a copy of ../shared/reference).");
+      "Without a GPU, --kernel and --deploy exit 2 with 'error: no CUDA device: <reason>'.");
+  cmd->add_option("--kernel", a->kernel, "gemm, gemm-cublaslt, quant, quant-128x128, transpose-requant, moe-permute, "
+                                          "moe-unpermute, mla-decode")
+      ->check(CLI::IsMember({"gemm", "gemm-cublaslt", "quant", "quant-128x128", "transpose-requant", "moe-permute",
+                             "moe-unpermute", "mla-decode"}));
+  cmd->add_option("--shapes", a->shapes, "gemm kernels: deepgemm-h800 measures the 18 shapes of DeepGEMM's table")
+      ->check(CLI::IsMember({"deepgemm-h800"}));
+  cmd->add_option("--model", a->model, "with --deploy: the model (default: the deployment's)");
+  cmd->add_option("--deploy", a->deploy, "measure every distinct kernel of this deployment's graph");
+  cmd->add_option("--m", a->m, "rows (GEMM M per group; cast rows)")->capture_default_str();
+  cmd->add_option("--n", a->n, "GEMM N")->capture_default_str();
+  cmd->add_option("--k", a->k, "GEMM K; cast columns")->capture_default_str();
+  cmd->add_option("--groups", a->groups, "grouped GEMM: groups")->capture_default_str();
+  cmd->add_option("--layout", a->layout, "dense, contiguous or masked")->check(CLI::IsMember({"dense", "contiguous", "masked"}));
+  cmd->add_option("--sms", a->sms, "CTAs of the persistent GEMM (112: 20 SMs left to communication)");
+  cmd->add_option("--tokens", a->tokens, "MoE permute: tokens")->capture_default_str();
+  cmd->add_option("--hidden", a->hidden, "MoE permute: hidden size")->capture_default_str();
+  cmd->add_option("--topk", a->topk, "MoE permute: experts per token")->capture_default_str();
+  cmd->add_option("--experts", a->experts, "MoE permute: experts")->capture_default_str();
+  cmd->add_option("--batch", a->batch, "MLA decode: requests")->capture_default_str();
+  cmd->add_option("--cache-len", a->cache_len, "MLA decode: cached tokens per request")->capture_default_str();
+  cmd->add_flag("--ue8m0", a->ue8m0, "casts: power-of-two scales");
+  cmd->add_option("--repeats", a->repeats, "timed launches")->check(positive_integer())->capture_default_str();
+  cmd->add_option("--warmup", a->warmup, "untimed launches first")->capture_default_str();
   cmd->add_option("--published", a->published, "record a published table: deepgemm-h800")
       ->check(CLI::IsMember({"deepgemm-h800"}));
   cmd->add_option("--reference", a->reference, "the reference YAML (default tests/data/reference/deepseek-v3.yaml)");
-  cmd->add_option("-o,--output", a->output, "the measured trace to write (.h5)");
+  cmd->add_option("-o,--output", a->output, "the measured trace to write (.h5; default traces/<kernel>.h5)");
+  add_set_option(*cmd, a->sets);
   return [a] { return run_measure(*a); };
 }
 

@@ -1,24 +1,40 @@
 #!/usr/bin/env bash
-# The GPU checks of v3sim in one command, for a machine with an NVIDIA Hopper GPU (H100/H200/H800).
+# The GPU checks of v3sim in one command, for a machine with an NVIDIA Hopper GPU (H100/H200/H800). Meant to
+# finish inside 8 minutes.
 #
 #   scripts/device-check.sh [RESULTS_DIR]        (default: traces/device-<UTC date>)
 #
-# It prints the machine (nvidia-smi, clocks, nvcc, what the binaries link against, so a failed start explains
-# itself), runs the GPU test executable (the bit-exact FP8 wgmma probe against the CPU emulator among them) and
-# writes every result under RESULTS_DIR. It uses binaries from .device/ (made elsewhere by
-# scripts/device-bundle.sh and carried over) or, failing that, from build/release. Meant to finish in minutes.
+# 1. prints the machine: nvidia-smi, clocks, nvcc, and what the binaries link against (so a failed start
+#    explains itself);
+# 2. runs the GPU tests: the bit-exact FP8 wgmma probe against the CPU emulator, every kernel against its CPU
+#    reference, the runner, and the NCCL all-to-all on one rank when MPI is there;
+# 3. measures DeepGEMM's 18 table shapes with v3sim's own FP8 GEMM and with cuBLASLt, and the FP8 cast kernels,
+#    as measured traces (.h5 with provenance), then projects them with `v3sim compare` on the matching hardware.
+# Everything goes under RESULTS_DIR (at most 8 files, so the device tool can bring them back).
+#
+# Binaries come from .device/ (built elsewhere by scripts/device-bundle.sh and carried over) or build/release.
+# With the device tool of this workplace:  run(command="bash scripts/device-check.sh $OUT", carry=[".device"])
 set -u
 cd "$(dirname "$0")/.."
 out=${1:-traces/device-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 if [ -x .device/bin/v3sim_tests_gpu ]; then
-  v3sim=.device/bin/v3sim
-  gpu_tests=.device/bin/v3sim_tests_gpu
+  dir=.device/bin
+  v3sim=$dir/v3sim
+  gpu_tests=$dir/v3sim_tests_gpu
+  a2a_tests=$dir/v3sim_tests_alltoall
   export LD_LIBRARY_PATH="$PWD/.device/lib:${LD_LIBRARY_PATH:-}"
+  export V3SIM_CONFIGS="$PWD/configs"
 else
   v3sim=build/release/v3sim
   gpu_tests=build/release/tests/v3sim_tests_gpu
+  a2a_tests=build/release/tests/v3sim_tests_alltoall
 fi
+hw=h800
+case "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)" in
+  *H200*) hw=h200 ;;
+  *H100*) hw=h100-sxm ;;
+esac
 
 {
   echo "# v3sim device check"
@@ -26,24 +42,39 @@ fi
   echo "revision: $(cat .device/REVISION 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)"
   echo "command: $0 $*"
   echo "host: $(uname -a)"
+  echo "hardware config for compare: $hw"
   echo; echo "## nvidia-smi"; nvidia-smi 2>&1
   echo; echo "## clocks"; nvidia-smi -q -d CLOCK 2>&1 | head -40
   echo; echo "## nvcc"; (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1
-  echo; echo "## ldd"; for b in "$v3sim" "$gpu_tests"; do echo "$b:"; ldd "$b" 2>&1; done
+  echo; echo "## ldd"; for b in "$v3sim" "$gpu_tests" "$a2a_tests"; do echo "$b:"; ldd "$b" 2>&1; done
+  echo; echo "## v3sim --version"; "$v3sim" --version 2>&1
 } > "$out/environment.txt"
 cat "$out/environment.txt"
 
 status=0
-echo "## v3sim --version" | tee "$out/version.txt"
-"$v3sim" --version 2>&1 | tee -a "$out/version.txt" || status=1
+{
+  echo "## GPU tests"
+  timeout 240 "$gpu_tests" -r compact 2>&1
+  rc=$?
+  case $rc in
+    0) echo "gpu tests: passed" ;;
+    77) echo "gpu tests: skipped (no usable Hopper GPU)" ;;
+    *) echo "gpu tests: FAILED (exit $rc)" ;;
+  esac
+  echo; echo "## all-to-all (one rank)"
+  timeout 60 "$a2a_tests" 2>&1; echo "all-to-all exit: $?"
+} 2>&1 | tee "$out/gpu-tests.txt"
+grep -q "gpu tests: FAILED" "$out/gpu-tests.txt" && status=1
 
-echo "## GPU tests" | tee "$out/gpu-tests.txt"
-"$gpu_tests" -r compact 2>&1 | tee -a "$out/gpu-tests.txt"
-rc=${PIPESTATUS[0]}
-case $rc in
-  0) echo "gpu tests: passed" ;;
-  77) echo "gpu tests: skipped (no usable Hopper GPU)" ;;
-  *) echo "gpu tests: FAILED (exit $rc)"; status=1 ;;
-esac
+{
+  echo "## measurements"
+  timeout 120 "$v3sim" measure --kernel gemm --shapes deepgemm-h800 -o "$out/gemm.h5"
+  timeout 120 "$v3sim" measure --kernel gemm-cublaslt --shapes deepgemm-h800 -o "$out/gemm-cublaslt.h5"
+  timeout 30 "$v3sim" measure --kernel quant --m 4096 --k 7168 -o "$out/quant.h5"
+  timeout 30 "$v3sim" measure --kernel transpose-requant --m 4096 --k 7168 -o "$out/transpose-requant.h5"
+  for f in gemm gemm-cublaslt quant transpose-requant; do
+    [ -f "$out/$f.h5" ] && { echo "### compare $f"; "$v3sim" compare "$out/$f.h5" --hw "$hw"; }
+  done
+} 2>&1 | tee "$out/measurements.txt"
 echo "results in $out"
 exit $status

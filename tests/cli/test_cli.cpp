@@ -298,3 +298,17 @@ SCENARIO("compare refuses files it cannot read", "[cli][compare][errors]") {
   check_user_error(run_v3sim({"compare", text}), "a file that is not HDF5");
   check_user_error(run_v3sim({"measure", "--published", "deepgemm-h800", "-o", "x.txt"}), "ending in .h5");
 }
+
+SCENARIO("measure without a GPU exits 2 saying why; bad shapes are refused before the device", "[cli][measure]") {
+  auto r = run_v3sim({"measure", "--kernel", "gemm", "--m", "4096", "--n", "7168", "--k", "16384", "-o",
+                      write_temp_file("never.h5", "")});
+  if (r.exit_code == 0) {
+    WARN("a GPU is present: measured for real");
+  } else {
+    check_user_error(r, "error: no CUDA device: ");
+  }
+  check_user_error(run_v3sim({"measure", "--kernel", "gemm", "--k", "1000"}), "K=1000 must be a positive multiple of 128");
+  check_user_error(run_v3sim({"measure", "--kernel", "transpose-requant", "--m", "100", "--k", "128"}),
+                   "must be a multiple of 128");
+  check_user_error(run_v3sim({"measure"}), "expected exactly one of --kernel NAME");
+}
