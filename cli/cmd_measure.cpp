@@ -1,9 +1,9 @@
 // `v3sim measure`: measured traces (.h5). --kernel runs a kernel of kernels/ on the local GPU (timed with CUDA
 // events after warm-up, with an L2 flush before every timed launch); --model/--deploy runs every distinct kernel
 // of an operator graph; --published records DeepSeek's published H800 table (no GPU needed).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -62,8 +62,8 @@ kernels::Fp8GemmProblem gemm_problem(int64_t m, int64_t n, int64_t k, int64_t gr
   if (layout == "contiguous" || (groups > 1 && layout == "dense")) {
     p = kernels::Fp8GemmProblem::contiguous(std::vector<int64_t>(static_cast<size_t>(groups), m), n, k);
   } else if (layout == "masked") {
-    p = kernels::Fp8GemmProblem::masked(static_cast<int>(groups), m, std::vector<int64_t>(static_cast<size_t>(groups), m),
-                                        n, k);
+    p = kernels::Fp8GemmProblem::masked(static_cast<int>(groups), m,
+                                        std::vector<int64_t>(static_cast<size_t>(groups), m), n, k);
   } else {
     p = kernels::Fp8GemmProblem::dense(m, n, k);
   }
@@ -87,7 +87,8 @@ void plan_gemm(std::vector<Planned>& out, const std::string& kernel, int64_t m, 
     out.push_back({gemm_name("gemm-cublaslt", m, n, k, groups, layout, sms), "gemm",
                    [p] { return kernels::make_cublaslt_fp8_gemm_op(p); }});
   } else {
-    out.push_back({gemm_name("gemm", m, n, k, groups, layout, sms), "gemm", [p] { return kernels::make_fp8_gemm_op(p); }});
+    out.push_back(
+        {gemm_name("gemm", m, n, k, groups, layout, sms), "gemm", [p] { return kernels::make_fp8_gemm_op(p); }});
   }
 }
 
@@ -98,9 +99,9 @@ void plan_cast(std::vector<Planned>& out, kernels::CastKind kind, int64_t rows, 
   p.cols = cols;
   p.ue8m0 = ue8m0;
   p.validate();
-  const char* name = kind == kernels::CastKind::Quant1x128      ? "quantize"
+  const char* name = kind == kernels::CastKind::Quant1x128     ? "quantize"
                      : kind == kernels::CastKind::Quant128x128 ? "quantize-128x128"
-                                                                : "transpose-requant";
+                                                               : "transpose-requant";
   out.push_back({fmt::format("{}:rows={},cols={}", name, rows, cols), name, [p] { return kernels::make_cast_op(p); }});
 }
 
@@ -150,8 +151,8 @@ std::vector<Planned> plan(const MeasureArgs& a) {
     if (!a.deploy.empty()) return plan_graph(a);
     if (a.kernel == "gemm" || a.kernel == "gemm-cublaslt") {
       if (a.shapes == "deepgemm-h800") {
-        for (const TimelineEvent& e : published_deepgemm_h800(a.reference.empty() ? default_reference() : a.reference)
-                                          .timeline.events) {
+        for (const TimelineEvent& e :
+             published_deepgemm_h800(a.reference.empty() ? default_reference() : a.reference).timeline.events) {
           auto [kind, kv] = parse_op_name(e.name);
           plan_gemm(out, a.kernel, std::stoll(kv[0].second), std::stoll(kv[1].second), std::stoll(kv[2].second), 1,
                     "dense", a.sms);
@@ -172,11 +173,10 @@ std::vector<Planned> plan(const MeasureArgs& a) {
       p.experts = static_cast<int>(a.experts);
       p.validate();
       const bool permute = a.kernel == "moe-permute";
-      out.push_back({fmt::format("{}:tokens={},hidden={},topk={},experts={}", a.kernel, p.tokens, p.hidden, p.topk,
-                                 p.experts),
-                     a.kernel, [p, permute] {
-                       return permute ? kernels::make_moe_permute_op(p) : kernels::make_moe_unpermute_op(p);
-                     }});
+      out.push_back(
+          {fmt::format("{}:tokens={},hidden={},topk={},experts={}", a.kernel, p.tokens, p.hidden, p.topk, p.experts),
+           a.kernel,
+           [p, permute] { return permute ? kernels::make_moe_permute_op(p) : kernels::make_moe_unpermute_op(p); }});
     } else if (a.kernel == "mla-decode") {
       kernels::MlaDecodeProblem p;
       p.batch = a.batch;
@@ -218,9 +218,11 @@ int run_measured(const MeasureArgs& a) {
       e.bytes = m.cost.bytes;
       t = e.end;
       f.timeline.events.push_back(e);
-      for (const auto& [k, v] :
-           {std::pair{"median_us", m.stats.median_us}, {"min_us", m.stats.min_us}, {"max_us", m.stats.max_us},
-            {"tflops", m.tflops}, {"gbps", m.gbps}}) {
+      for (const auto& [k, v] : {std::pair{"median_us", m.stats.median_us},
+                                 {"min_us", m.stats.min_us},
+                                 {"max_us", m.stats.max_us},
+                                 {"tflops", m.tflops},
+                                 {"gbps", m.gbps}}) {
         f.stats.emplace_back(p.name + "." + k, v);
       }
       for (const auto& [k, v] : m.attributes) f.meta[p.name + "." + k] = v;
@@ -246,8 +248,8 @@ int run_measured(const MeasureArgs& a) {
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
   f.meta["command_line"] = cmd;
   f.summary = {{"ops", static_cast<double>(f.timeline.events.size())}};
-  const std::string out = a.output.empty() ? "traces/" + (a.kernel.empty() ? std::string("graph") : a.kernel) + ".h5"
-                                           : a.output;
+  const std::string out =
+      a.output.empty() ? "traces/" + (a.kernel.empty() ? std::string("graph") : a.kernel) + ".h5" : a.output;
   std::filesystem::create_directories(std::filesystem::path(out).parent_path().empty()
                                           ? std::filesystem::path(".")
                                           : std::filesystem::path(out).parent_path());
@@ -258,7 +260,8 @@ int run_measured(const MeasureArgs& a) {
 
 int run_measure(const MeasureArgs& a) {
   if (!a.output.empty() && !a.output.ends_with(".h5")) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", "a measured trace file name ending in .h5", fmt::format("'{}'", a.output));
+    throw ConfigError(SourceLoc{"-o", 0}, "", "a measured trace file name ending in .h5",
+                      fmt::format("'{}'", a.output));
   }
   const int sources = !a.published.empty() + !a.kernel.empty() + !a.deploy.empty();
   if (sources != 1) {
@@ -283,7 +286,8 @@ int run_measure(const MeasureArgs& a) {
 CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv) {
   auto a = std::make_shared<MeasureArgs>();
   a->argv = std::move(argv);
-  CLI::App* cmd = app.add_subcommand("measure", "Run kernels on the local GPU (or record a published table) as a measured trace");
+  CLI::App* cmd =
+      app.add_subcommand("measure", "Run kernels on the local GPU (or record a published table) as a measured trace");
   cmd->footer(
       "Examples (on a machine with a Hopper GPU):\n"
       "  v3sim measure --kernel gemm --m 4096 --n 7168 --k 16384 -o traces/h200/gemm.h5\n"
@@ -293,8 +297,9 @@ CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv) 
       "Anywhere:\n"
       "  v3sim measure --published deepgemm-h800 -o traces/published/deepgemm-h800.h5\n"
       "Without a GPU, --kernel and --deploy exit 2 with 'error: no CUDA device: <reason>'.");
-  cmd->add_option("--kernel", a->kernel, "gemm, gemm-cublaslt, quant, quant-128x128, transpose-requant, moe-permute, "
-                                          "moe-unpermute, mla-decode")
+  cmd->add_option("--kernel", a->kernel,
+                  "gemm, gemm-cublaslt, quant, quant-128x128, transpose-requant, moe-permute, "
+                  "moe-unpermute, mla-decode")
       ->check(CLI::IsMember({"gemm", "gemm-cublaslt", "quant", "quant-128x128", "transpose-requant", "moe-permute",
                              "moe-unpermute", "mla-decode"}));
   cmd->add_option("--shapes", a->shapes, "gemm kernels: deepgemm-h800 measures the 18 shapes of DeepGEMM's table")
@@ -305,7 +310,8 @@ CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv) 
   cmd->add_option("--n", a->n, "GEMM N")->capture_default_str();
   cmd->add_option("--k", a->k, "GEMM K; cast columns")->capture_default_str();
   cmd->add_option("--groups", a->groups, "grouped GEMM: groups")->capture_default_str();
-  cmd->add_option("--layout", a->layout, "dense, contiguous or masked")->check(CLI::IsMember({"dense", "contiguous", "masked"}));
+  cmd->add_option("--layout", a->layout, "dense, contiguous or masked")
+      ->check(CLI::IsMember({"dense", "contiguous", "masked"}));
   cmd->add_option("--sms", a->sms, "CTAs of the persistent GEMM (112: 20 SMs left to communication)");
   cmd->add_option("--tokens", a->tokens, "MoE permute: tokens")->capture_default_str();
   cmd->add_option("--hidden", a->hidden, "MoE permute: hidden size")->capture_default_str();

@@ -307,7 +307,8 @@ SCENARIO("measure without a GPU exits 2 saying why; bad shapes are refused befor
   } else {
     check_user_error(r, "error: no CUDA device: ");
   }
-  check_user_error(run_v3sim({"measure", "--kernel", "gemm", "--k", "1000"}), "K=1000 must be a positive multiple of 128");
+  check_user_error(run_v3sim({"measure", "--kernel", "gemm", "--k", "1000"}),
+                   "K=1000 must be a positive multiple of 128");
   check_user_error(run_v3sim({"measure", "--kernel", "transpose-requant", "--m", "100", "--k", "128"}),
                    "must be a multiple of 128");
   check_user_error(run_v3sim({"measure"}), "expected exactly one of --kernel NAME");
