@@ -13,7 +13,8 @@ ParamSpec section(const char* name, const char* description, const ComponentSpec
   return {.name = name, .type = ParamType::Section, .description = description, .section = &spec};
 }
 ParamSpec flag(const char* name, const char* description) {
-  return {.name = name, .type = ParamType::Bool, .description = description, .required = false, .default_text = "false"};
+  return {
+      .name = name, .type = ParamType::Bool, .description = description, .required = false, .default_text = "false"};
 }
 
 const ComponentSpec& clocks_spec() {
@@ -21,7 +22,8 @@ const ComponentSpec& clocks_spec() {
       "clocks",
       "SM clocks",
       {{.name = "boost", .type = ParamType::Frequency, .description = "nominal boost clock", .bound = Bound::Positive},
-       {.name = "sustained", .type = ParamType::Frequency,
+       {.name = "sustained",
+        .type = ParamType::Frequency,
         .description = "clock under sustained tensor-core load (power-limited); the cycle models run at it",
         .bound = Bound::Positive}}};
   return spec;
@@ -53,7 +55,9 @@ const ComponentSpec& smem_spec() {
       "smem",
       "shared memory of one SM",
       {{.name = "capacity", .type = ParamType::Bytes, .description = "shared memory per SM", .bound = Bound::Positive},
-       {.name = "max_per_block", .type = ParamType::Bytes, .description = "opt-in maximum for one CTA",
+       {.name = "max_per_block",
+        .type = ParamType::Bytes,
+        .description = "opt-in maximum for one CTA",
         .bound = Bound::Positive},
        int_param("banks", "banks"),
        int_param("bank_width", "bytes per bank word", "B"),
@@ -78,8 +82,10 @@ const ComponentSpec& hbm_spec() {
       "device memory",
       {{.name = "capacity", .type = ParamType::Bytes, .description = "capacity", .bound = Bound::Positive},
        {.name = "bandwidth", .type = ParamType::Bandwidth, .description = "peak bandwidth", .bound = Bound::Positive},
-       {.name = "achievable_fraction", .type = ParamType::Float,
-        .description = "fraction of the peak sustained by streaming reads (0 to 1)", .bound = Bound::Positive},
+       {.name = "achievable_fraction",
+        .type = ParamType::Float,
+        .description = "fraction of the peak sustained by streaming reads (0 to 1)",
+        .bound = Bound::Positive},
        int_param("latency_cycles", "miss latency beyond the L2", "cycles")}};
   return spec;
 }
@@ -92,7 +98,9 @@ const ComponentSpec& tma_spec() {
        int_param("latency_overhead_cycles", "TMA overhead on top of the memory latency", "cycles"),
        int_param("store_bytes_per_clk", "bulk-store throughput of one SM (shared memory to L2)", "B/clk"),
        {.name = "multicast", .type = ParamType::Bool, .description = "one load delivered to the SMs of a cluster"},
-       {.name = "swizzle_bytes", .type = ParamType::IntList, .description = "supported swizzle spans (0: none)",
+       {.name = "swizzle_bytes",
+        .type = ParamType::IntList,
+        .description = "supported swizzle spans (0: none)",
         .bound = Bound::NonNegative},
        int_param("box_dim_max", "largest box extent per dimension", "elements")}};
   return spec;
@@ -102,8 +110,10 @@ const ComponentSpec& kernel_spec() {
   static const ComponentSpec spec{
       "kernel",
       "kernel launch and synchronization overheads",
-      {{.name = "launch_overhead", .type = ParamType::Time,
-        .description = "launch to the first CTA's main loop (CTA dispatch, prologue)", .bound = Bound::NonNegative},
+      {{.name = "launch_overhead",
+        .type = ParamType::Time,
+        .description = "launch to the first CTA's main loop (CTA dispatch, prologue)",
+        .bound = Bound::NonNegative},
        int_param("barrier_latency_cycles", "mbarrier completion to a waiting warp resuming", "cycles")}};
   return spec;
 }
@@ -169,15 +179,15 @@ HardwareConfig load_hardware(const ConfigNode& root) {
   h.cuda_cores = {c.get_int("sub_partitions"), c.get_int("fp32_lanes_per_sub_partition"), c.get_int("registers_per_sm"),
                   c.get_int("max_registers_per_thread")};
   const ParamReader& s = r.section("smem");
-  h.smem = {s.get_bytes("capacity"),  s.get_bytes("max_per_block"), s.get_int("banks"),
-            s.get_int("bank_width"), s.get_int("bytes_per_clk"),  s.get_int("latency_cycles")};
+  h.smem = {s.get_bytes("capacity"), s.get_bytes("max_per_block"), s.get_int("banks"),
+            s.get_int("bank_width"), s.get_int("bytes_per_clk"),   s.get_int("latency_cycles")};
   if (h.smem.max_per_block > h.smem.capacity) {
     throw s.error("max_per_block", fmt::format("at most the capacity ({})", to_string(h.smem.capacity)),
                   to_string(h.smem.max_per_block));
   }
   if (h.smem.bytes_per_clk != h.smem.banks * h.smem.bank_width) {
-    throw s.error("bytes_per_clk", fmt::format("banks x bank_width = {} (one wavefront per clock)",
-                                               h.smem.banks * h.smem.bank_width),
+    throw s.error("bytes_per_clk",
+                  fmt::format("banks x bank_width = {} (one wavefront per clock)", h.smem.banks * h.smem.bank_width),
                   std::to_string(h.smem.bytes_per_clk));
   }
   const ParamReader& l2 = r.section("l2");
@@ -189,9 +199,8 @@ HardwareConfig load_hardware(const ConfigNode& root) {
     throw hbm.error("achievable_fraction", "a fraction between 0 and 1", fmt::format("{}", h.hbm.achievable_fraction));
   }
   const ParamReader& tma = r.section("tma");
-  h.tma = {tma.get_int("issue_cycles"),          tma.get_int("latency_overhead_cycles"),
-           tma.get_int("store_bytes_per_clk"),   tma.get_bool("multicast"),
-           tma.get_int_list("swizzle_bytes"),    tma.get_int("box_dim_max")};
+  h.tma = {tma.get_int("issue_cycles"), tma.get_int("latency_overhead_cycles"), tma.get_int("store_bytes_per_clk"),
+           tma.get_bool("multicast"),   tma.get_int_list("swizzle_bytes"),      tma.get_int("box_dim_max")};
   const ParamReader& k = r.section("kernel");
   h.kernel = {k.get_time("launch_overhead"), k.get_int("barrier_latency_cycles")};
   const ParamReader& f = r.section("features");
@@ -202,6 +211,8 @@ HardwareConfig load_hardware(const ConfigNode& root) {
   return h;
 }
 
-std::vector<const ComponentSpec*> sim_component_specs() { return {&hardware_spec(), &numerics::accumulator_spec()}; }
+std::vector<const ComponentSpec*> sim_component_specs() {
+  return {&hardware_spec(), &numerics::accumulator_spec()};
+}
 
 }  // namespace v3sim

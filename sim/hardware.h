@@ -21,32 +21,32 @@ struct TensorCoreConfig {
 };
 
 struct CudaCoreConfig {
-  int64_t sub_partitions = 4;             // SM sub-partitions (warp schedulers), one instruction per clock each
+  int64_t sub_partitions = 4;                 // SM sub-partitions (warp schedulers), one instruction per clock each
   int64_t fp32_lanes_per_sub_partition = 32;  // FFMA lanes: 32 = one warp FFMA per clock per sub-partition
   int64_t registers_per_sm = 65536;
   int64_t max_registers_per_thread = 255;
 };
 
 struct SmemConfig {
-  Bytes capacity;           // per SM
-  Bytes max_per_block;      // opt-in maximum of one CTA
+  Bytes capacity;       // per SM
+  Bytes max_per_block;  // opt-in maximum of one CTA
   int64_t banks = 32;
-  int64_t bank_width = 4;   // bytes
+  int64_t bank_width = 4;  // bytes
   int64_t bytes_per_clk = 128;
   int64_t latency_cycles = 0;
 };
 
 struct L2Config {
   Bytes capacity;
-  int64_t bytes_per_clk = 0;        // aggregate L2 -> SM bandwidth, bytes per SM clock
+  int64_t bytes_per_clk = 0;  // aggregate L2 -> SM bandwidth, bytes per SM clock
   int64_t hit_latency_cycles = 0;
 };
 
 struct HbmConfig {
   Bytes capacity;
-  Bandwidth bandwidth;              // peak
-  double achievable_fraction = 1;   // sustained fraction of the peak under streaming reads
-  int64_t latency_cycles = 0;       // beyond the L2
+  Bandwidth bandwidth;             // peak
+  double achievable_fraction = 1;  // sustained fraction of the peak under streaming reads
+  int64_t latency_cycles = 0;      // beyond the L2
 };
 
 struct TmaConfig {
@@ -59,8 +59,8 @@ struct TmaConfig {
 };
 
 struct KernelConfig {
-  Time launch_overhead;                 // first CTA start after launch, until its prologue is done
-  int64_t barrier_latency_cycles = 0;   // mbarrier completion to a waiting warp resuming
+  Time launch_overhead;                // first CTA start after launch, until its prologue is done
+  int64_t barrier_latency_cycles = 0;  // mbarrier completion to a waiting warp resuming
 };
 
 // What DeepSeek-V3 §3.5 proposes for the SM; the kernel generators emit different code when they are on.
@@ -72,10 +72,10 @@ struct FeatureConfig {
 
 struct HardwareConfig {
   std::string name;
-  std::string arch;                  // e.g. sm_90a
+  std::string arch;  // e.g. sm_90a
   int64_t sms = 0;
-  Frequency boost_clock;             // nominal
-  Frequency sustained_clock;         // under sustained tensor-core load (power-limited)
+  Frequency boost_clock;      // nominal
+  Frequency sustained_clock;  // under sustained tensor-core load (power-limited)
   TensorCoreConfig tensor;
   CudaCoreConfig cuda_cores;
   SmemConfig smem;
@@ -84,8 +84,8 @@ struct HardwareConfig {
   TmaConfig tma;
   KernelConfig kernel;
   FeatureConfig features;
-  numerics::AccumulatorModel fp8;    // FP8 MMA (wgmma k32 on Hopper)
-  numerics::AccumulatorModel bf16;   // BF16/FP16 MMA
+  numerics::AccumulatorModel fp8;   // FP8 MMA (wgmma k32 on Hopper)
+  numerics::AccumulatorModel bf16;  // BF16/FP16 MMA
 };
 
 const ComponentSpec& hardware_spec();

@@ -1,7 +1,6 @@
 // The calibration tests read tests/data/reference/, a copy of ../shared/reference/. Where the original is at
 // hand, the copy must be identical, so a refreshed reference is noticed.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
