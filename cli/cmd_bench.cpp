@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "models/graph_builder.h"
+#include "sim/exec/step.h"
 #include "sim/hardware.h"
 #include "sim/net/alltoall.h"
 #include "sim/numerics/error_study.h"
@@ -116,11 +117,41 @@ net::AllToAllDesc decode_ep320() {
   return d;
 }
 
+// One whole step (sim/exec/step.h) on its phase's H800 cluster; the work is the ops scheduled. `cached`: the kernel
+// results come from an in-memory cache filled by a run outside the timing; otherwise every kernel is simulated.
+Run whole_step(const std::string& deployment, const std::string& cluster, bool cached) {
+  const std::string dpath = resolve_config(deployment, "deployments", "bench");
+  const ConfigNode droot = load_config_file(dpath);
+  auto in = std::make_shared<exec::StepInputs>();
+  in->model = load_model_config(load_config_file(resolve_deployment_model(dpath, deployment_model_name(droot))));
+  in->deploy = load_deployment(droot, in->model);
+  const ConfigNode hroot = load_config_file(resolve_config("h800", "hardware", "bench"));
+  const ConfigNode croot = load_config_file(resolve_config(cluster, "clusters", "bench"));
+  in->hw = load_hardware(hroot);
+  in->cluster = net::load_cluster(croot);
+  in->hw_yaml = hroot.to_yaml();
+  in->cluster_yaml = croot.to_yaml();
+  auto cache = std::make_shared<exec::KernelCache>();
+  exec::StepOptions o;
+  o.keep_timeline = false;
+  if (cached) {
+    o.cache = cache.get();
+    exec::simulate_step(*in, o);
+  }
+  return [in, cache, o] { return static_cast<double>(exec::simulate_step(*in, o).ops); };
+}
+
 // Largest first, so the peak memory reported after the first is that workload's own.
 const std::vector<Workload>& workloads() {
   static const std::vector<Workload> w{
       {"graph/v3-train-2048", "full training-step graph of DeepSeek-V3 on 2048 GPUs (all 120 micro-batches)", "ops",
        [] { return graph_build("v3-train-2048"); }},
+      {"step/v3-train-2048", "whole training step on 2048 H800 (DualPipe, EP64), every kernel simulated", "ops",
+       [] { return whole_step("v3-train-2048", "h800-2048-mpft", false); }},
+      {"step/v3-train-2048-cached", "the same step with the kernel results cached", "ops",
+       [] { return whole_step("v3-train-2048", "h800-2048-mpft", true); }},
+      {"step/v3-decode-320", "whole decode step on 320 H800 (EP320, low-latency all-to-all)", "ops",
+       [] { return whole_step("v3-decode-320", "h800-decode-40node", false); }},
       {"graph/v3-prefill-32", "prefill-step graph on 32 GPUs", "ops", [] { return graph_build("v3-prefill-32"); }},
       {"graph/v3-decode-320", "decode-step graph on 320 GPUs", "ops", [] { return graph_build("v3-decode-320"); }},
       {"gemm/4096x7168x16384", "cycle-level FP8 GEMM on the H800 (the largest DeepGEMM shape)", "FLOP",

@@ -128,6 +128,30 @@ const ComponentSpec& batch_spec() {
            .description = "prefill/decode: micro-batches overlapped within a step",
            .required = false,
            .bound = Bound::Positive},
+          {.name = "mtp_acceptance",
+           .type = ParamType::Float,
+           .description = "decode with speculative_tokens: probability that an MTP draft token is accepted "
+                          "(DeepSeek-V3 report §5.4.3: 85-90% for the second token)",
+           .required = false,
+           .default_text = "0.85",
+           .bound = Bound::NonNegative},
+      }};
+  return spec;
+}
+
+const ComponentSpec& execution_spec() {
+  static const ComponentSpec spec{
+      "execution",
+      "how the step runs on each GPU",
+      {
+          {.name = "comm_sms",
+           .type = ParamType::Int,
+           .description = "SMs the all-to-all kernels of training and prefill hold (the rest compute); 0: the "
+                          "cluster's comm.sms; a cluster with a communication co-processor needs none",
+           .required = false,
+           .default_text = "0",
+           .unit = "SMs",
+           .bound = Bound::NonNegative},
       }};
   return spec;
 }
@@ -201,6 +225,10 @@ const ComponentSpec& deployment_spec() {
            .type = ParamType::Section,
            .description = "expert placement",
            .section = &experts_spec()},
+          {.name = "execution",
+           .type = ParamType::Section,
+           .description = "execution on each GPU",
+           .section = &execution_spec()},
       }};
   return spec;
 }
@@ -236,6 +264,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   const ParamReader& par = r.section("parallelism");
   const ParamReader& bat = r.section("batch");
   const ParamReader& exp = r.section("experts");
+  const ParamReader& exe = r.section("execution");
 
   Deployment d;
   d.name = r.get_string("name");
@@ -253,6 +282,9 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   d.shared_as_routed = exp.get_bool("shared_as_routed");
   d.shared_slots = exp.get_int("shared_slots");
   d.node_limit = exp.get_int("node_limit");
+  d.comm_sms = exe.get_int("comm_sms");
+  d.mtp_acceptance = bat.get_float("mtp_acceptance");
+  if (d.mtp_acceptance > 1) throw bat.error("mtp_acceptance", "a probability in [0, 1]", fmt::format("{}", d.mtp_acceptance));
 
   // Keys that belong to another phase are mistakes, not silently ignored.
   auto only_for = [&](const ParamReader& sec, const char* key, Phase phase) {
@@ -276,6 +308,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   only_for(bat, "tokens_per_gpu", Phase::Prefill);
   only_for(bat, "requests_per_gpu", Phase::Decode);
   only_for(bat, "speculative_tokens", Phase::Decode);
+  only_for(bat, "mtp_acceptance", Phase::Decode);
   if (bat.value_node("micro_batches") && d.phase == Phase::Train) {
     throw bat.error("micro_batches",
                     "no 'micro_batches' in a train deployment (it follows from global_batch_sequences, the DP degree "
@@ -364,6 +397,13 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
                           fmt::format("an even number of micro-batches per pipeline for DualPipe (global batch / "
                                       "(dp {} x micro_batch_sequences {}))",
                                       d.dp(), d.micro_batch_sequences),
+                          fmt::format("{} micro-batches", d.micro_batches()));
+        }
+        if (d.micro_batches() < 2 * d.pp) {
+          throw bat.error("global_batch_sequences",
+                          fmt::format("at least 2 x pp = {} micro-batches per pipeline for DualPipe (global batch / "
+                                      "(dp {} x micro_batch_sequences {}))",
+                                      2 * d.pp, d.dp(), d.micro_batch_sequences),
                           fmt::format("{} micro-batches", d.micro_batches()));
         }
       }

@@ -42,6 +42,10 @@ struct Deployment {
   int64_t requests_per_gpu = 0;         // decode: requests per GPU per step (after SP sharding)
   int64_t speculative_tokens = 0;       // decode: MTP draft tokens verified per request per step
   int64_t inference_micro_batches = 1;  // prefill/decode: micro-batches overlapped (DeepSeek uses 2)
+  double mtp_acceptance = 0.85;         // decode: probability an MTP draft token is accepted
+
+  // execution
+  int64_t comm_sms = 0;  // SMs held by the all-to-all kernels (train, prefill); 0: the cluster's comm.sms
 
   // experts
   int64_t redundant_experts = 0;

@@ -114,7 +114,15 @@ const ComponentSpec& kernel_spec() {
         .type = ParamType::Time,
         .description = "launch to the first CTA's main loop (CTA dispatch, prologue)",
         .bound = Bound::NonNegative},
-       int_param("barrier_latency_cycles", "mbarrier completion to a waiting warp resuming", "cycles")}};
+       int_param("barrier_latency_cycles", "mbarrier completion to a waiting warp resuming", "cycles"),
+       {.name = "attention_fwd_efficiency",
+        .type = ParamType::Float,
+        .description = "fraction of the tensor peak a fused attention forward kernel sustains (0 to 1)",
+        .bound = Bound::Positive},
+       {.name = "attention_bwd_efficiency",
+        .type = ParamType::Float,
+        .description = "fraction of the tensor peak a fused attention backward kernel sustains (0 to 1)",
+        .bound = Bound::Positive}}};
   return spec;
 }
 
@@ -202,7 +210,11 @@ HardwareConfig load_hardware(const ConfigNode& root) {
   h.tma = {tma.get_int("issue_cycles"), tma.get_int("latency_overhead_cycles"), tma.get_int("store_bytes_per_clk"),
            tma.get_bool("multicast"),   tma.get_int_list("swizzle_bytes"),      tma.get_int("box_dim_max")};
   const ParamReader& k = r.section("kernel");
-  h.kernel = {k.get_time("launch_overhead"), k.get_int("barrier_latency_cycles")};
+  h.kernel = {k.get_time("launch_overhead"), k.get_int("barrier_latency_cycles"),
+              k.get_float("attention_fwd_efficiency"), k.get_float("attention_bwd_efficiency")};
+  for (const char* key : {"attention_fwd_efficiency", "attention_bwd_efficiency"}) {
+    if (k.get_float(key) > 1) throw k.error(key, "a fraction between 0 and 1", fmt::format("{}", k.get_float(key)));
+  }
   const ParamReader& f = r.section("features");
   h.features = {f.get_bool("fp8_transposed_smem_reads"), f.get_bool("block_scaled_mma"), f.get_bool("tma_fp8_cast")};
   const ParamReader& num = r.section("numerics");

@@ -61,6 +61,11 @@ struct TmaConfig {
 struct KernelConfig {
   Time launch_overhead;                // first CTA start after launch, until its prologue is done
   int64_t barrier_latency_cycles = 0;  // mbarrier completion to a waiting warp resuming
+  // Fused attention kernels (FlashAttention-class, not modeled at cycle level): the fraction of the tensor-core
+  // peak at the sustained clock they reach, forward and backward (softmax, masking and the pipeline of two
+  // dependent GEMMs keep them below a plain GEMM).
+  double attention_fwd_efficiency = 1;
+  double attention_bwd_efficiency = 1;
 };
 
 // What DeepSeek-V3 §3.5 proposes for the SM; the kernel generators emit different code when they are on.

@@ -44,6 +44,10 @@ void AllToAllDesc::validate(const ClusterConfig& c) const {
     throw fail("--topk", fmt::format("between 1 and the {} experts (experts per token)", experts),
                fmt::format("{}", topk));
   }
+  if (bytes_per_copy < 0) {
+    throw fail("--bytes-per-copy", "0 (the phase's own payload) or a positive size of one token copy",
+               fmt::format("{}", bytes_per_copy));
+  }
   if (redundant < 0) throw fail("--redundant", "0 or more redundant experts", fmt::format("{}", redundant));
   if ((experts + redundant) % ep != 0) {
     throw fail("--experts",

@@ -50,11 +50,17 @@ struct AllToAllDesc {
   int64_t sms = 0;         // SMs of the normal kernels; 0: the cluster's comm.sms
   RoutingSpec routing;
   uint64_t seed = 1;
+  // Bytes of one token copy when the payload is not DeepEP's (e.g. a backward pass sending BF16 gradients on the
+  // dispatch path); 0: the phase's own size below. The metrics count copies at this size.
+  int64_t bytes_per_copy = 0;
 
   // Bytes of one token copy: FP8 values and one FP32 scale per 128 of them (dispatch), BF16 values (combine).
   int64_t dispatch_bytes() const { return hidden + (hidden + 127) / 128 * 4; }
   int64_t combine_bytes() const { return 2 * hidden; }
-  int64_t copy_bytes() const { return phase == AllToAllPhase::Dispatch ? dispatch_bytes() : combine_bytes(); }
+  int64_t copy_bytes() const {
+    if (bytes_per_copy > 0) return bytes_per_copy;
+    return phase == AllToAllPhase::Dispatch ? dispatch_bytes() : combine_bytes();
+  }
   int64_t comm_sms(const ClusterConfig& c) const { return sms > 0 ? sms : c.comm_sms; }
   int64_t nodes(const ClusterConfig& c) const { return ep > c.gpus_per_node ? ep / c.gpus_per_node : 1; }
   RoutingProblem routing_problem(const ClusterConfig& c) const;

@@ -94,11 +94,14 @@ TEST_CASE("pipeline schedules: DualPipe needs an even PP degree", "[models][depl
   ModelConfig m = test::model("tiny-moe");
   std::string yaml =
       "name: t\nphase: train\ngpus: 8\nparallelism:\n  pp: 8\n  pp_schedule: dualpipe\n"
-      "batch:\n  seq_len: 128\n  global_batch_sequences: 2\n";
+      "batch:\n  seq_len: 128\n  global_batch_sequences: 16\n";
   CHECK_NOTHROW(test::deployment_text(yaml, m));
-  // 8 slots: PP 1, 2, 4, 8 divide them; 1F1B takes odd micro-batch counts, DualPipe does not.
-  CHECK_THROWS_WITH(test::deployment_text(replace(yaml, "global_batch_sequences: 2", "global_batch_sequences: 3"), m),
+  // 8 slots: PP 1, 2, 4, 8 divide them; 1F1B takes odd micro-batch counts, DualPipe does not, and DualPipe needs
+  // at least 2 x PP micro-batches (one per rank and direction).
+  CHECK_THROWS_WITH(test::deployment_text(replace(yaml, "global_batch_sequences: 16", "global_batch_sequences: 17"), m),
                     Catch::Contains("even number of micro-batches"));
+  CHECK_THROWS_WITH(test::deployment_text(replace(yaml, "global_batch_sequences: 16", "global_batch_sequences: 2"), m),
+                    Catch::Contains("at least 2 x pp = 16"));
   CHECK_NOTHROW(test::deployment_text(
-      replace(replace(yaml, "global_batch_sequences: 2", "global_batch_sequences: 3"), "dualpipe", "1f1b"), m));
+      replace(replace(yaml, "global_batch_sequences: 16", "global_batch_sequences: 3"), "dualpipe", "1f1b"), m));
 }

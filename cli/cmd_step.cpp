@@ -1,0 +1,372 @@
+// `v3sim step`: one whole training, prefill or decode step of a deployment on a simulated cluster (sim/exec/step.h),
+// and DeepSeek's closed-form decode bound next to it (--analytical).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/units.h"
+#include "models/deployment.h"
+#include "models/model_config.h"
+#include "report/h5_file.h"
+#include "report/trace.h"
+#include "sim/exec/step.h"
+#include "sim/hardware.h"
+#include "sim/net/cluster.h"
+
+namespace v3sim::cli {
+
+namespace {
+
+struct StepArgs {
+  std::string model;
+  std::string deploy = "v3-train-2048";
+  std::string cluster;  // empty: by phase (kDefaultCluster)
+  std::string hw = "h800";
+  std::vector<std::string> sets;
+  bool json = false;
+  std::string output;
+  bool analytical = false;
+  std::vector<std::string> bandwidths;
+  std::string cache;
+  bool no_cache = false;
+  uint64_t seed = 1;
+  std::vector<std::string> argv;
+};
+
+struct Loaded {
+  exec::StepInputs in;
+  std::string model_path, deploy_path, hw_path, cluster_path;
+  std::string model_yaml, deploy_yaml;
+};
+
+Loaded load_inputs(const StepArgs& a) {
+  const auto overrides = parse_overrides(a.sets, {"model", "deploy", "hw", "cluster"});
+  Loaded l;
+  l.deploy_path = resolve_config(a.deploy, "deployments", "--deploy");
+  ConfigNode droot = load_document(l.deploy_path, "deploy", overrides);
+  if (!a.model.empty()) {
+    l.model_path = resolve_config(a.model, "models", "--model");
+  } else if (!deployment_model_name(droot).empty()) {
+    l.model_path = resolve_deployment_model(l.deploy_path, deployment_model_name(droot));
+  } else {
+    l.model_path = resolve_config("deepseek-v3-671b", "models", "--model");
+  }
+  ConfigNode mroot = load_document(l.model_path, "model", overrides);
+  l.in.model = load_model_config(mroot);
+  l.in.deploy = load_deployment(droot, l.in.model);
+  l.hw_path = resolve_config(a.hw, "hardware", "--hw");
+  ConfigNode hroot = load_document(l.hw_path, "hw", overrides);
+  // The cluster DeepSeek ran the phase on: the 2048-GPU training cluster, the 40-node decode deployment.
+  std::string cluster = a.cluster;
+  if (cluster.empty()) {
+    cluster = l.in.deploy.phase == Phase::Decode ? "h800-decode-40node" : "h800-2048-mpft";
+  }
+  l.cluster_path = resolve_config(cluster, "clusters", "--cluster");
+  ConfigNode croot = load_document(l.cluster_path, "cluster", overrides);
+  l.in.hw = load_hardware(hroot);
+  l.in.cluster = net::load_cluster(croot);
+  l.in.hw_yaml = hroot.to_yaml();
+  l.in.cluster_yaml = croot.to_yaml();
+  l.model_yaml = mroot.to_yaml();
+  l.deploy_yaml = droot.to_yaml();
+  return l;
+}
+
+// The bandwidths of --analytical: --bandwidth, else the ISCA'25 pair (50 GB/s InfiniBand, 900 GB/s NVLink) and the
+// cluster's own scale-out rate per GPU.
+std::vector<Bandwidth> bound_bandwidths(const StepArgs& a, const net::ClusterConfig& c) {
+  std::vector<Bandwidth> out;
+  for (const auto& s : a.bandwidths) {
+    try {
+      out.push_back(parse_bandwidth(s));
+    } catch (const UnitError& e) {
+      throw ConfigError(SourceLoc{"--bandwidth", 0}, "", e.expected(), e.found());
+    }
+  }
+  if (out.empty()) {
+    out = {parse_bandwidth("50GB/s"), parse_bandwidth("900GB/s"),
+           Bandwidth::bytes_per_second(c.nic_bandwidth.bytes_per_second() * c.nics_per_gpu)};
+  }
+  return out;
+}
+
+nlohmann::json bound_json(const exec::DecodeBound& b) {
+  return {{"bandwidth_gb_per_s", b.bandwidth_Bps / 1e9},
+          {"hidden", b.hidden},
+          {"bytes_per_value", b.bytes_per_value},
+          {"tokens_per_gpu", b.tokens_per_gpu},
+          {"experts_per_token", b.experts_per_token},
+          {"layers", b.layers},
+          {"micro_batches", b.micro_batches},
+          {"layer_us", b.layer_us},
+          {"tpot_ms", b.tpot_ms},
+          {"tokens_per_s_per_request", b.tokens_per_s_per_request},
+          {"assumptions", b.assumptions}};
+}
+
+nlohmann::json result_json(const Loaded& l, const exec::StepResult& r) {
+  nlohmann::json j;
+  j["model"] = l.in.model.name;
+  j["deployment"] = l.in.deploy.name;
+  j["phase"] = to_string(l.in.deploy.phase);
+  j["hardware"] = l.in.hw.name;
+  j["cluster"] = l.in.cluster.name;
+  j["gpus"] = l.in.deploy.gpus;
+  j["tokens_per_step"] = r.tokens_per_step;
+  for (const auto& [k, v] : r.metrics()) {
+    if (k.find('.') == std::string::npos) j[k] = v;
+  }
+  j["breakdown_s"] = r.breakdown_s;
+  j["stream_busy_s"] = r.stream_busy_s;
+  j["memory_per_gpu_bytes"] = r.memory_per_gpu_bytes;
+  j["rank_busy_s"] = r.rank_busy_s;
+  j["roofline_ops"] = r.roofline_ops;
+  nlohmann::json kernels = nlohmann::json::array();
+  for (const auto& k : r.kernels) {
+    kernels.push_back({{"name", k.name},
+                       {"kind", k.kind},
+                       {"kernel", k.kernel},
+                       {"model", exec::to_string(k.model)},
+                       {"bound", k.bound},
+                       {"flops", k.flops},
+                       {"bytes", k.bytes},
+                       {"time_s", k.time_s},
+                       {"calls", k.calls}});
+  }
+  j["kernels"] = kernels;
+  j["ops"] = r.ops;
+  j["kernels_simulated"] = r.kernels_simulated;
+  j["wall_s"] = r.wall_s;
+  return j;
+}
+
+std::string si_time(double s) {
+  if (s >= 1) return fmt::format("{:.3f} s", s);
+  if (s >= 1e-3) return fmt::format("{:.3f} ms", s * 1e3);
+  return fmt::format("{:.1f} us", s * 1e6);
+}
+
+void print_bound(const exec::DecodeBound& b, const char* label) {
+  fmt::print("  {:>6.0f} GB/s  {:>8.2f} ms per token  {:>8.1f} us per layer  {:>7.1f} tokens/s per request  ({})\n",
+             b.bandwidth_Bps / 1e9, b.tpot_ms, b.layer_us, b.tokens_per_s_per_request, label);
+}
+
+void print_human(const Loaded& l, const exec::StepResult& r) {
+  const Deployment& d = l.in.deploy;
+  fmt::print("{} {} step of {} on {} x {} ({}), {} GPUs\n", d.name, to_string(d.phase), l.in.model.name,
+             l.in.cluster.name, l.in.hw.name, l.cluster_path, d.gpus);
+  fmt::print("SMs: {} compute + {} communication\n", r.compute_sms, r.comm_sms);
+  fmt::print("step time          {}\n", si_time(r.step_time_s));
+  fmt::print("tokens/s per GPU   {:.1f}   per node {:.1f}\n", r.tokens_per_s_per_gpu, r.tokens_per_s_per_node);
+  switch (d.phase) {
+    case Phase::Train:
+      fmt::print("MFU                {:.1f}% (BF16 dense peak, causal FLOPs, MTP excluded)\n", 100 * r.mfu);
+      fmt::print("GPU-hours per 1T   {:.0f}K (DeepSeek-V3 report: 180K)\n", r.gpu_hours_per_trillion_tokens / 1e3);
+      break;
+    case Phase::Prefill:
+      fmt::print("time per prompt    {:.1f} ms (TTFT)\n", r.ttft_ms);
+      break;
+    case Phase::Decode:
+      fmt::print("time per token     {:.2f} ms (TPOT; {:.2f} tokens accepted per step)\n", r.tpot_ms,
+                 r.accepted_tokens_per_step);
+      fmt::print("tokens/s/request   {:.1f}\n", r.tokens_per_s_per_request);
+      break;
+  }
+  fmt::print("pipeline bubble    {}\n", si_time(r.bubble_s));
+  fmt::print("exposed comm       {}\n", si_time(r.exposed_comm_s));
+  fmt::print("by op kind (seconds per GPU, summed over streams):\n");
+  std::vector<std::pair<std::string, double>> kinds(r.breakdown_s.begin(), r.breakdown_s.end());
+  std::sort(kinds.begin(), kinds.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  for (const auto& [k, v] : kinds) {
+    if (v > 0) fmt::print("  {:<24} {:>12}  {:>5.1f}%\n", k, si_time(v), 100 * v / r.step_time_s);
+  }
+  fmt::print("by stream (busy per GPU):\n");
+  for (const auto& [k, v] : r.stream_busy_s) fmt::print("  {:<24} {:>12}\n", k, si_time(v));
+  fmt::print("memory per GPU (most loaded rank), capacity {:.1f} GiB:\n", r.memory_capacity_bytes / (1 << 30));
+  for (const char* k : {"weights", "gradients", "optimizer", "activations", "kv_cache", "total"}) {
+    const double v = r.memory_per_gpu_bytes.count(k) ? r.memory_per_gpu_bytes.at(k) : 0.0;
+    fmt::print("  {:<24} {:>9.1f} GiB\n", k, v / (1 << 30));
+  }
+  fmt::print("not modeled at cycle level ({} ops, roofline or closed form):", r.roofline_ops.size());
+  const size_t shown = std::min<size_t>(r.roofline_ops.size(), 8);
+  for (size_t i = 0; i < shown; ++i) fmt::print(" {}", r.roofline_ops[i]);
+  fmt::print("{}\n", r.roofline_ops.size() > shown ? " ... (--json lists all)" : "");
+  fmt::print("simulated {} ops, {} kernels new to the cache, in {:.2f} s\n", r.ops, r.kernels_simulated, r.wall_s);
+}
+
+void write_h5(const std::string& path, const StepArgs& a, const Loaded& l, const exec::StepResult& r,
+              uint64_t cache_hits, uint64_t cache_misses) {
+  ResultFile f;
+  f.meta = standard_meta();
+  std::string cmd;
+  for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
+  f.meta["command_line"] = cmd;
+  f.meta["source"] = "projected";
+  f.meta["seed"] = std::to_string(a.seed);
+  f.meta["model_config"] = l.model_yaml;
+  f.meta["deployment_config"] = l.deploy_yaml;
+  f.meta["hardware_config"] = l.in.hw_yaml;
+  f.meta["cluster_config"] = l.in.cluster_yaml;
+  f.meta["model_file"] = l.model_path;
+  f.meta["deployment_file"] = l.deploy_path;
+  f.meta["hardware_file"] = l.hw_path;
+  f.meta["cluster_file"] = l.cluster_path;
+  f.meta["phase"] = to_string(l.in.deploy.phase);
+  f.timeline = r.timeline;
+  f.summary = r.metrics();
+  f.stats = {{"ops", static_cast<double>(r.ops)},
+             {"kernels", static_cast<double>(r.kernels.size())},
+             {"kernels_simulated", static_cast<double>(r.kernels_simulated)},
+             {"kernel_cache_hits", static_cast<double>(cache_hits)},
+             {"kernel_cache_misses", static_cast<double>(cache_misses)},
+             {"roofline_ops", static_cast<double>(r.roofline_ops.size())},
+             {"wall_s", r.wall_s}};
+  write_result_h5(path, f);
+}
+
+int run_step(const StepArgs& a) {
+  if (!a.output.empty() && !a.output.ends_with(".h5") && !a.output.ends_with(".json")) {
+    throw ConfigError(SourceLoc{"-o", 0}, "", "an HDF5 result (.h5) or a Perfetto trace (.json)",
+                      fmt::format("'{}'", a.output));
+  }
+  const Loaded l = load_inputs(a);
+  const bool decode = l.in.deploy.phase == Phase::Decode;
+  if ((a.analytical || !a.bandwidths.empty()) && !decode) {
+    throw ConfigError(SourceLoc{"--analytical", 0}, "",
+                      "a decode deployment (the closed-form bound is DeepSeek's decode bound)",
+                      fmt::format("deployment '{}' of phase {}", l.in.deploy.name, to_string(l.in.deploy.phase)));
+  }
+  std::vector<exec::DecodeBound> paper, exact;
+  if (decode) {
+    for (const Bandwidth& bw : bound_bandwidths(a, l.in.cluster)) {
+      paper.push_back(exec::decode_bound(l.in, bw, true));
+      exact.push_back(exec::decode_bound(l.in, bw, false));
+    }
+  }
+
+  std::unique_ptr<exec::KernelCache> cache;
+  const std::string cache_path = a.no_cache ? std::string() : (a.cache.empty() ? exec::default_cache_path() : a.cache);
+  cache = cache_path.empty() ? std::make_unique<exec::KernelCache>() : std::make_unique<exec::KernelCache>(cache_path);
+
+  exec::StepOptions o;
+  o.cache = cache.get();
+  o.seed = a.seed;
+  o.keep_timeline = !a.output.empty();
+  const bool tty = ::isatty(::fileno(stderr)) != 0;
+  auto last = std::chrono::steady_clock::now();
+  o.progress = [&](size_t done, size_t total, const std::string& kernel) {
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last < std::chrono::milliseconds(tty ? 200 : 5000)) return;
+    last = now;
+    if (tty) {
+      std::fprintf(stderr, "\r\033[Ksimulating kernels %zu/%zu  %.60s", done, total, kernel.c_str());
+      if (done >= total) std::fprintf(stderr, "\r\033[K");
+    } else {
+      std::fprintf(stderr, "simulating kernels %zu/%zu: %s\n", done, total, kernel.c_str());
+    }
+    std::fflush(stderr);
+  };
+  const exec::StepResult r = exec::simulate_step(l.in, o);
+  if (tty) std::fprintf(stderr, "\r\033[K");
+
+  if (!a.output.empty()) {
+    if (a.output.ends_with(".h5")) {
+      write_h5(a.output, a, l, r, cache->hits(), cache->misses());
+    } else {
+      const std::vector<std::string> streams = {exec::to_string(exec::Stream::Compute),
+                                                exec::to_string(exec::Stream::Comm),
+                                                exec::to_string(exec::Stream::PipeComm)};
+      write_chrome_trace(a.output, {&r.timeline}, streams);
+    }
+  }
+
+  if (a.json) {
+    nlohmann::json j = result_json(l, r);
+    if (decode && a.analytical) {
+      nlohmann::json p = nlohmann::json::array(), e = nlohmann::json::array();
+      for (const auto& b : paper) p.push_back(bound_json(b));
+      for (const auto& b : exact) e.push_back(bound_json(b));
+      j["analytical"] = {{"paper", p}, {"exact", e}};
+    }
+    if (!a.output.empty()) j["output"] = a.output;
+    fmt::print("{}\n", j.dump(2));
+    return 0;
+  }
+  print_human(l, r);
+  if (decode && a.analytical) {
+    fmt::print(
+        "DeepSeek's closed-form decode bound (ISCA'25 §2.3.2): all-to-all bytes over the scale-out bandwidth,\n"
+        "compute and latency hidden, {} micro-batches x {} layers:\n",
+        paper.front().micro_batches, paper.front().layers);
+    for (size_t i = 0; i < paper.size(); ++i) {
+      print_bound(paper[i], "paper: hidden 7000, 3 B per value");
+      print_bound(exact[i], "exact: hidden 7168, FP8 + scales");
+    }
+    fmt::print(
+        "simulated: {:.2f} ms per token; the difference is what the bound leaves out: {:.1f} ms of\n"
+        "exposed communication, the attention and expert compute of both micro-batches, and latency.\n",
+        r.tpot_ms, r.exposed_comm_s * 1e3 / std::max(1e-12, r.accepted_tokens_per_step));
+  }
+  if (!a.output.empty()) fmt::print("wrote {}\n", a.output);
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_step_command(CLI::App& app, std::vector<std::string> argv) {
+  auto a = std::make_shared<StepArgs>();
+  a->argv = std::move(argv);
+  CLI::App* cmd = app.add_subcommand(
+      "step",
+      "Simulate one whole step of a deployment on a cluster: training (pipeline schedule, optimizer, DP reduction),\n"
+      "prefill or decode; every op timed by the cycle-level models or a labelled roofline fallback");
+  cmd->add_option("--deploy", a->deploy, "deployment YAML or name in configs/deployments (its phase decides the step)")
+      ->capture_default_str();
+  cmd->add_option("--model", a->model, "model YAML or name (default: the one the deployment names)");
+  cmd->add_option("--cluster", a->cluster,
+                  "cluster YAML or name in configs/clusters (default: h800-decode-40node for a decode deployment, "
+                  "h800-2048-mpft otherwise)");
+  cmd->add_option("--hw", a->hw, "GPU YAML or name in configs/hardware (proposals/NAME for a proposal)")
+      ->capture_default_str();
+  add_set_option(*cmd, a->sets)
+      ->description(
+          "override one config value, DOC.KEY.PATH=VALUE with DOC one of model, deploy, hw, cluster "
+          "(deploy.execution.comm_sms=0, cluster.nic.bandwidth=100GB/s); repeatable");
+  cmd->add_flag("--json", a->json, "print one JSON object on stdout");
+  cmd->add_option("-o,--output", a->output,
+                  "write x.h5 (HDF5 result: timeline, summary, stats, resolved configs) or x.json (Perfetto trace: "
+                  "one process per pipeline rank, one thread per stream)");
+  cmd->add_flag("--analytical", a->analytical,
+                "decode: also print DeepSeek's closed-form bound (ISCA'25 §2.3.2) beside the simulated step");
+  cmd->add_option("--bandwidth", a->bandwidths,
+                  "scale-out bandwidth per GPU for --analytical (repeatable; default 50GB/s, 900GB/s and the "
+                  "cluster's)");
+  cmd->add_option("--cache", a->cache,
+                  "kernel-result cache file (default $V3SIM_CACHE, else ~/.cache/v3sim/kernels.txt)");
+  cmd->add_flag("--no-cache", a->no_cache, "simulate every kernel, keep nothing");
+  cmd->add_option("--seed", a->seed, "seed of the routing of the all-to-all")->capture_default_str();
+  cmd->footer(
+      "\nExamples:\n"
+      "  v3sim step                                                # V3 training on 2048 H800 (DualPipe, EP64)\n"
+      "  v3sim step --deploy v3-decode-320 --analytical            # decode, beside DeepSeek's bound\n"
+      "  v3sim step --deploy v3-prefill-32 --hw proposals/tma-fp8-cast --json\n"
+      "  v3sim step --cluster proposals/comm-coprocessor -o step.json   # Perfetto trace (ui.perfetto.dev)\n"
+      "  v3sim step --set deploy.parallelism.pp_schedule=1f1b -o step.h5\n"
+      "Kernel results are cached by descriptor and config fingerprint, so a second run takes seconds.\n"
+      "Exit codes: 0 ok, 2 bad input (the message names the file and key), 3 internal error.");
+  return [a] { return run_step(*a); };
+}
+
+}  // namespace v3sim::cli

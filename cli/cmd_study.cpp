@@ -1,0 +1,192 @@
+// `v3sim study FILE`: a what-if study (configs/studies/*.yaml) on threads, or over MPI ranks under mpirun; writes
+// DIR/results.h5 and DIR/summary.json from one file per finished point, so a killed study resumes with --resume.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "report/study.h"
+#include "report/study_comm.h"
+#include "report/study_fake.h"
+#include "report/study_run.h"
+#include "report/study_step.h"
+#include "sim/exec/op_cost.h"
+
+namespace v3sim::cli {
+
+namespace {
+
+struct StudyArgs {
+  std::string file = "deepseek-v3-proposals";
+  int threads = 0;  // 0: the cores of this machine shared by its ranks
+  bool resume = false;
+  std::string output;
+  std::vector<std::string> sets;
+  bool json = false;
+  bool dry_run = false;
+  std::string evaluator = "step";
+  std::string kernel_cache;  // "": exec::default_cache_path(); "none": in memory only
+};
+
+std::string default_reference() {
+  return (std::filesystem::path(configs_dir()) / ".." / "tests" / "data" / "reference" / "deepseek-v3.yaml").string();
+}
+
+// The evaluators `--evaluator` can name. "step" is the whole-step simulator (report/study_step.h) with one kernel
+// cache for the whole study, kept in the --kernel-cache file (none when `persist` is false: a dry run writes
+// nothing); "fake" is the test-only stand-in of report/study_fake.h (options from $V3SIM_FAKE_EVALUATOR).
+std::unique_ptr<PointEvaluator> make_evaluator(const StudyArgs& a, bool persist) {
+  if (a.evaluator == "fake") return make_fake_evaluator(fake_evaluator_options_from_env());
+  if (a.evaluator == "step") {
+    StepEvaluatorOptions o;
+    o.configs_dir = configs_dir();
+    o.reference_yaml = default_reference();
+    if (persist && a.kernel_cache != "none") {
+      o.cache_path = a.kernel_cache.empty() ? exec::default_cache_path() : a.kernel_cache;
+    }
+    try {
+      return make_step_evaluator(o);
+    } catch (const ConfigError& e) {
+      if (!a.kernel_cache.empty()) throw;
+      // The default file is a convenience: when it is unusable the study still runs, without it.
+      std::fprintf(stderr, "v3sim: warning: kernel cache not used (%s); kernels are kept in memory for this run\n",
+                   e.what());
+      o.cache_path.clear();
+      return make_step_evaluator(o);
+    }
+  }
+  throw ConfigError(SourceLoc{"--evaluator", 0}, "", "step or fake", fmt::format("'{}'", a.evaluator));
+}
+
+nlohmann::json points_json(const std::vector<StudyPoint>& points) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : points) {
+    out.push_back({{"index", p.index},
+                   {"label", p.label},
+                   {"group", p.group},
+                   {"phase", to_string(p.phase)},
+                   {"value", p.value},
+                   {"model", p.model_file},
+                   {"deploy", p.deploy_file},
+                   {"hw", p.hw_file},
+                   {"cluster", p.cluster_file},
+                   {"overrides", p.overrides}});
+  }
+  return out;
+}
+
+int run_study_command(const StudyArgs& a, StudyComm& comm) {
+  const std::string path = resolve_config(a.file, "studies", "FILE");
+  StudyLoadOptions lo;
+  lo.configs_dir = configs_dir();
+  lo.sets = a.sets;
+  const StudySpec spec = load_study(path, lo);
+  const std::vector<StudyPoint> points = enumerate_points(spec);
+  const std::unique_ptr<PointEvaluator> evaluator = make_evaluator(a, !a.dry_run);
+  if (a.dry_run) {
+    validate_study(spec, points, *evaluator);
+    if (comm.rank() != 0) return 0;
+    if (a.json) {
+      nlohmann::json j{{"study", spec.name},
+                       {"points", points.size()},
+                       {"fingerprint", study_fingerprint(spec, points, *evaluator)},
+                       {"point_list", points_json(points)}};
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf("study %s: %zu points (valid)\n", spec.name.c_str(), points.size());
+      int width = 0;
+      for (const auto& p : points) width = std::max(width, static_cast<int>(p.group.size()));
+      for (const auto& p : points) {
+        std::printf("%5lld  %-*s  %-7s  %s\n", static_cast<long long>(p.index), width, p.group.c_str(),
+                    to_string(p.phase), p.label.c_str());
+      }
+    }
+    return 0;
+  }
+  StudyRunOptions o;
+  o.out_dir = a.output.empty() ? "out/" + spec.name : a.output;
+  o.resume = a.resume;
+  o.threads = a.threads;
+  if (o.threads <= 0) {
+    const int cores = static_cast<int>(std::thread::hardware_concurrency());
+    o.threads = std::max(1, std::max(1, cores) / std::max(1, comm.local_size()));
+  }
+  o.log = stderr;
+  o.log_tty = ::isatty(::fileno(stderr)) != 0;
+  const StudyRunSummary s = run_study(spec, points, *evaluator, o, comm);
+  if (comm.rank() != 0) return 0;
+  if (a.json) {
+    nlohmann::json j{{"study", spec.name},        {"points", s.points},
+                     {"resumed", s.resumed},      {"ran", s.ran},
+                     {"failed", s.failed},        {"results", s.results_path},
+                     {"summary", s.summary_path}, {"fingerprint", s.fingerprint},
+                     {"threads", o.threads},      {"ranks", comm.size()},
+                     {"wall_s", s.wall_s}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("study %s: %lld points (%lld resumed, %lld run, %lld failed) in %.1f s on %d thread%s x %d rank%s\n",
+                spec.name.c_str(), static_cast<long long>(s.points), static_cast<long long>(s.resumed),
+                static_cast<long long>(s.ran), static_cast<long long>(s.failed), s.wall_s, o.threads,
+                o.threads == 1 ? "" : "s", comm.size(), comm.size() == 1 ? "" : "s");
+    std::printf("results: %s\nsummary: %s\n", s.results_path.c_str(), s.summary_path.c_str());
+  }
+  return 0;
+}
+
+int run_study(const StudyArgs& a) {
+  // MPI_Init happens here, and only when mpirun started this process.
+  const std::unique_ptr<StudyComm> comm = make_study_comm();
+  try {
+    return run_study_command(a, *comm);
+  } catch (const ConfigError&) {
+    if (comm->rank() != 0) return 2;  // the root prints the one error line
+    throw;
+  } catch (const InternalError& e) {
+    if (comm->rank() != 0) return 3;
+    throw;
+  }
+}
+
+}  // namespace
+
+CommandRunner add_study_command(CLI::App& app) {
+  auto a = std::make_shared<StudyArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "study", "Run a what-if study (proposals x phases, sweeps) on threads, or over MPI ranks under mpirun");
+  cmd->footer(
+      "Examples:\n"
+      "  v3sim study                                    # configs/studies/deepseek-v3-proposals.yaml -> out/<name>\n"
+      "  v3sim study my-study.yaml -j 2 -o out/mine     # two threads\n"
+      "  v3sim study my-study.yaml -o out/mine --resume # continue a study that was stopped\n"
+      "  mpirun -np 4 v3sim study my-study.yaml         # points split over 4 ranks, one results.h5\n"
+      "  v3sim study --dry-run                          # check the study and list its points\n"
+      "Writes DIR/points/NNNNN.json per finished point, then DIR/results.h5 and DIR/summary.json (the same\n"
+      "datasets whatever the number of threads or ranks).");
+  cmd->add_option("file", a->file, "study YAML file or name in configs/studies")->capture_default_str();
+  cmd->add_option("-j,--threads", a->threads, "worker threads per rank (default: the cores, shared by the ranks)")
+      ->check(positive_integer());
+  cmd->add_flag("--resume", a->resume, "skip the points DIR already holds (they must belong to this study)");
+  cmd->add_option("-o,--output", a->output, "output folder (default: out/<study name>)");
+  cmd->add_flag("--dry-run", a->dry_run, "check the study and list its points without running them");
+  cmd->add_flag("--json", a->json, "print one JSON object on stdout");
+  cmd->add_option("--kernel-cache", a->kernel_cache,
+                  "kernel-result cache shared by the points and with later runs (default: $V3SIM_CACHE, else "
+                  "~/.cache/v3sim/kernels.txt; 'none': in memory only)");
+  // Test-only: `--evaluator fake` runs report/study_fake.h's stand-in instead of the step simulator.
+  cmd->add_option("--evaluator", a->evaluator, "point evaluator: step, or fake (test-only)")->group("");
+  add_set_option(*cmd, a->sets);
+  return [a] { return run_study(*a); };
+}
+
+}  // namespace v3sim::cli

@@ -1,0 +1,251 @@
+#include "report/study_tables.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "sim/net/alltoall.h"
+#include "sim/sm/gemm.h"
+
+namespace v3sim {
+
+namespace {
+
+HardwareConfig load_chip(const std::string& configs_dir, const std::string& rel) {
+  return load_hardware(load_config_file((std::filesystem::path(configs_dir) / "hardware" / rel).string()));
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// ---- validation helpers ----
+
+// The columns of the validation table, filled row by row.
+struct ValidationColumns {
+  Table table;
+  TableColumn *suite, *name, *measured, *projected, *unit, *error_pct, *source;
+
+  ValidationColumns(const ValidationColumns&) = delete;
+  ValidationColumns& operator=(const ValidationColumns&) = delete;
+  ValidationColumns() {
+    table.name = "validation";
+    table.title = "Projected against measured: DeepSeek's published H800 figures";
+    table.columns.reserve(7);  // the column pointers stay valid
+    suite = &table.add_text("suite");
+    name = &table.add_text("case");
+    measured = &table.add_number("measured");
+    projected = &table.add_number("projected");
+    unit = &table.add_text("unit");
+    error_pct = &table.add_number("error_pct", "%");
+    source = &table.add_text("source");
+  }
+  void add(const std::string& s, const std::string& c, double meas, double proj, const std::string& u,
+           const std::string& src) {
+    suite->texts.push_back(s);
+    name->texts.push_back(c);
+    measured->numbers.push_back(meas);
+    projected->numbers.push_back(proj);
+    unit->texts.push_back(u);
+    error_pct->numbers.push_back(100.0 * (proj - meas) / meas);
+    source->texts.push_back(src);
+  }
+};
+
+// A child that must be there; the error names the reference file, line and key.
+const ConfigNode& require(const ConfigNode& parent, const char* key, const char* expected) {
+  const ConfigNode* n = parent.find(key);
+  if (!n) throw ConfigError(parent.loc(), parent.child_path(key), expected, "nothing");
+  return *n;
+}
+
+std::string source_of(const ConfigNode& table) {
+  const ConfigNode* s = table.find("source");
+  return s && s->is_scalar() ? s->text() : "";
+}
+
+// A row [a, b, c, ...] with at least `columns` scalar items.
+const std::vector<ConfigNode>& row_items(const ConfigNode& row, size_t columns, const char* expected) {
+  if (!row.is_sequence() || row.items().size() < columns) {
+    throw ConfigError(row.loc(), row.path(), expected, row.describe());
+  }
+  for (const ConfigNode& item : row.items()) {
+    if (!item.is_scalar()) throw ConfigError(item.loc(), item.path(), expected, item.describe());
+  }
+  return row.items();
+}
+
+double number(const ConfigNode& item) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(item.text(), &used);
+    if (used == item.text().size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw ConfigError(item.loc(), item.path(), "a number", item.describe());
+}
+
+// DeepGEMM's dense table: TFLOPS = 2MNK / t, published against simulate_gemm on the chip.
+void add_deepgemm_rows(ValidationColumns& out, const ConfigNode& ref, const HardwareConfig& gpu) {
+  const ConfigNode& deepgemm = require(ref, "deepgemm_h800", "DeepGEMM's H800 tables");
+  const ConfigNode& table =
+      require(deepgemm, "v3_2025_04_09_last_published_table", "DeepGEMM's last published H800 table");
+  const std::string source = "deepseek-v3.yaml deepgemm_h800: " + source_of(table);
+  for (const char* section : {"dense", "dense_large_m"}) {
+    const char* expected = "a list of [M, N, K, TFLOPS, GBps, speedup] rows";
+    const ConfigNode& rows = require(table, section, expected);
+    if (!rows.is_sequence()) throw ConfigError(rows.loc(), rows.path(), expected, rows.describe());
+    for (const ConfigNode& row : rows.items()) {
+      const auto& r = row_items(row, 4, "[M, N, K, TFLOPS, ...]");
+      sim::GemmDesc d;
+      d.m = static_cast<int64_t>(number(r[0]));
+      d.n = static_cast<int64_t>(number(r[1]));
+      d.k = static_cast<int64_t>(number(r[2]));
+      d.validate(gpu);
+      const sim::GemmResult res = sim::simulate_gemm(d, gpu);
+      out.add("deepgemm_h800_dense", fmt::format("m={} n={} k={}", d.m, d.n, d.k), number(r[3]), res.tflops, "TFLOPS",
+              source);
+    }
+  }
+}
+
+// DeepEP's normal kernels: the bottleneck bandwidth its benchmark prints, per phase and EP size.
+void add_deepep_rows(ValidationColumns& out, const ConfigNode& ref, const net::ClusterConfig& cluster) {
+  const ConfigNode& deepep = require(ref, "deepep_h800", "DeepEP's H800 tables");
+  const ConfigNode& table = require(deepep, "normal_v1_2025_04_22", "DeepEP's normal-kernel table");
+  const std::string source = "deepseek-v3.yaml deepep_h800: " + source_of(table);
+  const char* expected = "[type, dispatch_EP, dispatch_GBps, combine_EP, combine_GBps, bottleneck_link]";
+  const ConfigNode& rows = require(table, "rows", expected);
+  if (!rows.is_sequence()) throw ConfigError(rows.loc(), rows.path(), "a list of " + std::string(expected), rows.describe());
+  for (const ConfigNode& row : rows.items()) {
+    const auto& r = row_items(row, 6, expected);
+    const std::string type = r[0].text();
+    for (size_t col : {size_t{1}, size_t{3}}) {
+      net::AllToAllDesc d;
+      d.phase = col == 1 ? net::AllToAllPhase::Dispatch : net::AllToAllPhase::Combine;
+      d.ep = static_cast<int64_t>(number(r[col]));
+      d.tokens = 4096;
+      d.experts = 256 / d.ep * d.ep;  // DeepEP's benchmark
+      d.sms = 24;
+      d.validate(cluster);
+      const net::AllToAllResult res = net::run_alltoall(cluster, d);
+      out.add("deepep_h800_normal",
+              fmt::format("{} {} EP{} ({} GB/s)", type, col == 1 ? "dispatch" : "combine", d.ep, res.metric),
+              number(r[col + 1]), res.metric_gbps, "GB/s", source);
+    }
+  }
+}
+
+}  // namespace
+
+// ---- numerics_error_vs_k ----
+
+std::vector<NumericsAccumulator> default_accumulators(const std::string& configs_dir) {
+  const HardwareConfig h800 = load_chip(configs_dir, "h800.yaml");
+  return {
+      {"H800 tensor core only", h800, 0},
+      {"H800 + promotion every 128 (DeepGEMM)", h800, 128},
+      {"H800 + FP32 accumulation (proposal), tensor core only", load_chip(configs_dir, "proposals/fp32-accumulation.yaml"),
+       0},
+      {"B200 tensor core only", load_chip(configs_dir, "b200.yaml"), 0},
+  };
+}
+
+std::vector<int64_t> default_error_ks() {
+  return {256, 512, 1024, 2048, 4096, 8192, 16384};
+}
+
+Table numerics_error_table(const std::vector<NumericsAccumulator>& accumulators, std::vector<int64_t> ks,
+                           const NumericsTableOptions& o) {
+  if (accumulators.empty() || ks.empty()) {
+    throw ConfigError(SourceLoc{"numerics_error_vs_k", 0}, "", "at least one accumulator and one K",
+                      fmt::format("{} accumulators and {} K values", accumulators.size(), ks.size()));
+  }
+  for (int64_t k : ks) {
+    if (k <= 0) throw ConfigError(SourceLoc{"numerics_error_vs_k", 0}, "k", "positive K values", std::to_string(k));
+  }
+  Table t;
+  t.name = "numerics_error_vs_k";
+  t.title = fmt::format("FP8 GEMM accumulation error against K ({}x{} outputs, {} inputs, seed {})", o.m, o.n,
+                        numerics::to_string(o.dist), o.seed);
+  std::vector<std::string> labels;
+  for (const auto& a : accumulators) labels.push_back(a.label);
+  t.source = "sim/numerics/error_study (as `v3sim numerics gemm --sweep-k`): " + join(labels) +
+             "; errors against the FP64 product of the same quantized inputs";
+  t.columns.reserve(5);
+  TableColumn& name = t.add_text("accumulator");
+  TableColumn& k_col = t.add_number("k");
+  TableColumn& max_rel = t.add_number("max_rel_error");
+  TableColumn& mean_rel = t.add_number("mean_rel_error");
+  TableColumn& normwise = t.add_number("normwise_error");
+  for (const auto& a : accumulators) {
+    numerics::check_promotion(a.hw.fp8, a.promote_every);  // before any work
+  }
+  for (const auto& a : accumulators) {
+    numerics::ErrorStudy s;
+    s.m = o.m;
+    s.n = o.n;
+    s.dist = o.dist;
+    s.seed = o.seed;
+    s.emulation.model = a.hw.fp8;
+    s.emulation.promote_every = a.promote_every;
+    s.emulation.threads = o.threads;
+    for (int64_t k : ks) {
+      s.k = k;
+      const numerics::ErrorStats e = numerics::run_error_study(s);
+      name.texts.push_back(a.label);
+      k_col.numbers.push_back(static_cast<double>(k));
+      max_rel.numbers.push_back(e.max_rel_error);
+      mean_rel.numbers.push_back(e.mean_rel_error);
+      normwise.numbers.push_back(e.normwise_rel_error);
+    }
+  }
+  return t;
+}
+
+// ---- validation ----
+
+Table validation_table(const ValidationInputs& in) {
+  const ConfigNode ref = load_config_file(in.reference_yaml);
+  ValidationColumns out;
+  std::vector<std::string> sources;
+  if (in.deepgemm) {
+    add_deepgemm_rows(out, ref, in.gpu);
+    sources.push_back(fmt::format("sim/sm/gemm on {}", in.gpu.name));
+  }
+  if (in.deepep) {
+    add_deepep_rows(out, ref, in.cluster);
+    sources.push_back(fmt::format("sim/net/alltoall on {}", in.cluster.name));
+  }
+  out.table.source = fmt::format("measured: {}; projected: {}", in.reference_yaml, join(sources));
+  return std::move(out.table);
+}
+
+// ---- by name ----
+
+std::vector<std::string> study_table_names() {
+  return {"numerics_error_vs_k", "validation"};
+}
+
+Table make_study_table(const std::string& name, const StudyTableInputs& in) {
+  if (name == "numerics_error_vs_k") {
+    return numerics_error_table(default_accumulators(in.configs_dir), default_error_ks());
+  }
+  if (name == "validation") {
+    ValidationInputs v;
+    v.reference_yaml = in.reference_yaml;
+    v.gpu = load_chip(in.configs_dir, "h800.yaml");
+    v.cluster = net::load_cluster(
+        load_config_file((std::filesystem::path(in.configs_dir) / "clusters" / "h800-2048-mpft.yaml").string()));
+    return validation_table(v);
+  }
+  throw ConfigError(SourceLoc{"study tables", 0}, "", "a table name (" + join(study_table_names()) + ")",
+                    fmt::format("'{}'", name));
+}
+
+}  // namespace v3sim

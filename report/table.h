@@ -1,0 +1,45 @@
+// A small column table: what a study stores besides its points (numerics error against K, the roofline of the
+// kernels, validation rows) and what the report reads back. Each column holds numbers or text, all columns the
+// same length. Written to and read from results.h5 as /tables/<name> (report/h5_study.h).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace v3sim {
+
+struct TableColumn {
+  std::string name;
+  std::string unit;  // "s", "B", "FLOP", "" ...
+  bool text = false;
+  std::vector<double> numbers;     // when !text
+  std::vector<std::string> texts;  // when text
+
+  size_t size() const { return text ? texts.size() : numbers.size(); }
+};
+
+struct Table {
+  std::string name;    // HDF5 group name: [a-z0-9_]+
+  std::string title;   // one line for the report
+  std::string source;  // where the rows come from (a command, a reference file)
+  std::vector<TableColumn> columns;
+
+  size_t rows() const { return columns.empty() ? 0 : columns.front().size(); }
+  // Adds a column and returns it (a reference valid until the next add).
+  TableColumn& add_number(std::string column, std::string unit = "") {
+    columns.push_back(TableColumn{std::move(column), std::move(unit), false, {}, {}});
+    return columns.back();
+  }
+  TableColumn& add_text(std::string column) {
+    columns.push_back(TableColumn{std::move(column), "", true, {}, {}});
+    return columns.back();
+  }
+  const TableColumn* find(const std::string& column) const {
+    for (const auto& c : columns)
+      if (c.name == column) return &c;
+    return nullptr;
+  }
+};
+
+}  // namespace v3sim

@@ -1,0 +1,1563 @@
+#!/usr/bin/python3
+"""The chip-proposal report of a v3sim study.
+
+    scripts/report.py RESULTS_H5 -o DIR [--traces TRACES_DIR]
+
+Reads a study's results.h5 (format v3sim-study-1: /points, /metrics, /tables, written by `v3sim study`) and any
+measured traces (v3sim result files, format v3sim-result-1, found under TRACES_DIR), and writes
+
+    DIR/report.md      the report as Markdown (figures linked from figures/)
+    DIR/report.html    the same report as one self-contained file (inline CSS, inline SVG figures, no scripts,
+                       nothing fetched from anywhere)
+    DIR/figures/       every figure as SVG and PNG
+
+Sections: 1 summary and provenance, 2 per-proposal gain per phase, 3 step-time breakdowns, 4 sensitivity
+curves of each sweep, 5 FP8 accumulation error against K, 6 roofline of the V3 kernels, 7 validation
+(projected against measured). A section whose data is missing says what is missing and how to produce it.
+The Markdown and HTML are rendered from one document model, so their tables hold the same text.
+
+The summary opens with one sentence per proposal, every number computed from the data:
+"`X` buys A% in V3 training and B% in decode, costs C in numerics error, and the model behind it was within D% of
+measured hardware." A, B: baseline step time / proposal step time - 1 (metric step_time_s). C: the change of the FP8
+GEMM error against the baseline's accumulation, at the largest K of numerics_error_vs_k (accumulator_of() says how a
+proposal is linked to an accumulator), or from a per-point metric numerics_rel_error when a study has one. D: the
+worst |projected - measured| / measured among the validation rows and matching measured-trace ops of the model
+(GEMM or network) the proposal saves its time in (model_error()).
+
+Needs Debian's python3-h5py, python3-matplotlib and python3-numpy (scripts/setup.sh installs them).
+Exit status: 0 written, 2 bad input (missing, corrupt or foreign results file; one line on stderr), 3 a bug of ours.
+Tested by tests/report/test_report_py.py (CTest report_py).
+"""
+import argparse
+import html
+import io
+import math
+import os
+import re
+import sys
+import traceback
+from dataclasses import dataclass, field
+
+try:
+    import h5py
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+except ImportError as exc:  # pragma: no cover - depends on the machine
+    sys.stderr.write(f"error: report.py needs python3-h5py, python3-matplotlib and python3-numpy ({exc}); "
+                     f"run scripts/setup.sh, then /usr/bin/python3 {sys.argv[0]} (running under {sys.executable})\n")
+    sys.exit(2)
+
+plt = None  # matplotlib.pyplot, imported by build()
+STUDY_FORMAT = "v3sim-study-1"
+TRACE_FORMAT = "v3sim-result-1"
+PHASES = ("train", "prefill", "decode")
+PHASE_COLORS = {"train": "#4c72b0", "prefill": "#dd8452", "decode": "#55a868"}
+DASH = "\u2014"
+STUDY_HINT = "`v3sim study configs/studies/deepseek-v3-proposals.yaml -o out/deepseek-v3-proposals`"
+# The metrics a sensitivity curve shows for a phase, in order; those with no data are left out.
+SWEEP_METRICS = {
+    "decode": ("tpot_ms", "tokens_per_s_per_request", "tokens_per_s_per_gpu"),
+    "prefill": ("ttft_ms", "tokens_per_s_per_gpu"),
+    "train": ("step_time_s", "tokens_per_s_per_gpu", "mfu"),
+}
+METRIC_LABELS = {
+    "step_time_s": "step time (s)", "tokens_per_s_per_gpu": "tokens/s per GPU",
+    "tokens_per_s_per_node": "tokens/s per node", "mfu": "MFU", "ttft_ms": "TTFT (ms)", "tpot_ms": "TPOT (ms)",
+    "tokens_per_s_per_request": "tokens/s per request",
+    "gpu_hours_per_trillion_tokens": "GPU hours per trillion tokens",
+}
+
+
+class ReportError(Exception):
+    """A user's mistake: a missing or foreign input file."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Formatting
+
+
+def finite(x):
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def num(x, sig=3):
+    """A number with `sig` significant digits and thousands separators; an em dash for NaN or nothing."""
+    if not finite(x):
+        return DASH
+    x = float(x)
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if 1e-3 <= a < 1e7:
+        decimals = max(0, sig - 1 - int(math.floor(math.log10(a))))
+        return f"{x:,.{decimals}f}"
+    return f"{x:.{sig - 1}e}"
+
+
+def sci(x):
+    """Small errors in one style down a column: 2.32e-05."""
+    return f"{float(x):.2e}" if finite(x) else DASH
+
+
+def error_label(col):
+    """mean_rel_error -> "mean relative error"."""
+    return col.replace("_", " ").replace("rel ", "relative ")
+
+
+def pct(x):
+    return f"{float(x):+.1f}%" if finite(x) else DASH
+
+
+def text(x):
+    if isinstance(x, bytes):
+        return x.decode("utf-8", "replace")
+    return str(x)
+
+
+def time_unit(seconds):
+    """(scale, unit) for showing times of this magnitude: s, ms or us."""
+    top = max([abs(s) for s in seconds if finite(s)] or [0])
+    if top >= 1:
+        return 1.0, "s"
+    if top >= 1e-3:
+        return 1e3, "ms"
+    return 1e6, "\u00b5s"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    source: str
+    columns: list
+    data: dict
+    units: dict
+    attrs: dict
+    error: str = ""  # why the table cannot be used (columns of different lengths ...); empty when it can
+
+    def rows(self):
+        return len(self.data[self.columns[0]]) if self.columns else 0
+
+    def has(self, *names):
+        return all(n in self.data for n in names)
+
+    def pick(self, *names):
+        """The first of `names` that is a column, or None."""
+        return next((n for n in names if n in self.data), None)
+
+    def numeric(self, name):
+        return name in self.data and not isinstance(self.data[name], list)
+
+
+@dataclass
+class Study:
+    path: str
+    attrs: dict
+    points: dict  # column -> list
+    metrics: dict  # name -> np.ndarray
+    tables: dict  # name -> Table
+
+    def n(self):
+        return len(self.points["label"])
+
+    def metric(self, name, i):
+        col = self.metrics.get(name)
+        return float(col[i]) if col is not None else float("nan")
+
+    def ok(self, i):
+        return self.points["status"][i] == "ok"
+
+    def indices(self, group=None, phase=None):
+        return [i for i in range(self.n())
+                if (group is None or self.points["group"][i] == group)
+                and (phase is None or self.points["phase"][i] == phase)]
+
+
+def read_column(ds):
+    values = ds[()]
+    if values.dtype.kind in "SOU":
+        return [text(v) for v in values]
+    return np.asarray(values, dtype=np.float64)
+
+
+def attrs_of(obj):
+    out = {}
+    for k, v in obj.attrs.items():
+        if isinstance(v, (bytes, str, np.bytes_, np.str_)):
+            out[k] = text(v)
+        elif np.ndim(v) == 0:
+            out[k] = v.item() if hasattr(v, "item") else v
+        else:
+            out[k] = v
+    return out
+
+
+def read_table(name, g):
+    attrs = attrs_of(g)
+    columns = [c for c in text(attrs.get("columns", "")).split(",") if c] or sorted(g.keys())
+    missing = [c for c in columns if c not in g]
+    if missing:
+        raise ReportError(f"/tables/{name} lists columns {', '.join(missing)} that it does not hold")
+    data = {c: read_column(g[c]) for c in columns}
+    units = {c: text(g[c].attrs.get("unit", "")) for c in columns}
+    t = Table(name, text(attrs.get("title", name)), text(attrs.get("source", "")), columns, data, units, attrs)
+    lengths = {c: len(v) for c, v in data.items()}
+    if len(set(lengths.values())) > 1:
+        t.error = "columns of different lengths (" + ", ".join(f"{c}: {n}" for c, n in lengths.items()) + ")"
+    return t
+
+
+def load_study(path):
+    if not os.path.exists(path):
+        raise ReportError(f"{path}: no such file (run {STUDY_HINT} first)")
+    if os.path.isdir(path):
+        raise ReportError(f"{path}: a folder; expected a study's results.h5 (e.g. {os.path.join(path, 'results.h5')})")
+    if not h5py.is_hdf5(path):
+        raise ReportError(f"{path}: expected a study's results.h5, found a file that is not HDF5")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ReportError(f"{path}: an HDF5 file that cannot be opened (corrupt or truncated?): {exc}") from exc
+    try:
+        with f:
+            return read_study(path, f)
+    except ReportError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReportError(f"{path}: a malformed study result ({exc.__class__.__name__}: {exc})") from exc
+
+
+def read_study(path, f):
+    attrs = attrs_of(f)
+    if attrs.get("format") != STUDY_FORMAT:
+        raise ReportError(f"{path}: expected format '{STUDY_FORMAT}', found "
+                          f"'{attrs.get('format', 'no format attribute')}' (not a v3sim study result)")
+    if "points" not in f or not isinstance(f["points"], h5py.Group):
+        raise ReportError(f"{path}: a study result without /points")
+    points = {k: read_column(f["points"][k]) for k in f["points"].keys()}
+    for col in ("label", "group", "phase", "status"):
+        if col not in points:
+            raise ReportError(f"{path}: /points has no '{col}' dataset")
+    n = len(points["label"])
+    points.setdefault("value", [""] * n)
+    points.setdefault("value_num", np.full(n, np.nan))
+    points.setdefault("index", np.arange(n))
+    for col, values in points.items():
+        if len(values) != n:
+            raise ReportError(f"{path}: /points/{col} has {len(values)} entries, /points/label {n}")
+    metrics = {}
+    for k in f.get("metrics", {}).keys():
+        metrics[k] = np.asarray(f["metrics"][k][()], dtype=np.float64)
+        if metrics[k].shape != (n,):
+            raise ReportError(f"{path}: /metrics/{k} has shape {metrics[k].shape}, expected one value per point ({n})")
+    tables = {k: read_table(k, f["tables"][k]) for k in f.get("tables", {}).keys()}
+    return Study(path, attrs, points, metrics, tables)
+
+
+@dataclass
+class Trace:
+    path: str
+    meta: dict = field(default_factory=dict)
+    ops: list = field(default_factory=list)  # (name, kind, duration_s, flops)
+    error: str = ""
+    name: str = ""  # as the report shows it: the path from the traces folder, that folder's name first
+
+
+def load_trace(path):
+    t = Trace(path)
+    try:
+        with h5py.File(path, "r") as f:
+            t.meta = attrs_of(f["meta"]) if "meta" in f else {}
+            if t.meta.get("format") != TRACE_FORMAT or "timeline" not in f:
+                t.error = f"not a v3sim result (format '{t.meta.get('format', 'missing')}')"
+                return t
+            for row in f["timeline"][()]:
+                t.ops.append((text(row["name"]), text(row["kind"]), float(row["duration_ps"]) * 1e-12,
+                              float(row["flops"])))
+    except OSError as exc:
+        t.error = f"unreadable ({exc.__class__.__name__}: not HDF5?)"
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        t.error = f"a malformed /timeline ({exc.__class__.__name__}: {exc})"
+        t.ops = []
+    return t
+
+
+def load_traces(folder):
+    if not folder:
+        return None
+    if not os.path.isdir(folder):
+        raise ReportError(f"--traces {folder}: no such folder")
+    paths = []
+    for root, _, files in os.walk(folder):
+        paths += [os.path.join(root, f) for f in files if f.endswith(".h5")]
+    traces = [load_trace(p) for p in sorted(paths)]
+    top = os.path.basename(os.path.normpath(os.path.abspath(folder)))
+    for t in traces:
+        t.name = "/".join([top] + os.path.relpath(t.path, folder).split(os.sep))
+    return traces
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The document: blocks rendered both as Markdown and as HTML
+
+
+@dataclass
+class Figure:
+    name: str
+    caption: str
+    svg: str
+
+
+class Doc:
+    """An ordered list of blocks: ("h", level, text, anchor), ("p", text), ("note", text), ("ul", items),
+    ("table", id, header, rows, numeric), ("fig", Figure)."""
+
+    def __init__(self, outdir):
+        self.blocks = []
+        self.outdir = outdir
+        self.figures = []
+
+    def heading(self, level, title, anchor=None):
+        self.blocks.append(("h", level, title, anchor))
+
+    def para(self, t):
+        self.blocks.append(("p", t))
+
+    def missing(self, t):
+        self.blocks.append(("note", "**Missing:** " + t))
+
+    def bullets(self, items):
+        items = list(items)
+        if items:
+            self.blocks.append(("ul", items))
+
+    def claims(self, items):
+        """A list of (claim, detail): the claim in full, the detail after it in smaller print."""
+        items = list(items)
+        if items:
+            self.blocks.append(("claims", items))
+
+    def table(self, tid, header, rows, numeric=None):
+        """numeric: indices of right-aligned columns (default: every column but the first)."""
+        numeric = set(range(1, len(header))) if numeric is None else set(numeric)
+        self.blocks.append(("table", tid, list(header), [[text(c) for c in r] for r in rows], numeric))
+
+    def figure(self, fig, name, caption):
+        """Saves a matplotlib figure as figures/NAME.svg and .png and places it here."""
+        figdir = os.path.join(self.outdir, "figures")
+        os.makedirs(figdir, exist_ok=True)
+        fig.savefig(os.path.join(figdir, name + ".png"), dpi=110, bbox_inches="tight")
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+        plt.close(fig)
+        write_atomically(os.path.join(figdir, name + ".svg"), buf.getvalue())
+        f = Figure(name, caption, inline_svg(buf.getvalue(), name))
+        self.figures.append(f)
+        self.blocks.append(("fig", f))
+
+
+def inline_svg(svg, prefix):
+    """matplotlib's SVG made fit to sit inside HTML: no XML prolog or metadata, ids prefixed so that several
+    figures on one page cannot collide; its width and height stay, and the page's CSS shrinks it to fit."""
+    s = svg[svg.index("<svg"):]
+    s = re.sub(r"<metadata>.*?</metadata>", "", s, flags=re.S)
+    s = re.sub(r'id="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', s)
+    s = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", s)
+    s = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', s)
+    return s.replace("<svg ", f'<svg role="img" aria-label="{html.escape(prefix)}" ', 1)
+
+
+def md_cell(t):
+    return t.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(doc, title):
+    out = [f"# {title}", ""]
+    for b in doc.blocks:
+        kind = b[0]
+        if kind == "h":
+            out += ["#" * b[1] + " " + b[2], ""]
+        elif kind in ("p", "note"):
+            out += [("> " if kind == "note" else "") + b[1], ""]
+        elif kind == "ul":
+            out += [f"- {item}" for item in b[1]] + [""]
+        elif kind == "claims":
+            out += [f"- {claim}" + (f"<br>\n  <small>{detail}</small>" if detail else "") for claim, detail in b[1]]
+            out.append("")
+        elif kind == "table":
+            _, _, header, rows, numeric = b
+            out.append("| " + " | ".join(md_cell(h) for h in header) + " |")
+            out.append("|" + "|".join("---:" if i in numeric else "---" for i in range(len(header))) + "|")
+            out += ["| " + " | ".join(md_cell(c) for c in r) + " |" for r in rows]
+            out.append("")
+        elif kind == "fig":
+            f = b[1]
+            out += [f"![{f.caption}](figures/{f.name}.png)", "", f"*{f.caption}* ([SVG](figures/{f.name}.svg))", ""]
+    return "\n".join(out)
+
+
+def inline_html(t):
+    """Escapes text and turns `code` and **bold** into HTML."""
+    s = html.escape(t, quote=False)
+    s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
+
+
+CSS = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d232a;
+ background:#f6f7f9;margin:0}
+main{max-width:1120px;margin:0 auto;padding:24px 32px 64px;background:#fff;box-shadow:0 0 12px rgba(0,0,0,.06)}
+h1{font-size:28px;margin:8px 0 4px}h2{font-size:22px;margin:40px 0 8px;padding-top:12px;border-top:2px solid #e3e6ea}
+h3{font-size:17px;margin:24px 0 6px}
+nav ol{columns:2;margin:8px 0 0;padding-left:0;list-style:none}nav a{color:#2c5d9c;text-decoration:none}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:13.5px;display:block;overflow-x:auto;max-width:100%}
+th,td{padding:4px 10px;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
+th{background:#eef1f5;font-weight:600;vertical-align:bottom}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}td.num{white-space:nowrap}
+tr:nth-child(even) td{background:#fafbfc}
+figure{margin:12px 0 20px}figure svg{max-width:100%;height:auto;display:block}
+figcaption{font-size:13px;color:#56606b;margin-top:4px}
+code{font:13px ui-monospace,"DejaVu Sans Mono",monospace;background:#f0f2f5;padding:1px 4px;border-radius:3px}
+.note{border-left:4px solid #d9a400;background:#fff8e1;padding:8px 12px;margin:8px 0}
+ul{margin:6px 0 12px}
+ul.claims{list-style:none;padding:0;margin:12px 0 16px}
+ul.claims li{border-left:4px solid #4c72b0;background:#f5f8fc;padding:8px 12px;margin:0 0 8px}
+ul.claims .claim{display:block;font-size:16px}ul.claims .claim code{font-size:15px;font-weight:700;background:none;padding:0}
+ul.claims .detail{display:block;font-size:13px;color:#56606b;margin-top:3px}
+"""
+
+
+def render_html(doc, title, toc):
+    body = []
+    for b in doc.blocks:
+        kind = b[0]
+        if kind == "h":
+            anchor = f' id="{b[3]}"' if b[3] else ""
+            body.append(f"<h{b[1]}{anchor}>{inline_html(b[2])}</h{b[1]}>")
+        elif kind == "p":
+            body.append(f"<p>{inline_html(b[1])}</p>")
+        elif kind == "note":
+            body.append(f'<p class="note">{inline_html(b[1])}</p>')
+        elif kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{inline_html(i)}</li>" for i in b[1]) + "</ul>")
+        elif kind == "claims":
+            body.append('<ul class="claims">' + "".join(
+                f'<li><span class="claim">{inline_html(c)}</span>' +
+                (f'<span class="detail">{inline_html(d)}</span>' if d else "") + "</li>" for c, d in b[1]) + "</ul>")
+        elif kind == "table":
+            _, tid, header, rows, numeric = b
+            cls = lambda i: ' class="num"' if i in numeric else ""  # noqa: E731
+            head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(header))
+            trs = "".join("<tr>" + "".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+                          for r in rows)
+            body.append(f'<table id="{tid}"><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>')
+        elif kind == "fig":
+            f = b[1]
+            body.append(f'<figure id="fig-{f.name}" data-figure="{f.name}">{f.svg}'
+                        f"<figcaption>{inline_html(f.caption)}</figcaption></figure>")
+    nav = "".join(f'<li><a href="#{a}">{html.escape(t)}</a></li>' for a, t in toc)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n"
+            f"<body><main><h1>{html.escape(title)}</h1><nav><ol>{nav}</ol></nav>\n" + "\n".join(body) +
+            "\n</main></body></html>\n")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Proposals and gains
+
+
+def is_combination(label):
+    """The point that applies every proposal at once: `all`, `all-proposals`, `all_sm` ..."""
+    return label == "all" or label.startswith(("all-", "all_"))
+
+
+def proposal_labels(study):
+    """The proposals in the order of the study, baseline first and the combination (`all...`) last."""
+    labels = []
+    for i in study.indices(group="proposals"):
+        if study.points["label"][i] not in labels:
+            labels.append(study.points["label"][i])
+    rest = [lab for lab in labels if lab != "baseline" and not is_combination(lab)]
+    return (["baseline"] if "baseline" in labels else []) + rest + [lab for lab in labels if is_combination(lab)]
+
+
+def proposal_point(study, label, phase):
+    for i in study.indices(group="proposals", phase=phase):
+        if study.points["label"][i] == label:
+            return i
+    return None
+
+
+def step_time(study, label, phase):
+    i = proposal_point(study, label, phase)
+    return study.metric("step_time_s", i) if i is not None and study.ok(i) else float("nan")
+
+
+def gain(study, label, phase):
+    """baseline step time / proposal step time - 1, as a percentage; NaN when either is missing."""
+    base, t = step_time(study, "baseline", phase), step_time(study, label, phase)
+    return 100.0 * (base / t - 1.0) if finite(base) and finite(t) and t > 0 else float("nan")
+
+
+def gain_parts(study, label, phase):
+    """(the gain as text, why there is none): ("+3.0%", "") or ("n/a", "the train point failed")."""
+    g = gain(study, label, phase)
+    if finite(g):
+        return pct(g), ""
+    for who, whose in ((label, ""), ("baseline", " of the baseline")):
+        i = proposal_point(study, who, phase)
+        if i is None:
+            return "n/a", f"no {phase} point{whose}"
+        if not study.ok(i):
+            return "n/a", f"the {phase} point{whose} failed"
+    return "n/a", f"no step time in {phase}"
+
+
+def display_label(label):
+    return f"{label} (combination)" if is_combination(label) else label
+
+
+def study_phases(study, group="proposals"):
+    present = {study.points["phase"][i] for i in study.indices(group=group)}
+    return [p for p in PHASES if p in present] + sorted(present - set(PHASES))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What a proposal costs in numerics, and how close the model behind it came to measured hardware
+
+
+# A chip's name: H800, B200, GB200, A100 (not a number format: FP32, BF16, TF32).
+CHIP_NAME = r"(?!FP|BF|TF|fp|bf|tf)[A-Z]{1,2}[0-9]{2,4}[A-Z]?|(?!fp|bf|tf)[a-z]{1,2}[0-9]{2,4}[a-z]?"
+
+
+def words(s):
+    return set(re.findall(r"[a-z0-9]+", s.lower()))
+
+
+def error_columns(t):
+    """The error columns of numerics_error_vs_k, the headline one (mean relative error) first."""
+    known = [c for c in ("mean_rel_error", "max_rel_error", "normwise_error", "rel_error") if t.numeric(c)]
+    other = [c for c in t.columns if t.numeric(c) and c not in known and c != "k" and "error" in c]
+    return known + other
+
+
+def numerics_usable(t):
+    return t is not None and not t.error and t.rows() > 0 and t.has("accumulator", "k") and error_columns(t)
+
+
+def accumulator_of(study, label):
+    """The accumulator (a label of numerics_error_vs_k) that `label` runs its FP8 GEMMs with, or None.
+
+    Linked, in order: by a `proposal` column of the table (the labels, comma- or space-separated, that run with the
+    row's accumulator); by the accumulator's label holding every word of the proposal label (`fp32-accumulation` ->
+    "H800 + FP32 accumulation (proposal) ..."), or the proposal label holding every distinctive word of the
+    accumulator's (`fp32-accumulation` -> "fp32"; chip names and "tensor core only" are not distinctive); for the
+    baseline, by a label that says "baseline", else "DeepGEMM", else "promotion"/"promoted" (DeepSeek-V3's FP8 GEMMs
+    on H800 promote to FP32 every 128 K, as DeepGEMM does). A combination takes the lowest-error accumulator among
+    those of the single proposals it combines."""
+    t = study.tables.get("numerics_error_vs_k")
+    if not numerics_usable(t):
+        return None
+    accs = list(dict.fromkeys(t.data["accumulator"]))
+    if t.has("proposal") and not t.numeric("proposal"):
+        for i in range(t.rows()):
+            if label in re.split(r"[,\s]+", t.data["proposal"][i]):
+                return t.data["accumulator"][i]
+    if label == "baseline":
+        for key in ("baseline", "deepgemm", "promot"):
+            hit = [a for a in accs if any(w.startswith(key) for w in words(a))]
+            if hit:
+                return hit[0]
+        return None
+    if is_combination(label):
+        singles = [lab for lab in proposal_labels(study) if lab != "baseline" and not is_combination(lab)]
+        linked = {accumulator_of(study, lab) for lab in singles} - {None}
+        scored = [(numerics_error(t, a, max(t.data["k"]))[0], a) for a in linked]
+        scored = [x for x in scored if finite(x[0])]
+        return min(scored)[1] if scored else None
+    want = words(label)
+    hit = [a for a in accs if want <= words(a)] or [a for a in accs if distinctive(a) and distinctive(a) <= want]
+    return hit[0] if hit else None
+
+
+def distinctive(accumulator):
+    """The words of an accumulator label that can name a proposal: not chip names, not "tensor core only"."""
+    return {w for w in words(accumulator) if not re.fullmatch(CHIP_NAME, w, re.I)} - \
+        {"tensor", "core", "cores", "only", "proposal", "the", "with", "and", "in"}
+
+
+def numerics_error(t, acc, k):
+    """(error, column) of accumulator `acc` at K = k in the headline error column; NaN when absent."""
+    col = error_columns(t)[0]
+    for i in range(t.rows()):
+        if t.data["accumulator"][i] == acc and t.data["k"][i] == k:
+            return float(t.data[col][i]), col
+    return float("nan"), col
+
+
+@dataclass
+class NumericsCost:
+    change_pct: float  # 100 (proposal error / baseline error - 1); NaN when unknown
+    phrase: str  # "+0.0%", "-59%" or "an unknown amount"
+    detail: str
+    linked: bool = True  # False: the table is there but no accumulator of it is linked to the proposal
+    scope: str = "proposal"  # "study": the detail holds for every proposal (no table ...); "unlinked": see linked
+
+
+def numerics_cost(study, label):
+    """What `label` costs in FP8 GEMM error against the baseline: from a per-point metric `numerics_rel_error` when
+    the study has one, else from numerics_error_vs_k at its largest K (see accumulator_of)."""
+    if "numerics_rel_error" in study.metrics:
+        vals = {}
+        for who in ("baseline", label):
+            ok = [i for p in study_phases(study) for i in [proposal_point(study, who, p)] if i is not None and study.ok(i)]
+            vals[who] = study.metric("numerics_rel_error", ok[0]) if ok else float("nan")
+        b, v = vals["baseline"], vals[label]
+        if finite(b) and finite(v) and b > 0:
+            c = 100.0 * (v / b - 1.0)
+            return NumericsCost(c, pct(c), f"FP8 GEMM relative error {sci(v)} against the baseline's {sci(b)} "
+                                           "(metric `numerics_rel_error`)")
+    t = study.tables.get("numerics_error_vs_k")
+    if not numerics_usable(t):
+        return NumericsCost(float("nan"), "an unknown amount",
+                            "results.h5 has no usable `numerics_error_vs_k` table (section 5 says how to produce it)",
+                            scope="study")
+    base_acc, acc = accumulator_of(study, "baseline"), accumulator_of(study, label)
+    if base_acc is None:
+        return NumericsCost(float("nan"), "an unknown amount",
+                            "no accumulator of `numerics_error_vs_k` is linked to the baseline (section 5 gives the "
+                            "rules)", scope="study")
+    if acc is None:
+        return NumericsCost(float("nan"), "an unknown amount",
+                            "not linked to an accumulator of `numerics_error_vs_k`", linked=False,
+                            scope="unlinked")
+    common = set(k for k, a in zip(t.data["k"], t.data["accumulator"]) if a == acc) & \
+        set(k for k, a in zip(t.data["k"], t.data["accumulator"]) if a == base_acc)
+    if not common:
+        return NumericsCost(float("nan"), "an unknown amount", f"`{acc}` and `{base_acc}` share no K")
+    k = max(common)
+    (v, col), (b, _) = numerics_error(t, acc, k), numerics_error(t, base_acc, k)
+    if not (finite(v) and finite(b) and b > 0):
+        return NumericsCost(float("nan"), "an unknown amount", f"no {col} at K = {k:,.0f}")
+    c = 100.0 * (v / b - 1.0)
+    what = error_label(col)
+    detail = (f"{what} of an FP8 GEMM at K = {k:,.0f}: {sci(v)} with `{acc}` against {sci(b)} with the baseline's "
+              f"`{base_acc}`" if acc != base_acc else f"it accumulates as the baseline does (`{acc}`)")
+    return NumericsCost(c, pct(c), detail)
+
+
+# Which validation suites (by words of their names) and which op kinds (breakdown_s.<kind>) belong to which model.
+MODEL_CLASSES = (
+    ("GEMM model", ("gemm", "deepgemm", "cublas", "matmul"), ("gemm",)),
+    ("network model", ("deepep", "alltoall", "all_to_all", "nccl", "comm", "dispatch", "combine", "network"),
+     ("all_to_all", "alltoall", "dispatch", "combine", "comm", "p2p", "send_recv", "allreduce", "all_reduce",
+      "reduce_scatter", "allgather", "all_gather")),
+)
+
+
+def model_class_of(name, keys):
+    n = name.lower()
+    return any(k in n for k in keys)
+
+
+@dataclass
+class Check:
+    """One projected-against-measured comparison."""
+    suite: str
+    case: str
+    error_pct: float
+    chip_ok: bool = True  # the measurement was taken on the chip the projection models
+
+
+def validation_checks(study, traces):
+    checks = []
+    t = study.tables.get("validation")
+    v = validation_view(t)
+    if v is not None:
+        checks += [Check(v["suite"][i], v["case"][i], v["error_pct"][i]) for i in range(len(v["case"]))
+                   if finite(v["error_pct"][i])]
+    for row in trace_matches(traces or [], t):
+        checks.append(Check("trace " + row["trace"], row["case"], row["error_pct"], row["chip_ok"]))
+    return checks
+
+
+def saved_by_class(study, label):
+    """Per model class, the step time `label` saves over the baseline, as a fraction of the baseline step, summed over
+    the phases."""
+    kinds = breakdown_kinds(study)
+    out = {}
+    for name, _, kind_keys in MODEL_CLASSES:
+        saved = 0.0
+        cols = [f"breakdown_s.{k}" for k in kinds if model_class_of(k, kind_keys)]
+        if name == "network model":
+            cols.append("exposed_comm_s")
+        for p in study_phases(study):
+            i, b = proposal_point(study, label, p), proposal_point(study, "baseline", p)
+            if i is None or b is None or not study.ok(i) or not study.ok(b):
+                continue
+            base_step = study.metric("step_time_s", b)
+            d = sum(study.metric(c, b) - study.metric(c, i) for c in cols
+                    if finite(study.metric(c, b)) and finite(study.metric(c, i)))
+            if finite(base_step) and base_step > 0:
+                saved += d / base_step
+        out[name] = saved
+    return out
+
+
+@dataclass
+class ModelError:
+    within_pct: float  # the worst |error| of the comparisons behind the proposal; NaN when there are none
+    phrase: str
+    detail: str
+    scope: str = "proposal"  # "study": the detail holds for every proposal
+
+
+def model_error(study, label, checks):
+    """How close the model behind `label` came to measured hardware: the worst |error| of the validation suites of the
+    model class where `label` saves the most step time (GEMM model for SM proposals, network model for network
+    ones, both for a combination that saves in both: a class counts when it saves at least a quarter of what the
+    leading class saves), or of every suite when no class saves time or none has a suite."""
+    usable = [c for c in checks if c.chip_ok]
+    if not usable:
+        return ModelError(float("nan"), "an unknown margin",
+                          "no projected-against-measured comparison: results.h5 has no usable `validation` table and "
+                          "no measured trace of the projected chip matched a projected case (section 7 says how to "
+                          "produce them)", scope="study")
+    saved = saved_by_class(study, label)
+    top = max(saved.values(), default=0.0)
+    chosen, names = [], []
+    for cls, suite_keys, _ in MODEL_CLASSES:
+        mine = [c for c in usable if model_class_of(c.suite, suite_keys)]
+        if top > 1e-9 and saved.get(cls, 0) >= 0.25 * top and mine:
+            chosen += [c for c in mine if c not in chosen]
+            names.append(cls)
+    name = "the " + " and the ".join(names) if names else "the simulator"
+    if not chosen:
+        chosen = usable
+    worst = max(chosen, key=lambda c: abs(c.error_pct))
+    mean = sum(abs(c.error_pct) for c in chosen) / len(chosen)
+    suites = list(dict.fromkeys(c.suite for c in chosen))
+    detail = (f"{name}: {len(chosen)} comparison{'s' if len(chosen) != 1 else ''} ({', '.join(f'`{s}`' for s in suites)}), mean |error| "
+              f"{pct_plain(mean)}, worst `{worst.case}` at {pct(worst.error_pct)}")
+    return ModelError(abs(worst.error_pct), pct_plain(abs(worst.error_pct)), detail)
+
+
+def proposal_sentence(study, label, checks):
+    """The headline: "`X` buys A% in V3 training and B% in decode, costs C in numerics error, and the model behind it
+    was within D% of measured hardware." plus where each number comes from (reasons that hold for every proposal are
+    left to one note after the list)."""
+    cost, err = numerics_cost(study, label), model_error(study, label, checks)
+
+    def clause(phase, where):
+        g, why = gain_parts(study, label, phase)
+        return f"{g} in {where}" + (f" ({why})" if why else "")
+
+    extra = []
+    for p in study_phases(study):
+        if p not in ("train", "decode"):
+            g, why = gain_parts(study, label, p)
+            extra.append(f"{p}: {g}" + (f", {why}" if why else ""))
+    better = " (less error than the baseline)" if finite(cost.change_pct) and cost.change_pct < -0.05 else ""
+    head = (f"**`{display_label(label)}`** buys {clause('train', 'V3 training')} and {clause('decode', 'decode')}"
+            + (f" ({'; '.join(extra)})" if extra else "")
+            + f", costs {cost.phrase} in numerics error{better}, and the model behind it was within {err.phrase} of "
+              f"measured hardware.")
+    details = [f"Numerics: {cost.detail}." if cost.scope == "proposal" else "",
+               f"Model: {err.detail}." if err.scope == "proposal" else ""]
+    return head, " ".join(d for d in details if d)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sections
+
+
+def section_summary(doc, study, traces):
+    doc.heading(2, "1. Summary", "summary")
+    labels = [lab for lab in proposal_labels(study) if lab != "baseline"]
+    phases = study_phases(study)
+    if not labels or "baseline" not in proposal_labels(study):
+        doc.missing("results.h5 holds no baseline and proposal points (group `proposals`), so there is no headline. "
+                    f"Run the default study: {STUDY_HINT}.")
+    else:
+        checks = validation_checks(study, traces)
+        doc.claims(proposal_sentence(study, lab, checks) for lab in labels)
+        costs = [numerics_cost(study, lab) for lab in labels]
+        margins = [model_error(study, lab, checks) for lab in labels]
+        for what, notes in (("Numerics error", costs), ("Model margin", margins)):
+            study_wide = [n.detail for n in notes if n.scope == "study"]
+            if study_wide:
+                doc.para(f"{what} unknown for every proposal: {study_wide[0]}.")
+        unlinked = [lab for lab in labels if not numerics_cost(study, lab).linked]
+        if unlinked:
+            base_acc = accumulator_of(study, "baseline")
+            doc.para("Numerics cost not in results.h5 for " + ", ".join(f"`{lab}`" for lab in unlinked) +
+                     ": no accumulator of `numerics_error_vs_k` is linked to them (the rules are in section 5). A "
+                     "proposal that leaves FP8 accumulation as it is costs nothing: it accumulates as the baseline "
+                     f"does (`{base_acc}`).")
+        doc.para("Gain: baseline step time / proposal step time \u2212 1, same phase (a faster step is a positive "
+                 "gain). Numerics error: the change of the FP8 GEMM error against the baseline's accumulation "
+                 "(section 5; negative is more accurate). Model: the worst |projected \u2212 measured| / measured of "
+                 "the validation comparisons of the model the proposal's gain comes from (section 7).")
+        doc.table("table-headline", ["proposal"] + [f"{p} gain" for p in phases] +
+                  ["numerics error", "model within"],
+                  [[display_label(lab)] + [pct(gain(study, lab, p)) for p in phases] +
+                   [numerics_cost(study, lab).phrase, model_error(study, lab, checks).phrase] for lab in labels])
+    a = study.attrs
+    ok = sum(study.ok(i) for i in range(study.n()))
+    doc.heading(3, "Provenance")
+    doc.table("table-provenance", ["item", "value"], [
+        ["study", a.get("study", DASH)], ["tool version", a.get("tool_version", DASH)],
+        ["git revision", a.get("git_revision", DASH)], ["created (UTC)", a.get("created_utc", DASH)],
+        ["results file", os.path.abspath(study.path)], ["points", f"{study.n()} ({ok} ok, {study.n() - ok} failed)"],
+        ["tables", ", ".join(sorted(study.tables)) or "none"],
+        ["measured traces", "not given (--traces)" if traces is None else str(len(traces))]], numeric=[])
+    failed_points(doc, study)
+
+
+def failed_points(doc, study):
+    bad = [i for i in range(study.n()) if not study.ok(i)]
+    doc.heading(3, "Failed points")
+    if not bad:
+        doc.para(f"None: all {study.n()} points ran.")
+        return
+    doc.para(f"{len(bad)} of {study.n()} points failed; their metrics show as {DASH} everywhere.")
+    doc.table("table-failed", ["#", "label", "group", "phase", "value", "status"],
+              [[str(int(study.points["index"][i])), study.points["label"][i], study.points["group"][i],
+                study.points["phase"][i], study.points["value"][i], study.points["status"][i]] for i in bad],
+              numeric=[0])
+
+
+def section_gain(doc, study):
+    doc.heading(2, "2. Per-proposal gain for each phase", "gain")
+    labels = [lab for lab in proposal_labels(study) if lab != "baseline"]
+    phases = study_phases(study)
+    if not labels or not any(finite(step_time(study, "baseline", p)) for p in phases):
+        doc.missing("results.h5 has no baseline point with a step time (group `proposals`, label `baseline`) and "
+                    f"proposal points to compare with it. Run {STUDY_HINT}.")
+        return
+    doc.figure(gain_figure(study, labels, phases), "proposal-gain",
+               "Step-time gain of each proposal over the baseline, per phase (baseline step time / proposal step "
+               "time \u2212 1).")
+    rows = []
+    for lab in labels:
+        for p in phases:
+            i = proposal_point(study, lab, p)
+            status = "no point" if i is None else "ok" if study.ok(i) else "failed (see Failed points)"
+            rows.append([display_label(lab), p, num(step_time(study, "baseline", p), 4),
+                         num(step_time(study, lab, p), 4), pct(gain(study, lab, p)), status])
+    doc.table("table-gain", ["proposal", "phase", "baseline step (s)", "step (s)", "gain", "status"], rows,
+              numeric=[2, 3, 4])
+
+
+def gain_figure(study, labels, phases):
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    width = 0.8 / max(1, len(phases))
+    x = np.arange(len(labels))
+    for j, p in enumerate(phases):
+        gains = [gain(study, lab, p) for lab in labels]
+        pos = x - 0.4 + width * (j + 0.5)
+        ax.bar(pos, [g if finite(g) else 0 for g in gains], width, label=p, color=PHASE_COLORS[p])
+        for xi, g in zip(pos, gains):
+            label = f"{g:+.1f}" if finite(g) else "n/a"
+            ax.annotate(label, (xi, g if finite(g) else 0), ha="center", va="bottom" if not finite(g) or g >= 0
+                        else "top", fontsize=7, xytext=(0, 2 if not finite(g) or g >= 0 else -2),
+                        textcoords="offset points")
+    ax.axhline(0, color="#333", lw=0.8)
+    ax.set_xticks(x, [display_label(lab) for lab in labels], rotation=20, ha="right")
+    ax.set_ylabel("gain over baseline (%)")
+    ax.legend(title="phase", frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+# Op kinds that run on the communication stream (models/op.cpp to_string(OpKind)): they overlap the compute stream,
+# which only waits for them when they are exposed.
+COMM_KIND_KEYS = ("all_to_all", "alltoall", "all_gather", "reduce_scatter", "all_reduce", "send_recv", "p2p",
+                  "dispatch", "combine", "comm")
+
+
+def is_comm_kind(kind):
+    return model_class_of(kind, COMM_KIND_KEYS)
+
+
+def breakdown_kinds(study):
+    """The op kinds of breakdown_s.<kind>: compute kinds by name, then communication kinds by name."""
+    kinds = sorted(k[len("breakdown_s."):] for k in study.metrics if k.startswith("breakdown_s."))
+    return [k for k in kinds if not is_comm_kind(k)] + [k for k in kinds if is_comm_kind(k)]
+
+
+def section_breakdown(doc, study):
+    doc.heading(2, "3. Step-time breakdowns", "breakdown")
+    labels = proposal_labels(study)
+    kinds = breakdown_kinds(study)
+    if not labels or not kinds:
+        doc.missing("no `breakdown_s.<op kind>` metrics for the proposal points in results.h5 (the step simulator "
+                    f"writes them for every point). Run {STUDY_HINT}.")
+        return
+    phases = study_phases(study)
+    doc.para("Where the step goes, per GPU. The wide bar is the compute stream: time per compute op kind (the "
+             "simulator's `breakdown_s.<kind>`), then the time it waits on communication (`exposed_comm_s`) and the "
+             "pipeline bubble (`bubble_s`); the black tick marks the step time. The thin bar under it is the "
+             "communication stream's busy time per kind, which overlaps the compute stream except where it is "
+             "exposed.")
+    doc.figure(breakdown_figure(study, labels, phases, kinds), "step-breakdown",
+               "Step-time breakdown per proposal and phase: compute stream (wide) and communication stream (thin).")
+    for p in phases:
+        breakdown_table(doc, study, labels, p, kinds)
+
+
+def breakdown_values(study, label, phase, kinds):
+    """{column: seconds} of one proposal point, NaN when it failed or is absent."""
+    i = proposal_point(study, label, phase)
+    names = [f"breakdown_s.{k}" for k in kinds] + ["exposed_comm_s", "bubble_s", "step_time_s"]
+    if i is None or not study.ok(i):
+        return {n: float("nan") for n in names}
+    return {n: study.metric(n, i) for n in names}
+
+
+def kind_colors(kinds):
+    compute = [k for k in kinds if not is_comm_kind(k)]
+    comm = [k for k in kinds if is_comm_kind(k)]
+    cool = [c for j, c in enumerate(plt.get_cmap("tab20").colors) if j not in (6, 7)]  # tab20 6, 7: the reds
+    warm = plt.get_cmap("Reds")(np.linspace(0.85, 0.35, max(2, len(comm))))
+    out = {k: cool[j % len(cool)] for j, k in enumerate(compute)}
+    out.update({k: warm[j] for j, k in enumerate(comm)})
+    return out
+
+
+def breakdown_figure(study, labels, phases, kinds):
+    width = min(11.5, 3.6 * len(phases) + 1.6)
+    fig, axes = plt.subplots(1, len(phases), figsize=(width, 0.5 * len(labels) + 1.9), sharey=True, squeeze=False)
+    colors = kind_colors(kinds)
+    y = np.arange(len(labels))
+    for ax, p in zip(axes[0], phases):
+        values = [breakdown_values(study, lab, p, kinds) for lab in labels]
+        scale, unit = time_unit([v["step_time_s"] for v in values])
+        left, comm_left = np.zeros(len(labels)), np.zeros(len(labels))
+        stacks = [(f"breakdown_s.{k}", k, colors[k], None) for k in kinds if not is_comm_kind(k)]
+        stacks += [("exposed_comm_s", "exposed comm", "#c44e52", "////"), ("bubble_s", "bubble", "#c8c8c8", "..")]
+        for key, name, color, hatch in stacks:
+            w = np.array([v[key] * scale if finite(v[key]) else 0 for v in values])
+            ax.barh(y - 0.12, w, height=0.56, left=left, color=color, hatch=hatch, label=name, edgecolor="white",
+                    lw=0.4)
+            left += w
+        for k in [k for k in kinds if is_comm_kind(k)]:
+            w = np.array([v[f"breakdown_s.{k}"] * scale if finite(v[f"breakdown_s.{k}"]) else 0 for v in values])
+            ax.barh(y + 0.3, w, height=0.2, left=comm_left, color=colors[k], label=k, edgecolor="white", lw=0.3)
+            comm_left += w
+        steps = [v["step_time_s"] * scale for v in values]
+        ax.scatter([s if finite(s) else np.nan for s in steps], y - 0.12, marker="|", s=220, color="black", zorder=3,
+                   linewidths=1.5)
+        for yi, v in zip(y, values):
+            if not finite(v["step_time_s"]):
+                ax.text(0, yi, " failed or absent", va="center", fontsize=7, color="#777")
+        ax.set_title(p, fontsize=10)
+        ax.set_xlabel(f"time per step ({unit})")
+        ax.grid(axis="x", alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0][0].set_yticks(y, [display_label(lab) for lab in labels])
+    axes[0][0].invert_yaxis()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    seen = dict(zip(names, handles))
+    fig.tight_layout()
+    fig.legend(list(seen.values()), list(seen.keys()), loc="upper center", ncol=min(5, len(seen)), frameon=False,
+               bbox_to_anchor=(0.5, 0.0), fontsize=8)
+    return fig
+
+
+def breakdown_table(doc, study, labels, phase, kinds):
+    """One row per op kind, one column per proposal."""
+    values = {lab: breakdown_values(study, lab, phase, kinds) for lab in labels}
+    used = [k for k in kinds if any(finite(v[f"breakdown_s.{k}"]) for v in values.values())]
+    scale, unit = time_unit([v["step_time_s"] for v in values.values()])
+    rows = [["step time"] + [num(v["step_time_s"] * scale, 4) for v in values.values()]]
+    for k in used:
+        rows.append([k + (" (comm stream)" if is_comm_kind(k) else "")] +
+                    [num(v[f"breakdown_s.{k}"] * scale) for v in values.values()])
+    rows.append(["exposed comm"] + [num(v["exposed_comm_s"] * scale) for v in values.values()])
+    rows.append(["bubble"] + [num(v["bubble_s"] * scale) for v in values.values()])
+    doc.heading(3, f"{phase} ({unit} per step)")
+    doc.table(f"table-breakdown-{phase}", ["op kind"] + [display_label(lab) for lab in labels], rows)
+
+
+def sweep_groups(study):
+    groups = []
+    for g in study.points["group"]:
+        if g != "proposals" and g not in groups:
+            groups.append(g)
+    return groups
+
+
+def is_bandwidth(study, group):
+    values = [study.points["value"][i] for i in study.indices(group=group)]
+    return "bandwidth" in group or "bw" in group.split("-") or any(v.endswith("B/s") for v in values)
+
+
+def section_sensitivity(doc, study):
+    doc.heading(2, "4. Sensitivity curves", "sensitivity")
+    groups = sweep_groups(study)
+    if not groups:
+        doc.missing("results.h5 holds no sweep (a group other than `proposals`, e.g. `ib-bandwidth` or "
+                    f"`nvlink-domain`). The default study sweeps both for decode: {STUDY_HINT}.")
+        return
+    for g in groups:
+        sweep_section(doc, study, g)
+
+
+def sweep_metrics(study, group, phase):
+    idx = [i for i in study.indices(group=group, phase=phase) if study.ok(i)]
+    names = SWEEP_METRICS.get(phase, ("step_time_s",))
+    return [m for m in names if any(finite(study.metric(m, i)) for i in idx)]
+
+
+def sweep_axis(study, group):
+    """(scale, x label, log) of a sweep's value_num."""
+    if is_bandwidth(study, group):
+        return 1e-9, f"{group} (GB/s)", True
+    xs = [float(study.points["value_num"][i]) for i in study.indices(group=group)
+          if finite(study.points["value_num"][i])]
+    spread = bool(xs) and min(xs) > 0 and max(xs) / min(xs) >= 8  # 8 .. 320 GPUs: even steps on a log axis
+    return 1.0, group, spread
+
+
+def sweep_section(doc, study, group):
+    doc.heading(3, f"Sweep: {group}")
+    phases = study_phases(study, group)
+    panels = [(p, m) for p in phases for m in sweep_metrics(study, group, p)]
+    if not panels:
+        doc.missing(f"no point of sweep `{group}` ran successfully, so there is nothing to plot.")
+    else:
+        doc.figure(sweep_figure(study, group, panels), f"sweep-{slug(group)}",
+                   f"Sensitivity to {group}" + (" (log scale)" if sweep_axis(study, group)[2] else "") + ".")
+    metrics = [m for m in dict.fromkeys(m for _, m in panels)]
+    rows = []
+    for i in study.indices(group=group):
+        rows.append([study.points["value"][i], study.points["phase"][i]] +
+                    [num(study.metric(m, i), 4) if study.ok(i) else DASH for m in metrics] +
+                    [study.points["status"][i]])
+    rows.sort(key=lambda r: (r[1], sort_value(study, group, r[0])))
+    doc.table(f"table-sweep-{slug(group)}", ["value", "phase"] + [METRIC_LABELS.get(m, m) for m in metrics] +
+              ["status"], rows, numeric=range(2, 2 + len(metrics)))
+
+
+def sort_value(study, group, value):
+    for i in study.indices(group=group):
+        if study.points["value"][i] == value and finite(study.points["value_num"][i]):
+            return float(study.points["value_num"][i])
+    return 0.0
+
+
+def sweep_figure(study, group, panels):
+    scale, xlabel, log = sweep_axis(study, group)
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.8 * cols + 0.3, 3.3 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (p, m) in zip(axes.flat, panels):
+        idx = [i for i in study.indices(group=group, phase=p) if study.ok(i)]
+        numeric = all(finite(study.points["value_num"][i]) for i in idx)
+        if numeric:  # by value; else categorical, in the order of the study
+            idx.sort(key=lambda i: study.points["value_num"][i])
+        xs = [study.points["value_num"][i] * scale for i in idx] if numeric else list(range(len(idx)))
+        ys = [study.metric(m, i) for i in idx]
+        ax.plot(xs, ys, marker="o", color=PHASE_COLORS.get(p, "#333"), label=p)
+        if log and numeric and all(x > 0 for x in xs):
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [study.points["value"][i] for i in idx], rotation=30 if len(xs) > 5 else 0, fontsize=8)
+        ax.minorticks_off()
+        ax.set_xlabel(xlabel)
+        ax.set_title(f"{p}: {METRIC_LABELS.get(m, m)}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def slug(s):
+    return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")
+
+
+def missing_table(doc, study, name, what):
+    """The note of a section whose table is absent or unusable: what is wrong and how to produce it."""
+    t = study.tables.get(name)
+    if t is None:
+        found = f"results.h5 has no `/tables/{name}`"
+    elif t.error:
+        found = f"`/tables/{name}` cannot be used: {t.error}"
+    elif t.rows() == 0:
+        found = f"`/tables/{name}` has no rows"
+    else:
+        found = f"`/tables/{name}` lacks what this section needs (it has columns {', '.join(t.columns)})"
+    doc.missing(f"{found}; needed: {what}. How to produce it: list `{name}` under `tables:` in the study file (the "
+                f"default study does) and run the study again: {STUDY_HINT}.")
+
+
+REQUIRED = object()
+
+
+def view(t, spec):
+    """Columns of `t` by logical name. spec: logical -> (alternative column names, default); a default of REQUIRED
+    makes the column necessary; a callable default is called with the view so far and the row count. Returns
+    (view, missing logical names)."""
+    out, missing = {}, []
+    n = t.rows() if t is not None else 0
+    for logical, (names, default) in spec.items():
+        col = t.pick(*names) if t is not None else None
+        if col is not None:
+            out[logical] = t.data[col]
+        elif default is REQUIRED:
+            missing.append("/".join(names))
+        elif callable(default):
+            out[logical] = default(out, n)
+        else:
+            out[logical] = [default] * n
+    return out, missing
+
+
+def section_numerics(doc, study):
+    doc.heading(2, "5. FP8 accumulation error against K", "numerics")
+    t = study.tables.get("numerics_error_vs_k")
+    if not numerics_usable(t):
+        missing_table(doc, study, "numerics_error_vs_k", "columns accumulator, k and the errors (mean_rel_error, "
+                      "max_rel_error, normwise_error)")
+        return
+    cols = error_columns(t)
+    doc.para(f"{t.title}. Source: {t.source}.")
+    accs = list(dict.fromkeys(t.data["accumulator"]))
+    doc.figure(numerics_figure(t, accs, cols), "numerics-error-vs-k",
+               "Relative error of an FP8 GEMM against the FP64 product of the same quantized inputs, per accumulator.")
+    worst_k = max(t.data["k"])
+    head = cols[0]
+    at_k = [(t.data[head][i], t.data["accumulator"][i]) for i in range(t.rows()) if t.data["k"][i] == worst_k]
+    if len(at_k) > 1 and min(at_k)[0] > 0:
+        (lo, lo_acc), (hi, hi_acc) = min(at_k), max(at_k)
+        doc.para(f"At K = {worst_k:,.0f}: `{hi_acc}` has a {error_label(head)} of {sci(hi)}, "
+                 f"{num(hi / lo, 2)}\u00d7 that of `{lo_acc}` ({sci(lo)}).")
+    links = [(display_label(lab), accumulator_of(study, lab)) for lab in proposal_labels(study)]
+    linked = [f"`{lab}`: {acc}" for lab, acc in links if acc is not None]
+    doc.para("How the summary links a proposal to an accumulator: by the table's `proposal` column when it has one; "
+             "else by the accumulator whose label holds every word of the proposal's label, or whose distinctive words "
+             "(not chip names, not \"tensor core only\") the proposal's label holds; the baseline's is the one "
+             "labelled \"baseline\", else \"DeepGEMM\", else \"promotion\" (promotion to FP32 every 128 K, as "
+             "DeepSeek-V3 runs its FP8 GEMMs on H800); a combination takes the most accurate of its proposals' "
+             "accumulators. Linked: " +
+             ("; ".join(linked) if linked else "none") + ".")
+    ks = sorted(set(float(k) for k in t.data["k"]))
+    value = {(t.data["accumulator"][i], float(t.data["k"][i])): i for i in range(t.rows())}
+    for c in cols:
+        doc.heading(3, error_label(c).capitalize() + " by K")
+        doc.table(f"table-numerics-{slug(c)}", ["K"] + accs,
+                  [[f"{k:,.0f}"] + [sci(t.data[c][value[(a, k)]]) if (a, k) in value else DASH for a in accs]
+                   for k in ks], numeric=range(len(accs) + 1))
+
+
+def numerics_figure(t, accs, cols):
+    fig, axes = plt.subplots(1, len(cols), figsize=(4.3 * len(cols) + 0.5, 3.9), squeeze=False)
+    markers = "osD^vP*X"
+    for ax, col in zip(axes[0], cols):
+        for j, acc in enumerate(accs):
+            idx = sorted((i for i in range(t.rows()) if t.data["accumulator"][i] == acc), key=lambda i: t.data["k"][i])
+            ks = [t.data["k"][i] for i in idx]
+            ys = [t.data[col][i] if t.data[col][i] > 0 else np.nan for i in idx]
+            ax.plot(ks, ys, marker=markers[j % len(markers)], ms=4, label=acc)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ks = sorted(set(float(k) for k in t.data["k"]))
+        if 1 < len(ks) <= 12:
+            ax.set_xticks(ks, [f"{k / 1024:g}K" if k >= 1024 else f"{k:g}" for k in ks], fontsize=8)
+            ax.minorticks_off()
+        ax.set_xlabel("K (reduction length)")
+        ax.set_title(error_label(col), fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout()
+    return fig
+
+
+def roofs(study, kernels):
+    """(name, peak FLOP/s, HBM B/s) of each chip: the kernels table's attrs, then the `hardware` table's rows."""
+    hw_roofs = []
+    hw = study.tables.get("hardware")
+    if hw is not None and not hw.error and hw.numeric("peak_flops") and hw.numeric("hbm_Bps"):
+        names = hw.data.get("name") or hw.data.get("chip") or [f"chip {i}" for i in range(hw.rows())]
+        for i in range(hw.rows()):
+            roof = (text(names[i]), float(hw.data["peak_flops"][i]), float(hw.data["hbm_Bps"][i]))
+            if all(finite(v) and v > 0 for v in roof[1:]) and not any(r[1:] == roof[1:] for r in hw_roofs):
+                hw_roofs.append(roof)
+    a = kernels.attrs
+    if finite(a.get("peak_flops")) and finite(a.get("hbm_Bps")) and a["peak_flops"] > 0 and a["hbm_Bps"] > 0:
+        own = (float(a["peak_flops"]), float(a["hbm_Bps"]))
+        same = [r for r in hw_roofs if r[1:] == own]
+        name = text(a.get("hardware", a.get("chip", same[0][0] if same else "the kernels' chip")))
+        return [(name,) + own] + [r for r in hw_roofs if r[1:] != own]
+    return hw_roofs
+
+
+CLOSED_FORM = ("roofline", "analytical")
+KERNEL_SPEC = {
+    "name": (("name", "kernel", "op"), REQUIRED), "flops": (("flops",), REQUIRED), "bytes": (("bytes",), REQUIRED),
+    "time_s": (("time_s", "duration_s"), REQUIRED), "phase": (("phase",), "step"), "kind": (("kind",), ""),
+    "model": (("model",), ""), "bound": (("bound",), ""), "calls": (("calls",), 1.0),
+}
+
+
+def kernels_view(t):
+    if t is None or t.error or t.rows() == 0:
+        return None
+    v, missing = view(t, KERNEL_SPEC)
+    if missing or any(isinstance(v[c], list) for c in ("flops", "bytes", "time_s")):
+        return None
+    v["n"] = t.rows()
+    return v
+
+
+def section_roofline(doc, study):
+    doc.heading(2, "6. Roofline of the V3 kernels", "roofline")
+    t = study.tables.get("kernels")
+    k = kernels_view(t)
+    if k is None:
+        missing_table(doc, study, "kernels", "columns name, flops, bytes, time_s (and phase, kind, model, bound, "
+                      "calls when known)")
+        return
+    chips = roofs(study, t)
+    kept = [i for i in range(k["n"]) if k["model"][i] != "dropped"]
+    plotted = [i for i in kept if k["flops"][i] > 0 and k["bytes"][i] > 0 and k["time_s"][i] > 0]
+    dropped = k["n"] - len(kept)
+    doc.para(f"{t.title}. Achieved FLOP/s = flops / time_s per call, arithmetic intensity = flops / bytes. Filled "
+             f"markers: kernels simulated at cycle level; hollow squares: closed-form ({', '.join(CLOSED_FORM)}) "
+             f"estimates. {len(kept) - len(plotted)} kernels without FLOPs (communication, copies) are listed but not "
+             f"plotted" + (f"; {dropped} dropped from the step model are left out." if dropped else "."))
+    if not chips:
+        doc.missing("no roofs to draw: neither `peak_flops`/`hbm_Bps` attributes on `/tables/kernels` nor a "
+                    "`hardware` table with `peak_flops` and `hbm_Bps` columns.")
+    if plotted:
+        doc.figure(roofline_figure(k, plotted, chips), "roofline", "Achieved FLOP/s against arithmetic intensity, "
+                   "with the chip's compute and HBM roofs; marker area is the kernel's share of its phase's kernel "
+                   "time.")
+    roofline_tables(doc, k, kept, chips)
+
+
+def kernel_total(k, i):
+    return k["time_s"][i] * max(1.0, k["calls"][i]) if finite(k["calls"][i]) else k["time_s"][i]
+
+
+def roofline_figure(k, plotted, chips):
+    fig, ax = plt.subplots(figsize=(10.5, 5.6))
+    ai = np.array([k["flops"][i] / k["bytes"][i] for i in plotted])
+    perf = np.array([k["flops"][i] / k["time_s"][i] for i in plotted])
+    lo = min([0.5] + list(ai / 2))
+    hi = max([2e4] + list(ai * 2))
+    xs = np.logspace(math.log10(lo), math.log10(hi), 200)
+    for j, (name, peak, bw) in enumerate(chips):
+        ax.plot(xs, np.minimum(peak, bw * xs), color="#333", lw=1.4 if j == 0 else 1, ls="-" if j == 0 else "--",
+                label=f"{name} roof ({num(peak / 1e12)} TFLOP/s, {num(bw / 1e12)} TB/s)")
+    phase_total = {}
+    for i in plotted:
+        phase_total[k["phase"][i]] = phase_total.get(k["phase"][i], 0) + kernel_total(k, i)
+    share = np.array([kernel_total(k, i) / phase_total[k["phase"][i]] if phase_total[k["phase"][i]] > 0 else 0
+                      for i in plotted])
+    closed = np.array([k["model"][i] in CLOSED_FORM for i in plotted])
+    for p in phase_total:
+        color = PHASE_COLORS.get(p, "#555")
+        mine = np.array([k["phase"][i] == p for i in plotted])
+        for is_closed in (False, True):
+            sel = mine & (closed == is_closed)
+            if sel.any():
+                ax.scatter(ai[sel], perf[sel], s=25 + 600 * share[sel], marker="s" if is_closed else "o", alpha=0.85,
+                           facecolors="none" if is_closed else color, edgecolors=color, linewidths=1.3)
+    labelled = []  # (log10 x, log10 y) of the labels placed so far: a label runs about a decade to the right
+    for j in sorted(range(len(plotted)), key=lambda j: -share[j]):
+        at = (math.log10(ai[j]), math.log10(perf[j]))
+        if share[j] > 0.12 and all(abs(at[0] - x) > 0.9 or abs(at[1] - y) > 0.25 for x, y in labelled):
+            labelled.append(at)
+            ax.annotate(k["name"][plotted[j]], (ai[j], perf[j]), fontsize=7, xytext=(6, -3),
+                        textcoords="offset points")
+    for p in phase_total:
+        ax.scatter([], [], color=PHASE_COLORS.get(p, "#555"), label=f"{p} (cycle model)")
+    if any(k["model"][i] in CLOSED_FORM for i in plotted):
+        ax.scatter([], [], marker="s", facecolors="none", edgecolors="#555", label="closed-form estimate")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP/byte)")
+    ax.set_ylabel("achieved FLOP/s")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def roofline_tables(doc, k, kept, chips, top=10):
+    peak = chips[0][1] if chips else float("nan")
+    present = list(dict.fromkeys(k["phase"][i] for i in kept))
+    for p in [p for p in PHASES if p in present] + [p for p in present if p not in PHASES]:
+        idx = sorted((i for i in kept if k["phase"][i] == p), key=lambda i: -kernel_total(k, i))
+        total = sum(kernel_total(k, i) for i in idx)
+        doc.heading(3, f"{p}: top kernels by time" + (f" ({top} of {len(idx)})" if len(idx) > top else ""))
+        rows = []
+        for i in idx[:top]:
+            flops, bytes_, time = k["flops"][i], k["bytes"][i], k["time_s"][i]
+            rate = flops / time if time > 0 else float("nan")
+            rows.append([k["name"][i], k["kind"][i] or DASH, k["model"][i] or DASH, k["bound"][i] or DASH,
+                         num(flops / bytes_) if bytes_ > 0 else DASH, num(rate / 1e12) if flops > 0 else DASH,
+                         pct_plain(100 * rate / peak) if flops > 0 else DASH, num(time * 1e6), num(k["calls"][i]),
+                         pct_plain(100 * kernel_total(k, i) / total) if total > 0 else DASH])
+        doc.table(f"table-kernels-{slug(p)}", ["kernel", "kind", "model", "bound", "FLOP/B", "TFLOP/s", "of peak",
+                                               "time/call (\u00b5s)", "calls", "share"], rows, numeric=range(4, 10))
+
+
+def pct_plain(x):
+    return f"{x:.1f}%" if finite(x) else DASH
+
+
+def validation_view(t):
+    """The validation table by logical column (suite, case, measured, projected, unit, error_pct, source), filling
+    in what a minimal table leaves out; None when it cannot be used."""
+    if t is None or t.error or t.rows() == 0:
+        return None
+    measured = t.pick("measured")
+    spec = {
+        "case": (("case", "name"), REQUIRED), "measured": (("measured",), REQUIRED),
+        "projected": (("projected",), REQUIRED), "suite": (("suite",), t.name),
+        "unit": (("unit",), t.units.get(measured, "") if measured else ""),
+        "error_pct": (("error_pct",), lambda v, n: [100.0 * (v["projected"][i] - v["measured"][i]) / v["measured"][i]
+                                                    if finite(v["measured"][i]) and v["measured"][i] != 0
+                                                    else float("nan") for i in range(n)]),
+        "source": (("source",), t.source or DASH),
+    }
+    v, missing = view(t, spec)
+    if missing or any(not t.numeric(c) for c in ("measured", "projected")):
+        return None
+    return v
+
+
+def section_validation(doc, study, traces):
+    doc.heading(2, "7. Validation: projected against measured", "validation")
+    t = study.tables.get("validation")
+    v = validation_view(t)
+    if v is None:
+        missing_table(doc, study, "validation", "columns case, measured, projected (and suite, unit, error_pct, "
+                      "source)")
+    else:
+        validation_summary(doc, t, v)
+    doc.heading(3, "Measured traces")
+    trace_section(doc, traces, t)
+
+
+def validation_summary(doc, t, v):
+    n = len(v["case"])
+    suites = list(dict.fromkeys(v["suite"]))
+    doc.para(f"{t.title}. error = (projected \u2212 measured) / measured; MAPE: the mean absolute percentage error "
+             "of the suite.")
+    rows = []
+    for s in suites:
+        idx = [i for i in range(n) if v["suite"][i] == s and finite(v["error_pct"][i])]
+        if not idx:
+            rows.append([s, DASH, "0", DASH, DASH, DASH])
+            continue
+        worst = max(idx, key=lambda i: abs(v["error_pct"][i]))
+        mape = sum(abs(v["error_pct"][i]) for i in idx) / len(idx)
+        rows.append([s, v["unit"][idx[0]] or DASH, str(len(idx)), pct_plain(mape), v["case"][worst],
+                     pct(v["error_pct"][worst])])
+    doc.table("table-validation-summary", ["suite", "unit", "cases", "MAPE", "worst case", "worst error"], rows,
+              numeric=[2, 3, 5])
+    doc.figure(validation_figure(v, suites), "validation", "Projected against measured, per suite; the band is "
+               "\u00b110%.")
+    doc.table("table-validation", ["suite", "case", "measured", "projected", "unit", "error"],
+              [[v["suite"][i], v["case"][i], num(v["measured"][i], 4), num(v["projected"][i], 4), v["unit"][i] or DASH,
+                pct(v["error_pct"][i])] for i in range(n)], numeric=[2, 3, 5])
+    doc.para("Sources:")
+    doc.bullets(f"`{s}`: {src}" for s, src in dict.fromkeys((v["suite"][i], v["source"][i]) for i in range(n)))
+
+
+def validation_figure(v, suites):
+    fig, axes = plt.subplots(1, len(suites), figsize=(4.4 * len(suites) + 0.4, 4.0), squeeze=False)
+    for ax, s in zip(axes[0], suites):
+        idx = [i for i in range(len(v["case"])) if v["suite"][i] == s]
+        m = np.array([v["measured"][i] for i in idx], dtype=float)
+        p = np.array([v["projected"][i] for i in idx], dtype=float)
+        good = np.isfinite(m) & np.isfinite(p) & (m > 0) & (p > 0)
+        if good.any():
+            lo, hi = min(m[good].min(), p[good].min()) / 1.3, max(m[good].max(), p[good].max()) * 1.3
+            xs = np.array([lo, hi])
+            ax.fill_between(xs, xs * 0.9, xs * 1.1, color="#dddddd", label="\u00b110%")
+            ax.plot(xs, xs, color="#333", lw=0.8)
+            ax.scatter(m[good], p[good], color="#4c72b0", zorder=3, s=18)
+            if hi / lo > 10:  # values over decades: log axes, ticks at 1, 2, 5 x 10^n
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                for axis in (ax.xaxis, ax.yaxis):
+                    axis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+                    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+                    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            else:
+                for axis in (ax.xaxis, ax.yaxis):
+                    axis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(lo, hi)
+            ax.set_aspect("equal")
+        unit = v["unit"][idx[0]] if idx else ""
+        ax.set_xlabel(f"measured ({unit})" if unit else "measured")
+        ax.set_ylabel(f"projected ({unit})" if unit else "projected")
+        ax.set_title(s, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def trace_section(doc, traces, validation):
+    if traces is None:
+        doc.missing("no measured traces given. Record them on a GPU with `v3sim measure ... -o traces/NAME.h5` "
+                    "(scripts/device-check.sh does) or convert DeepSeek's published tables with "
+                    "`scripts/make-published-traces.sh` (into traces/published/), then pass `--traces traces`.")
+        return
+    if not traces:
+        doc.missing("the --traces folder holds no .h5 files. Record one on a GPU with `v3sim measure ... -o "
+                    "traces/NAME.h5` (scripts/device-check.sh does).")
+        return
+    rows = []
+    for tr in traces:
+        m = tr.meta
+        total = sum(op[2] for op in tr.ops)
+        rows.append([trace_name(tr), m.get("timeline_source", DASH) if not tr.error else DASH,
+                     m.get("gpu", "") or DASH, str(len(tr.ops)) if not tr.error else DASH,
+                     num(total * 1e3) if tr.ops else DASH, m.get("git_revision", DASH), m.get("created_utc", DASH),
+                     tr.error or m.get("provenance", "") or m.get("command_line", DASH)])
+    doc.table("table-traces", ["file", "source", "GPU", "ops", "total (ms)", "revision", "created (UTC)",
+                               "provenance / command"], rows, numeric=[3, 4])
+    matches = trace_matches(traces, validation)
+    if not matches:
+        doc.para("No op of a measured trace matches a projected case of the validation table (matched by the GEMM "
+                 "shape m, n, k in the op name), so no error is computed for the traces.")
+        return
+    doc.para("Ops of the measured traces that match a projected GEMM of the validation table, in TFLOPS "
+             "(error = (projected \u2212 measured) / measured). A trace taken on another chip than the one projected "
+             "is shown but left out of the summary's model margin.")
+    doc.table("table-trace-vs-projected", ["trace", "GPU", "case", "measured", "projected", "error", "same chip"],
+              [[r["trace"], r["gpu"] or DASH, r["case"], num(r["measured"], 4), num(r["projected"], 4),
+                pct(r["error_pct"]), "yes" if r["chip_ok"] else "no"] for r in matches], numeric=[3, 4, 5])
+
+
+def trace_name(tr):
+    return tr.name or os.path.basename(tr.path)
+
+
+def case_key(name):
+    """'gemm:m=64,n=2112,k=7168' and 'm=64 n=2112 k=7168' both give (('k','7168'),('m','64'),('n','2112'))."""
+    body = name.split(":", 1)[1] if ":" in name else name
+    pairs = re.findall(r"([a-z_]+)=([0-9]+)", body)
+    return tuple(sorted(pairs)) if pairs else None
+
+
+def chips_in(s):
+    """Chip names in a text: 'NVIDIA H800 SXM5' -> {'H800'}."""
+    return set(re.findall(rf"\b({CHIP_NAME})\b", s or ""))
+
+
+def trace_matches(traces, validation):
+    """Each op of a measured trace whose GEMM shape is a TFLOPS case of the validation table: dicts of trace, gpu,
+    case, measured, projected (TFLOPS), error_pct and chip_ok (the trace's GPU is the chip the table projects, when
+    the table's title or source names one)."""
+    v = validation_view(validation)
+    if v is None or not traces:
+        return []
+    projected = {}
+    for i in range(len(v["case"])):
+        key = case_key(v["case"][i])
+        if key and v["unit"][i].upper().replace(" ", "") in ("TFLOPS", "TFLOP/S") and finite(v["projected"][i]):
+            projected.setdefault(key, (v["case"][i], float(v["projected"][i])))
+    table_chips = chips_in(validation.title) | chips_in(validation.source) | \
+        set().union(*[chips_in(s) for s in dict.fromkeys(v["source"])])
+    rows = []
+    for tr in traces:
+        if tr.error or tr.meta.get("timeline_source") != "measured":
+            continue
+        gpu = text(tr.meta.get("gpu", ""))
+        chip_ok = not table_chips or not chips_in(gpu) or bool(chips_in(gpu) & table_chips)
+        for name, _, dur, flops in tr.ops:
+            hit = projected.get(case_key(name))
+            if hit and dur > 0 and flops > 0:
+                measured = flops / dur / 1e12
+                rows.append({"trace": trace_name(tr), "gpu": gpu, "case": hit[0], "measured": measured,
+                             "projected": hit[1], "error_pct": 100 * (hit[1] - measured) / measured,
+                             "chip_ok": chip_ok})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Main
+
+SECTIONS = (("summary", "1. Summary"), ("gain", "2. Per-proposal gain for each phase"),
+            ("breakdown", "3. Step-time breakdowns"), ("sensitivity", "4. Sensitivity curves"),
+            ("numerics", "5. FP8 accumulation error against K"), ("roofline", "6. Roofline of the V3 kernels"),
+            ("validation", "7. Validation: projected against measured"))
+
+
+def build(study, traces, outdir):
+    global plt  # imported here, once the inputs are known good: an input error is reported without its cost
+    import matplotlib.pyplot as plt  # noqa: E402
+    import matplotlib.ticker  # noqa: E402,F401 - used as matplotlib.ticker
+
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "v3sim", "font.size": 10,
+                         "axes.titlesize": 10, "figure.dpi": 100})
+    doc = Doc(outdir)
+    section_summary(doc, study, traces)
+    section_gain(doc, study)
+    section_breakdown(doc, study)
+    section_sensitivity(doc, study)
+    section_numerics(doc, study)
+    section_roofline(doc, study)
+    section_validation(doc, study, traces)
+    return doc
+
+
+def write_atomically(path, content):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(content)
+    os.replace(tmp, path)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="Chip-proposal report (Markdown + self-contained HTML) of a v3sim study.")
+    ap.add_argument("results", help="the study's results.h5")
+    ap.add_argument("-o", "--output", required=True, help="output folder (report.md, report.html, figures/)")
+    ap.add_argument("--traces", help="folder of measured traces (v3sim result .h5 files, searched recursively)")
+    a = ap.parse_args(argv)
+    try:
+        study = load_study(a.results)
+        traces = load_traces(a.traces)
+        try:
+            os.makedirs(a.output, exist_ok=True)
+        except OSError as exc:
+            raise ReportError(f"-o {a.output}: cannot create the output folder ({exc.strerror})") from exc
+        doc = build(study, traces, a.output)
+        title = f"Chip proposal report: {study.attrs.get('study', os.path.basename(a.results))}"
+        write_atomically(os.path.join(a.output, "report.md"), render_markdown(doc, title))
+        write_atomically(os.path.join(a.output, "report.html"), render_html(doc, title, SECTIONS))
+    except ReportError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except Exception:  # noqa: BLE001 - a bug of ours: say so, with the traceback, and exit 3
+        sys.stderr.write("internal error (a bug in scripts/report.py):\n" + traceback.format_exc())
+        return 3
+    print(f"wrote {os.path.join(a.output, 'report.html')}, report.md and {len(doc.figures)} figures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

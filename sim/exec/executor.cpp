@@ -1,0 +1,375 @@
+#include "sim/exec/executor.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <queue>
+#include <tuple>
+
+#include "core/error.h"
+#include "sim/exec/pipeline.h"
+
+namespace v3sim::exec {
+
+namespace {
+
+constexpr int32_t kNoStep = -1;
+constexpr uint32_t kNoOp = std::numeric_limits<uint32_t>::max();
+
+// Step of each (rank, micro-batch, part) in the ranks' programs.
+class StepMap {
+ public:
+  StepMap(const ExecOptions& o) : m_pp(o.pp), m_mbs(o.micro_batches) {
+    m_index.assign(static_cast<size_t>(m_pp * m_mbs * 3), kNoStep);
+    m_steps.assign(static_cast<size_t>(m_pp), 0);
+    m_peak.assign(static_cast<size_t>(m_pp), 0);
+    for (int64_t r = 0; r < m_pp; ++r) {
+      if (o.forward_only) {
+        // Inference: every micro-batch in one step, so they overlap.
+        for (int64_t mb = 0; mb < m_mbs; ++mb) at(r, mb, 0) = 0;
+        m_steps[static_cast<size_t>(r)] = 1;
+        m_peak[static_cast<size_t>(r)] = m_mbs;
+        continue;
+      }
+      auto program = rank_program(o.schedule, m_pp, m_mbs, r);
+      for (size_t s = 0; s < program.size(); ++s) {
+        for (const Chunk& c : program[s].chunks) {
+          const int slot = c.part == ChunkPart::Forward ? 0 : c.part == ChunkPart::Weight ? 2 : 1;
+          int32_t& dst = at(r, c.micro_batch, slot);
+          V3SIM_ASSERT(dst == kNoStep);
+          dst = static_cast<int32_t>(s);
+        }
+      }
+      m_steps[static_cast<size_t>(r)] = static_cast<int64_t>(program.size());
+      m_peak[static_cast<size_t>(r)] = peak_in_flight(program);
+    }
+  }
+
+  // The step of an op; per-step ops go before the first step (weight casts) or after the last.
+  int32_t step_of(const OpNode& n, const OpDesc& d) const {
+    const auto r = static_cast<int64_t>(n.pp_rank);
+    if (d.pass == Pass::Optimizer) {
+      return d.kind == OpKind::WeightCast ? 0 : static_cast<int32_t>(m_steps[static_cast<size_t>(r)]);
+    }
+    const auto mb = static_cast<int64_t>(n.micro_batch);
+    V3SIM_ASSERT(mb < m_mbs);
+    int32_t s = kNoStep;
+    if (d.pass == Pass::Forward) {
+      s = get(r, mb, 0);
+    } else if (d.pass == Pass::Dgrad) {
+      s = get(r, mb, 1);
+    } else {
+      s = get(r, mb, 2);
+      if (s == kNoStep) s = get(r, mb, 1);
+    }
+    if (s == kNoStep) {
+      throw InternalError(fmt::format("op {} (micro-batch {}, pass {}) has no chunk in the program of rank {}", d.name,
+                                      mb, to_string(d.pass), r));
+    }
+    return s;
+  }
+  int64_t steps(int64_t rank) const { return m_steps[static_cast<size_t>(rank)] + 1; }
+  int64_t peak(int64_t rank) const { return m_peak[static_cast<size_t>(rank)]; }
+
+ private:
+  int32_t& at(int64_t r, int64_t mb, int slot) { return m_index[static_cast<size_t>((r * m_mbs + mb) * 3 + slot)]; }
+  int32_t get(int64_t r, int64_t mb, int slot) const {
+    return m_index[static_cast<size_t>((r * m_mbs + mb) * 3 + slot)];
+  }
+  int64_t m_pp, m_mbs;
+  std::vector<int32_t> m_index;
+  std::vector<int64_t> m_steps;
+  std::vector<int64_t> m_peak;
+};
+
+// Ready ops of one stream of one rank, ordered by (step, ready time, op id).
+using ReadyKey = std::tuple<int32_t, int64_t, uint32_t>;
+using ReadyQueue = std::priority_queue<ReadyKey, std::vector<ReadyKey>, std::greater<>>;
+
+struct Lane {
+  ReadyQueue ready;
+  std::vector<int64_t> unstarted;  // per step
+  int32_t next_step = 0;
+  bool busy = false;
+};
+
+}  // namespace
+
+namespace {
+
+class Executor {
+ public:
+  Executor(const OpGraph& graph, const std::vector<Time>& desc_time, const std::vector<Stream>& desc_stream,
+           const ExecOptions& options)
+      : m_graph(graph),
+        m_time(desc_time),
+        m_stream(desc_stream),
+        m_steps(options),
+        m_pp(static_cast<size_t>(options.pp)),
+        m_gate(!options.forward_only) {}
+
+  ExecResult run();
+
+ private:
+  struct RankState {
+    std::vector<int64_t> inputs_pending;  // per step: cross-rank inputs not yet received
+    std::vector<int64_t> sends_pending;   // per step: pipeline sends not yet finished
+    std::vector<int64_t> compute_left;    // per step: compute ops not yet finished
+    std::vector<std::vector<OpId>> held;  // per step: finished ops whose cross-rank outputs wait for the step
+    int64_t open = 0;                     // steps below this may issue
+    int64_t sends_done = 0;               // steps below this have finished their sends
+    Time last_compute_end;
+  };
+
+  size_t lane_index(OpId id) const {
+    const OpNode& n = m_graph.node(id);
+    return n.pp_rank * kStreams + static_cast<size_t>(m_stream[n.desc]);
+  }
+  bool is_send(OpId id) const { return m_graph.desc(id).kind == OpKind::SendRecv; }
+  bool open_steps(size_t r);
+  void touch_rank(size_t r) {
+    for (int st = 0; st < kStreams; ++st) m_touched.push_back(r * kStreams + static_cast<size_t>(st));
+  }
+  void deliver(OpId from, OpId to, int64_t now);
+  void dispatch(size_t lane, int64_t now);
+  void finish(OpId id, int64_t now);
+
+  const OpGraph& m_graph;
+  const std::vector<Time>& m_time;
+  const std::vector<Stream>& m_stream;
+  const StepMap m_steps;
+  const size_t m_pp;
+  const bool m_gate;  // training: steps open as DualPipe's loop opens them
+
+  std::vector<int32_t> m_step;
+  std::vector<uint32_t> m_pending;
+  std::vector<int64_t> m_ready_at;
+  std::vector<uint32_t> m_critical;  // the predecessor that finished last
+  std::vector<Lane> m_lanes;
+  std::vector<RankState> m_ranks;
+  std::vector<size_t> m_touched;
+  std::priority_queue<std::pair<int64_t, uint32_t>, std::vector<std::pair<int64_t, uint32_t>>, std::greater<>> m_events;
+  ExecResult m_res;
+};
+
+// A training step opens, as DualPipe's loop does (batch_isend_irecv, then wait for all), once every input it
+// receives from another rank has arrived and the pipeline sends of its earlier steps have finished.
+bool Executor::open_steps(size_t r) {
+  RankState& rs = m_ranks[r];
+  bool moved = false;
+  while (static_cast<size_t>(rs.open) < rs.inputs_pending.size()) {
+    const auto k = static_cast<size_t>(rs.open);
+    while (rs.sends_done < rs.open && rs.sends_pending[static_cast<size_t>(rs.sends_done)] == 0) ++rs.sends_done;
+    if (rs.sends_done < rs.open || rs.inputs_pending[k] != 0) break;
+    ++rs.open;
+    moved = true;
+  }
+  return moved;
+}
+
+void Executor::deliver(OpId from, OpId to, int64_t now) {
+  // Deliveries happen in time order, so the last one to arrive is the critical input.
+  m_ready_at[to] = now;
+  m_critical[to] = from;
+  const OpNode& fn = m_graph.node(from);
+  const OpNode& tn = m_graph.node(to);
+  if (m_gate && fn.pp_rank != tn.pp_rank) {
+    RankState& rs = m_ranks[tn.pp_rank];
+    rs.inputs_pending[static_cast<size_t>(m_step[to])] -= 1;
+    if (open_steps(tn.pp_rank)) touch_rank(tn.pp_rank);
+  }
+  if (--m_pending[to] == 0) {
+    const size_t li = lane_index(to);
+    m_lanes[li].ready.emplace(m_step[to], m_ready_at[to], to);
+    m_touched.push_back(li);
+  }
+}
+
+void Executor::dispatch(size_t li, int64_t now) {
+  Lane& lane = m_lanes[li];
+  if (lane.busy) return;
+  while (static_cast<size_t>(lane.next_step) < lane.unstarted.size() &&
+         lane.unstarted[static_cast<size_t>(lane.next_step)] == 0) {
+    ++lane.next_step;
+  }
+  if (lane.ready.empty()) return;
+  auto [s, ready, id] = lane.ready.top();
+  if (s != lane.next_step) return;  // an earlier step still has ops to issue on this stream
+  const size_t r = li / kStreams;
+  RankState& rs = m_ranks[r];
+  if (m_gate && s >= rs.open) return;  // the step has not opened yet
+  // A pipeline send leaves when its step's computation is done (DualPipe sends after the chunk's compute).
+  if (m_gate && is_send(id) && rs.compute_left[static_cast<size_t>(s)] > 0) return;
+  lane.ready.pop();
+  lane.unstarted[static_cast<size_t>(s)] -= 1;
+  lane.busy = true;
+  const OpNode& node = m_graph.node(id);
+  const Time dur = m_time[node.desc];
+  const Time start = Time::ps(now);
+  m_res.start[id] = start;
+  m_res.end[id] = start + dur;
+  RankStats& stats = m_res.ranks[r];
+  const Stream stream = m_stream[node.desc];
+  stats.busy[static_cast<size_t>(stream)] += dur;
+  if (stream == Stream::Compute) {
+    Time& last = rs.last_compute_end;
+    if (start > last) {
+      bool comm_wait = false;
+      if (ready > last.picoseconds() && m_critical[id] != kNoOp) {
+        const OpNode& pred = m_graph.node(m_critical[id]);
+        comm_wait = pred.pp_rank == node.pp_rank && m_stream[pred.desc] != Stream::Compute &&
+                    m_graph.descriptor(pred.desc).kind != OpKind::SendRecv;
+      }
+      (comm_wait ? stats.exposed_comm : stats.bubble) += start - last;
+    }
+    last = m_res.end[id];
+  }
+  m_events.emplace(m_res.end[id].picoseconds(), id);
+}
+
+void Executor::finish(OpId id, int64_t now) {
+  const OpNode& node = m_graph.node(id);
+  const size_t r = node.pp_rank;
+  const auto s = static_cast<size_t>(m_step[id]);
+  RankState& rs = m_ranks[r];
+  m_lanes[lane_index(id)].busy = false;
+  m_touched.push_back(lane_index(id));
+  m_res.ranks[r].end = std::max(m_res.ranks[r].end, m_res.end[id]);
+  if (m_gate && is_send(id)) {
+    rs.sends_pending[s] -= 1;
+    if (open_steps(r)) touch_rank(r);
+  }
+  bool hold = false;
+  if (m_gate && m_stream[node.desc] == Stream::Compute) {
+    rs.compute_left[s] -= 1;
+    hold = rs.compute_left[s] > 0;
+    if (!hold) {
+      // The step's computation is done: its pipeline sends may leave and held outputs go to the other ranks.
+      m_touched.push_back(r * kStreams + static_cast<size_t>(Stream::PipeComm));
+      std::vector<OpId> held = std::move(rs.held[s]);
+      for (OpId h : held) {
+        for (OpId to : m_graph.successors(h))
+          if (m_graph.node(to).pp_rank != r) deliver(h, to, now);
+      }
+    }
+  }
+  for (OpId to : m_graph.successors(id)) {
+    if (hold && m_graph.node(to).pp_rank != r) continue;
+    deliver(id, to, now);
+  }
+  if (hold) {
+    for (OpId to : m_graph.successors(id)) {
+      if (m_graph.node(to).pp_rank != r) {
+        rs.held[s].push_back(id);
+        break;
+      }
+    }
+  }
+}
+
+ExecResult Executor::run() {
+  V3SIM_ASSERT(m_graph.finalized());
+  V3SIM_ASSERT(m_time.size() == m_graph.num_descs() && m_stream.size() == m_graph.num_descs());
+  const size_t n = m_graph.num_ops();
+  m_step.resize(n);
+  m_pending.assign(n, 0);
+  m_ready_at.assign(n, 0);
+  m_critical.assign(n, kNoOp);
+  m_lanes.resize(m_pp * kStreams);
+  m_ranks.resize(m_pp);
+  for (size_t r = 0; r < m_pp; ++r) {
+    const auto steps = static_cast<size_t>(m_steps.steps(static_cast<int64_t>(r)));
+    for (int st = 0; st < kStreams; ++st) m_lanes[r * kStreams + static_cast<size_t>(st)].unstarted.assign(steps, 0);
+    RankState& rs = m_ranks[r];
+    rs.inputs_pending.assign(steps, 0);
+    rs.sends_pending.assign(steps, 0);
+    rs.compute_left.assign(steps, 0);
+    rs.held.resize(steps);
+  }
+  for (OpId id = 0; id < n; ++id) {
+    const OpNode& node = m_graph.node(id);
+    V3SIM_ASSERT(node.pp_rank < m_pp);
+    m_step[id] = m_steps.step_of(node, m_graph.descriptor(node.desc));
+    const auto s = static_cast<size_t>(m_step[id]);
+    m_lanes[lane_index(id)].unstarted[s] += 1;
+    RankState& rs = m_ranks[node.pp_rank];
+    if (m_stream[node.desc] == Stream::Compute) rs.compute_left[s] += 1;
+    if (is_send(id)) rs.sends_pending[s] += 1;
+    for (OpId to : m_graph.successors(id)) m_pending[to] += 1;
+  }
+  // Inputs from other ranks, counted once every op's step is known.
+  for (OpId id = 0; id < n; ++id) {
+    for (OpId to : m_graph.successors(id)) {
+      const OpNode& tn = m_graph.node(to);
+      if (m_gate && tn.pp_rank != m_graph.node(id).pp_rank) {
+        m_ranks[tn.pp_rank].inputs_pending[static_cast<size_t>(m_step[to])] += 1;
+      }
+    }
+  }
+
+  m_res.start.assign(n, Time());
+  m_res.end.assign(n, Time());
+  m_res.ranks.resize(m_pp);
+  for (OpId id = 0; id < n; ++id) {
+    if (m_pending[id] == 0) m_lanes[lane_index(id)].ready.emplace(m_step[id], 0, id);
+  }
+  if (m_gate) {
+    for (size_t r = 0; r < m_pp; ++r) open_steps(r);
+  }
+  for (size_t l = 0; l < m_lanes.size(); ++l) dispatch(l, 0);
+
+  size_t done = 0;
+  while (!m_events.empty()) {
+    const int64_t now = m_events.top().first;
+    m_touched.clear();
+    // Finish every op that ends now before issuing anything, so same-time completions compete fairly.
+    while (!m_events.empty() && m_events.top().first == now) {
+      const OpId id = m_events.top().second;
+      m_events.pop();
+      ++done;
+      ++m_res.events;
+      finish(id, now);
+    }
+    std::sort(m_touched.begin(), m_touched.end());
+    m_touched.erase(std::unique(m_touched.begin(), m_touched.end()), m_touched.end());
+    for (size_t li : m_touched) dispatch(li, now);
+  }
+
+  if (done != n) {
+    for (size_t li = 0; li < m_lanes.size(); ++li) {
+      const Lane& lane = m_lanes[li];
+      for (size_t s = 0; s < lane.unstarted.size(); ++s) {
+        if (lane.unstarted[s] == 0) continue;
+        const RankState& rs = m_ranks[li / kStreams];
+        throw InternalError(fmt::format(
+            "schedule deadlock: {} of {} ops ran; rank {} stream {} cannot issue step {} ({} ops left in it, {} "
+            "ready; steps open below {}, inputs missing {})",
+            done, n, li / kStreams, to_string(static_cast<Stream>(li % kStreams)), s, lane.unstarted[s],
+            lane.ready.size(), rs.open, rs.inputs_pending[s]));
+      }
+    }
+    throw InternalError(fmt::format("schedule deadlock: {} of {} ops ran", done, n));
+  }
+
+  for (const RankStats& st : m_res.ranks) m_res.makespan = std::max(m_res.makespan, st.end);
+  for (size_t r = 0; r < m_pp; ++r) {
+    RankStats& st = m_res.ranks[r];
+    st.steps = m_steps.steps(static_cast<int64_t>(r));
+    st.peak_in_flight = m_steps.peak(static_cast<int64_t>(r));
+    // After the last compute op: the rank's own communication, then waiting for the other ranks.
+    const Time last = m_ranks[r].last_compute_end;
+    if (st.end > last) st.exposed_comm += st.end - last;
+    st.bubble += m_res.makespan - std::max(st.end, last);
+  }
+  return std::move(m_res);
+}
+
+}  // namespace
+
+ExecResult execute(const OpGraph& graph, const std::vector<Time>& desc_time, const std::vector<Stream>& desc_stream,
+                   const ExecOptions& options) {
+  return Executor(graph, desc_time, desc_stream, options).run();
+}
+
+}  // namespace v3sim::exec

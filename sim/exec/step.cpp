@@ -1,0 +1,390 @@
+#include "sim/exec/step.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "models/graph_builder.h"
+#include "sim/exec/executor.h"
+#include "sim/exec/pipeline.h"
+
+namespace v3sim::exec {
+
+namespace {
+
+// "L12.attn.wq_b" -> "L*.attn.wq_b": the op as every layer runs it.
+std::string generic_name(const std::string& name) {
+  if (name.size() > 1 && name[0] == 'L' && std::isdigit(static_cast<unsigned char>(name[1]))) {
+    size_t dot = name.find('.');
+    if (dot != std::string::npos) return "L*" + name.substr(dot);
+  }
+  return name;
+}
+
+int64_t comm_sms_of(const StepInputs& in) {
+  if (in.deploy.phase == Phase::Decode) return 0;  // low-latency kernels: hook-based, no SMs held
+  if (in.cluster.coprocessor) return 0;            // the co-processor moves the data
+  return in.deploy.comm_sms > 0 ? in.deploy.comm_sms : in.cluster.comm_sms;
+}
+
+double bf16_peak_flops(const HardwareConfig& hw) {
+  return static_cast<double>(hw.tensor.bf16_flops_per_clk) * static_cast<double>(hw.sms) *
+         static_cast<double>(hw.boost_clock.hertz());
+}
+
+double gib(double bytes) {
+  return bytes / (1024.0 * 1024.0 * 1024.0);
+}
+
+struct Memory {
+  double weights = 0, gradients = 0, optimizer = 0, activations = 0, kv_cache = 0;
+  double persistent() const { return weights + gradients + optimizer + kv_cache; }
+  double total() const { return persistent() + activations; }
+};
+
+// A forward op whose output a backward op (input or weight gradient) reads: kept until the backward runs.
+bool saved_for_backward(const OpGraph& g, OpId id) {
+  for (OpId s : g.successors(id)) {
+    if (g.descriptor(g.node(s).desc).pass != Pass::Forward) return true;
+  }
+  return false;
+}
+
+// Memory of the most loaded pipeline rank: weights (and, training, gradients, optimizer state and the activations
+// the schedule keeps in flight), KV cache in inference.
+Memory memory_per_gpu(const StepInputs& in, const OpGraph& g, const ExecResult* exec) {
+  const Deployment& d = in.deploy;
+  const bool train = d.phase == Phase::Train;
+  const size_t pp = static_cast<size_t>(d.pp);
+  std::vector<Memory> ranks(pp);
+  std::vector<std::set<uint32_t>> seen(pp);
+  // Activations of one micro-batch per stage: the outputs of its forward ops that a backward op reads (so what the
+  // graph recomputes, RMSNorm and the MLA up-projections, and what it caches in FP8 count as the graph has them).
+  std::vector<std::unordered_map<uint16_t, double>> chunk_bytes(pp);
+  std::vector<std::unordered_map<uint16_t, uint32_t>> chunk_mb(pp);  // the micro-batch measured per stage
+  for (OpId id = 0; id < g.num_ops(); ++id) {
+    const OpNode& n = g.node(id);
+    const OpDesc& od = g.descriptor(n.desc);
+    if (train && od.pass == Pass::Forward) {
+      auto it = chunk_mb[n.pp_rank].emplace(n.stage, n.micro_batch).first;
+      if (it->second == n.micro_batch && saved_for_backward(g, id)) {
+        chunk_bytes[n.pp_rank][n.stage] += static_cast<double>(od.bytes_written);
+      }
+    }
+    if (!seen[n.pp_rank].insert(n.desc).second) continue;
+    Memory& m = ranks[n.pp_rank];
+    const auto params = static_cast<double>(od.params);
+    if (od.kind == OpKind::Optimizer) {
+      m.optimizer += 8 * params;  // FP32 master weights + BF16 first and second moments (DeepSeek-V3 §3.3.3)
+      continue;
+    }
+    if (od.kind == OpKind::WeightCast) {
+      m.weights += static_cast<double>(od.bytes_written);  // FP8 copies of the weights for the step
+      continue;
+    }
+    if (od.pass != Pass::Forward || params == 0) continue;
+    if (train) {
+      m.weights += 2 * params;    // BF16 working copy
+      m.gradients += 4 * params;  // FP32 gradient accumulation over the micro-batches
+    } else {
+      const bool fp8 = od.gemm.b_type == DType::E4M3 || od.gemm.b_type == DType::E5M2;
+      m.weights += fp8 ? params + params / (128.0 * 128.0) * 4 : 2 * params;
+    }
+  }
+  if (train) {
+    for (size_t r = 0; r < pp; ++r) {
+      double largest = 0;
+      for (auto& [stage, bytes] : chunk_bytes[r]) largest = std::max(largest, bytes);
+      const int64_t in_flight = exec ? exec->ranks[r].peak_in_flight : static_cast<int64_t>(pp - r);
+      ranks[r].activations = largest * static_cast<double>(in_flight);
+    }
+  } else {
+    // MLA caches one latent vector per token and layer; every TP rank of an attention group holds the cache of
+    // all the group's requests (the latent is shared by the heads the ranks split).
+    const int64_t group = d.sp ? d.tp : 1;
+    const double per_token = static_cast<double>(in.model.kv_cache_bytes_per_token());
+    if (d.phase == Phase::Decode) {
+      ranks[0].kv_cache = static_cast<double>(d.requests_per_gpu * group * d.seq_len) * per_token;
+    } else {
+      ranks[0].kv_cache = static_cast<double>(d.tokens_per_gpu * group) * per_token;
+    }
+  }
+  Memory worst;
+  for (const Memory& m : ranks)
+    if (m.total() > worst.total()) worst = m;
+  return worst;
+}
+
+std::string bytes_text(double b) {
+  return fmt::format("{:.1f} GiB", gib(b));
+}
+
+}  // namespace
+
+void validate_step(const StepInputs& in) {
+  const Deployment& d = in.deploy;
+  const net::ClusterConfig& c = in.cluster;
+  if (d.gpus > c.gpus()) {
+    throw ConfigError(fmt::format("deployment '{}' needs {} GPUs but cluster '{}' ({}) has {} ({} nodes x {})", d.name,
+                                  d.gpus, c.name, c.file, c.gpus(), c.nodes, c.gpus_per_node));
+  }
+  if (d.ep > c.gpus()) {
+    throw ConfigError(
+        fmt::format("deployment '{}': EP {} is larger than cluster '{}' ({} GPUs)", d.name, d.ep, c.name, c.gpus()));
+  }
+  if (d.phase == Phase::Train) {
+    validate_schedule(d.schedule, d.pp, d.micro_batches(), fmt::format("deployment '{}'", d.name));
+  }
+  const int64_t comm = comm_sms_of(in);
+  if (comm >= in.hw.sms) {
+    throw ConfigError(fmt::format("deployment '{}': execution.comm_sms {} leaves no SMs of the {} of '{}' to compute",
+                                  d.name, comm, in.hw.sms, in.hw.name));
+  }
+}
+
+std::vector<std::string> metric_names(Phase phase) {
+  std::vector<std::string> names = {"step_time_s",    "tokens_per_s_per_gpu",  "tokens_per_s_per_node", "bubble_s",
+                                    "exposed_comm_s", "memory_capacity_bytes", "compute_sms",           "comm_sms"};
+  switch (phase) {
+    case Phase::Train:
+      names.insert(names.end(), {"mfu", "gpu_hours_per_trillion_tokens"});
+      break;
+    case Phase::Prefill:
+      names.insert(names.end(), {"ttft_ms"});
+      break;
+    case Phase::Decode:
+      names.insert(names.end(), {"tpot_ms", "tokens_per_s_per_request", "accepted_tokens_per_step"});
+      break;
+  }
+  for (int k = 0; k < static_cast<int>(OpKind::kCount); ++k) {
+    names.push_back(std::string("breakdown_s.") + to_string(static_cast<OpKind>(k)));
+  }
+  for (const char* m : {"weights", "gradients", "optimizer", "activations", "kv_cache", "total"}) {
+    names.push_back(std::string("memory_per_gpu_bytes.") + m);
+  }
+  for (int s = 0; s < kStreams; ++s) names.push_back(std::string("stream_busy_s.") + to_string(static_cast<Stream>(s)));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::pair<std::string, double>> StepResult::metrics() const {
+  std::vector<std::pair<std::string, double>> m = {
+      {"step_time_s", step_time_s},
+      {"tokens_per_s_per_gpu", tokens_per_s_per_gpu},
+      {"tokens_per_s_per_node", tokens_per_s_per_node},
+      {"bubble_s", bubble_s},
+      {"exposed_comm_s", exposed_comm_s},
+      {"memory_capacity_bytes", memory_capacity_bytes},
+      {"compute_sms", static_cast<double>(compute_sms)},
+      {"comm_sms", static_cast<double>(comm_sms)},
+  };
+  switch (phase) {
+    case Phase::Train:
+      m.emplace_back("mfu", mfu);
+      m.emplace_back("gpu_hours_per_trillion_tokens", gpu_hours_per_trillion_tokens);
+      break;
+    case Phase::Prefill:
+      m.emplace_back("ttft_ms", ttft_ms);
+      break;
+    case Phase::Decode:
+      m.emplace_back("tpot_ms", tpot_ms);
+      m.emplace_back("tokens_per_s_per_request", tokens_per_s_per_request);
+      m.emplace_back("accepted_tokens_per_step", accepted_tokens_per_step);
+      break;
+  }
+  for (const auto& [k, v] : breakdown_s) m.emplace_back("breakdown_s." + k, v);
+  for (const auto& [k, v] : memory_per_gpu_bytes) m.emplace_back("memory_per_gpu_bytes." + k, v);
+  for (const auto& [k, v] : stream_busy_s) m.emplace_back("stream_busy_s." + k, v);
+  std::sort(m.begin(), m.end());
+  return m;
+}
+
+StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  validate_step(in);
+  const Deployment& d = in.deploy;
+  StepResult res;
+  res.phase = d.phase;
+
+  OpGraph graph = build_graph(in.model, d);
+
+  // Memory that must fit before anything runs: weights, gradients, optimizer state, KV cache.
+  {
+    const Memory m = memory_per_gpu(in, graph, nullptr);
+    const double cap = static_cast<double>(in.hw.hbm.capacity.count());
+    if (m.persistent() > cap) {
+      throw ConfigError(fmt::format(
+          "deployment '{}' of model '{}' does not fit GPU memory: weights {} + gradients {} + optimizer {} + KV cache "
+          "{} = {} per GPU, more than the {} of '{}' (hbm.capacity); spread the experts over more GPUs "
+          "(parallelism.ep) or stages (parallelism.pp)",
+          d.name, in.model.name, bytes_text(m.weights), bytes_text(m.gradients), bytes_text(m.optimizer),
+          bytes_text(m.kv_cache), bytes_text(m.persistent()), bytes_text(cap), in.hw.name));
+    }
+  }
+
+  CostContext ctx;
+  ctx.model = &in.model;
+  ctx.deploy = &d;
+  ctx.hw = &in.hw;
+  ctx.cluster = &in.cluster;
+  ctx.comm_sms = comm_sms_of(in);
+  ctx.compute_sms = in.hw.sms - ctx.comm_sms;
+  ctx.low_latency_alltoall = d.phase == Phase::Decode;
+  ctx.seed = options.seed;
+  ctx.fingerprint = cost_fingerprint(in.hw_yaml, in.cluster_yaml);
+  res.compute_sms = ctx.compute_sms;
+  res.comm_sms = ctx.comm_sms;
+
+  KernelCache private_cache;
+  KernelCache& cache = options.cache ? *options.cache : private_cache;
+  const uint64_t misses0 = cache.misses();
+  std::vector<OpCost> costs = cost_graph(graph, ctx, cache, options.progress);
+  res.kernels_simulated = cache.misses() - misses0;
+
+  std::vector<Time> times(costs.size());
+  std::vector<Stream> streams(costs.size());
+  for (size_t i = 0; i < costs.size(); ++i) {
+    times[i] = costs[i].time;
+    streams[i] = stream_of(graph.descriptor(static_cast<uint32_t>(i)));
+  }
+
+  ExecOptions eo;
+  eo.schedule = d.phase == Phase::Train ? d.schedule : PipelineSchedule::None;
+  eo.pp = d.pp;
+  eo.micro_batches = d.micro_batches();
+  eo.forward_only = d.phase != Phase::Train;
+  ExecResult ex = execute(graph, times, streams, eo);
+
+  const double step = ex.makespan.seconds();
+  const auto ranks = static_cast<double>(d.pp);
+  res.step_time_s = step;
+  res.ops = graph.num_ops();
+
+  // Throughput.
+  const auto gpus = static_cast<double>(d.gpus);
+  switch (d.phase) {
+    case Phase::Train: {
+      res.tokens_per_step = static_cast<double>(tokens_per_step(d));
+      const GraphTotals t = sum_graph(graph, kFlagMtp);
+      const double flops = t.flops_by_pass[static_cast<size_t>(Pass::Forward)] +
+                           t.flops_by_pass[static_cast<size_t>(Pass::Dgrad)] +
+                           t.flops_by_pass[static_cast<size_t>(Pass::Wgrad)];
+      res.mfu = flops / (step * gpus * bf16_peak_flops(in.hw));
+      res.gpu_hours_per_trillion_tokens = gpus * step / 3600.0 * 1e12 / res.tokens_per_step;
+      break;
+    }
+    case Phase::Prefill:
+      res.tokens_per_step = static_cast<double>(tokens_per_step(d));
+      res.ttft_ms = step * 1e3;
+      break;
+    case Phase::Decode: {
+      res.accepted_tokens_per_step = 1.0 + static_cast<double>(d.speculative_tokens) * d.mtp_acceptance;
+      res.tokens_per_step = static_cast<double>(d.requests_per_gpu) * gpus * res.accepted_tokens_per_step;
+      res.tpot_ms = step * 1e3 / res.accepted_tokens_per_step;
+      res.tokens_per_s_per_request = 1e3 / res.tpot_ms;
+      break;
+    }
+  }
+  res.tokens_per_s_per_gpu = res.tokens_per_step / (step * gpus);
+  res.tokens_per_s_per_node = res.tokens_per_s_per_gpu * static_cast<double>(in.cluster.gpus_per_node);
+
+  // Idle, busy and breakdown.
+  for (const RankStats& rs : ex.ranks) {
+    res.bubble_s = std::max(res.bubble_s, rs.bubble.seconds());
+    res.exposed_comm_s = std::max(res.exposed_comm_s, rs.exposed_comm.seconds());
+    res.rank_busy_s.push_back(rs.busy[0].seconds());
+    for (int s = 0; s < kStreams; ++s) {
+      res.stream_busy_s[to_string(static_cast<Stream>(s))] += rs.busy[static_cast<size_t>(s)].seconds() / ranks;
+    }
+  }
+
+  // Per descriptor: calls and time, then by kind and by kernel.
+  std::vector<int64_t> calls(graph.num_descs(), 0);
+  for (OpId id = 0; id < graph.num_ops(); ++id) calls[graph.node(id).desc] += 1;
+  std::set<std::string> roofline;
+  std::map<std::string, size_t> kernel_row;
+  for (uint32_t i = 0; i < graph.num_descs(); ++i) {
+    if (calls[i] == 0) continue;
+    const OpDesc& od = graph.descriptor(i);
+    const OpCost& c = costs[i];
+    const double total = c.time.seconds() * static_cast<double>(calls[i]);
+    res.breakdown_s[to_string(od.kind)] += total / ranks;
+    if (!is_cycle_level(c.model)) roofline.insert(generic_name(od.name));
+    auto [it, fresh] = kernel_row.emplace(c.kernel, res.kernels.size());
+    if (fresh) {
+      KernelRow row;
+      row.name = generic_name(od.name);
+      row.kind = to_string(od.kind);
+      row.kernel = c.kernel;
+      row.model = c.model;
+      row.bound = c.bound;
+      row.flops = static_cast<double>(od.flops);
+      row.bytes = static_cast<double>(od.bytes_read + od.bytes_written);
+      row.time_s = c.time.seconds();
+      res.kernels.push_back(row);
+    }
+    res.kernels[it->second].calls += calls[i];
+  }
+  res.roofline_ops.assign(roofline.begin(), roofline.end());
+
+  // Memory, with the activations the schedule keeps in flight.
+  const Memory m = memory_per_gpu(in, graph, &ex);
+  res.memory_per_gpu_bytes = {{"weights", m.weights},         {"gradients", m.gradients}, {"optimizer", m.optimizer},
+                              {"activations", m.activations}, {"kv_cache", m.kv_cache},   {"total", m.total()}};
+  res.memory_capacity_bytes = static_cast<double>(in.hw.hbm.capacity.count());
+
+  if (options.keep_timeline) {
+    res.timeline.source = "projected";
+    res.timeline.events.reserve(graph.num_ops());
+    for (OpId id = 0; id < graph.num_ops(); ++id) {
+      const OpNode& n = graph.node(id);
+      const OpDesc& od = graph.descriptor(n.desc);
+      TimelineEvent e;
+      e.op = id;
+      e.name = d.micro_batches() > 1 ? fmt::format("{} mb{}", od.name, n.micro_batch) : od.name;
+      e.kind = to_string(od.kind);
+      e.device = n.pp_rank;
+      e.stream = static_cast<int32_t>(streams[n.desc]);
+      e.start = ex.start[id];
+      e.end = ex.end[id];
+      e.flops = static_cast<double>(od.flops);
+      e.bytes = static_cast<double>(od.bytes_read + od.bytes_written);
+      res.timeline.events.push_back(std::move(e));
+    }
+  }
+  res.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return res;
+}
+
+DecodeBound decode_bound(const StepInputs& in, Bandwidth bandwidth, bool paper_rounding) {
+  const Deployment& d = in.deploy;
+  DecodeBound b;
+  b.bandwidth_Bps = static_cast<double>(bandwidth.bytes_per_second());
+  // ISCA'25 §2.3.2 (deepseek-v3.yaml isca2025.decode_speed_limit): hidden "7K" = 7000, dispatch 1 B and combine
+  // 2 B per value. Exact: the model's hidden size and the FP8 payload with one FP32 scale per 128 values.
+  b.hidden = paper_rounding ? 7000.0 : static_cast<double>(in.model.dim);
+  b.bytes_per_value = paper_rounding ? 3.0 : (1.0 + 4.0 / 128.0) + 2.0;
+  b.tokens_per_gpu = static_cast<double>(d.requests_per_gpu * (1 + d.speculative_tokens));
+  b.experts_per_token = static_cast<double>(d.fanout(in.model));
+  b.layers = in.model.n_layers;
+  b.micro_batches = d.inference_micro_batches;
+  const double layer_s = b.bytes_per_value * b.tokens_per_gpu * b.experts_per_token * b.hidden / b.bandwidth_Bps;
+  b.layer_us = layer_s * 1e6;
+  const double step_s = layer_s * static_cast<double>(b.layers * b.micro_batches);
+  const double accepted = 1.0 + static_cast<double>(d.speculative_tokens) * d.mtp_acceptance;
+  b.tpot_ms = step_s * 1e3 / accepted;
+  b.tokens_per_s_per_request = 1e3 / b.tpot_ms;
+  b.assumptions = fmt::format(
+      "{} B per value x {} tokens per GPU x {} experts per token x hidden {} / {:.0f} GB/s per layer and micro-batch, "
+      "{} layers x {} micro-batches; compute and latency fully hidden",
+      b.bytes_per_value, b.tokens_per_gpu, b.experts_per_token, b.hidden, b.bandwidth_Bps / 1e9, b.layers,
+      b.micro_batches);
+  return b;
+}
+
+}  // namespace v3sim::exec

@@ -1,0 +1,276 @@
+// The whole step: its figures on the tiny model (consistent with each other and with the timeline), the SM split
+// between compute and communication, decode with MTP, DeepSeek's decode bound, the errors of bad deployments, and
+// `v3sim step` writing its HDF5 result, its JSON and its Perfetto trace.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "report/h5_file.h"
+#include "sim/exec/step.h"
+#include "tests/cli/run_v3sim.h"
+#include "tests/models/helpers.h"
+#include "tests/net/helpers.h"
+#include "tests/sim/hw_helpers.h"
+
+using namespace v3sim;
+using namespace v3sim::exec;
+
+namespace {
+
+std::string yaml_of(const std::string& path) {
+  return load_config_file(path).to_yaml();
+}
+
+StepInputs inputs(const std::string& model, const std::string& deploy, const std::string& hw = "h800.yaml",
+                  const std::string& cluster = "h800-2048-mpft") {
+  StepInputs in;
+  in.model = test::model(model);
+  in.deploy = test::deployment(deploy, in.model);
+  in.hw = test::hardware(hw);
+  in.cluster = test::cluster(cluster);
+  in.hw_yaml = yaml_of(std::string(V3SIM_SOURCE_DIR) + "/configs/hardware/" + hw);
+  in.cluster_yaml = yaml_of(test::cluster_path(cluster));
+  return in;
+}
+
+double metric(const StepResult& r, const std::string& name) {
+  for (const auto& [k, v] : r.metrics())
+    if (k == name) return v;
+  FAIL("no metric " << name);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("a training step's figures agree with each other and with its timeline", "[exec][step]") {
+  const StepInputs in = inputs("tiny-moe", "tiny-train");
+  const StepResult r = simulate_step(in);
+  REQUIRE(r.step_time_s > 0);
+  const double gpus = static_cast<double>(in.deploy.gpus);
+  CHECK(r.tokens_per_step == Approx(16.0 * 256));  // 16 sequences of 256 tokens
+  CHECK(r.tokens_per_s_per_gpu == Approx(r.tokens_per_step / (r.step_time_s * gpus)));
+  CHECK(r.tokens_per_s_per_node == Approx(r.tokens_per_s_per_gpu * 8));
+  CHECK(r.mfu > 0);
+  CHECK(r.mfu < 1);
+  CHECK(r.gpu_hours_per_trillion_tokens == Approx(gpus * r.step_time_s / 3600 * 1e12 / r.tokens_per_step));
+  // The timeline holds every op, each inside the step, and its span is the step.
+  REQUIRE(r.timeline.events.size() == r.ops);
+  for (const auto& e : r.timeline.events) {
+    REQUIRE(e.start.picoseconds() >= 0);
+    REQUIRE(e.end >= e.start);
+  }
+  CHECK(r.timeline.span().seconds() == Approx(r.step_time_s).epsilon(1e-9));
+  // The compute stream of the busiest rank plus its idle time is the step.
+  REQUIRE(r.rank_busy_s.size() == 2);
+  const double busiest = *std::max_element(r.rank_busy_s.begin(), r.rank_busy_s.end());
+  CHECK(busiest <= r.step_time_s * (1 + 1e-12));
+  CHECK(r.bubble_s >= 0);
+  CHECK(r.exposed_comm_s >= 0);
+  // Every metric is one a study can ask for, and the --json keys of the issue are there.
+  const std::vector<std::string> names = metric_names(Phase::Train);
+  for (const auto& [k, v] : r.metrics()) {
+    CAPTURE(k);
+    CHECK(std::find(names.begin(), names.end(), k) != names.end());
+    CHECK(std::isfinite(v));
+  }
+  CHECK(metric(r, "gpu_hours_per_trillion_tokens") == r.gpu_hours_per_trillion_tokens);
+  // Memory: weights, gradients and optimizer state of a training step; no KV cache.
+  CHECK(r.memory_per_gpu_bytes.at("weights") > 0);
+  CHECK(r.memory_per_gpu_bytes.at("gradients") > 0);
+  CHECK(r.memory_per_gpu_bytes.at("optimizer") > 0);
+  CHECK(r.memory_per_gpu_bytes.at("activations") > 0);
+  CHECK(r.memory_per_gpu_bytes.at("kv_cache") == 0);
+  // The fused attention has no cycle-level model: it is listed as a roofline op.
+  CHECK(std::find(r.roofline_ops.begin(), r.roofline_ops.end(), "L*.attn.core") != r.roofline_ops.end());
+  // The same inputs give the same step (deterministic), also from a shared cache.
+  KernelCache cache;
+  StepOptions o;
+  o.cache = &cache;
+  const StepResult again = simulate_step(in, o);
+  const StepResult cached = simulate_step(in, o);
+  CHECK(again.step_time_s == r.step_time_s);
+  CHECK(cached.step_time_s == r.step_time_s);
+  CHECK(cached.kernels_simulated == 0);
+}
+
+TEST_CASE("the SMs given to communication slow compute-bound roofline kernels by the SM ratio", "[exec][step][sms]") {
+  StepInputs in = inputs("tiny-moe", "tiny-train");
+  // The tiny model's kernels are memory-bound on an H800; with a (fictional) HBM 1000x faster they are not.
+  in.hw = test::hardware("h800.yaml", {{"hbm.bandwidth", "3350TB/s"}});
+  in.deploy.comm_sms = 20;
+  const StepResult r20 = simulate_step(in);
+  in.deploy.comm_sms = 44;
+  const StepResult r44 = simulate_step(in);
+  CHECK(r20.compute_sms == 112);
+  CHECK(r44.compute_sms == 88);
+  const double launch = in.hw.kernel.launch_overhead.seconds();
+  std::map<std::string, const KernelRow*> by_name;
+  for (const KernelRow& k : r44.kernels) by_name[k.name + "|" + k.kind] = &k;
+  int compared = 0;
+  for (const KernelRow& k : r20.kernels) {
+    if (k.model != CostModel::Roofline || (k.bound != "tensor" && k.bound != "cuda-core")) continue;
+    auto it = by_name.find(k.name + "|" + k.kind);
+    REQUIRE(it != by_name.end());
+    CAPTURE(k.name);
+    CHECK((it->second->time_s - launch) == Approx((k.time_s - launch) * 112.0 / 88.0).margin(2e-12));  // whole ps
+    ++compared;
+  }
+  CHECK(compared > 0);
+  // Fewer compute SMs never make the step faster.
+  CHECK(r44.stream_busy_s.at("compute") > r20.stream_busy_s.at("compute"));
+  // The communication co-processor gives all SMs back to compute.
+  StepInputs co = inputs("tiny-moe", "tiny-train", "h800.yaml", "proposals/comm-coprocessor");
+  co.deploy.comm_sms = 20;
+  const StepResult rc = simulate_step(co);
+  CHECK(rc.compute_sms == 132);
+  CHECK(rc.comm_sms == 0);
+}
+
+TEST_CASE("a decode step with MTP accepts 1 + acceptance tokens per step", "[exec][step][decode]") {
+  const StepInputs in = inputs("tiny-moe", "tiny-decode");
+  REQUIRE(in.deploy.speculative_tokens == 1);
+  const StepResult r = simulate_step(in);
+  CHECK(r.accepted_tokens_per_step == Approx(1 + in.deploy.mtp_acceptance));
+  CHECK(r.tpot_ms == Approx(r.step_time_s * 1e3 / r.accepted_tokens_per_step));
+  CHECK(r.tokens_per_s_per_request == Approx(1e3 / r.tpot_ms));
+  CHECK(r.comm_sms == 0);  // low-latency kernels hold no SMs
+  CHECK(r.memory_per_gpu_bytes.at("kv_cache") > 0);
+  CHECK(r.memory_per_gpu_bytes.at("optimizer") == 0);
+  CHECK(r.bubble_s == 0);
+}
+
+TEST_CASE("DeepSeek's decode bound: 14.76 ms per token at 50 GB/s, 0.82 ms at 900 GB/s", "[exec][step][bound]") {
+  const StepInputs in = inputs("deepseek-v3-671b", "v3-decode-320", "h800.yaml", "h800-decode-40node");
+  const DecodeBound at50 = decode_bound(in, parse_bandwidth("50GB/s"), true);
+  const DecodeBound at900 = decode_bound(in, parse_bandwidth("900GB/s"), true);
+  CHECK(at50.tpot_ms == Approx(14.76).epsilon(0.02));
+  CHECK(at900.tpot_ms == Approx(0.82).epsilon(0.02));
+  CHECK(at50.layer_us == Approx(120.96).epsilon(0.01));  // ISCA'25 §2.3.2 comm_time_us
+  // The exact payload (hidden 7168, FP8 with its scales) costs a little more than the paper's rounding.
+  const DecodeBound exact = decode_bound(in, parse_bandwidth("50GB/s"), false);
+  CHECK(exact.tpot_ms > at50.tpot_ms);
+  CHECK(exact.tpot_ms < at50.tpot_ms * 1.05);
+}
+
+TEST_CASE("bad deployments are ConfigErrors that say why", "[exec][step][errors]") {
+  SECTION("more GPUs than the cluster") {
+    StepInputs in = inputs("tiny-moe", "tiny-train");
+    in.cluster = test::cluster("h800-2048-mpft", {{"nodes", "1"}});
+    in.deploy.gpus = 16;
+    CHECK_THROWS_WITH(simulate_step(in), Catch::Contains("needs 16 GPUs") && Catch::Contains("has 8"));
+  }
+  SECTION("experts that do not fit GPU memory") {
+    StepInputs in = inputs("deepseek-v3-671b", "v3-decode-320", "h800.yaml", "h800-decode-40node");
+    in.deploy = test::deployment_text(R"(
+name: too-few-gpus
+phase: decode
+gpus: 8
+gpus_per_node: 8
+parallelism: {ep: 8}
+batch: {seq_len: 4096, requests_per_gpu: 32, micro_batches: 2}
+assumption: test
+)",
+                                      in.model);
+    CHECK_THROWS_WITH(simulate_step(in),
+                      Catch::Contains("does not fit GPU memory") && Catch::Contains("parallelism.ep"));
+  }
+  SECTION("an odd number of micro-batches for DualPipe") {
+    const ModelConfig m = test::model("tiny-moe");
+    CHECK_THROWS_AS(test::deployment_text(R"(
+name: odd
+phase: train
+gpus: 8
+gpus_per_node: 8
+parallelism: {pp: 2, pp_schedule: dualpipe, ep: 4}
+batch: {seq_len: 256, global_batch_sequences: 20, micro_batch_sequences: 1}
+assumption: test
+)",
+                                          m),
+                    ConfigError);
+  }
+  SECTION("every SM given to communication") {
+    StepInputs in = inputs("tiny-moe", "tiny-train");
+    in.deploy.comm_sms = 132;
+    CHECK_THROWS_WITH(simulate_step(in), Catch::Contains("comm_sms 132 leaves no SMs"));
+  }
+}
+
+TEST_CASE("v3sim step writes its HDF5 result, JSON and Perfetto trace", "[exec][step][cli]") {
+  const std::string dir = std::filesystem::path(test::write_temp_file("x.txt", "")).parent_path().string();
+  const std::string h5 = dir + "/step.h5";
+  const std::vector<std::string> base = {"step", "--deploy", "tiny-train", "--no-cache"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const test::RunResult w = test::run_v3sim(with({"-o", h5}));
+  INFO(w.err);
+  REQUIRE(w.exit_code == 0);
+  const ResultFile f = read_result_h5(h5);
+  for (const char* k : {"format", "tool_version", "git_revision", "created_utc", "command_line", "seed", "model_config",
+                        "deployment_config", "hardware_config", "cluster_config", "phase"}) {
+    CAPTURE(k);
+    CHECK(f.meta.count(k) == 1);
+  }
+  CHECK(f.meta.at("phase") == "train");
+  CHECK(f.meta.at("command_line").find("tiny-train") != std::string::npos);
+  REQUIRE(f.summary_value("step_time_s") != nullptr);
+  REQUIRE(f.summary_value("mfu") != nullptr);
+  CHECK(*f.summary_value("step_time_s") > 0);
+  REQUIRE(!f.timeline.events.empty());
+  CHECK(f.timeline.source == "projected");
+  CHECK(f.timeline.span().seconds() == Approx(*f.summary_value("step_time_s")).epsilon(1e-9));
+  if (std::system("command -v h5dump >/dev/null 2>&1") == 0) {
+    const std::string dump = dir + "/step.dump";
+    REQUIRE(std::system(("h5dump -H " + h5 + " > " + dump).c_str()) == 0);
+    std::ifstream in(dump);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const char* g : {"GROUP \"meta\"", "DATASET \"timeline\"", "GROUP \"summary\"", "GROUP \"stats\""}) {
+      CAPTURE(g);
+      CHECK(text.find(g) != std::string::npos);
+    }
+  } else {
+    WARN("h5dump not installed: the HDF5 file was only read back with the library");
+  }
+
+  // --json: the keys of the issue, the same step as the file.
+  const test::RunResult j = test::run_v3sim(with({"--json"}));
+  REQUIRE(j.exit_code == 0);
+  const auto js = nlohmann::json::parse(j.out);
+  for (const char* k :
+       {"step_time_s", "tokens_per_s_per_gpu", "tokens_per_s_per_node", "mfu", "gpu_hours_per_trillion_tokens",
+        "bubble_s", "exposed_comm_s", "breakdown_s", "memory_per_gpu_bytes", "roofline_ops"}) {
+    CAPTURE(k);
+    CHECK(js.contains(k));
+  }
+  CHECK(js["step_time_s"].get<double>() == *f.summary_value("step_time_s"));
+
+  // -o x.json: a Perfetto trace with one process per pipeline rank.
+  const std::string trace = dir + "/step.json";
+  REQUIRE(test::run_v3sim(with({"-o", trace})).exit_code == 0);
+  std::ifstream tin(trace);
+  const auto tj = nlohmann::json::parse(tin);
+  std::set<int> pids;
+  for (const auto& e : tj["traceEvents"])
+    if (e.value("ph", "") == "X") pids.insert(e["pid"].get<int>());
+  CHECK(pids.size() == 2);
+
+  // Bad input: exit 2 and one clear line.
+  const test::RunResult bad = test::run_v3sim({"step", "--deploy", "v3-train-2048", "--cluster", "h800-decode-40node"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("needs 2048 GPUs"));
+  const test::RunResult ana = test::run_v3sim(with({"--analytical"}));
+  CHECK(ana.exit_code == 2);
+  CHECK_THAT(ana.err, Catch::Contains("decode deployment"));
+}
