@@ -199,6 +199,12 @@ void print_human(const Loaded& l, const exec::StepResult& r) {
     const double v = r.memory_per_gpu_bytes.count(k) ? r.memory_per_gpu_bytes.at(k) : 0.0;
     fmt::print("  {:<24} {:>9.1f} GiB\n", k, v / (1 << 30));
   }
+  const double total = r.memory_per_gpu_bytes.count("total") ? r.memory_per_gpu_bytes.at("total") : 0.0;
+  if (total > r.memory_capacity_bytes) {
+    fmt::print("  more than the capacity: the activations are every forward output a backward op of the graph reads,\n"
+               "  for the micro-batches the schedule keeps in flight; recomputation beyond the graph's (RMSNorm, MLA\n"
+               "  up-projection) and activation offloading are not modeled\n");
+  }
   fmt::print("not modeled at cycle level ({} ops, roofline or closed form):", r.roofline_ops.size());
   const size_t shown = std::min<size_t>(r.roofline_ops.size(), 8);
   for (size_t i = 0; i < shown; ++i) fmt::print(" {}", r.roofline_ops[i]);

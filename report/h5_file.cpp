@@ -1,4 +1,4 @@
-// The only file of v3sim that includes HDF5.
+// With h5_study.cpp (and their shared report/h5_id.h), the only files of v3sim that include HDF5.
 #include "report/h5_file.h"
 
 #include <fmt/format.h>
@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "report/h5_id.h"
 #include "v3sim/version.h"
 
 namespace v3sim {
@@ -33,26 +34,8 @@ struct Row {
   double bytes;
 };
 
-// Owns an HDF5 identifier and closes it with the matching call.
-class Id {
- public:
-  Id(hid_t id, herr_t (*close)(hid_t)) : m_id(id), m_close(close) {}
-  ~Id() {
-    if (m_id >= 0) m_close(m_id);
-  }
-  Id(const Id&) = delete;
-  Id& operator=(const Id&) = delete;
-  hid_t get() const { return m_id; }
-  bool ok() const { return m_id >= 0; }
-
- private:
-  hid_t m_id;
-  herr_t (*m_close)(hid_t);
-};
-
-void silence_hdf5() {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-}
+using h5::Id;
+using h5::silence_hdf5;
 
 hid_t string_type(size_t len) {
   hid_t t = H5Tcopy(H5T_C_S1);

@@ -1,4 +1,5 @@
-// A study's results.h5 (report/h5_study.h). With h5_file.cpp, the only files of v3sim that include HDF5.
+// A study's results.h5 (report/h5_study.h). With h5_file.cpp (and report/h5_id.h), the only files of v3sim that
+// include HDF5.
 #include "report/h5_study.h"
 
 #include <fmt/format.h>
@@ -9,32 +10,14 @@
 #include <set>
 
 #include "core/error.h"
+#include "report/h5_id.h"
 
 namespace v3sim {
 
 namespace {
 
-// Owns an HDF5 identifier and closes it with the matching call.
-class Id {
- public:
-  Id(hid_t id, herr_t (*close)(hid_t)) : m_id(id), m_close(close) {}
-  ~Id() {
-    if (m_id >= 0) m_close(m_id);
-  }
-  Id(Id&& o) noexcept : m_id(o.m_id), m_close(o.m_close) { o.m_id = -1; }
-  Id(const Id&) = delete;
-  Id& operator=(const Id&) = delete;
-  hid_t get() const { return m_id; }
-  bool ok() const { return m_id >= 0; }
-
- private:
-  hid_t m_id;
-  herr_t (*m_close)(hid_t);
-};
-
-void silence_hdf5() {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-}
+using h5::Id;
+using h5::silence_hdf5;
 
 hid_t vlen_string_type() {
   hid_t t = H5Tcopy(H5T_C_S1);

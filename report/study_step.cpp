@@ -18,6 +18,7 @@
 #include "sim/exec/step.h"
 #include "sim/hardware.h"
 #include "sim/net/cluster.h"
+#include "sim/numerics/error_study.h"
 
 namespace v3sim {
 
@@ -54,7 +55,12 @@ class StepEvaluator final : public PointEvaluator {
 
   std::string name() const override { return "step"; }
 
-  std::vector<std::string> metric_names(Phase phase) const override { return exec::metric_names(phase); }
+  std::vector<std::string> metric_names(Phase phase) const override {
+    std::vector<std::string> names = exec::metric_names(phase);
+    names.push_back("numerics_rel_error");
+    std::sort(names.begin(), names.end());
+    return names;
+  }
 
   std::vector<std::string> table_names() const override {
     std::vector<std::string> names = {"kernels", "hardware"};
@@ -68,6 +74,8 @@ class StepEvaluator final : public PointEvaluator {
     exec::StepResult r = simulate(pt);
     PointResult out;
     out.metrics = r.metrics();
+    out.metrics.emplace_back("numerics_rel_error", numerics_rel_error(pt));
+    std::sort(out.metrics.begin(), out.metrics.end());
     std::lock_guard<std::mutex> lock(m_mutex);
     m_kernels.emplace(pt.index, std::move(r.kernels));
     return out;
@@ -94,6 +102,33 @@ class StepEvaluator final : public PointEvaluator {
     so.cache = m_cache.get();
     so.seed = m_options.seed;
     return exec::simulate_step(in, so);
+  }
+
+  // The FP8 GEMM error of the point's chip as its GEMM kernels accumulate: DeepSeek's quantization (1x128 and
+  // 128x128 blocks) of N(0,1) inputs, K = 7168 (V3's hidden size, the K of most of its GEMMs), the scales applied
+  // every 128 K (on the CUDA cores at promotion, or by a block-scaled tensor core, emulated the same way), partial
+  // sums at the chip's FP8 accumulator precision; the mean relative error against FP64 of the same quantized
+  // inputs. One emulation per distinct accumulator (64 x 64 outputs, a few tenths of a second).
+  double numerics_rel_error(const StudyPoint& pt) const {
+    const HardwareConfig hw = load_hardware(pt.hw);
+    const std::string key =
+        fmt::format("{} {} {} {} {}", hw.fp8.products_per_group, hw.fp8.fraction_bits, hw.fp8.output_fraction_bits,
+                    static_cast<int>(hw.fp8.align_rounding), static_cast<int>(hw.fp8.output_rounding));
+    {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      auto it = m_numerics.find(key);
+      if (it != m_numerics.end()) return it->second;
+    }
+    numerics::ErrorStudy s;
+    s.m = 64;
+    s.n = 64;
+    s.k = 7168;
+    s.emulation.model = hw.fp8;
+    s.emulation.promote_every = 128;
+    const double e = numerics::run_error_study(s).mean_rel_error;
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_numerics.emplace(key, e);
+    return e;
   }
 
   // The point whose kernels stand for each phase: the "baseline" proposal, else the first proposal's point, else
@@ -204,6 +239,7 @@ class StepEvaluator final : public PointEvaluator {
   std::unique_ptr<exec::KernelCache> m_cache;
   mutable std::mutex m_mutex;
   mutable std::map<int64_t, std::vector<exec::KernelRow>> m_kernels;  // by point index, of the points run here
+  mutable std::map<std::string, double> m_numerics;                   // numerics_rel_error by accumulator
 };
 
 }  // namespace

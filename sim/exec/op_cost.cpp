@@ -53,7 +53,7 @@ constexpr const char* kCacheHeader = "v3sim-kernel-cache 1";
 // The version of the cost rules of this file that change a cached (cycle-level) result: how a graph op maps onto
 // a GemmDesc / CastDesc / AllToAllDesc and what its OpCost holds. Bump it by hand when such a rule changes; the
 // project version and git revision (core/version.h, stamped at configure time) are part of the fingerprint too.
-constexpr const char* kCostRulesVersion = "op-cost 1";
+constexpr const char* kCostRulesVersion = "op-cost 2";  // 2: attention efficiency, PXN relay by local index
 
 constexpr int64_t kTile = 128;   // FP8 quantization tile and DeepGEMM's K block / contiguous M alignment
 constexpr int64_t kNAlign = 16;  // TMA: 16-byte rows of the FP8 B operand and the BF16 output

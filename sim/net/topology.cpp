@@ -194,8 +194,9 @@ Route ClusterNetwork::rdma_route(int32_t src, int32_t dst) const {
 Route ClusterNetwork::gpu_route(int32_t src, int32_t dst) const {
   if (node_of(src) == node_of(dst)) return nvlink_route(src, dst, false);
   if (plane_of(src) == plane_of(dst)) return rdma_route(src, dst);
-  // PXN: the GPU of src's node whose NIC is on dst's plane forwards.
-  const int32_t relay = gpu(node_of(src), plane_of(dst));
+  // PXN: the GPU of src's node with dst's local index (its NIC is on dst's plane) forwards, so that with more GPUs
+  // per node than planes the relaying spreads over every NIC of the plane rather than the node's first one.
+  const int32_t relay = gpu(node_of(src), local_of(dst));
   Route r = nvlink_route(src, relay, false);
   for (const Hop& h : rdma_route(relay, dst)) r.push_back(h);
   return r;

@@ -264,3 +264,24 @@ TEST_CASE("a cluster config is validated, including its connectivity", "[net][co
                     Catch::Contains("comm.sms: expected an even number of SMs"));
   CHECK_THROWS_WITH(cluster("h800-2048-mpft", {{"nic.speed", "1"}}), Catch::Contains("unknown key 'speed'"));
 }
+
+TEST_CASE("a larger NVLink domain never slows the low-latency all-to-all (PXN relays spread over the plane)",
+          "[net][alltoall][domain]") {
+  // 320 GPUs in nodes of 8 ... 160 on the 8-plane fabric: with more GPUs per node than planes, the relay of a
+  // cross-plane copy is the source node's GPU with the destination's local index, so every NIC of a plane relays.
+  double previous = 0;
+  for (int64_t gpn : {8, 16, 32, 64, 160}) {
+    CAPTURE(gpn);
+    const ClusterConfig c = test::cluster(
+        "h800-decode-40node", {{"gpus_per_node", std::to_string(gpn)}, {"nodes", std::to_string(320 / gpn)}});
+    AllToAllDesc d = normal(320, AllToAllPhase::Dispatch, 32);
+    d.mode = AllToAllMode::LowLatency;
+    d.experts = 320;
+    d.topk = 9;
+    d.node_limit = 0;
+    d.validate(c);
+    const double us = run_alltoall(c, d).time.microseconds();
+    if (previous > 0) CHECK(us <= previous * 1.02);
+    previous = us;
+  }
+}
