@@ -284,7 +284,8 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   d.node_limit = exp.get_int("node_limit");
   d.comm_sms = exe.get_int("comm_sms");
   d.mtp_acceptance = bat.get_float("mtp_acceptance");
-  if (d.mtp_acceptance > 1) throw bat.error("mtp_acceptance", "a probability in [0, 1]", fmt::format("{}", d.mtp_acceptance));
+  if (d.mtp_acceptance > 1)
+    throw bat.error("mtp_acceptance", "a probability in [0, 1]", fmt::format("{}", d.mtp_acceptance));
 
   // Keys that belong to another phase are mistakes, not silently ignored.
   auto only_for = [&](const ParamReader& sec, const char* key, Phase phase) {

@@ -121,7 +121,8 @@ void add_deepep_rows(ValidationColumns& out, const ConfigNode& ref, const net::C
   const std::string source = "deepseek-v3.yaml deepep_h800: " + source_of(table);
   const char* expected = "[type, dispatch_EP, dispatch_GBps, combine_EP, combine_GBps, bottleneck_link]";
   const ConfigNode& rows = require(table, "rows", expected);
-  if (!rows.is_sequence()) throw ConfigError(rows.loc(), rows.path(), "a list of " + std::string(expected), rows.describe());
+  if (!rows.is_sequence())
+    throw ConfigError(rows.loc(), rows.path(), "a list of " + std::string(expected), rows.describe());
   for (const ConfigNode& row : rows.items()) {
     const auto& r = row_items(row, 6, expected);
     const std::string type = r[0].text();
@@ -150,8 +151,8 @@ std::vector<NumericsAccumulator> default_accumulators(const std::string& configs
   return {
       {"H800 tensor core only", h800, 0},
       {"H800 + promotion every 128 (DeepGEMM)", h800, 128},
-      {"H800 + FP32 accumulation (proposal), tensor core only", load_chip(configs_dir, "proposals/fp32-accumulation.yaml"),
-       0},
+      {"H800 + FP32 accumulation (proposal), tensor core only",
+       load_chip(configs_dir, "proposals/fp32-accumulation.yaml"), 0},
       {"B200 tensor core only", load_chip(configs_dir, "b200.yaml"), 0},
   };
 }

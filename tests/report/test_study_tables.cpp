@@ -162,10 +162,9 @@ TEST_CASE("the validation table: DeepGEMM's published dense TFLOPS and the error
   CHECK(std::set<std::string>(t.find("suite")->texts.begin(), t.find("suite")->texts.end()) ==
         std::set<std::string>{"deepgemm_h800_dense"});
   // Calibration targets of tests/sim/test_gemm_calibration.cpp: 10% MAPE.
-  check_validation_rows(t, "deepgemm_h800_dense",
-                        published({"deepgemm_h800", "v3_2025_04_09_last_published_table"}, {"dense", "dense_large_m"},
-                                  {3}),
-                        10.0);
+  check_validation_rows(
+      t, "deepgemm_h800_dense",
+      published({"deepgemm_h800", "v3_2025_04_09_last_published_table"}, {"dense", "dense_large_m"}, {3}), 10.0);
 }
 
 TEST_CASE("the validation table: DeepEP's published normal-kernel bandwidths and the error against each",
