@@ -249,6 +249,21 @@ TEST_CASE("study file errors name the file, line, key and what was expected", "[
     CHECK_THAT(what, Catch::Contains("tokens_per_s_per_gpu"));  // the known ones are listed
     CHECK_THAT(what, Catch::Contains("found 'tokens_per_sec'"));
   }
+  SECTION("an empty sweep axis") {
+    std::string text = small_study("bad");
+    text.replace(text.find("values: [25GB/s, 50GB/s, 100GB/s]"), 34, "values: []");
+    const auto [path, what] = study_error(dir, text);
+    CHECK_THAT(what, Catch::StartsWith(file_line(path, text, "values: []")));
+    CHECK_THAT(what, Catch::Contains("sweeps[0].values"));
+    CHECK_THAT(what, Catch::Contains("expected a non-empty list"));
+  }
+  SECTION("a sweep over a key the cluster does not have") {
+    std::string text = small_study("bad");
+    text.replace(text.find("key: cluster.nic.bandwidth"), 26, "key: cluster.nic.bandwith");
+    const auto [path, what] = study_error(dir, text);
+    CHECK_THAT(what, Catch::Contains("unknown key 'bandwith'"));
+    CHECK_THAT(what, Catch::Contains("did you mean 'bandwidth'"));
+  }
   SECTION("an override of a key the hardware does not have, caught before anything runs") {
     std::string text = small_study("bad");
     text.replace(text.find("[cluster.nodes=1]"), 17, "[cluster.nodes=1, hw.tensor.fp8_flops=1]");
