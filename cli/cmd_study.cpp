@@ -1,11 +1,14 @@
 // `v3sim study FILE`: a what-if study (configs/studies/*.yaml) on threads, or over MPI ranks under mpirun; writes
-// DIR/results.h5 and DIR/summary.json from one file per finished point, so a killed study resumes with --resume.
+// DIR/results.h5 and DIR/summary.json from one file per finished point (a killed study resumes with --resume), then
+// the chip proposal report (scripts/report.py).
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -37,7 +40,41 @@ struct StudyArgs {
   bool dry_run = false;
   std::string evaluator = "step";
   std::string kernel_cache;  // "": exec::default_cache_path(); "none": in memory only
+  bool no_report = false;
 };
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The chip-proposal report of a finished study: scripts/report.py (next to the shipped configs) on DIR/results.h5,
+// with the measured traces of traces/ when that folder exists. Returns its exit status (0 written).
+int write_report(const std::string& results, const std::string& out_dir, bool quiet) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(configs_dir()).parent_path();
+  const fs::path script = root / "scripts" / "report.py";
+  const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  std::string cmd =
+      python + " " + shell_quote(script.string()) + " " + shell_quote(results) + " -o " + shell_quote(out_dir);
+  if (fs::is_directory(root / "traces")) cmd += " --traces " + shell_quote((root / "traces").string());
+  if (!fs::exists(script)) {
+    std::fprintf(stderr,
+                 "error: no report script at %s ($V3SIM_CONFIGS points away from the source tree?); the "
+                 "results are in %s\n",
+                 script.string().c_str(), results.c_str());
+    return 2;
+  }
+  std::fflush(stdout);
+  const int status = std::system((cmd + (quiet ? " 1>&2" : "")).c_str());
+  const int code = status == -1 ? 3 : WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+  if (code != 0) {
+    std::fprintf(stderr, "error: the report was not written (exit %d); the results are in %s; rerun: %s\n", code,
+                 results.c_str(), cmd.c_str());
+  }
+  return code;
+}
 
 std::string default_reference() {
   return (std::filesystem::path(configs_dir()) / ".." / "tests" / "data" / "reference" / "deepseek-v3.yaml").string();
@@ -141,7 +178,8 @@ int run_study_command(const StudyArgs& a, StudyComm& comm) {
                 o.threads == 1 ? "" : "s", comm.size(), comm.size() == 1 ? "" : "s");
     std::printf("results: %s\nsummary: %s\n", s.results_path.c_str(), s.summary_path.c_str());
   }
-  return 0;
+  if (a.no_report) return 0;
+  return write_report(s.results_path, o.out_dir, a.json);
 }
 
 int run_study(const StudyArgs& a) {
@@ -172,13 +210,15 @@ CommandRunner add_study_command(CLI::App& app) {
       "  mpirun -np 4 v3sim study my-study.yaml         # points split over 4 ranks, one results.h5\n"
       "  v3sim study --dry-run                          # check the study and list its points\n"
       "Writes DIR/points/NNNNN.json per finished point, then DIR/results.h5 and DIR/summary.json (the same\n"
-      "datasets whatever the number of threads or ranks).");
+      "datasets whatever the number of threads or ranks), then the chip proposal report DIR/report.html and\n"
+      "DIR/report.md (scripts/report.py, which needs python3-h5py and python3-matplotlib; --no-report skips it).");
   cmd->add_option("file", a->file, "study YAML file or name in configs/studies")->capture_default_str();
   cmd->add_option("-j,--threads", a->threads, "worker threads per rank (default: the cores, shared by the ranks)")
       ->check(positive_integer());
   cmd->add_flag("--resume", a->resume, "skip the points DIR already holds (they must belong to this study)");
   cmd->add_option("-o,--output", a->output, "output folder (default: out/<study name>)");
   cmd->add_flag("--dry-run", a->dry_run, "check the study and list its points without running them");
+  cmd->add_flag("--no-report", a->no_report, "write results.h5 and summary.json only, not the report");
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
   cmd->add_option("--kernel-cache", a->kernel_cache,
                   "kernel-result cache shared by the points and with later runs (default: $V3SIM_CACHE, else "
