@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "models/deployment.h"
 #include "models/model_config.h"
 #include "sim/hardware.h"
@@ -21,16 +22,9 @@ namespace v3sim {
 
 namespace {
 
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 // A number in [0, 1) from a digest and a salt.
 double unit(uint64_t h, uint64_t salt) {
-  return static_cast<double>(splitmix(h ^ splitmix(salt)) >> 11) * 0x1.0p-53;
+  return static_cast<double>(mix64(h ^ mix64(salt)) >> 11) * 0x1.0p-53;
 }
 
 struct Loaded {

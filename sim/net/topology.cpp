@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace v3sim::net {
 
@@ -78,17 +79,6 @@ int32_t Topology::first_disconnected(const std::vector<int32_t>& targets) const 
   }
   return -1;
 }
-
-namespace {
-
-uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 ClusterNetwork::ClusterNetwork(const ClusterConfig& config, int64_t comm_sms, uint64_t seed)
     : m_config(config), m_seed(seed) {
