@@ -65,7 +65,8 @@ class FakeEvaluator final : public PointEvaluator {
                                       "stream_busy_s.comm",
                                       "memory_per_gpu_bytes.weights",
                                       "memory_per_gpu_bytes.activations",
-                                      "memory_per_gpu_bytes.total"};
+                                      "memory_per_gpu_bytes.total",
+                                      "numerics_rel_error"};
     switch (phase) {
       case Phase::Train:
         names.insert(names.end(), {"mfu", "gpu_hours_per_trillion_tokens", "memory_per_gpu_bytes.gradients",
@@ -140,6 +141,7 @@ class FakeEvaluator final : public PointEvaluator {
     auto add = [&](const std::string& n, double v) { r.metrics.emplace_back(n, v); };
     add("step_time_s", step);
     add("tokens_per_step", tokens);
+    add("numerics_rel_error", std::ldexp(1.0, -l.hw.fp8.fraction_bits));  // fewer bits kept, more error
     add("tokens_per_s_per_gpu", tokens / step / gpus);
     add("tokens_per_s_per_node", tokens / step / gpus * static_cast<double>(l.deploy.gpus_per_node));
     add("bubble_s", bubble);
