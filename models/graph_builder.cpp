@@ -122,9 +122,10 @@ class StageBuilder {
     d.params = cols;
     return emit(std::move(d), {in});
   }
+  // `fwd_in` is the norm's input: DeepSeek-V3 §3.2.3 recomputes RMSNorm in the backward pass from it instead of
+  // storing the output, so the input is what the backward keeps.
   Local norm_bwd(const std::string& name, Module mod, int32_t layer, int64_t rows, int64_t cols, Local grad,
-                 Local fwd) {
-    // DeepSeek-V3 §3.2.3 recomputes RMSNorm in the backward pass instead of storing its output.
+                 Local fwd_in) {
     OpDesc d = base(name + ".bwd", OpKind::Norm, mod, layer, Pass::Dgrad);
     d.tokens = rows;
     d.flops = 8 * rows * cols;
@@ -132,7 +133,7 @@ class StageBuilder {
     d.bytes_read = 2 * rows * cols * 2 + cols * 4;
     d.bytes_written = rows * cols * 2 + cols * 4;
     d.flags |= kFlagRecompute;
-    Local id = emit(std::move(d), {grad, fwd});
+    Local id = emit(std::move(d), {grad, fwd_in});
     track_dense_wgrad(id);
     return id;
   }
@@ -257,9 +258,22 @@ class StageBuilder {
       wg.gemm.b_transposed_copy = true;
       wg.bytes_read = m * n + m * k + tile_scale_bytes(n, m) + tile_scale_bytes(k, m);
     }
-    Local w = emit(std::move(wg), {a, b, lin.gemm, grad2});
+    Local w = emit(std::move(wg), {a, b, grad2});
     (lin.expert ? m_t.wgrad_expert : m_t.wgrad_dense).push_back(w);
     return dx;
+  }
+
+  // Runs a forward linear again in the backward pass, after `after` (DeepSeek-V3 §3.2.3 recomputes the MLA
+  // up-projections rather than keep their outputs): the same GEMM from the saved input, its FLOPs counted as
+  // recomputation (not model FLOPs).
+  Local linear_recompute(const Linear& lin, Local after) {
+    DType in = lin.fp8 ? DType::E4M3 : DType::BF16;
+    OpDesc d = gemm_desc(lin.name + ".recompute", lin.expert ? OpKind::GroupedGemm : OpKind::Gemm, lin.module,
+                         lin.layer, Pass::Dgrad, lin.m, lin.n, lin.k, lin.groups, in, in, lin.out_type);
+    d.flags |= lin.flags | kFlagRecompute;
+    d.recompute_flops = d.flops;
+    d.flops = 0;
+    return emit(std::move(d), {lin.x_op, after});
   }
 
   void track_dense_wgrad(Local id) { m_t.wgrad_dense.push_back(id); }
@@ -494,6 +508,22 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
                  Ta, Ta * D * 2, DType::BF16, {g});
       }
       Local d_o = linear_bwd(wo, g);
+      // Q, K and V are not kept: the backward recomputes the up-projections (and RoPE) from the cached FP8
+      // latents (DeepSeek-V3 §3.2.3). Without q compression the query projection is not an up-projection and
+      // its output is kept.
+      Local kv_re = linear_recompute(wkv_b, g);
+      Local rope_re = rope;
+      if (dq > 0) {
+        Local q_re = linear_recompute(wq, g);
+        const int64_t rope_elems = Ta * (H + 1) * dr;  // as the forward attn.rope
+        OpDesc r = base(lname(layer, "attn.rope.recompute"), OpKind::Rope, mod, layer, Pass::Dgrad);
+        r.tokens = Ta;
+        r.flags |= kFlagRecompute;
+        r.recompute_flops = rope_elems;
+        r.bytes_read = 3 * rope_elems * 2;
+        r.bytes_written = rope_elems * 2;
+        rope_re = emit(std::move(r), {q_re, dn_op});
+      }
       OpDesc b = base(lname(layer, "attn.core.bwd"), OpKind::Attention, mod, layer, Pass::Dgrad);
       b.tokens = Ta;
       b.gemm.m = Ta;
@@ -506,14 +536,14 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
       b.flags |= kFlagRecompute;
       b.bytes_read = Ta * H * (2 * dqk + 3 * dv) * 2 + Ta * H * 4;
       b.bytes_written = Ta * H * (2 * dqk + dv) * 2;
-      Local d_core = emit(std::move(b), {d_o, core});
+      Local d_core = emit(std::move(b), {d_o, core, kv_re, rope_re});
       Local d_rope = elementwise(lname(layer, "attn.rope.bwd"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3,
                                  {d_core}, Pass::Dgrad);
       Local d_kv = linear_bwd(wkv_b, d_core);
-      Local d_kvn = norm_bwd(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, d_kv, kvn);
+      Local d_kvn = norm_bwd(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, d_kv, dn_op);
       Local d_q = linear_bwd(wq, d_rope);
       Local d_down_in = d_q;
-      if (dq > 0) d_down_in = norm_bwd(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, d_q, qn);
+      if (dq > 0) d_down_in = norm_bwd(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, d_q, dn_op);
       Local d_x = dq > 0 ? linear_bwd(down, d_down_in, d_kvn) : kNone;
       if (dq == 0) {
         // Without q compression, wq and wkv_a both read x: their input gradients add up.
@@ -523,7 +553,7 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
         d_x = comm(lname(layer, "attn.all_gather.bwd"), OpKind::ReduceScatter, mod, layer, Pass::Dgrad, CommGroup::TP,
                    tp, Ta, Ta * D * 2, DType::BF16, {d_x});
       }
-      return norm_bwd(lname(layer, "attn_norm"), mod, layer, T, D, d_x, xn);
+      return norm_bwd(lname(layer, "attn_norm"), mod, layer, T, D, d_x, in);
     });
   }
   return out;
@@ -547,7 +577,7 @@ Local StageBuilder::dense_ffn(int32_t layer, Local in, std::vector<Backward>& ta
       Local d_act = linear_bwd(w2, grad);
       Local d_h = swiglu_bwd(layer, mod, "ffn.swiglu", T, I, d_act, h, false);
       Local d_x = linear_bwd(w13, d_h);
-      return norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_x, xn);
+      return norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_x, in);
     });
   }
   return out;
@@ -672,7 +702,7 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
         Local d_sh = swiglu_bwd(layer, mod, "moe.shared.swiglu", T, Is, d_sact, s_h, false);
         d_shared = linear_bwd(s13, d_sh);
       }
-      Local d_xn = norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_back, xn);
+      Local d_xn = norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_back, in);
       dep(d_gate, d_xn);
       dep(d_shared, d_xn);
       return d_xn;
@@ -709,7 +739,7 @@ Local StageBuilder::head(const char* prefix, Module mod, int32_t layer, Local in
     lb.bytes_written = rows * V * 2;
     Local d_logits = emit(std::move(lb), {loss, grad});
     Local d_x = linear_bwd(h, d_logits);
-    return norm_bwd(p + "norm", mod, layer, rows, D, d_x, xn);
+    return norm_bwd(p + "norm", mod, layer, rows, D, d_x, in);
   });
   return loss;
 }
@@ -746,9 +776,9 @@ std::pair<Local, Local> StageBuilder::mtp_module(int64_t index, Local main_hidde
       Local g = grad;
       for (auto it = block.rbegin(); it != block.rend(); ++it) g = (*it)(g);
       Local d_xq = linear_bwd(proj, g);
-      Local d_e = norm_bwd(p + "enorm", mod, layer, T, D, d_xq, en);
+      Local d_e = norm_bwd(p + "enorm", mod, layer, T, D, d_xq, emb);
       inner.front()(d_e);
-      Local d_h = norm_bwd(p + "hnorm", mod, layer, T, D, d_xq, hn);
+      Local d_h = norm_bwd(p + "hnorm", mod, layer, T, D, d_xq, main_hidden);
       m_extra_flags = keep;
       return d_h;
     });

@@ -120,6 +120,59 @@ TEST_CASE("the FP8 recipe is explicit: K-major FP8 GEMMs, 1x128 casts, 128x1 re-
   }
 }
 
+TEST_CASE("training recomputes RMSNorm and the MLA up-projections instead of keeping them", "[models][graph]") {
+  // DeepSeek-V3 §3.2.3: the backward keeps the compressed FP8 latents and runs wq_b and wkv_b again; a norm's
+  // backward reads the norm's input. So no backward op reads the outputs of the up-projections, a norm's backward
+  // does not read its output, and a Wgrad reads only dY and the saved input, never its forward GEMM's output.
+  ModelConfig m = test::model("tiny-moe");
+  OpGraph g = build_graph(m, test::deployment("tiny-train", m));
+  size_t up_projections = 0;
+  for (OpId id = 0; id < g.num_ops(); ++id) {
+    const OpDesc& d = g.desc(id);
+    if (d.pass != Pass::Forward) continue;
+    const std::string& n = d.name;
+    const bool up_proj = n.ends_with("attn.wq_b") || n.ends_with("attn.wkv_b");
+    const bool norm = d.kind == OpKind::Norm;
+    const bool gemm = d.kind == OpKind::Gemm || d.kind == OpKind::GroupedGemm;
+    for (OpId s : g.successors(id)) {
+      const OpDesc& c = g.desc(s);
+      CAPTURE(n, c.name);
+      if (up_proj) CHECK(c.pass == Pass::Forward);
+      if (norm) CHECK(c.name != n + ".bwd");  // (a BF16 linear after it, the gate or the head, keeps it)
+      if (gemm) CHECK(c.pass != Pass::Wgrad);
+    }
+    if (!up_proj) continue;
+    // Its recomputation: the same GEMM in the backward, FLOPs counted as recomputed, read by the attention's
+    // backward.
+    const OpDesc* re = find_op(g, n + ".recompute");
+    REQUIRE(re);
+    CHECK(re->pass == Pass::Dgrad);
+    CHECK(re->has(kFlagRecompute));
+    CHECK(re->flops == 0);
+    CHECK(re->recompute_flops == d.flops);
+    CHECK(re->gemm.m == d.gemm.m);
+    CHECK(re->gemm.n == d.gemm.n);
+    CHECK(re->gemm.k == d.gemm.k);
+    CHECK_FALSE(re->gemm.b_transposed_copy);
+    ++up_projections;
+  }
+  // One recomputation per forward instance (every layer, the MTP module's too, and micro-batch), each read by
+  // that layer's attention backward (the query through the recomputed RoPE).
+  size_t recomputed = 0;
+  for (OpId id = 0; id < g.num_ops(); ++id) {
+    if (!g.desc(id).name.ends_with(".recompute") || g.desc(id).kind != OpKind::Gemm) continue;
+    ++recomputed;
+    bool read = false;
+    for (OpId s : g.successors(id)) {
+      const std::string& c = g.desc(s).name;
+      read = read || c.ends_with("attn.core.bwd") || c.ends_with("attn.rope.recompute");  // the query via RoPE
+    }
+    CHECK(read);
+  }
+  CHECK(up_projections >= 2 * static_cast<size_t>(m.n_layers));
+  CHECK(recomputed == up_projections);
+}
+
 TEST_CASE("decode uses absorbed MLA over the KV cache; training and prefill the MHA form", "[models][graph]") {
   ModelConfig m = test::model("deepseek-v3-671b");
   Deployment dec = test::deployment("v3-decode-128", m);
