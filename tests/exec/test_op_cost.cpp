@@ -326,11 +326,16 @@ TEST_CASE("transposed FP8 smem reads drop the transposes and the Wgrad GEMMs rea
       CHECK_THAT(after[i].kernel, Catch::Contains("a:mn b:mn"));
       CHECK_THAT(before[i].kernel, !Catch::Contains(":mn"));
     }
-    if (after[i].model == CostModel::CycleGemm && d.pass == Pass::Dgrad) {
+    // Dgrad reads the weight transposed; a forward GEMM recomputed in the backward reads it as the forward does.
+    const bool recompute = d.has(kFlagRecompute);
+    if (after[i].model == CostModel::CycleGemm && d.pass == Pass::Dgrad && !recompute) {
+      CHECK(d.gemm.b_transposed_copy);
       CHECK_THAT(after[i].kernel, Catch::Contains("b:mn"));
       CHECK_THAT(after[i].kernel, !Catch::Contains("a:mn"));
     }
-    if (after[i].model == CostModel::CycleGemm && d.pass == Pass::Forward) CHECK(after[i].kernel == before[i].kernel);
+    if (after[i].model == CostModel::CycleGemm && (d.pass == Pass::Forward || recompute)) {
+      CHECK(after[i].kernel == before[i].kernel);
+    }
   }
   CHECK(transposes > 0);
   CHECK(wgrads > 0);
@@ -416,7 +421,8 @@ TEST_CASE("a compute-bound roofline op scales exactly with 1 / compute SMs", "[e
   const double peak = 4096.0 * 132 * static_cast<double>(s.hw.sustained_clock.hertz());
   // Fused attention (a forward op here) reaches the hardware's attention_fwd_efficiency of it.
   const double eff = s.hw.kernel.attention_fwd_efficiency;
-  CHECK(eff == Approx(0.75));
+  CHECK(eff > 0.5);  // h800.yaml: FlashAttention-3's published causal rate, a part of the peak
+  CHECK(eff < 1.0);
   CHECK(static_cast<double>((c132[0].time - launch).picoseconds()) ==
         Approx(static_cast<double>(att.flops) / peak * 1e12 / eff).margin(2.0));  // rounded up to a picosecond
   // A memory-bound op does not care about the SMs: bytes over the sustained HBM bandwidth.
