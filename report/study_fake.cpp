@@ -239,8 +239,7 @@ class FakeEvaluator final : public PointEvaluator {
         const HardwareConfig hw = load_hardware(pt.hw);
         if (std::find(chip.texts.begin(), chip.texts.end(), hw.name) != chip.texts.end()) continue;
         chip.texts.push_back(hw.name);
-        peak.numbers.push_back(static_cast<double>(hw.tensor.fp8_flops_per_clk * hw.sms) *
-                               static_cast<double>(hw.boost_clock.hertz()));
+        peak.numbers.push_back(hw.fp8_peak_flops());
         hbm.numbers.push_back(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()));
       }
     } else if (name == "validation") {

@@ -36,16 +36,6 @@ exec::StepInputs load_inputs(const StudyPoint& pt) {
 }
 
 // FP8 dense tensor-core peak at the boost clock (H800: 8192 x 132 x 1.83 GHz = 1979 TFLOP/s, the datasheet figure).
-double fp8_peak_flops(const HardwareConfig& hw) {
-  return static_cast<double>(hw.tensor.fp8_flops_per_clk) * static_cast<double>(hw.sms) *
-         static_cast<double>(hw.boost_clock.hertz());
-}
-
-double bf16_peak_flops(const HardwareConfig& hw) {
-  return static_cast<double>(hw.tensor.bf16_flops_per_clk) * static_cast<double>(hw.sms) *
-         static_cast<double>(hw.boost_clock.hertz());
-}
-
 class StepEvaluator final : public PointEvaluator {
  public:
   explicit StepEvaluator(StepEvaluatorOptions o)
@@ -227,8 +217,8 @@ class StepEvaluator final : public PointEvaluator {
       t.columns[0].texts.push_back(hw.name);
       t.columns[1].texts.push_back(pt.hw_file);
       t.columns[2].numbers.push_back(static_cast<double>(hw.sms));
-      t.columns[3].numbers.push_back(fp8_peak_flops(hw));
-      t.columns[4].numbers.push_back(bf16_peak_flops(hw));
+      t.columns[3].numbers.push_back(hw.fp8_peak_flops());
+      t.columns[4].numbers.push_back(hw.bf16_peak_flops());
       t.columns[5].numbers.push_back(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()));
       t.columns[6].numbers.push_back(static_cast<double>(hw.hbm.capacity.count()));
     }

@@ -91,6 +91,15 @@ struct HardwareConfig {
   FeatureConfig features;
   numerics::AccumulatorModel fp8;   // FP8 MMA (wgmma k32 on Hopper)
   numerics::AccumulatorModel bf16;  // BF16/FP16 MMA
+
+  // Dense tensor-core peaks at the nominal (boost) clock over every SM: the datasheet basis MFU is quoted on.
+  double bf16_peak_flops() const { return peak_flops(tensor.bf16_flops_per_clk); }
+  double fp8_peak_flops() const { return peak_flops(tensor.fp8_flops_per_clk); }
+
+ private:
+  double peak_flops(int64_t per_clk_per_sm) const {
+    return static_cast<double>(per_clk_per_sm) * static_cast<double>(sms) * static_cast<double>(boost_clock.hertz());
+  }
 };
 
 const ComponentSpec& hardware_spec();

@@ -32,11 +32,6 @@ int64_t comm_sms_of(const StepInputs& in) {
   return in.deploy.comm_sms > 0 ? in.deploy.comm_sms : in.cluster.comm_sms;
 }
 
-double bf16_peak_flops(const HardwareConfig& hw) {
-  return static_cast<double>(hw.tensor.bf16_flops_per_clk) * static_cast<double>(hw.sms) *
-         static_cast<double>(hw.boost_clock.hertz());
-}
-
 double gib(double bytes) {
   return bytes / (1024.0 * 1024.0 * 1024.0);
 }
@@ -274,7 +269,7 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
       const double flops = t.flops_by_pass[static_cast<size_t>(Pass::Forward)] +
                            t.flops_by_pass[static_cast<size_t>(Pass::Dgrad)] +
                            t.flops_by_pass[static_cast<size_t>(Pass::Wgrad)];
-      res.mfu = flops / (step * gpus * bf16_peak_flops(in.hw));
+      res.mfu = flops / (step * gpus * in.hw.bf16_peak_flops());
       res.gpu_hours_per_trillion_tokens = gpus * step / 3600.0 * 1e12 / res.tokens_per_step;
       break;
     }
