@@ -27,6 +27,7 @@ struct GemmArgs {
   std::string accumulate = "promote";
   std::string a_major = "k", b_major = "k";
   std::string a_dtype = "e4m3";
+  bool c_accumulate = false;
   int64_t block_m = 0, block_n = 0, stages = 0;
   bool json = false;
 };
@@ -130,6 +131,7 @@ int run_gemm(const GemmArgs& a) {
   d.a_mn_major = a.a_major == "mn";
   d.b_mn_major = a.b_major == "mn";
   d.a_bf16_cast = a.a_dtype == "bf16";
+  d.c_accumulate = a.c_accumulate;
   d.block_m = a.block_m;
   d.block_n = a.block_n;
   d.stages = a.stages;
@@ -192,6 +194,8 @@ CommandRunner add_gemm_command(CLI::App& app) {
   cmd->add_option("--b-major", a->b_major, "k or mn")->check(CLI::IsMember({"k", "mn"}));
   cmd->add_option("--a-dtype", a->a_dtype, "e4m3, or bf16 cast to FP8 by the TMA (needs the TMA cast feature)")
       ->check(CLI::IsMember({"e4m3", "bf16"}));
+  cmd->add_flag("--c-accumulate", a->c_accumulate,
+                "D = C + A B in FP32, as a Wgrad adding into the FP32 gradient (default: write D in BF16)");
   cmd->add_option("--block-m", a->block_m, "override the heuristic's BLOCK_M");
   cmd->add_option("--block-n", a->block_n, "override the heuristic's BLOCK_N");
   cmd->add_option("--stages", a->stages, "override the pipeline depth");

@@ -53,7 +53,7 @@ constexpr const char* kCacheHeader = "v3sim-kernel-cache 1";
 // The version of the cost rules of this file that change a cached (cycle-level) result: how a graph op maps onto
 // a GemmDesc / CastDesc / AllToAllDesc and what its OpCost holds. Bump it by hand when such a rule changes; the
 // project version and git revision (core/version.h, stamped at configure time) are part of the fingerprint too.
-constexpr const char* kCostRulesVersion = "op-cost 2";  // 2: attention efficiency, PXN relay by local index
+constexpr const char* kCostRulesVersion = "op-cost 3";  // 3: Wgrad accumulates into FP32 C
 
 constexpr int64_t kTile = 128;   // FP8 quantization tile and DeepGEMM's K block / contiguous M alignment
 constexpr int64_t kNAlign = 16;  // TMA: 16-byte rows of the FP8 B operand and the BF16 output
@@ -616,15 +616,17 @@ Plan plan_gemm(const OpDesc& d, bool a_cast, const CostContext& ctx) {
   g.a_mn_major = transposed && s.a_transposed_copy;
   g.b_mn_major = transposed && s.b_transposed_copy;
   g.a_bf16_cast = a_cast;
+  g.c_accumulate = s.out_type == DType::FP32;  // Wgrad adds into the FP32 gradient kept over the micro-batches
 
   Plan p;
   p.job = Job::Gemm;
   p.gemm = g;
   p.cost.model = CostModel::CycleGemm;
-  p.cost.kernel = fmt::format(
-      "gemm {} {} g{} m{} n{} k{} sms{} {}{}{}{}{}", to_string(s.a_type), sim::to_string(g.layout), g.groups, g.m, g.n,
-      g.k, g.sms, hw.features.block_scaled_mma ? "block-scaled" : (g.promote ? "promote" : "tc-accumulate"),
-      g.a_mn_major ? " a:mn" : "", g.b_mn_major ? " b:mn" : "", g.a_bf16_cast ? " a:bf16-tma-cast" : "", origin);
+  p.cost.kernel = fmt::format("gemm {} {} g{} m{} n{} k{} sms{} {}{}{}{}{}{}", to_string(s.a_type),
+                              sim::to_string(g.layout), g.groups, g.m, g.n, g.k, g.sms,
+                              hw.features.block_scaled_mma ? "block-scaled" : (g.promote ? "promote" : "tc-accumulate"),
+                              g.a_mn_major ? " a:mn" : "", g.b_mn_major ? " b:mn" : "",
+                              g.a_bf16_cast ? " a:bf16-tma-cast" : "", g.c_accumulate ? " c:fp32-acc" : "", origin);
   std::vector<std::string> notes;
   if (d.pass == Pass::Wgrad && d.kind == OpKind::GroupedGemm) {
     notes.push_back("k-grouped Wgrad as groups of the weight's rows over each expert's padded tokens");
@@ -632,6 +634,7 @@ Plan plan_gemm(const OpDesc& d, bool a_cast, const CostContext& ctx) {
   if (g.k != k || g.n != s.n) notes.push_back("K/N zero-padded to whole 128-K blocks and 16-byte rows");
   if (g.a_mn_major || g.b_mn_major) notes.push_back("reads the FP8 operand MN-major (transposed FP8 smem reads)");
   if (g.a_bf16_cast) notes.push_back("loads A in BF16 and casts it to FP8 in the TMA");
+  if (g.c_accumulate) notes.push_back("reads and writes the FP32 gradient it accumulates into");
   for (size_t i = 0; i < notes.size(); ++i) p.cost.note += (i ? "; " : "") + notes[i];
   return p;
 }

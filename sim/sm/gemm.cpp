@@ -54,6 +54,7 @@ std::string GemmDesc::str() const {
   if (!promote) s += " tensor-core accumulation";
   if (a_mn_major || b_mn_major) s += fmt::format(" {}{}-major", a_mn_major ? "A:MN " : "", b_mn_major ? "B:MN" : "");
   if (a_bf16_cast) s += " A BF16 cast in TMA";
+  if (c_accumulate) s += " D=C+AB in FP32";
   return s;
 }
 
@@ -115,8 +116,8 @@ void GemmDesc::validate(const HardwareConfig& hw) const {
   }
 }
 
-int64_t gemm_smem_bytes(int64_t bm, int64_t bn, int64_t stages, int64_t k) {
-  const int64_t d = bm * bn * 2;
+int64_t gemm_smem_bytes(int64_t bm, int64_t bn, int64_t stages, int64_t k, int64_t out_bytes) {
+  const int64_t d = bm * bn * out_bytes;
   const int64_t per_stage = bm * kBlockK + bn * kBlockK + bm * 4;
   const int64_t scales_b = ceil_div(ceil_div(k, kBlockK) * 4 * (kBlockK % bn == 0 ? 1 : 2), 8) * 8;
   return d + stages * per_stage + scales_b + stages * 16;
@@ -125,6 +126,8 @@ int64_t gemm_smem_bytes(int64_t bm, int64_t bn, int64_t stages, int64_t k) {
 GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
   d.validate(hw);
   const int64_t sms = sms_of(d, hw);
+  const int64_t out_bytes = d.c_accumulate ? 4 : 2;  // the output tile staged in shared memory
+  const int64_t capacity = hw.smem.max_per_block.count();
   std::vector<int64_t> block_ms =
       d.layout == GemmLayout::Contiguous ? std::vector<int64_t>{kContiguousAlign} : std::vector<int64_t>{64, 128, 256};
   std::vector<int64_t> block_ns;
@@ -145,6 +148,9 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
   for (int64_t bm : block_ms) {
     for (int64_t bn : block_ns) {
       if (bm > 128 && bn > 128) continue;  // at least one side of the tile at most 128
+      // A tile whose 3-stage pipeline cannot fit is no candidate (an FP32 output tile takes twice the space).
+      const bool forced = d.block_m || d.block_n;
+      if (!forced && gemm_smem_bytes(bm, bn, 3, d.k, out_bytes) > capacity) continue;
       bool take = best_m == 0;
       if (!take) {
         const int64_t w = waves(bm, bn), bw = waves(best_m, best_n);
@@ -165,10 +171,9 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
   GemmConfig c;
   c.block_m = best_m;
   c.block_n = best_n;
-  const int64_t capacity = hw.smem.max_per_block.count();
   if (d.stages) {
     c.stages = d.stages;
-    c.smem_bytes = gemm_smem_bytes(best_m, best_n, d.stages, d.k);
+    c.smem_bytes = gemm_smem_bytes(best_m, best_n, d.stages, d.k, out_bytes);
     if (c.smem_bytes > capacity) {
       throw desc_error(
           "--stages", fmt::format("a tile that fits the {} B of shared memory a CTA may use", capacity),
@@ -176,20 +181,20 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
     }
   } else {
     for (int64_t s = 8; s >= 3; --s) {
-      if (gemm_smem_bytes(best_m, best_n, s, d.k) <= capacity) {
+      if (gemm_smem_bytes(best_m, best_n, s, d.k, out_bytes) <= capacity) {
         c.stages = s;
         break;
       }
     }
     if (c.stages == 0) {
-      throw desc_error(
-          "--block-m/--block-n",
-          fmt::format("a tile whose 3-stage pipeline fits the {} B of shared memory "
-                      "a CTA may use",
-                      capacity),
-          fmt::format("BLOCK_M={} BLOCK_N={} needing {} B", best_m, best_n, gemm_smem_bytes(best_m, best_n, 3, d.k)));
+      throw desc_error("--block-m/--block-n",
+                       fmt::format("a tile whose 3-stage pipeline fits the {} B of shared memory "
+                                   "a CTA may use",
+                                   capacity),
+                       fmt::format("BLOCK_M={} BLOCK_N={} needing {} B", best_m, best_n,
+                                   gemm_smem_bytes(best_m, best_n, 3, d.k, out_bytes)));
     }
-    c.smem_bytes = gemm_smem_bytes(best_m, best_n, c.stages, d.k);
+    c.smem_bytes = gemm_smem_bytes(best_m, best_n, c.stages, d.k, out_bytes);
   }
   c.math_warpgroups = best_m == 64 ? 1 : 2;
   c.m_tiles_per_warpgroup = best_m / 64 / c.math_warpgroups;
@@ -214,7 +219,7 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
 
 namespace {
 
-enum Tensor : uint64_t { kA = 1, kB = 2, kScaleA = 3, kScaleB = 4 };
+enum Tensor : uint64_t { kA = 1, kB = 2, kScaleA = 3, kScaleB = 4, kC = 5 };
 uint64_t key(Tensor t, int64_t group, int64_t block, int64_t kb, int64_t part = 0) {
   return (static_cast<uint64_t>(t) << 60) | (static_cast<uint64_t>(group & 0xFFFF) << 44) |
          (static_cast<uint64_t>(block & 0xFFFFF) << 24) | (static_cast<uint64_t>(kb & 0x3FFFFF) << 2) |
@@ -434,12 +439,24 @@ class MathProgram : public Program {
     ++m_iter;
     if (++m_kb < s.k_blocks) return;
     // Epilogue: FP32 -> BF16 pairs, stmatrix into the output tile, the math warpgroups meet, one TMA store.
+    // Accumulating into C instead: each thread loads its FP32 C values, adds its accumulators and stores FP32.
     m_kb = 0;
-    push(Instr::issue(c.block_n / 4 * mt + 2, IssueKind::Epilogue));
+    const int64_t out_bytes = s.d.c_accumulate ? 4 : 2;
+    if (s.d.c_accumulate) {
+      const Tile& t = m_tiles[m_tile];
+      Instr ld;
+      ld.op = Instr::Op::GlobalLoad;
+      ld.bytes = 64 * mt * c.block_n * 4;
+      ld.key = key(kC, t.group, t.m_block * c.block_n + t.n_block, 0, m_wg);
+      push(ld);
+      push(Instr::issue(s.fp32_cycles(c.block_n / 2 * mt), IssueKind::Epilogue));  // one FADD per accumulator
+    } else {
+      push(Instr::issue(c.block_n / 4 * mt + 2, IssueKind::Epilogue));
+    }
     Instr stsm;
     stsm.op = Instr::Op::Smem;
     stsm.store = true;
-    stsm.count = 64 * mt * c.block_n * 2 / 128;
+    stsm.count = 64 * mt * c.block_n * out_bytes / 128;
     push(stsm);
     Instr arrive;
     arrive.op = Instr::Op::BarrierArrive;
@@ -455,7 +472,7 @@ class MathProgram : public Program {
       // tma_store_arrive + tma_store_wait<0>), before the next tile may write the output buffer again.
       Instr st;
       st.op = Instr::Op::TmaStore;
-      st.bytes = c.block_m * c.block_n * 2;
+      st.bytes = c.block_m * c.block_n * out_bytes;
       push(st);
       Instr sw;
       sw.op = Instr::Op::TmaStoreWait;

@@ -30,6 +30,9 @@ struct GemmDesc {
   bool a_mn_major = false;  // A stored MN-major (a transposed read; needs features.fp8_transposed_smem_reads)
   bool b_mn_major = false;
   bool a_bf16_cast = false;  // A stored in BF16 and cast to FP8 by the TMA (needs features.tma_fp8_cast)
+  // D = C + A B with C and D in FP32 (a Wgrad adding into the FP32 gradient that accumulates over micro-batches):
+  // the epilogue reads C and writes FP32 instead of writing BF16.
+  bool c_accumulate = false;
   // Optional overrides of the heuristic (0: choose).
   int64_t block_m = 0, block_n = 0, stages = 0;
 
@@ -60,7 +63,7 @@ struct GemmConfig {
 
 // Shared memory of one CTA for a configuration (DeepGEMM's formula: output tile, per-stage A, B and A scales,
 // B scales for all of K, barriers).
-int64_t gemm_smem_bytes(int64_t block_m, int64_t block_n, int64_t stages, int64_t k);
+int64_t gemm_smem_bytes(int64_t block_m, int64_t block_n, int64_t stages, int64_t k, int64_t out_bytes = 2);
 GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw);
 
 struct GemmResult {

@@ -52,6 +52,38 @@ TEST_CASE("fewer SMs (20 held by communication) slow a compute-bound GEMM", "[si
   CHECK(b.tflops < a.tflops);
 }
 
+TEST_CASE("a Wgrad accumulating into FP32 C reads C, writes FP32 and stages a twice-larger output tile",
+          "[sim][gemm]") {
+  const HardwareConfig hw = test::hardware("h800.yaml");
+  // Same tile for both, so only the epilogue differs: 128 x 128 tiles of a 7168 x 2048 weight, K = 4096 tokens.
+  GemmDesc bf16 = shape(7168, 2048, 4096);
+  bf16.block_m = 128;
+  bf16.block_n = 128;
+  GemmDesc acc = bf16;
+  acc.c_accumulate = true;
+  const GemmResult b = simulate_gemm(bf16, hw), a = simulate_gemm(acc, hw);
+  const double out = 7168.0 * 2048;
+  CHECK(b.memory.hbm_write_bytes == Approx(2 * out).epsilon(0.01));
+  CHECK(a.memory.hbm_write_bytes == Approx(4 * out).epsilon(0.01));
+  // Reads: the operands (as much as the BF16 kernel reads) plus all of C once.
+  CHECK(static_cast<double>(a.memory.hbm_read_bytes - b.memory.hbm_read_bytes) == Approx(4 * out).epsilon(0.02));
+  CHECK(b.config.smem_bytes == gemm_smem_bytes(128, 128, b.config.stages, 4096));
+  CHECK(a.config.smem_bytes == gemm_smem_bytes(128, 128, a.config.stages, 4096, 4));
+  CHECK(gemm_smem_bytes(128, 128, 3, 4096, 4) - gemm_smem_bytes(128, 128, 3, 4096) == 128 * 128 * 2);
+  CHECK(a.time > b.time);
+  CHECK_THAT(acc.str(), Catch::Contains("FP32"));
+  // The heuristic skips tiles whose 3-stage pipeline no longer fits: 256 x 128 does for BF16, not for FP32.
+  CHECK(gemm_smem_bytes(256, 128, 3, 4096) <= hw.smem.max_per_block.count());
+  CHECK(gemm_smem_bytes(256, 128, 3, 4096, 4) > hw.smem.max_per_block.count());
+  GemmDesc free_acc = shape(7168, 2048, 4096);
+  free_acc.c_accumulate = true;
+  const GemmConfig c = choose_gemm_config(free_acc, hw);
+  CHECK(c.smem_bytes <= hw.smem.max_per_block.count());
+  CHECK(c.stages >= 3);
+  const GemmConfig plain = choose_gemm_config(shape(7168, 2048, 4096), hw);
+  CHECK(plain.block_m * plain.block_n > c.block_m * c.block_n);
+}
+
 TEST_CASE("grouped GEMM: one group equals the dense GEMM; G groups cost at least one", "[sim][gemm]") {
   const HardwareConfig hw = test::hardware("h800.yaml", {{"tma.multicast", "false"}});
   GemmDesc dense = shape(1024, 4096, 7168);
