@@ -64,6 +64,7 @@ struct Linear {
   int64_t params = 0;
   Local x_op = kNone;  // op producing the saved input (FP8 1x128 for FP8 linears)
   Local gemm = kNone;
+  int64_t bytes_saved = -1;  // of the output, what the backward keeps (-1: all of it, if a backward op reads it)
 };
 
 class StageBuilder {
@@ -214,6 +215,7 @@ class StageBuilder {
                          Pass::Forward, lin.m, lin.n, lin.k, lin.groups, in, in, lin.out_type);
     d.flags |= lin.flags;
     d.params = lin.params;
+    d.bytes_saved = lin.bytes_saved;
     lin.gemm = emit(std::move(d), deps);
     if (lin.fp8) m_fp8_weights += lin.params;
     (lin.expert ? expert_params : dense_params) += lin.params;
@@ -623,6 +625,9 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   w13.expert = true;
   w13.groups = groups;
   w13.params = groups * 2 * I * D;
+  // DeepSeek-V3 §3.3.4 caches the SwiGLU input of the MoE in FP8 (1x128 tiles) for the backward, which
+  // recomputes the SwiGLU from it.
+  if (m_train) w13.bytes_saved = R * 2 * I + tile_scale_bytes(R, 2 * I);
   Local h = linear_fwd(w13, {perm});
   Local act = swiglu(layer, mod, "moe.experts.swiglu", R, I, h);
   Local hq = quantize(lname(layer, "moe.experts.h_quant"), mod, layer, R, I, act);

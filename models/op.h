@@ -108,8 +108,9 @@ struct OpDesc {
   int64_t recompute_flops = 0;  // extra FLOPs spent recomputing forward values in the backward pass
   int64_t bytes_read = 0;       // from device memory
   int64_t bytes_written = 0;
-  int64_t params = 0;  // weights this op reads (per GPU)
-  int32_t gpus = 1;    // GPUs running this op identically (symmetric ranks represented once)
+  int64_t bytes_saved = -1;  // of its output, what stays in memory for the backward pass (-1: all it writes)
+  int64_t params = 0;        // weights this op reads (per GPU)
+  int32_t gpus = 1;          // GPUs running this op identically (symmetric ranks represented once)
 
   bool has(OpFlag f) const { return (flags & f) != 0; }
 };

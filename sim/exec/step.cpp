@@ -58,8 +58,9 @@ Memory memory_per_gpu(const StepInputs& in, const OpGraph& g, const ExecResult* 
   const size_t pp = static_cast<size_t>(d.pp);
   std::vector<Memory> ranks(pp);
   std::vector<std::set<uint32_t>> seen(pp);
-  // Activations of one micro-batch per stage: the outputs of its forward ops that a backward op reads (so what the
-  // graph recomputes, RMSNorm and the MLA up-projections, and what it caches in FP8 count as the graph has them).
+  // Activations of one micro-batch per stage: the outputs of its forward ops that a backward op reads, or the part
+  // of them the graph says it keeps (bytes_saved: the MoE SwiGLU input cached in FP8). What the backward
+  // recomputes (RMSNorm, the MLA up-projections) no backward op reads.
   std::vector<std::unordered_map<uint16_t, double>> chunk_bytes(pp);
   std::vector<std::unordered_map<uint16_t, uint32_t>> chunk_mb(pp);  // the micro-batch measured per stage
   for (OpId id = 0; id < g.num_ops(); ++id) {
@@ -68,7 +69,7 @@ Memory memory_per_gpu(const StepInputs& in, const OpGraph& g, const ExecResult* 
     if (train && od.pass == Pass::Forward) {
       auto it = chunk_mb[n.pp_rank].emplace(n.stage, n.micro_batch).first;
       if (it->second == n.micro_batch && saved_for_backward(g, id)) {
-        chunk_bytes[n.pp_rank][n.stage] += static_cast<double>(od.bytes_written);
+        chunk_bytes[n.pp_rank][n.stage] += static_cast<double>(od.bytes_saved >= 0 ? od.bytes_saved : od.bytes_written);
       }
     }
     if (!seen[n.pp_rank].insert(n.desc).second) continue;

@@ -173,6 +173,21 @@ TEST_CASE("training recomputes RMSNorm and the MLA up-projections instead of kee
   CHECK(recomputed == up_projections);
 }
 
+TEST_CASE("training keeps the MoE SwiGLU input in FP8 for the backward", "[models][graph]") {
+  // DeepSeek-V3 §3.3.4: the routed experts' SwiGLU input is cached in FP8 with 1x128 scales; the backward reads
+  // that copy. Elsewhere an op's whole output is what the backward keeps.
+  ModelConfig m = test::model("tiny-moe");
+  OpGraph train = build_graph(m, test::deployment("tiny-train", m));
+  const OpDesc* w13 = find_op(train, "L1.moe.experts.w13");
+  REQUIRE(w13);
+  const int64_t rows = w13->gemm.m, cols = w13->gemm.n;  // every expert's token copies
+  CHECK(w13->bytes_written == rows * cols * 2);
+  CHECK(w13->bytes_saved == rows * cols + rows * (cols / 128) * 4);
+  CHECK(find_op(train, "L1.moe.shared.w13")->bytes_saved == -1);
+  OpGraph prefill = build_graph(m, test::deployment("tiny-prefill", m));
+  CHECK(find_op(prefill, "L1.moe.experts.w13")->bytes_saved == -1);  // no backward
+}
+
 TEST_CASE("decode uses absorbed MLA over the KV cache; training and prefill the MHA form", "[models][graph]") {
   ModelConfig m = test::model("deepseek-v3-671b");
   Deployment dec = test::deployment("v3-decode-128", m);
