@@ -12,7 +12,8 @@
 #    as measured traces (.h5 with provenance), then projects them with `v3sim compare` on the matching hardware.
 # Everything goes under RESULTS_DIR (at most 8 files, so the device tool can bring them back).
 #
-# Binaries come from .device/ (built elsewhere by scripts/device-bundle.sh and carried over) or build/release.
+# Binaries come from .device/ (built elsewhere by scripts/device-bundle.sh, with the libraries they load, and
+# carried over) or build/release.
 # With the device tool of this workplace:  run(command="bash scripts/device-check.sh $OUT", carry=[".device"])
 set -u
 cd "$(dirname "$0")/.."
@@ -23,7 +24,14 @@ if [ -x .device/bin/v3sim_tests_gpu ]; then
   v3sim=$dir/v3sim
   gpu_tests=$dir/v3sim_tests_gpu
   a2a_tests=$dir/v3sim_tests_alltoall
-  export LD_LIBRARY_PATH="$PWD/.device/lib:${LD_LIBRARY_PATH:-}"
+  # The build machine's libstdc++ only when this machine's lacks the version the binaries need.
+  libs="$PWD/.device/lib"
+  need_cxx=$(cat .device/GLIBCXX 2>/dev/null || true)
+  sys_cxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+  if [ -n "$need_cxx" ] && ! { [ -n "$sys_cxx" ] && grep -qa "$need_cxx" "$sys_cxx"; }; then
+    libs="$libs:$PWD/.device/lib-cxx"
+  fi
+  export LD_LIBRARY_PATH="$libs:${LD_LIBRARY_PATH:-}"
   export V3SIM_CONFIGS="$PWD/configs"
 else
   v3sim=build/release/v3sim
@@ -43,6 +51,9 @@ esac
   echo "command: $0 $*"
   echo "host: $(uname -a)"
   echo "hardware config for compare: $hw"
+  echo "glibc here: $(ldd --version 2>&1 | head -1); the bundle needs: $(cat .device/GLIBC 2>/dev/null || echo n/a)"
+  echo "libstdc++ here: ${sys_cxx:-unknown}; the bundle needs: ${need_cxx:-n/a}"
+  echo "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
   echo; echo "## nvidia-smi"; nvidia-smi 2>&1
   echo; echo "## clocks"; nvidia-smi -q -d CLOCK 2>&1 | head -40
   echo; echo "## nvcc"; (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1
