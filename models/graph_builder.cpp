@@ -139,7 +139,7 @@ class StageBuilder {
     return id;
   }
   Local quantize(const std::string& name, Module mod, int32_t layer, int64_t rows, int64_t cols, Local in,
-                 Pass pass = Pass::Forward) {
+                 Pass pass = Pass::Forward, int64_t bytes_saved = -1) {
     OpDesc d = base(name, OpKind::Quantize, mod, layer, pass);
     d.tokens = rows;
     d.flags |= kFlagFp8;
@@ -151,6 +151,7 @@ class StageBuilder {
     d.flops = 3 * rows * cols;
     d.bytes_read = rows * cols * 2;
     d.bytes_written = rows * cols + tile_scale_bytes(rows, cols);
+    d.bytes_saved = bytes_saved;
     return emit(std::move(d), {in});
   }
   // FP8 1x128 (rows x cols) -> dequantize, transpose, requantize 128x1: the transposed copy a Wgrad GEMM
@@ -451,6 +452,7 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
     a.flops = 2 * H * pairs * (dqk + dv);
     a.bytes_read = Ta * H * (2 * dqk + dv) * 2;
     a.bytes_written = Ta * H * dv * 2 + Ta * H * 4;
+    if (m_train) a.bytes_saved = Ta * H * 4;  // the row log-sum-exp; O is kept by attn.o_quant
     core = emit(std::move(a), {kv, rope});
   } else {
     // Absorbed MLA for decode (DeepSeek-V3 inference/model.py, attn_impl "absorb"): q_nope is taken into the
@@ -493,7 +495,11 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
     dense_params += oa.params;
     core = emit(std::move(oa), {att});
   }
-  Local oq = quantize(lname(layer, "attn.o_quant"), mod, layer, Ta, H * dv, core);
+  // DeepSeek-V3 §3.3.4 keeps the attention output, the input of wo, once for the backward in a custom E5M6
+  // format (12 bits, 1x128 tiles with power-of-2 scales): wo's Wgrad and the attention's backward both read that
+  // copy. (The cast kernel's time does not include writing it: about 1.5 B per value more.)
+  const int64_t o_saved = m_train && !m_decode ? Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv) : -1;
+  Local oq = quantize(lname(layer, "attn.o_quant"), mod, layer, Ta, H * dv, core, Pass::Forward, o_saved);
   Linear wo = make_linear(layer, mod, "attn.wo", Ta, D, H * dv, oq);
   Local o = linear_fwd(wo, {oq});
   if (tp > 1) {
@@ -538,7 +544,7 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
       b.flags |= kFlagRecompute;
       b.bytes_read = Ta * H * (2 * dqk + 3 * dv) * 2 + Ta * H * 4;
       b.bytes_written = Ta * H * (2 * dqk + dv) * 2;
-      Local d_core = emit(std::move(b), {d_o, core, kv_re, rope_re});
+      Local d_core = emit(std::move(b), {d_o, core, oq, kv_re, rope_re});  // O from the E5M6 copy
       Local d_rope = elementwise(lname(layer, "attn.rope.bwd"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3,
                                  {d_core}, Pass::Dgrad);
       Local d_kv = linear_bwd(wkv_b, d_core);

@@ -173,9 +173,10 @@ TEST_CASE("training recomputes RMSNorm and the MLA up-projections instead of kee
   CHECK(recomputed == up_projections);
 }
 
-TEST_CASE("training keeps the MoE SwiGLU input in FP8 for the backward", "[models][graph]") {
-  // DeepSeek-V3 §3.3.4: the routed experts' SwiGLU input is cached in FP8 with 1x128 scales; the backward reads
-  // that copy. Elsewhere an op's whole output is what the backward keeps.
+TEST_CASE("training keeps activations in DeepSeek's low-precision formats", "[models][graph]") {
+  // DeepSeek-V3 §3.3.4: the routed experts' SwiGLU input is cached in FP8 with 1x128 scales, and the attention
+  // output (wo's input) once in E5M6 for both wo's Wgrad and the attention's backward. Elsewhere an op's whole
+  // output is what the backward keeps.
   ModelConfig m = test::model("tiny-moe");
   OpGraph train = build_graph(m, test::deployment("tiny-train", m));
   const OpDesc* w13 = find_op(train, "L1.moe.experts.w13");
@@ -184,8 +185,22 @@ TEST_CASE("training keeps the MoE SwiGLU input in FP8 for the backward", "[model
   CHECK(w13->bytes_written == rows * cols * 2);
   CHECK(w13->bytes_saved == rows * cols + rows * (cols / 128) * 4);
   CHECK(find_op(train, "L1.moe.shared.w13")->bytes_saved == -1);
+  const OpDesc* oq = find_op(train, "L1.attn.o_quant");
+  const OpDesc* core = find_op(train, "L1.attn.core");
+  REQUIRE(oq);
+  REQUIRE(core);
+  const int64_t t = oq->gemm.m, o = oq->gemm.k;  // tokens x (heads x v_head_dim)
+  CHECK(oq->bytes_saved == t * o * 3 / 2 + t * (o / 128) * 4);
+  CHECK(core->bytes_saved == t * core->gemm.batch * 4);  // the log-sum-exp only
+  for (OpId id = 0; id < train.num_ops(); ++id) {
+    if (train.desc(id).name != "L1.attn.core.bwd") continue;
+    bool reads_copy = false;
+    for (OpId p : train.predecessors(id)) reads_copy = reads_copy || train.desc(p).name == "L1.attn.o_quant";
+    CHECK(reads_copy);
+  }
   OpGraph prefill = build_graph(m, test::deployment("tiny-prefill", m));
   CHECK(find_op(prefill, "L1.moe.experts.w13")->bytes_saved == -1);  // no backward
+  CHECK(find_op(prefill, "L1.attn.o_quant")->bytes_saved == -1);
 }
 
 TEST_CASE("decode uses absorbed MLA over the KV cache; training and prefill the MHA form", "[models][graph]") {
