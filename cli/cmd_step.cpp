@@ -202,9 +202,9 @@ void print_human(const Loaded& l, const exec::StepResult& r) {
   const double total = r.memory_per_gpu_bytes.count("total") ? r.memory_per_gpu_bytes.at("total") : 0.0;
   if (total > r.memory_capacity_bytes) {
     fmt::print(
-        "  more than the capacity: the activations are every forward output a backward op of the graph reads\n"
-        "  (the MoE SwiGLU input in FP8), for the micro-batches the schedule keeps in flight; recomputation\n"
-        "  beyond DeepSeek's (RMSNorm, MLA up-projections) and activation offloading are not modeled\n");
+        "  more than the capacity: the activations are every forward output a backward op of the graph reads (the\n"
+        "  MoE SwiGLU input in FP8, the attention output in E5M6), for the micro-batches the schedule keeps in\n"
+        "  flight; recomputation beyond DeepSeek's (RMSNorm, MLA up-projections) and offloading are not modeled\n");
   }
   fmt::print("not modeled at cycle level ({} ops, roofline or closed form):", r.roofline_ops.size());
   const size_t shown = std::min<size_t>(r.roofline_ops.size(), 8);
