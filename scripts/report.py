@@ -11,9 +11,9 @@ measured traces (v3sim result files, format v3sim-result-1, found under TRACES_D
                        nothing fetched from anywhere)
     DIR/figures/       every figure as SVG and PNG
 
-Sections: 1 summary and provenance, 2 per-proposal gain per phase, 3 step-time breakdowns, 4 sensitivity
-curves of each sweep, 5 FP8 accumulation error against K, 6 roofline of the V3 kernels, 7 validation
-(projected against measured). A section whose data is missing says what is missing and how to produce it.
+Sections: 1 summary and provenance, 2 per-proposal gain per phase, 3 step-time breakdowns and memory per GPU
+against capacity, 4 sensitivity curves of each sweep, 5 FP8 accumulation error against K, 6 roofline of the V3
+kernels, 7 validation (projected against measured). A section whose data is missing says what is missing and how to produce it.
 The Markdown and HTML are rendered from one document model, so their tables hold the same text.
 
 The summary opens with one sentence per proposal, every number computed from the data:
@@ -804,6 +804,13 @@ def section_summary(doc, study, traces):
                      ": no accumulator of `numerics_error_vs_k` is linked to them (the rules are in section 5). A "
                      "proposal that leaves FP8 accumulation as it is costs nothing: it accumulates as the baseline "
                      f"does (`{base_acc}`).")
+        over = over_capacity(study, proposal_labels(study), phases)
+        if over:
+            where = sorted({p for _, p, _, _ in over}, key=phases.index)
+            doc.para(f"**Memory.** {len(over)} proposal point{'s' if len(over) > 1 else ''} (" +
+                     ", ".join(f"{sum(1 for _, q, _, _ in over if q == p)} in {p}" for p in where) +
+                     ") need more memory per GPU than the GPU has: the simulated step assumes memory that is not "
+                     "there (section 3, Memory per GPU).")
         doc.para("Gain: baseline step time / proposal step time \u2212 1, same phase (a faster step is a positive "
                  "gain). Numerics error: the change of the FP8 GEMM error against the baseline's accumulation "
                  "(section 5; negative is more accurate). Model: the worst |projected \u2212 measured| / measured of "
@@ -915,6 +922,68 @@ def section_breakdown(doc, study):
                "Step-time breakdown per proposal and phase: compute stream (wide) and communication stream (thin).")
     for p in phases:
         breakdown_table(doc, study, labels, p, kinds)
+    memory_section(doc, study, labels, phases)
+
+
+MEMORY_PARTS = ("weights", "gradients", "optimizer", "activations", "kv_cache")
+
+
+def memory_values(study, label, phase):
+    """{part: bytes, "total", "capacity"} of one proposal point (NaN where absent or failed), or None without a
+    point. The total is the simulator's, or the sum of the parts it reports."""
+    i = proposal_point(study, label, phase)
+    if i is None or not study.ok(i):
+        return None
+    v = {part: study.metric(f"memory_per_gpu_bytes.{part}", i) for part in MEMORY_PARTS}
+    total = study.metric("memory_per_gpu_bytes.total", i)
+    parts = [x for x in v.values() if finite(x)]
+    v["total"] = total if finite(total) else (sum(parts) if parts else float("nan"))
+    v["capacity"] = study.metric("memory_capacity_bytes", i)
+    return v
+
+
+def over_capacity(study, labels, phases):
+    """[(label, phase, total, capacity)] of the proposal points that need more memory than the GPU has."""
+    out = []
+    for p in phases:
+        for lab in labels:
+            v = memory_values(study, lab, p)
+            if v and finite(v["total"]) and finite(v["capacity"]) and v["total"] > v["capacity"]:
+                out.append((lab, p, v["total"], v["capacity"]))
+    return out
+
+
+def memory_section(doc, study, labels, phases):
+    doc.heading(3, "Memory per GPU")
+    if not any(k.startswith("memory_per_gpu_bytes.") for k in study.metrics):
+        doc.missing("no `memory_per_gpu_bytes.<part>` metrics in results.h5 (the step simulator writes them for "
+                    f"every point). Run {STUDY_HINT}.")
+        return
+    gib = 1024.0 ** 3
+    doc.para("Memory per GPU of the most loaded pipeline rank, in GiB (the simulator's `memory_per_gpu_bytes.<part>`), "
+             "against the GPU's capacity (`memory_capacity_bytes`). A point over its capacity could not run as "
+             "simulated: its step time assumes memory the GPU does not have.")
+    for p in phases:
+        values = {lab: memory_values(study, lab, p) for lab in labels}
+        rows = []
+        for part in MEMORY_PARTS + ("total", "capacity"):
+            cells = [num(v[part] / gib) if v and finite(v[part]) else DASH for v in values.values()]
+            if part in MEMORY_PARTS and all(c == DASH for c in cells):
+                continue
+            rows.append([part] + cells)
+        rows.append(["fits"] + [DASH if not v or not (finite(v["total"]) and finite(v["capacity"])) else
+                                ("yes" if v["total"] <= v["capacity"] else "no") for v in values.values()])
+        doc.heading(3, f"{p} memory (GiB per GPU)")
+        doc.table(f"table-memory-{p}", ["part"] + [display_label(lab) for lab in labels], rows)
+    if not any(k == "memory_capacity_bytes" for k in study.metrics):
+        doc.para("Capacity unknown: add `memory_capacity_bytes` to the study's `metrics`.")
+        return
+    over = over_capacity(study, labels, phases)
+    if over:
+        doc.para("Over the GPU's memory: " + "; ".join(
+            f"`{lab}` ({p}): {num(t / gib)} of {num(c / gib)} GiB" for lab, p, t, c in over) + ".")
+    else:
+        doc.para("Every proposal point fits the GPU's memory.")
 
 
 def breakdown_values(study, label, phase, kinds):

@@ -79,6 +79,10 @@ def metrics_of(phase, kinds, exposed, bubble, step_time):
     m["memory_per_gpu_bytes.weights"] = {"train": 12e9, "prefill": 40e9, "decode": 5.2e9}[phase]
     m["memory_per_gpu_bytes.activations"] = {"train": 38e9, "prefill": 9e9, "decode": 1.1e9}[phase]
     m["memory_per_gpu_bytes.kv_cache"] = nan if phase == "train" else {"prefill": 6e9, "decode": 48e9}[phase]
+    # Training also keeps FP32 gradients and the optimizer state: 94 GB, more than the 80 GB a GPU has.
+    m["memory_per_gpu_bytes.gradients"] = 24e9 if phase == "train" else nan
+    m["memory_per_gpu_bytes.optimizer"] = 20e9 if phase == "train" else nan
+    m["memory_capacity_bytes"] = 80e9
     m["stream_busy_s.compute"] = sum(v for k, v in kinds.items() if k not in COMM_KINDS)
     m["stream_busy_s.comm"] = sum(kinds[k] for k in COMM_KINDS)
     return m

@@ -277,6 +277,34 @@ class FullStudy(ReportCase):
         self.assertEqual(claims["all-proposals (combination)"].group("cost"), cost)
         self.assertEqual(claims["comm-coprocessor"].group("cost"), "an unknown amount")
 
+    def test_memory_against_capacity(self):
+        # Recomputed from the file: totals per proposal point, and which exceed the capacity.
+        gib = 1024.0 ** 3
+        with h5py.File(self.h5, "r") as f:
+            pts = f["points"]
+            labels = [x.decode() for x in pts["label"][()]]
+            groups = [x.decode() for x in pts["group"][()]]
+            phases = [x.decode() for x in pts["phase"][()]]
+            status = [x.decode() for x in pts["status"][()]]
+            m = f["metrics"]
+            parts = [np.nan_to_num(m[f"memory_per_gpu_bytes.{k}"][()]) for k in
+                     ("weights", "gradients", "optimizer", "activations", "kv_cache")]
+            capacity = m["memory_capacity_bytes"][()]
+        total = sum(parts)
+        over = {(lab, ph) for lab, g, ph, st, t, c in zip(labels, groups, phases, status, total, capacity)
+                if g == "proposals" and st == "ok" and t > c}
+        self.assertTrue(over and all(ph == "train" for _, ph in over), "the fake study's training does not fit")
+        rows = {r[0]: r for r in self.tables["table-memory-train"]}
+        header = self.tables["table-memory-train"][0]
+        base = header.index("baseline")
+        self.assertAlmostEqual(float(rows["total"][base]), 94e9 / gib, places=1)
+        self.assertEqual(rows["fits"][base], "no")
+        self.assertEqual({r[0]: r for r in self.tables["table-memory-decode"]}["fits"][base], "yes")
+        summary = section(self.md, SECTIONS[0])
+        self.assertIn(f"**Memory.** {len(over)} proposal points ({len(over)} in train) need more memory", summary)
+        for lab, _ in over:
+            self.assertIn(f"`{lab}` (train): ", section(self.md, SECTIONS[2]))
+
     def test_breakdown_sweeps_numerics_roofline(self):
         self.assertIn("table-breakdown-train", self.tables)
         rows = {r[0]: r for r in self.tables["table-breakdown-decode"]}
