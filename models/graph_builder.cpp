@@ -172,15 +172,26 @@ class StageBuilder {
     d.bytes_written = rows * cols + tile_scale_bytes(cols, rows);
     return emit(std::move(d), deps);
   }
-  Local elementwise(const std::string& name, OpKind kind, Module mod, int32_t layer, int64_t rows, int64_t cols,
-                    int64_t inputs, int64_t flops_per_elem, std::initializer_list<Local> deps,
-                    Pass pass = Pass::Forward) {
+  OpDesc elementwise_desc(const std::string& name, OpKind kind, Module mod, int32_t layer, int64_t rows, int64_t cols,
+                          int64_t inputs, int64_t flops_per_elem, Pass pass = Pass::Forward) const {
     OpDesc d = base(name, kind, mod, layer, pass);
     d.tokens = rows;
     d.flops = flops_per_elem * rows * cols;
     d.bytes_read = inputs * rows * cols * 2;
     d.bytes_written = rows * cols * 2;
-    return emit(std::move(d), deps);
+    return d;
+  }
+  Local elementwise(const std::string& name, OpKind kind, Module mod, int32_t layer, int64_t rows, int64_t cols,
+                    int64_t inputs, int64_t flops_per_elem, std::initializer_list<Local> deps,
+                    Pass pass = Pass::Forward) {
+    return emit(elementwise_desc(name, kind, mod, layer, rows, cols, inputs, flops_per_elem, pass), deps);
+  }
+  // A forward op run again in the backward pass: its FLOPs count as recomputation, not model FLOPs.
+  static OpDesc recomputed(OpDesc d) {
+    d.flags |= kFlagRecompute;
+    d.recompute_flops = d.flops;
+    d.flops = 0;
+    return d;
   }
 
   OpDesc gemm_desc(const std::string& name, OpKind kind, Module mod, int32_t layer, Pass pass, int64_t m, int64_t n,
@@ -271,11 +282,10 @@ class StageBuilder {
   // recomputation (not model FLOPs).
   Local linear_recompute(const Linear& lin, Local after) {
     DType in = lin.fp8 ? DType::E4M3 : DType::BF16;
-    OpDesc d = gemm_desc(lin.name + ".recompute", lin.expert ? OpKind::GroupedGemm : OpKind::Gemm, lin.module,
-                         lin.layer, Pass::Dgrad, lin.m, lin.n, lin.k, lin.groups, in, in, lin.out_type);
-    d.flags |= lin.flags | kFlagRecompute;
-    d.recompute_flops = d.flops;
-    d.flops = 0;
+    OpDesc d =
+        recomputed(gemm_desc(lin.name + ".recompute", lin.expert ? OpKind::GroupedGemm : OpKind::Gemm, lin.module,
+                             lin.layer, Pass::Dgrad, lin.m, lin.n, lin.k, lin.groups, in, in, lin.out_type));
+    d.flags |= lin.flags;
     return emit(std::move(d), {lin.x_op, after});
   }
 
@@ -523,14 +533,9 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
       Local rope_re = rope;
       if (dq > 0) {
         Local q_re = linear_recompute(wq, g);
-        const int64_t rope_elems = Ta * (H + 1) * dr;  // as the forward attn.rope
-        OpDesc r = base(lname(layer, "attn.rope.recompute"), OpKind::Rope, mod, layer, Pass::Dgrad);
-        r.tokens = Ta;
-        r.flags |= kFlagRecompute;
-        r.recompute_flops = rope_elems;
-        r.bytes_read = 3 * rope_elems * 2;
-        r.bytes_written = rope_elems * 2;
-        rope_re = emit(std::move(r), {q_re, dn_op});
+        rope_re = emit(recomputed(elementwise_desc(lname(layer, "attn.rope.recompute"), OpKind::Rope, mod, layer, Ta,
+                                                   (H + 1) * dr, 1, 3, Pass::Dgrad)),
+                       {q_re, dn_op});
       }
       OpDesc b = base(lname(layer, "attn.core.bwd"), OpKind::Attention, mod, layer, Pass::Dgrad);
       b.tokens = Ta;

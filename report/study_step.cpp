@@ -35,7 +35,6 @@ exec::StepInputs load_inputs(const StudyPoint& pt) {
   return in;
 }
 
-// FP8 dense tensor-core peak at the boost clock (H800: 8192 x 132 x 1.83 GHz = 1979 TFLOP/s, the datasheet figure).
 class StepEvaluator final : public PointEvaluator {
  public:
   explicit StepEvaluator(StepEvaluatorOptions o)

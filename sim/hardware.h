@@ -92,7 +92,8 @@ struct HardwareConfig {
   numerics::AccumulatorModel fp8;   // FP8 MMA (wgmma k32 on Hopper)
   numerics::AccumulatorModel bf16;  // BF16/FP16 MMA
 
-  // Dense tensor-core peaks at the nominal (boost) clock over every SM: the datasheet basis MFU is quoted on.
+  // Dense tensor-core peaks at the nominal (boost) clock over every SM: the datasheet basis MFU is quoted on
+  // (H800 FP8: 8192 x 132 x 1.83 GHz = 1979 TFLOP/s).
   double bf16_peak_flops() const { return peak_flops(tensor.bf16_flops_per_clk); }
   double fp8_peak_flops() const { return peak_flops(tensor.fp8_flops_per_clk); }
 

@@ -52,7 +52,7 @@ __extension__ using i128 = __int128;  // exact products of 64-bit values
 constexpr const char* kCacheHeader = "v3sim-kernel-cache 1";
 // The version of the cost rules of this file that change a cached (cycle-level) result: how a graph op maps onto
 // a GemmDesc / CastDesc / AllToAllDesc and what its OpCost holds. Bump it by hand when such a rule changes; the
-// project version and git revision (core/version.h, stamped at configure time) are part of the fingerprint too.
+// project version and git revision (core/version.h, stamped at every build) are part of the fingerprint too.
 constexpr const char* kCostRulesVersion = "op-cost 3";  // 3: Wgrad accumulates into FP32 C
 
 constexpr int64_t kTile = 128;   // FP8 quantization tile and DeepGEMM's K block / contiguous M alignment

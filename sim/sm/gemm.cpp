@@ -126,8 +126,9 @@ int64_t gemm_smem_bytes(int64_t bm, int64_t bn, int64_t stages, int64_t k, int64
 GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
   d.validate(hw);
   const int64_t sms = sms_of(d, hw);
-  const int64_t out_bytes = d.c_accumulate ? 4 : 2;  // the output tile staged in shared memory
+  const int64_t out_bytes = d.out_bytes();  // the output tile staged in shared memory
   const int64_t capacity = hw.smem.max_per_block.count();
+  const bool forced = d.block_m || d.block_n;
   std::vector<int64_t> block_ms =
       d.layout == GemmLayout::Contiguous ? std::vector<int64_t>{kContiguousAlign} : std::vector<int64_t>{64, 128, 256};
   std::vector<int64_t> block_ns;
@@ -149,7 +150,6 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
     for (int64_t bn : block_ns) {
       if (bm > 128 && bn > 128) continue;  // at least one side of the tile at most 128
       // A tile whose 3-stage pipeline cannot fit is no candidate (an FP32 output tile takes twice the space).
-      const bool forced = d.block_m || d.block_n;
       if (!forced && gemm_smem_bytes(bm, bn, 3, d.k, out_bytes) > capacity) continue;
       bool take = best_m == 0;
       if (!take) {
@@ -441,13 +441,13 @@ class MathProgram : public Program {
     // Epilogue: FP32 -> BF16 pairs, stmatrix into the output tile, the math warpgroups meet, one TMA store.
     // Accumulating into C instead: each thread loads its FP32 C values, adds its accumulators and stores FP32.
     m_kb = 0;
-    const int64_t out_bytes = s.d.c_accumulate ? 4 : 2;
+    const int64_t out_bytes = s.d.out_bytes();
     if (s.d.c_accumulate) {
       const Tile& t = m_tiles[m_tile];
       Instr ld;
       ld.op = Instr::Op::GlobalLoad;
       ld.bytes = 64 * mt * c.block_n * 4;
-      ld.key = key(kC, t.group, t.m_block * c.block_n + t.n_block, 0, m_wg);
+      ld.key = key(kC, t.group, t.m_block * ceil_div(s.d.n, c.block_n) + t.n_block, 0, m_wg);  // each tile's own C
       push(ld);
       push(Instr::issue(s.fp32_cycles(c.block_n / 2 * mt), IssueKind::Epilogue));  // one FADD per accumulator
     } else {

@@ -40,6 +40,7 @@ struct GemmDesc {
   // Throws ConfigError naming the constraint that failed and why.
   void validate(const HardwareConfig& hw) const;
   int64_t total_m() const { return m * groups; }
+  int64_t out_bytes() const { return c_accumulate ? 4 : 2; }  // per output element: FP32 C/D, else BF16 D
   double flops() const { return 2.0 * static_cast<double>(groups) * m * n * k; }
   // DeepGEMM's byte count: FP8 inputs, BF16 output, scales ignored (benchmarks.md).
   double bytes() const {

@@ -72,6 +72,15 @@ TEST_CASE("a Wgrad accumulating into FP32 C reads C, writes FP32 and stages a tw
   CHECK(gemm_smem_bytes(128, 128, 3, 4096, 4) - gemm_smem_bytes(128, 128, 3, 4096) == 128 * 128 * 2);
   CHECK(a.time > b.time);
   CHECK_THAT(acc.str(), Catch::Contains("FP32"));
+  // Many N blocks (448 of 16 columns) per row of tiles: still every tile reads its own C, once.
+  GemmDesc narrow = shape(256, 7168, 512);
+  narrow.block_m = 128;
+  narrow.block_n = 16;
+  GemmDesc narrow_acc = narrow;
+  narrow_acc.c_accumulate = true;
+  const GemmResult nb = simulate_gemm(narrow, hw), na = simulate_gemm(narrow_acc, hw);
+  CHECK(static_cast<double>(na.memory.hbm_read_bytes - nb.memory.hbm_read_bytes) ==
+        Approx(4.0 * 256 * 7168).epsilon(0.02));
   // The heuristic skips tiles whose 3-stage pipeline no longer fits: 256 x 128 does for BF16, not for FP32.
   CHECK(gemm_smem_bytes(256, 128, 3, 4096) <= hw.smem.max_per_block.count());
   CHECK(gemm_smem_bytes(256, 128, 3, 4096, 4) > hw.smem.max_per_block.count());
