@@ -20,7 +20,10 @@ namespace {
 
 constexpr size_t kNameLen = 128;
 constexpr size_t kKindLen = 32;
+constexpr size_t kPassLen = 16;
 
+// One /timeline row. The columns after `bytes` came with imported traces; files written before them lack those
+// columns and read with their defaults (layer, micro_batch and stream_id -1, the rest empty or zero).
 struct Row {
   uint32_t op;
   char name[kNameLen];
@@ -32,6 +35,14 @@ struct Row {
   int64_t duration_ps;
   double flops;
   double bytes;
+  const char* kernel;  // variable-length: kernel names reach 1000+ characters
+  int32_t layer;
+  char pass[kPassLen];
+  int32_t micro_batch;
+  const char* annotation;  // variable-length
+  int64_t stream_id;
+  int32_t grid[3];
+  int32_t block[3];
 };
 
 using h5::Id;
@@ -44,21 +55,64 @@ hid_t string_type(size_t len) {
   return t;
 }
 
-hid_t row_type() {
-  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(Row));
-  Id name(string_type(kNameLen), H5Tclose), kind(string_type(kKindLen), H5Tclose);
-  H5Tinsert(t, "op", HOFFSET(Row, op), H5T_NATIVE_UINT32);
-  H5Tinsert(t, "name", HOFFSET(Row, name), name.get());
-  H5Tinsert(t, "kind", HOFFSET(Row, kind), kind.get());
-  H5Tinsert(t, "device", HOFFSET(Row, device), H5T_NATIVE_INT32);
-  H5Tinsert(t, "stream", HOFFSET(Row, stream), H5T_NATIVE_INT32);
-  H5Tinsert(t, "start_ps", HOFFSET(Row, start_ps), H5T_NATIVE_INT64);
-  H5Tinsert(t, "end_ps", HOFFSET(Row, end_ps), H5T_NATIVE_INT64);
-  H5Tinsert(t, "duration_ps", HOFFSET(Row, duration_ps), H5T_NATIVE_INT64);
-  H5Tinsert(t, "flops", HOFFSET(Row, flops), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "bytes", HOFFSET(Row, bytes), H5T_NATIVE_DOUBLE);
+// One column of the row: its name, offset and HDF5 type (a new type the caller closes).
+struct Column {
+  const char* name;
+  size_t offset;
+  hid_t (*type)();
+};
+
+hid_t copy_type(hid_t t) {
+  return H5Tcopy(t);
+}
+hid_t vlen_string_type() {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
   return t;
 }
+hid_t int3_type() {
+  const hsize_t three[1] = {3};
+  return H5Tarray_create2(H5T_NATIVE_INT32, 1, three);
+}
+
+const std::vector<Column>& columns() {
+  static const std::vector<Column> cols = {
+      {"op", HOFFSET(Row, op), [] { return copy_type(H5T_NATIVE_UINT32); }},
+      {"name", HOFFSET(Row, name), [] { return string_type(kNameLen); }},
+      {"kind", HOFFSET(Row, kind), [] { return string_type(kKindLen); }},
+      {"device", HOFFSET(Row, device), [] { return copy_type(H5T_NATIVE_INT32); }},
+      {"stream", HOFFSET(Row, stream), [] { return copy_type(H5T_NATIVE_INT32); }},
+      {"start_ps", HOFFSET(Row, start_ps), [] { return copy_type(H5T_NATIVE_INT64); }},
+      {"end_ps", HOFFSET(Row, end_ps), [] { return copy_type(H5T_NATIVE_INT64); }},
+      {"duration_ps", HOFFSET(Row, duration_ps), [] { return copy_type(H5T_NATIVE_INT64); }},
+      {"flops", HOFFSET(Row, flops), [] { return copy_type(H5T_NATIVE_DOUBLE); }},
+      {"bytes", HOFFSET(Row, bytes), [] { return copy_type(H5T_NATIVE_DOUBLE); }},
+      {"kernel", HOFFSET(Row, kernel), vlen_string_type},
+      {"layer", HOFFSET(Row, layer), [] { return copy_type(H5T_NATIVE_INT32); }},
+      {"pass", HOFFSET(Row, pass), [] { return string_type(kPassLen); }},
+      {"micro_batch", HOFFSET(Row, micro_batch), [] { return copy_type(H5T_NATIVE_INT32); }},
+      {"annotation", HOFFSET(Row, annotation), vlen_string_type},
+      {"stream_id", HOFFSET(Row, stream_id), [] { return copy_type(H5T_NATIVE_INT64); }},
+      {"grid", HOFFSET(Row, grid), int3_type},
+      {"block", HOFFSET(Row, block), int3_type},
+  };
+  return cols;
+}
+
+// The row type with every column, or (given a file's type) only the columns that file has.
+hid_t row_type(hid_t file_type = -1) {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(Row));
+  for (const Column& c : columns()) {
+    if (file_type >= 0 && H5Tget_member_index(file_type, c.name) < 0) continue;
+    Id member(c.type(), H5Tclose);
+    H5Tinsert(t, c.name, c.offset, member.get());
+  }
+  return t;
+}
+
+// The units of the /timeline columns that carry one, written as `<column>.unit` attributes.
+const std::vector<std::pair<const char*, const char*>> kColumnUnits = {
+    {"start_ps", "ps"}, {"end_ps", "ps"}, {"duration_ps", "ps"}, {"flops", "FLOP"}, {"bytes", "byte"}};
 
 void write_string_attr(hid_t obj, const std::string& name, const std::string& value) {
   Id type(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -67,6 +121,14 @@ void write_string_attr(hid_t obj, const std::string& name, const std::string& va
   Id space(H5Screate(H5S_SCALAR), H5Sclose);
   Id attr(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   H5Awrite(attr.get(), type.get(), value.empty() ? "" : value.data());
+}
+
+void write_string_list_attr(hid_t obj, const std::string& name, const std::vector<const char*>& values) {
+  Id type(vlen_string_type(), H5Tclose);
+  const hsize_t dims[1] = {values.size()};
+  Id space(H5Screate_simple(1, dims, nullptr), H5Sclose);
+  Id attr(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  H5Awrite(attr.get(), type.get(), values.data());
 }
 
 void write_double_attr(hid_t obj, const std::string& name, double value) {
@@ -154,6 +216,14 @@ void write_result_h5(const std::string& path, const ResultFile& f) {
         r.duration_ps = e.duration().picoseconds();
         r.flops = e.flops;
         r.bytes = e.bytes;
+        r.kernel = e.kernel.c_str();
+        r.layer = e.layer;
+        std::snprintf(r.pass, kPassLen, "%s", e.pass.c_str());
+        r.micro_batch = e.micro_batch;
+        r.annotation = e.annotation.c_str();
+        r.stream_id = e.stream_id;
+        std::copy(e.grid.begin(), e.grid.end(), r.grid);
+        std::copy(e.block.begin(), e.block.end(), r.block);
       }
       Id type(row_type(), H5Tclose);
       const hsize_t dims[1] = {rows.size()};
@@ -161,6 +231,9 @@ void write_result_h5(const std::string& path, const ResultFile& f) {
       Id ds(H5Dcreate2(file.get(), "timeline", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
             H5Dclose);
       if (!rows.empty()) H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data());
+      write_string_list_attr(ds.get(), "stream_names",
+                             std::vector<const char*>(kTimelineStreams.begin(), kTimelineStreams.end()));
+      for (const auto& [column, unit] : kColumnUnits) write_string_attr(ds.get(), std::string(column) + ".unit", unit);
     }
     for (const auto& [group, values] : {std::pair{"summary", &f.summary}, std::pair{"stats", &f.stats}}) {
       Id g(H5Gcreate2(file.get(), group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
@@ -214,11 +287,17 @@ ResultFile read_result_h5(const std::string& path) {
         throw bad_file(path, fmt::format("a /timeline without the field '{}'", field));
       }
     }
-    std::vector<Row> rows(dims[0]);
-    Id type(row_type(), H5Tclose);
+    Row defaults;
+    std::memset(&defaults, 0, sizeof defaults);
+    defaults.layer = -1;
+    defaults.micro_batch = -1;
+    defaults.stream_id = -1;
+    std::vector<Row> rows(dims[0], defaults);
+    Id type(row_type(file_type.get()), H5Tclose);
     if (!rows.empty() && H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()) < 0) {
       throw bad_file(path, "a /timeline that cannot be read");
     }
+    auto text = [](const char* s) { return s ? std::string(s) : std::string(); };
     for (const Row& r : rows) {
       TimelineEvent e;
       e.op = r.op;
@@ -230,8 +309,17 @@ ResultFile read_result_h5(const std::string& path) {
       e.end = Time::ps(r.end_ps);
       e.flops = r.flops;
       e.bytes = r.bytes;
+      e.kernel = text(r.kernel);
+      e.layer = r.layer;
+      e.pass = std::string(r.pass, strnlen(r.pass, kPassLen));
+      e.micro_batch = r.micro_batch;
+      e.annotation = text(r.annotation);
+      e.stream_id = r.stream_id;
+      std::copy(std::begin(r.grid), std::end(r.grid), e.grid.begin());
+      std::copy(std::begin(r.block), std::end(r.block), e.block.begin());
       f.timeline.events.push_back(std::move(e));
     }
+    if (!rows.empty()) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, rows.data());
   }
   for (const auto& [group, out] : {std::pair{"summary", &f.summary}, std::pair{"stats", &f.stats}}) {
     if (H5Lexists(file.get(), group, H5P_DEFAULT) <= 0) continue;

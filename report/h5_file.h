@@ -1,6 +1,9 @@
 // v3sim's HDF5 result file (DESIGN.md "Outputs"), readable with h5py or h5dump without knowing v3sim:
 //   /meta       attributes: format, tool version, git revision, command line, resolved config (YAML), seed, time
-//   /timeline   one compound row per op: op, name, kind, device, stream, start_ps, end_ps, duration_ps, flops, bytes
+//   /timeline   one compound row per op: op, name, kind, device, stream, start_ps, end_ps, duration_ps, flops, bytes,
+//               kernel, layer, pass, micro_batch, annotation, stream_id, grid[3], block[3] (the columns from kernel
+//               on are absent from files written before them and read as their defaults); attributes
+//               `stream_names` (the name of each stream code, by index) and `<column>.unit`
 //   /summary    attributes: named scalars (tflops, step_time_s, ...)
 //   /stats      attributes: component counters
 // Written to a temporary name and renamed, so a crash never leaves a half-written file under the real name.
