@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "models/components.h"
+#include "report/trace_rules.h"
 #include "sim/hardware.h"
 #include "sim/net/cluster.h"
 
@@ -48,6 +49,7 @@ int run_describe(const DescribeArgs& a) {
   std::vector<const ComponentSpec*> specs = model_component_specs();
   for (const ComponentSpec* s : sim_component_specs()) specs.push_back(s);
   for (const ComponentSpec* s : net::net_component_specs()) specs.push_back(s);
+  for (const ComponentSpec* s : trace_rules_specs()) specs.push_back(s);
   if (!a.component.empty()) {
     std::vector<const ComponentSpec*> chosen;
     std::string names;

@@ -26,5 +26,6 @@ CommandRunner add_study_command(CLI::App& app);
 // `argv` is stamped into the files it writes.
 CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv);
 CommandRunner add_step_command(CLI::App& app, std::vector<std::string> argv);
+CommandRunner add_import_command(CLI::App& app, std::vector<std::string> argv);
 
 }  // namespace v3sim::cli

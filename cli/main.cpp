@@ -59,6 +59,10 @@ int run(int argc, char** argv) {
     v3sim::cli::CommandRunner r = v3sim::cli::add_step_command(app, std::vector<std::string>(argv, argv + argc));
     commands.emplace_back(app.get_subcommands({}).back(), std::move(r));
   }
+  {
+    v3sim::cli::CommandRunner r = v3sim::cli::add_import_command(app, std::vector<std::string>(argv, argv + argc));
+    commands.emplace_back(app.get_subcommands({}).back(), std::move(r));
+  }
   add(v3sim::cli::add_bench_command);
   add(v3sim::cli::add_study_command);
   try {

@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build git pkg-config
   libboost-graph-dev libyaml-cpp-dev libhdf5-dev hdf5-tools libcli11-dev catch2 nlohmann-json3-dev libfmt-dev
   libopenmpi-dev openmpi-bin
+  zlib1g-dev  # gzip-compressed profiler traces (v3sim import)
   # scripts/report.py (study reports) and its test, run with /usr/bin/python3
   python3 python3-h5py python3-matplotlib python3-numpy
 )
