@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,8 @@
 namespace v3sim::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 struct ImportArgs {
   std::string trace;
@@ -91,7 +94,10 @@ int run_import(const ImportArgs& a) {
   if (!a.output.empty() && !a.output.ends_with(".h5")) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "an output file name ending in .h5", fmt::format("'{}'", a.output));
   }
-  const TraceRules rules = load_trace_rules_file(resolve_config(a.rules, "traces", "--rules"));
+  TraceRules rules = load_trace_rules_file(resolve_config(a.rules, "traces", "--rules"));
+  // A shipped rules file is recorded as configs/traces/NAME.yaml, not by the path of this build's source tree.
+  const fs::path shipped = fs::path(rules.file).lexically_relative(fs::path(configs_dir()).parent_path());
+  if (a.rules != rules.file && !shipped.empty() && !shipped.string().starts_with("..")) rules.file = shipped.string();
   ImportedTrace imp = import_profiler_trace(a.trace, rules);
   std::string cmd;
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
