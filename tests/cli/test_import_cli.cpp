@@ -1,34 +1,20 @@
 // `v3sim import` from the command line: the summary, the HDF5 it writes, and one line for every bad input.
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "run_v3sim.h"
+#include "tests/temp_dir.h"
 
 using v3sim::test::run_v3sim;
+using v3sim::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
 const std::string kData = std::string(V3SIM_SOURCE_DIR) + "/tests/data/traces/";
 const std::string kRules = kData + "tiny-rules.yaml";
-
-// A fresh folder, removed with what the test wrote in it.
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / ("v3sim-import-cli-" + std::to_string(::getpid()));
-  Scratch() { fs::create_directories(dir); }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string path(const std::string& name, const std::string& text = {}) const {
-    if (!text.empty()) std::ofstream(dir / name) << text;
-    return (dir / name).string();
-  }
-};
 
 // Exit 2, nothing on stdout, and on stderr exactly "error: <all of `parts`...>\n".
 void check_refused(const v3sim::test::RunResult& r, std::initializer_list<std::string> parts) {
@@ -44,8 +30,8 @@ void check_refused(const v3sim::test::RunResult& r, std::initializer_list<std::s
 
 TEST_CASE("import prints the summary per stream and kind, lists unmapped kernels, and writes the timeline",
           "[cli][import]") {
-  Scratch s;
-  const std::string out = s.path("tiny.h5");
+  TempDir s("v3sim-import-cli");
+  const std::string out = s.file("tiny.h5");
   auto r = run_v3sim({"import", kData + "tiny.json", "--rules", kRules, "-o", out});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -84,7 +70,7 @@ TEST_CASE("import --json prints one object with the provenance, the analysis and
 }
 
 SCENARIO("import refuses bad input with one line naming the file and what is wrong", "[cli][import][errors]") {
-  Scratch s;
+  TempDir s("v3sim-import-cli");
   GIVEN("bad traces") {
     check_refused(run_v3sim({"import", kData + "not-json.json", "--rules", kRules}),
                   {"not-json.json:1: expected a Chrome/Kineto trace in JSON, found not JSON"});
@@ -98,14 +84,14 @@ SCENARIO("import refuses bad input with one line naming the file and what is wro
                   {"corrupt.json.gz: expected a gzip-compressed trace, found corrupt gzip data"});
     check_refused(run_v3sim({"import", kData + "truncated.json.gz", "--rules", kRules}),
                   {"truncated.json.gz:", "ends early"});
-    check_refused(run_v3sim({"import", s.path("none.json"), "--rules", kRules}), {"none.json", "no such file"});
+    check_refused(run_v3sim({"import", s.file("none.json"), "--rules", kRules}), {"none.json", "no such file"});
   }
   GIVEN("bad rules") {
-    const std::string unknown = s.path("unknown.yaml", "streams:\n  - {id: 7, role: compute, colour: red}\n");
+    const std::string unknown = s.file("unknown.yaml", "streams:\n  - {id: 7, role: compute, colour: red}\n");
     check_refused(run_v3sim({"import", kData + "tiny.json", "--rules", unknown}),
                   {"unknown.yaml:2: streams[0].colour: expected a key of trace_stream", "unknown key 'colour'"});
     const std::string regex =
-        s.path("regex.yaml", "streams:\n  - {id: 7, role: compute}\nkernels:\n  - {regex: '[gemm', kind: gemm}\n");
+        s.file("regex.yaml", "streams:\n  - {id: 7, role: compute}\nkernels:\n  - {regex: '[gemm', kind: gemm}\n");
     check_refused(run_v3sim({"import", kData + "tiny.json", "--rules", regex}),
                   {"regex.yaml:4: kernels[0].regex: expected an ECMAScript regular expression, found '[gemm'"});
     check_refused(run_v3sim({"import", kData + "tiny.json", "--rules", "no-such-stack"}),
@@ -115,7 +101,7 @@ SCENARIO("import refuses bad input with one line naming the file and what is wro
                   {"tiny.json: expected GPU events on streams that the rules", "found 1 GPU event on stream 9"});
   }
   GIVEN("an output that is not .h5") {
-    check_refused(run_v3sim({"import", kData + "tiny.json", "--rules", kRules, "-o", s.path("x.json")}),
+    check_refused(run_v3sim({"import", kData + "tiny.json", "--rules", kRules, "-o", s.file("x.json")}),
                   {"-o: expected an output file name ending in .h5"});
   }
 }

@@ -1,7 +1,5 @@
 // `v3sim import`'s library side: rules files, the Kineto importer on hand-written traces (tests/data/traces/) and on
 // DeepSeek's published profile, the trace analysis, and the timeline's new HDF5 columns.
-#include <unistd.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -15,31 +13,15 @@
 #include "report/trace_analysis.h"
 #include "report/trace_import.h"
 #include "report/trace_rules.h"
+#include "tests/temp_dir.h"
 
 using namespace v3sim;
+using v3sim::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
 const std::string kData = std::string(V3SIM_SOURCE_DIR) + "/tests/data/traces/";
-
-// A fresh folder, removed with everything in it when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("v3sim-import-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name, const std::string& text = {}) const {
-    if (!text.empty()) std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
 
 TraceRules rules_from(const std::string& yaml) {
   return load_trace_rules(parse_config_text(yaml, "rules.yaml"));
