@@ -28,6 +28,8 @@ struct GemmArgs {
   std::string a_major = "k", b_major = "k";
   std::string a_dtype = "e4m3";
   bool c_accumulate = false;
+  bool b_row_scales = false;
+  bool serial_promotion = false;
   int64_t block_m = 0, block_n = 0, stages = 0;
   bool json = false;
 };
@@ -132,6 +134,8 @@ int run_gemm(const GemmArgs& a) {
   d.b_mn_major = a.b_major == "mn";
   d.a_bf16_cast = a.a_dtype == "bf16";
   d.c_accumulate = a.c_accumulate;
+  d.b_row_scales = a.b_row_scales;
+  d.promotion_overlap = !a.serial_promotion;
   d.block_m = a.block_m;
   d.block_n = a.block_n;
   d.stages = a.stages;
@@ -196,6 +200,12 @@ CommandRunner add_gemm_command(CLI::App& app) {
       ->check(CLI::IsMember({"e4m3", "bf16"}));
   cmd->add_flag("--c-accumulate", a->c_accumulate,
                 "D = C + A B in FP32, as a Wgrad adding into the FP32 gradient (default: write D in BF16)");
+  cmd->add_flag(
+      "--b-row-scales", a->b_row_scales,
+      "B with one scale per row and 128 K like A (a Wgrad: both operands activations), not per 128x128 block");
+  cmd->add_flag("--serial-promotion", a->serial_promotion,
+                "a kernel whose tensor cores wait while its math warpgroups promote (no FFMA interleaving, as in "
+                "DeepSeek's CUTLASS-based training kernels); default: DeepGEMM's overlap");
   cmd->add_option("--block-m", a->block_m, "override the heuristic's BLOCK_M");
   cmd->add_option("--block-n", a->block_n, "override the heuristic's BLOCK_N");
   cmd->add_option("--stages", a->stages, "override the pipeline depth");

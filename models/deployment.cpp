@@ -16,6 +16,16 @@ const char* to_string(Phase p) {
   return "?";
 }
 
+const char* to_string(GemmKernel k) {
+  switch (k) {
+    case GemmKernel::DeepGemm:
+      return "deepgemm";
+    case GemmKernel::Cutlass:
+      return "cutlass";
+  }
+  return "?";
+}
+
 const char* to_string(PipelineSchedule s) {
   switch (s) {
     case PipelineSchedule::None:
@@ -152,6 +162,34 @@ const ComponentSpec& execution_spec() {
            .default_text = "0",
            .unit = "SMs",
            .bound = Bound::NonNegative},
+          {.name = "gemm_kernel",
+           .type = ParamType::Enum,
+           .description = "the FP8 GEMM kernels the software runs: deepgemm (deepseek-ai/DeepGEMM: block sizes by "
+                          "its heuristic, promotion overlapped with the MMAs) or cutlass (DeepSeek's CUTLASS-based "
+                          "V3 training kernels as profile-data shows them: 128x256 tiles in 3 stages, 128x128 in 4 "
+                          "for the FP32-accumulating Wgrad, tensor cores waiting while the warpgroups promote)",
+           .required = false,
+           .default_text = "deepgemm",
+           .choices = {"deepgemm", "cutlass"}},
+      }};
+  return spec;
+}
+
+const ComponentSpec& profile_spec() {
+  static const ComponentSpec spec{
+      "profile",
+      "what to simulate of a training step when comparing with a profiler trace",
+      {
+          {.name = "chunk_pair_layers",
+           .type = ParamType::Int,
+           .description = "simulate one DualPipe chunk pair as a profiler trace shows it: the forward chunk of one "
+                          "micro-batch overlapped with the backward (and weight-gradient) chunk of another, each "
+                          "through this many MoE layers, on one GPU of the EP group (no embedding, head, MTP, "
+                          "pipeline sends or per-step work); 0: the whole step",
+           .required = false,
+           .default_text = "0",
+           .unit = "layers",
+           .bound = Bound::NonNegative},
       }};
   return spec;
 }
@@ -229,6 +267,10 @@ const ComponentSpec& deployment_spec() {
            .type = ParamType::Section,
            .description = "execution on each GPU",
            .section = &execution_spec()},
+          {.name = "profile",
+           .type = ParamType::Section,
+           .description = "a part of the step to simulate against a profiler trace (training)",
+           .section = &profile_spec()},
       }};
   return spec;
 }
@@ -265,6 +307,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   const ParamReader& bat = r.section("batch");
   const ParamReader& exp = r.section("experts");
   const ParamReader& exe = r.section("execution");
+  const ParamReader& prof = r.section("profile");
 
   Deployment d;
   d.name = r.get_string("name");
@@ -283,6 +326,19 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   d.shared_slots = exp.get_int("shared_slots");
   d.node_limit = exp.get_int("node_limit");
   d.comm_sms = exe.get_int("comm_sms");
+  d.gemm_kernel = exe.get_string("gemm_kernel") == "cutlass" ? GemmKernel::Cutlass : GemmKernel::DeepGemm;
+  d.profile_chunk_layers = prof.get_int("chunk_pair_layers");
+  if (d.profile_chunk_layers > 0) {
+    if (d.phase != Phase::Train) {
+      throw prof.error("chunk_pair_layers", "0 outside training (a chunk pair is a training schedule's unit)",
+                       std::to_string(d.profile_chunk_layers));
+    }
+    const int64_t moe_layers = model.n_layers - model.n_dense_layers;
+    if (d.profile_chunk_layers > moe_layers) {
+      throw prof.error("chunk_pair_layers", fmt::format("at most the model's {} MoE layers", moe_layers),
+                       std::to_string(d.profile_chunk_layers));
+    }
+  }
   d.mtp_acceptance = bat.get_float("mtp_acceptance");
   if (d.mtp_acceptance > 1)
     throw bat.error("mtp_acceptance", "a probability in [0, 1]", fmt::format("{}", d.mtp_acceptance));

@@ -14,9 +14,15 @@ namespace v3sim {
 
 enum class Phase { Train, Prefill, Decode };
 enum class PipelineSchedule { None, OneFOneB, ZB1P, DualPipe };
+// The FP8 GEMM kernels a deployment's software runs. DeepGemm: deepseek-ai/DeepGEMM's design (block sizes by its
+// heuristic, promotion overlapped with the MMAs). Cutlass: DeepSeek's CUTLASS-based kernels of V3's training, as
+// profile-data's trace shows them (128 x 256 tiles in 3 stages, 128 x 128 in 4 for the FP32-accumulating Wgrad,
+// the tensor cores waiting while the warpgroups promote).
+enum class GemmKernel { DeepGemm, Cutlass };
 
 const char* to_string(Phase p);
 const char* to_string(PipelineSchedule s);
+const char* to_string(GemmKernel k);
 Phase parse_phase(const std::string& s);  // @pre one of train|prefill|decode
 
 struct Deployment {
@@ -46,6 +52,12 @@ struct Deployment {
 
   // execution
   int64_t comm_sms = 0;  // SMs held by the all-to-all kernels (train, prefill); 0: the cluster's comm.sms
+  GemmKernel gemm_kernel = GemmKernel::DeepGemm;
+
+  // profile (train): simulate only what a profiler trace of one DualPipe chunk pair shows: the forward chunk of one
+  // micro-batch overlapped with the backward chunk of another, each through this many MoE layers, on one GPU (no
+  // embedding, head, MTP, pipeline sends or per-step work). 0: the whole step.
+  int64_t profile_chunk_layers = 0;
 
   // experts
   int64_t redundant_experts = 0;

@@ -21,6 +21,10 @@ struct GraphOptions {
   bool include_mtp = true;        // training: build the MTP modules
   bool causal = true;             // attention masking in training and prefill
   int64_t max_micro_batches = 0;  // > 0: instantiate only the first N micro-batches (small DOT exports)
+  // Training, > 0: only one DualPipe chunk pair of this many MoE layers (Deployment::profile_chunk_layers): a
+  // one-stage graph of two micro-batches (0 and 1) through MoE layers 0..N-1, without embedding, head, MTP,
+  // pipeline sends or per-step work, as a profiler trace of one chunk pair shows it.
+  int64_t chunk_layers = 0;
 };
 
 // Throws ConfigError for an impossible combination the deployment loader could not see.

@@ -32,7 +32,7 @@ class StepMap {
         m_peak[static_cast<size_t>(r)] = m_mbs;
         continue;
       }
-      auto program = rank_program(o.schedule, m_pp, m_mbs, r);
+      auto program = o.chunk_pair ? chunk_pair_program() : rank_program(o.schedule, m_pp, m_mbs, r);
       for (size_t s = 0; s < program.size(); ++s) {
         for (const Chunk& c : program[s].chunks) {
           const int slot = c.part == ChunkPart::Forward ? 0 : c.part == ChunkPart::Weight ? 2 : 1;

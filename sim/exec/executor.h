@@ -34,6 +34,7 @@ struct ExecOptions {
   int64_t pp = 1;
   int64_t micro_batches = 1;
   bool forward_only = false;  // inference: all micro-batches issued together
+  bool chunk_pair = false;    // a profiled chunk pair (pp 1, 2 micro-batches): chunk_pair_program()
 };
 
 struct RankStats {

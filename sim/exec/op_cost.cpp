@@ -53,7 +53,7 @@ constexpr const char* kCacheHeader = "v3sim-kernel-cache 1";
 // The version of the cost rules of this file that change a cached (cycle-level) result: how a graph op maps onto
 // a GemmDesc / CastDesc / AllToAllDesc and what its OpCost holds. Bump it by hand when such a rule changes; the
 // project version and git revision (core/version.h, stamped at every build) are part of the fingerprint too.
-constexpr const char* kCostRulesVersion = "op-cost 3";  // 3: Wgrad accumulates into FP32 C
+constexpr const char* kCostRulesVersion = "op-cost 4";  // 4: B row scales, GEMM kernel designs
 
 constexpr int64_t kTile = 128;   // FP8 quantization tile and DeepGEMM's K block / contiguous M alignment
 constexpr int64_t kNAlign = 16;  // TMA: 16-byte rows of the FP8 B operand and the BF16 output
@@ -617,6 +617,19 @@ Plan plan_gemm(const OpDesc& d, bool a_cast, const CostContext& ctx) {
   g.b_mn_major = transposed && s.b_transposed_copy;
   g.a_bf16_cast = a_cast;
   g.c_accumulate = s.out_type == DType::FP32;  // Wgrad adds into the FP32 gradient kept over the micro-batches
+  // A Wgrad's B is an activation too (128x1 tiles of the original, 1x128 along K after the transpose): one scale per
+  // row and K block, not per 128x128 block.
+  g.b_row_scales = s.b_quant == QuantGran::Tile1x128 || s.b_quant == QuantGran::Tile128x1;
+  const bool cutlass = ctx.deploy->gemm_kernel == GemmKernel::Cutlass;
+  if (cutlass) {
+    // DeepSeek's training kernels (profile-data train.json): 384 threads (a TMA producer and two math warpgroups),
+    // 217.6-218.6 KB of shared memory growing by 8 B per K block (two B block scales per K block: BLOCK_N 256, BF16
+    // output tile, 3 stages of 128 x 256); the FP32-accumulating Wgrad 203,776 B whatever K (128 x 128, FP32 output
+    // tile, 4 stages with both operands' scales per stage).
+    g.block_m = 128;
+    g.block_n = g.c_accumulate ? 128 : 256;
+    g.promotion_overlap = false;
+  }
 
   Plan p;
   p.job = Job::Gemm;
@@ -627,6 +640,8 @@ Plan plan_gemm(const OpDesc& d, bool a_cast, const CostContext& ctx) {
                               hw.features.block_scaled_mma ? "block-scaled" : (g.promote ? "promote" : "tc-accumulate"),
                               g.a_mn_major ? " a:mn" : "", g.b_mn_major ? " b:mn" : "",
                               g.a_bf16_cast ? " a:bf16-tma-cast" : "", g.c_accumulate ? " c:fp32-acc" : "", origin);
+  if (g.b_row_scales) p.cost.kernel += " b:row-scales";
+  if (cutlass) p.cost.kernel += fmt::format(" cutlass{}x{}", g.block_m, g.block_n);
   std::vector<std::string> notes;
   if (d.pass == Pass::Wgrad && d.kind == OpKind::GroupedGemm) {
     notes.push_back("k-grouped Wgrad as groups of the weight's rows over each expert's padded tokens");
@@ -635,6 +650,8 @@ Plan plan_gemm(const OpDesc& d, bool a_cast, const CostContext& ctx) {
   if (g.a_mn_major || g.b_mn_major) notes.push_back("reads the FP8 operand MN-major (transposed FP8 smem reads)");
   if (g.a_bf16_cast) notes.push_back("loads A in BF16 and casts it to FP8 in the TMA");
   if (g.c_accumulate) notes.push_back("reads and writes the FP32 gradient it accumulates into");
+  if (g.b_row_scales) notes.push_back("B scaled per row and 128 K: a scale product per accumulator");
+  if (cutlass) notes.push_back("DeepSeek's CUTLASS-based kernel: fixed tile, promotion not overlapped with the MMAs");
   for (size_t i = 0; i < notes.size(); ++i) p.cost.note += (i ? "; " : "") + notes[i];
   return p;
 }

@@ -201,6 +201,12 @@ std::vector<ScheduleStep> rank_program(PipelineSchedule schedule, int64_t pp, in
   return {};
 }
 
+std::vector<ScheduleStep> chunk_pair_program() {
+  return {{{{ChunkPart::Forward, 1}}},
+          {{{ChunkPart::Forward, 0}, {ChunkPart::BackwardWeight, 1}}},
+          {{{ChunkPart::BackwardWeight, 0}}}};
+}
+
 int64_t stage_of(PipelineSchedule schedule, int64_t pp, int64_t micro_batches, int64_t rank, int64_t mb) {
   if (schedule == PipelineSchedule::DualPipe && mb >= micro_batches / 2) return pp - 1 - rank;
   return rank;

@@ -51,6 +51,13 @@ void validate_schedule(PipelineSchedule schedule, int64_t pp, int64_t micro_batc
 std::vector<ScheduleStep> rank_program(PipelineSchedule schedule, int64_t pp, int64_t micro_batches, int64_t rank,
                                        bool forward_only = false);
 
+// The program of a profiled DualPipe chunk pair (Deployment::profile_chunk_layers): micro-batch 1's forward first
+// (it only gives the pair's backward its saved activations), then the pair itself: micro-batch 0's forward
+// overlapped with micro-batch 1's full backward, as DualPipe's main phase overlaps them; then micro-batch 0's backward
+// (which completes the graph; the trace shows it with the next pair).
+std::vector<ScheduleStep> chunk_pair_program();
+inline constexpr int64_t kChunkPairStep = 1;  // the step of that program a trace of the pair shows
+
 // The stage rank `rank` runs for micro-batch `mb` (DualPipe: the second half of the micro-batches enter at the
 // last rank, so they run stage pp-1-rank there). Matches models/graph_builder's placement.
 int64_t stage_of(PipelineSchedule schedule, int64_t pp, int64_t micro_batches, int64_t rank, int64_t mb);

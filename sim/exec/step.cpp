@@ -96,7 +96,9 @@ Memory memory_per_gpu(const StepInputs& in, const OpGraph& g, const ExecResult* 
     for (size_t r = 0; r < pp; ++r) {
       double largest = 0;
       for (auto& [stage, bytes] : chunk_bytes[r]) largest = std::max(largest, bytes);
-      const int64_t in_flight = exec ? exec->ranks[r].peak_in_flight : static_cast<int64_t>(pp - r);
+      const int64_t in_flight = !exec                    ? static_cast<int64_t>(pp - r)
+                                : r < exec->ranks.size() ? exec->ranks[r].peak_in_flight
+                                                         : 0;
       ranks[r].activations = largest * static_cast<double>(in_flight);
     }
   } else {
@@ -207,7 +209,17 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   StepResult res;
   res.phase = d.phase;
 
-  OpGraph graph = build_graph(in.model, d);
+  // A profiled chunk pair (deploy.profile.chunk_pair_layers): one stage, two micro-batches; what the trace shows is
+  // micro-batch 0's forward with micro-batch 1's backward (kChunkPairStep), micro-batch 1's forward only prepares it.
+  const bool chunk_pair = d.phase == Phase::Train && d.profile_chunk_layers > 0;
+  GraphOptions graph_options;
+  graph_options.chunk_layers = chunk_pair ? d.profile_chunk_layers : 0;
+  OpGraph graph = build_graph(in.model, d, graph_options);
+  auto in_window = [&](OpId id) {
+    if (!chunk_pair) return true;
+    const OpNode& n = graph.node(id);
+    return (n.micro_batch == 0) == (graph.descriptor(n.desc).pass == Pass::Forward);
+  };
 
   // Memory that must fit before anything runs: weights, gradients, optimizer state, KV cache.
   {
@@ -250,14 +262,21 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   }
 
   ExecOptions eo;
-  eo.schedule = d.phase == Phase::Train ? d.schedule : PipelineSchedule::None;
-  eo.pp = d.pp;
-  eo.micro_batches = d.micro_batches();
+  eo.schedule = d.phase == Phase::Train && !chunk_pair ? d.schedule : PipelineSchedule::None;
+  eo.pp = chunk_pair ? 1 : d.pp;
+  eo.micro_batches = chunk_pair ? 2 : d.micro_batches();
   eo.forward_only = d.phase != Phase::Train;
+  eo.chunk_pair = chunk_pair;
   ExecResult ex = execute(graph, times, streams, eo);
 
-  const double step = ex.makespan.seconds();
-  const auto ranks = static_cast<double>(d.pp);
+  Time window_start = ex.makespan, window_end;
+  for (OpId id = 0; id < graph.num_ops(); ++id) {
+    if (!in_window(id)) continue;
+    window_start = std::min(window_start, ex.start[id]);
+    window_end = std::max(window_end, ex.end[id]);
+  }
+  const double step = chunk_pair ? (window_end - window_start).seconds() : ex.makespan.seconds();
+  const auto ranks = static_cast<double>(eo.pp);
   res.step_time_s = step;
   res.ops = graph.num_ops();
 
@@ -265,11 +284,18 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   const auto gpus = static_cast<double>(d.gpus);
   switch (d.phase) {
     case Phase::Train: {
-      res.tokens_per_step = static_cast<double>(tokens_per_step(d));
-      const GraphTotals t = sum_graph(graph, kFlagMtp);
-      const double flops = t.flops_by_pass[static_cast<size_t>(Pass::Forward)] +
-                           t.flops_by_pass[static_cast<size_t>(Pass::Dgrad)] +
-                           t.flops_by_pass[static_cast<size_t>(Pass::Wgrad)];
+      // A chunk pair processes one micro-batch's forward and backward (through its layers) on every GPU.
+      res.tokens_per_step =
+          chunk_pair ? static_cast<double>(d.tokens_per_micro_batch()) * gpus : static_cast<double>(tokens_per_step(d));
+      double flops = 0;
+      if (chunk_pair) {
+        for (OpId id = 0; id < graph.num_ops(); ++id)
+          if (in_window(id)) flops += static_cast<double>(graph.desc(id).flops) * graph.desc(id).gpus;
+      } else {
+        const GraphTotals t = sum_graph(graph, kFlagMtp);
+        flops = t.flops_by_pass[static_cast<size_t>(Pass::Forward)] +
+                t.flops_by_pass[static_cast<size_t>(Pass::Dgrad)] + t.flops_by_pass[static_cast<size_t>(Pass::Wgrad)];
+      }
       res.mfu = flops / (step * gpus * in.hw.bf16_peak_flops());
       res.gpu_hours_per_trillion_tokens = gpus * step / 3600.0 * 1e12 / res.tokens_per_step;
       break;
@@ -294,14 +320,24 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
     res.bubble_s = std::max(res.bubble_s, rs.bubble.seconds());
     res.exposed_comm_s = std::max(res.exposed_comm_s, rs.exposed_comm.seconds());
     res.rank_busy_s.push_back(rs.busy[0].seconds());
+    if (chunk_pair) continue;
     for (int s = 0; s < kStreams; ++s) {
       res.stream_busy_s[to_string(static_cast<Stream>(s))] += rs.busy[static_cast<size_t>(s)].seconds() / ranks;
+    }
+  }
+  if (chunk_pair) {
+    for (int s = 0; s < kStreams; ++s) res.stream_busy_s[to_string(static_cast<Stream>(s))] = 0;
+    for (OpId id = 0; id < graph.num_ops(); ++id) {
+      if (!in_window(id)) continue;
+      const uint32_t desc = graph.node(id).desc;
+      res.stream_busy_s[to_string(streams[desc])] += (ex.end[id] - ex.start[id]).seconds();
     }
   }
 
   // Per descriptor: calls and time, then by kind and by kernel.
   std::vector<int64_t> calls(graph.num_descs(), 0);
-  for (OpId id = 0; id < graph.num_ops(); ++id) calls[graph.node(id).desc] += 1;
+  for (OpId id = 0; id < graph.num_ops(); ++id)
+    if (in_window(id)) calls[graph.node(id).desc] += 1;
   std::set<std::string> roofline;
   std::map<std::string, size_t> kernel_row;
   for (uint32_t i = 0; i < graph.num_descs(); ++i) {
@@ -338,18 +374,23 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
     res.timeline.source = "projected";
     res.timeline.events.reserve(graph.num_ops());
     for (OpId id = 0; id < graph.num_ops(); ++id) {
+      if (!in_window(id)) continue;
       const OpNode& n = graph.node(id);
       const OpDesc& od = graph.descriptor(n.desc);
       TimelineEvent e;
       e.op = id;
-      e.name = d.micro_batches() > 1 ? fmt::format("{} mb{}", od.name, n.micro_batch) : od.name;
+      e.name = eo.micro_batches > 1 ? fmt::format("{} mb{}", od.name, n.micro_batch) : od.name;
       e.kind = to_string(od.kind);
       e.device = n.pp_rank;
       e.stream = static_cast<int32_t>(streams[n.desc]);
-      e.start = ex.start[id];
-      e.end = ex.end[id];
+      e.start = ex.start[id] - (chunk_pair ? window_start : Time());
+      e.end = ex.end[id] - (chunk_pair ? window_start : Time());
       e.flops = static_cast<double>(od.flops);
       e.bytes = static_cast<double>(od.bytes_read + od.bytes_written);
+      e.kernel = costs[n.desc].kernel;
+      e.layer = od.layer;
+      e.pass = od.pass == Pass::Optimizer ? "" : to_string(od.pass);
+      e.micro_batch = static_cast<int32_t>(n.micro_batch);
       res.timeline.events.push_back(std::move(e));
     }
   }

@@ -55,6 +55,8 @@ std::string GemmDesc::str() const {
   if (a_mn_major || b_mn_major) s += fmt::format(" {}{}-major", a_mn_major ? "A:MN " : "", b_mn_major ? "B:MN" : "");
   if (a_bf16_cast) s += " A BF16 cast in TMA";
   if (c_accumulate) s += " D=C+AB in FP32";
+  if (b_row_scales) s += " B 1x128 scales";
+  if (!promotion_overlap) s += " promotion not overlapped";
   return s;
 }
 
@@ -116,10 +118,11 @@ void GemmDesc::validate(const HardwareConfig& hw) const {
   }
 }
 
-int64_t gemm_smem_bytes(int64_t bm, int64_t bn, int64_t stages, int64_t k, int64_t out_bytes) {
+int64_t gemm_smem_bytes(int64_t bm, int64_t bn, int64_t stages, int64_t k, int64_t out_bytes, bool b_row_scales) {
   const int64_t d = bm * bn * out_bytes;
-  const int64_t per_stage = bm * kBlockK + bn * kBlockK + bm * 4;
-  const int64_t scales_b = ceil_div(ceil_div(k, kBlockK) * 4 * (kBlockK % bn == 0 ? 1 : 2), 8) * 8;
+  // Per stage: A, B, A's scales, and B's when it has one per row (otherwise B's block scales for all of K).
+  const int64_t per_stage = bm * kBlockK + bn * kBlockK + bm * 4 + (b_row_scales ? bn * 4 : 0);
+  const int64_t scales_b = b_row_scales ? 0 : ceil_div(ceil_div(k, kBlockK) * 4 * (kBlockK % bn == 0 ? 1 : 2), 8) * 8;
   return d + stages * per_stage + scales_b + stages * 16;
 }
 
@@ -150,7 +153,7 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
     for (int64_t bn : block_ns) {
       if (bm > 128 && bn > 128) continue;  // at least one side of the tile at most 128
       // A tile whose 3-stage pipeline cannot fit is no candidate (an FP32 output tile takes twice the space).
-      if (!forced && gemm_smem_bytes(bm, bn, 3, d.k, out_bytes) > capacity) continue;
+      if (!forced && gemm_smem_bytes(bm, bn, 3, d.k, out_bytes, d.b_row_scales) > capacity) continue;
       bool take = best_m == 0;
       if (!take) {
         const int64_t w = waves(bm, bn), bw = waves(best_m, best_n);
@@ -173,7 +176,7 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
   c.block_n = best_n;
   if (d.stages) {
     c.stages = d.stages;
-    c.smem_bytes = gemm_smem_bytes(best_m, best_n, d.stages, d.k, out_bytes);
+    c.smem_bytes = gemm_smem_bytes(best_m, best_n, d.stages, d.k, out_bytes, d.b_row_scales);
     if (c.smem_bytes > capacity) {
       throw desc_error(
           "--stages", fmt::format("a tile that fits the {} B of shared memory a CTA may use", capacity),
@@ -181,7 +184,7 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
     }
   } else {
     for (int64_t s = 8; s >= 3; --s) {
-      if (gemm_smem_bytes(best_m, best_n, s, d.k, out_bytes) <= capacity) {
+      if (gemm_smem_bytes(best_m, best_n, s, d.k, out_bytes, d.b_row_scales) <= capacity) {
         c.stages = s;
         break;
       }
@@ -192,9 +195,9 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
                                    "a CTA may use",
                                    capacity),
                        fmt::format("BLOCK_M={} BLOCK_N={} needing {} B", best_m, best_n,
-                                   gemm_smem_bytes(best_m, best_n, 3, d.k, out_bytes)));
+                                   gemm_smem_bytes(best_m, best_n, 3, d.k, out_bytes, d.b_row_scales)));
     }
-    c.smem_bytes = gemm_smem_bytes(best_m, best_n, c.stages, d.k, out_bytes);
+    c.smem_bytes = gemm_smem_bytes(best_m, best_n, c.stages, d.k, out_bytes, d.b_row_scales);
   }
   c.math_warpgroups = best_m == 64 ? 1 : 2;
   c.m_tiles_per_warpgroup = best_m / 64 / c.math_warpgroups;
@@ -278,6 +281,11 @@ struct KernelShape {
   int barrier_full(int64_t s) const { return static_cast<int>(s); }
   int barrier_empty(int64_t s) const { return static_cast<int>(c.stages + s); }
   int barrier_epilogue() const { return static_cast<int>(2 * c.stages); }
+  // Without promotion overlap the math warpgroups meet when their wgmmas are done and again when they have
+  // promoted, every K block.
+  int barrier_mma_done() const { return static_cast<int>(2 * c.stages + 1); }
+  int barrier_promoted() const { return static_cast<int>(2 * c.stages + 2); }
+  bool lockstep() const { return !d.promotion_overlap && c.math_warpgroups > 1 && promote && !block_scaled; }
 };
 
 // The TMA producer warpgroup: for every tile and K block, wait for a free stage, announce its bytes, load A (or
@@ -305,7 +313,7 @@ class ProducerProgram : public Program {
         case 1: {
           in.op = Instr::Op::ExpectTx;
           in.barrier = s.barrier_full(stage);
-          in.bytes = c.block_m * kBlockK + c.block_n * kBlockK + c.block_m * 4;
+          in.bytes = c.block_m * kBlockK + c.block_n * kBlockK + c.block_m * 4 + (s.d.b_row_scales ? c.block_n * 4 : 0);
           return in;
         }
         case 2: {  // A: BLOCK_M x 128 FP8 (BF16 when the TMA casts it), half of it when multicast on A
@@ -334,6 +342,13 @@ class ProducerProgram : public Program {
           in.peer = shared;
           return in;
         }
+        case 5:
+          if (!s.d.b_row_scales) continue;
+          in.op = Instr::Op::TmaLoad;  // B's 1x128 scales of this K block
+          in.barrier = s.barrier_full(stage);
+          in.bytes = c.block_n * 4;
+          in.key = key(kScaleB, t.group, t.n_block, m_kb);
+          return in;
         default:
           m_step = 0;
           ++m_iter;
@@ -374,6 +389,18 @@ class MathProgram : public Program {
 
  private:
   void push(Instr in) { m_queue.push_back(in); }
+  // Arrive on a barrier of the math warpgroups and wait for this K block's phase of it.
+  void meet(int barrier) {
+    Instr arrive;
+    arrive.op = Instr::Op::BarrierArrive;
+    arrive.barrier = barrier;
+    push(arrive);
+    Instr wait;
+    wait.op = Instr::Op::BarrierWait;
+    wait.barrier = barrier;
+    wait.phase = m_iter;
+    push(wait);
+  }
 
   void fill() {
     const KernelShape& s = *m_s;
@@ -382,7 +409,7 @@ class MathProgram : public Program {
     const int64_t mt = c.m_tiles_per_warpgroup;
     const bool multicast = c.multicast > 1;
     const bool tc_accumulates = s.block_scaled || !s.promote;  // no per-K-block promotion
-    if (m_kb == 0) {
+    if (m_kb == 0 && !s.d.b_row_scales) {
       // The B scales of the whole K range for this tile, read from global memory at the tile's start.
       Instr sb;
       sb.op = Instr::Op::GlobalLoad;
@@ -396,9 +423,12 @@ class MathProgram : public Program {
     wait.phase = m_iter / c.stages;
     push(wait);
     if (!tc_accumulates) {
-      Instr lds;  // this thread's A scales (two rows per m64 block) and the B scale
+      // This thread's A scales (two rows per m64 block) and the B scale; with B scales per row, those of the
+      // thread's BLOCK_N / 4 columns (wgmma's accumulator layout: two adjacent columns in every 8), as 8-byte loads
+      // that the 8 lanes of a column pair share: BLOCK_N / 8 wavefronts per warp, BLOCK_N / 2 per warpgroup.
+      Instr lds;
       lds.op = Instr::Op::Smem;
-      lds.count = 1;
+      lds.count = s.d.b_row_scales ? c.block_n / 2 : 1;
       push(lds);
     }
     Instr w;  // 4 k32 steps for each m64 block of this warpgroup
@@ -420,8 +450,12 @@ class MathProgram : public Program {
       push(wg_wait);
       release.barrier = s.barrier_empty(stage);
       push(release);
-      // Promotion: one FFMA per accumulator (BLOCK_N/2 per thread per m64 block) plus the scale products.
-      push(Instr::issue(s.fp32_cycles((c.block_n / 2 + 2) * mt), IssueKind::Promotion));
+      if (s.lockstep()) meet(s.barrier_mma_done());
+      // Promotion: one FFMA per accumulator (BLOCK_N/2 per thread per m64 block) plus the scale products; with B
+      // scales per row, each accumulator's own scale product first (an FMUL more per accumulator).
+      const int64_t per_acc = s.d.b_row_scales ? 2 : 1;
+      push(Instr::issue(s.fp32_cycles((per_acc * c.block_n / 2 + 2) * mt), IssueKind::Promotion));
+      if (s.lockstep()) meet(s.barrier_promoted());
     } else {
       // The tensor core keeps accumulating: keep one group in flight and free the previous stage.
       const bool last = m_kb + 1 == s.k_blocks;
@@ -519,6 +553,8 @@ GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw) {
       sm->add_barrier(shape->barrier_empty(s), static_cast<int>(c.math_warpgroups * c.multicast));
     }
     sm->add_barrier(shape->barrier_epilogue(), static_cast<int>(c.math_warpgroups));
+    sm->add_barrier(shape->barrier_mma_done(), static_cast<int>(c.math_warpgroups));
+    sm->add_barrier(shape->barrier_promoted(), static_cast<int>(c.math_warpgroups));
     std::vector<Tile> tiles = tiles_of_cta(d, c, cta);
     sm->add_warpgroup(std::make_unique<ProducerProgram>(shape, tiles));
     for (int64_t w = 0; w < c.math_warpgroups; ++w) {

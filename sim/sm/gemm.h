@@ -33,6 +33,15 @@ struct GemmDesc {
   // D = C + A B with C and D in FP32 (a Wgrad adding into the FP32 gradient that accumulates over micro-batches):
   // the epilogue reads C and writes FP32 instead of writing BF16.
   bool c_accumulate = false;
+  // B has one FP32 scale per row and 128 K (1x128 tiles, like A) instead of one per 128x128 block: both operands are
+  // activations or gradients (a Wgrad, dW = dY^T X). The B scales then come with every pipeline stage, and the
+  // promotion multiplies each accumulator by its own scale_a[row] x scale_b[col] (FMUL + FFMA per accumulator).
+  bool b_row_scales = false;
+  // How the math warpgroups share the SM between the MMAs and the promotion FFMAs. true (DeepGEMM): one warpgroup
+  // promotes while the other's wgmmas keep the tensor cores busy (DeepGEMM README: FFMA interleaving). false (a
+  // CUTLASS-style kernel without it, as in DeepSeek's 2024 training kernels): the warpgroups' wgmmas finish
+  // together and the tensor cores wait while both promote, every 128 K.
+  bool promotion_overlap = true;
   // Optional overrides of the heuristic (0: choose).
   int64_t block_m = 0, block_n = 0, stages = 0;
 
@@ -64,7 +73,8 @@ struct GemmConfig {
 
 // Shared memory of one CTA for a configuration (DeepGEMM's formula: output tile, per-stage A, B and A scales,
 // B scales for all of K, barriers).
-int64_t gemm_smem_bytes(int64_t block_m, int64_t block_n, int64_t stages, int64_t k, int64_t out_bytes = 2);
+int64_t gemm_smem_bytes(int64_t block_m, int64_t block_n, int64_t stages, int64_t k, int64_t out_bytes = 2,
+                        bool b_row_scales = false);
 GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw);
 
 struct GemmResult {

@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "models/graph_builder.h"
 #include "report/h5_file.h"
 #include "sim/exec/step.h"
 #include "tests/cli/run_v3sim.h"
@@ -273,4 +274,59 @@ TEST_CASE("v3sim step writes its HDF5 result, JSON and Perfetto trace", "[exec][
   const test::RunResult ana = test::run_v3sim(with({"--analytical"}));
   CHECK(ana.exit_code == 2);
   CHECK_THAT(ana.err, Catch::Contains("decode deployment"));
+}
+
+TEST_CASE("a profiled chunk pair: one micro-batch's forward with another's backward, MoE layers only",
+          "[exec][step][profile]") {
+  StepInputs in = inputs("tiny-moe", "tiny-train");
+  in.deploy.profile_chunk_layers = 2;
+  GraphOptions go;
+  go.chunk_layers = 2;
+  const OpGraph g = build_graph(in.model, in.deploy, go);
+  std::set<std::string> kinds;
+  std::set<int32_t> layers;
+  for (OpId id = 0; id < g.num_ops(); ++id) {
+    const OpDesc& d = g.desc(id);
+    kinds.insert(to_string(d.kind));
+    layers.insert(d.layer);
+    CHECK(g.node(id).micro_batch < 2);
+    CHECK(g.node(id).pp_rank == 0);
+  }
+  // No embedding, head, loss, optimizer, pipeline send or data-parallel collective; two layers, both MoE.
+  for (const char* k : {"embedding", "loss", "optimizer", "send_recv", "weight_cast", "reduce_scatter", "all_gather"}) {
+    CAPTURE(k);
+    CHECK(kinds.count(k) == 0);
+  }
+  CHECK(kinds.count("grouped_gemm") == 1);
+  CHECK(layers == std::set<int32_t>{0, 1});
+  const StepResult r = simulate_step(in);
+  // The timeline is the pair only: micro-batch 0 forward, micro-batch 1 backward, starting at 0.
+  REQUIRE(!r.timeline.events.empty());
+  Time first = r.timeline.events.front().start;
+  size_t fwd = 0, bwd = 0;
+  for (const auto& e : r.timeline.events) {
+    first = std::min(first, e.start);
+    if (e.pass == "fwd") {
+      CHECK(e.micro_batch == 0);
+      ++fwd;
+    } else {
+      CHECK(e.micro_batch == 1);
+      ++bwd;
+    }
+    CHECK(e.layer >= 0);
+  }
+  CHECK(first == Time());
+  CHECK(fwd > 0);
+  CHECK(bwd > fwd);  // the backward has Dgrad and Wgrad ops
+  CHECK(r.timeline.span().seconds() == Approx(r.step_time_s));
+  CHECK(r.timeline.events.size() == fwd + bwd);
+  CHECK(g.num_ops() > r.timeline.events.size());  // micro-batch 1's forward and 0's backward are outside the pair
+}
+
+TEST_CASE("profile.chunk_pair_layers is a training setting bounded by the MoE layers",
+          "[exec][step][profile][errors]") {
+  const ModelConfig m = test::model("tiny-moe");
+  const std::string base = load_config_file(test::config_path("deployments", "tiny-train")).to_yaml();
+  CHECK_THROWS_WITH(test::deployment_text(base + "profile: {chunk_pair_layers: 99}\n", m),
+                    Catch::Contains("profile.chunk_pair_layers") && Catch::Contains("MoE layers"));
 }
