@@ -292,9 +292,8 @@ int run_step(const StepArgs& a) {
     if (a.output.ends_with(".h5")) {
       write_h5(a.output, a, l, r, cache->hits(), cache->misses());
     } else {
-      const std::vector<std::string> streams = {exec::to_string(exec::Stream::Compute),
-                                                exec::to_string(exec::Stream::Comm),
-                                                exec::to_string(exec::Stream::PipeComm)};
+      std::vector<std::string> streams;
+      for (int s = 0; s < exec::kStreams; ++s) streams.emplace_back(exec::to_string(static_cast<exec::Stream>(s)));
       write_chrome_trace(a.output, {&r.timeline}, streams);
     }
   }

@@ -171,6 +171,14 @@ const ComponentSpec& execution_spec() {
            .required = false,
            .default_text = "deepgemm",
            .choices = {"deepgemm", "cutlass"}},
+          {.name = "expert_wgrad",
+           .type = ParamType::Enum,
+           .description = "the routed experts' weight-gradient GEMMs: grouped (one k-grouped kernel for the GPU's "
+                          "experts) or per_expert_two_streams (one kernel per expert, every other one on a second "
+                          "compute stream that shares the SMs)",
+           .required = false,
+           .default_text = "grouped",
+           .choices = {"grouped", "per_expert_two_streams"}},
       }};
   return spec;
 }
@@ -327,6 +335,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   d.node_limit = exp.get_int("node_limit");
   d.comm_sms = exe.get_int("comm_sms");
   d.gemm_kernel = exe.get_string("gemm_kernel") == "cutlass" ? GemmKernel::Cutlass : GemmKernel::DeepGemm;
+  d.expert_wgrad_per_expert = exe.get_string("expert_wgrad") == "per_expert_two_streams";
   d.profile_chunk_layers = prof.get_int("chunk_pair_layers");
   if (d.profile_chunk_layers > 0) {
     if (d.phase != Phase::Train) {

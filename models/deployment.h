@@ -53,6 +53,9 @@ struct Deployment {
   // execution
   int64_t comm_sms = 0;  // SMs held by the all-to-all kernels (train, prefill); 0: the cluster's comm.sms
   GemmKernel gemm_kernel = GemmKernel::DeepGemm;
+  // Routed experts' weight gradients: one k-grouped kernel (false), or one dense kernel per local expert, every
+  // other one on a second compute stream sharing the SMs (true: DeepSeek's training stack, profile-data).
+  bool expert_wgrad_per_expert = false;
 
   // profile (train): simulate only what a profiler trace of one DualPipe chunk pair shows: the forward chunk of one
   // micro-batch overlapped with the backward chunk of another, each through this many MoE layers, on one GPU (no

@@ -273,6 +273,26 @@ class StageBuilder {
       wg.gemm.b_transposed_copy = true;
       wg.bytes_read = m * n + m * k + tile_scale_bytes(n, m) + tile_scale_bytes(k, m);
     }
+    if (lin.expert && lin.groups > 1 && m_deploy.expert_wgrad_per_expert) {
+      // One dense kernel per local expert over its tokens (balanced routing: m / groups each), every other one on
+      // the second compute stream.
+      const int64_t rows = m / lin.groups;
+      for (int64_t e = 0; e < lin.groups; ++e) {
+        OpDesc one = gemm_desc(lin.name + ".wgrad", OpKind::Gemm, lin.module, lin.layer, Pass::Wgrad, n, k, rows, 1, t,
+                               t, DType::FP32);
+        one.flags |= lin.flags | (e % 2 == 1 ? kFlagSideStream : kFlagNone);
+        one.tokens = rows;
+        one.params = lin.params / lin.groups;
+        one.gemm.a_quant = wg.gemm.a_quant;
+        one.gemm.b_quant = wg.gemm.b_quant;
+        one.gemm.a_transposed_copy = wg.gemm.a_transposed_copy;
+        one.gemm.b_transposed_copy = wg.gemm.b_transposed_copy;
+        one.bytes_read = wg.bytes_read / lin.groups;
+        one.bytes_written = wg.bytes_written / lin.groups;
+        m_t.wgrad_expert.push_back(emit(std::move(one), {a, b, grad2}));
+      }
+      return dx;
+    }
     Local w = emit(std::move(wg), {a, b, grad2});
     (lin.expert ? m_t.wgrad_expert : m_t.wgrad_dense).push_back(w);
     return dx;

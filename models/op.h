@@ -54,6 +54,9 @@ enum OpFlag : uint32_t {
   kFlagFp8 = 1u << 2,        // an FP8 tensor-core GEMM or an FP8 cast
   kFlagRecompute = 1u << 3,  // recomputes a forward activation in the backward pass
   kFlagCommunication = 1u << 4,
+  // Runs on a second compute stream beside the first, sharing its SMs (DeepSeek's training stack puts half of the
+  // routed experts' weight-gradient GEMMs there: profile-data's stream 23).
+  kFlagSideStream = 1u << 5,
 };
 
 const char* to_string(OpKind k);

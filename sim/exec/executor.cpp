@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <queue>
+#include <set>
 #include <tuple>
 
 #include "core/error.h"
@@ -43,6 +45,12 @@ class StepMap {
       }
       m_steps[static_cast<size_t>(r)] = static_cast<int64_t>(program.size());
       m_peak[static_cast<size_t>(r)] = peak_in_flight(program);
+      for (size_t s = 0; s < program.size(); ++s) {
+        const auto& cs = program[s].chunks;
+        if (cs.size() == 2 && (cs[0].part == ChunkPart::Forward) != (cs[1].part == ChunkPart::Forward)) {
+          m_paired.emplace(r * (1 << 20) + static_cast<int64_t>(s));
+        }
+      }
     }
   }
 
@@ -70,6 +78,8 @@ class StepMap {
     return s;
   }
   int64_t steps(int64_t rank) const { return m_steps[static_cast<size_t>(rank)] + 1; }
+  // A step that overlaps a forward chunk with a backward one (DualPipe's pairs): its streams issue in the pair's order.
+  bool paired(int64_t rank, int64_t step) const { return m_paired.count(rank * (1 << 20) + step) != 0; }
   int64_t peak(int64_t rank) const { return m_peak[static_cast<size_t>(rank)]; }
 
  private:
@@ -81,7 +91,131 @@ class StepMap {
   std::vector<int32_t> m_index;
   std::vector<int64_t> m_steps;
   std::vector<int64_t> m_peak;
+  std::set<int64_t> m_paired;
 };
+
+// DualPipe overlaps a forward chunk with a backward one layer by layer, issuing each layer pair's work in the
+// order of its overlapped_forward_backward (profile-data train.json, the CPU's annotations of one pair): the
+// backward layer's combine (its dY all-to-all), the forward layer's attention and routing, the backward layer's
+// expert input gradients, both dispatches, the backward layer's expert weight gradients, the forward layer's
+// experts, the backward layer's attention (input, then weight gradients), the forward layer's combine. Forward
+// layer i pairs with backward layer n-1-i of the stage.
+enum PairPhase : uint64_t {
+  kCombineB = 0,
+  kAttnF = 1,
+  kMlpB = 2,
+  kDispatchF = 3,
+  kDispatchB = 4,
+  kMlpW = 5,
+  kMlpF = 6,
+  kAttnB = 7,
+  kAttnW = 8,
+  kCombineF = 9,
+};
+
+// Issue keys of the ops of paired steps: (layer pair, phase, op id). Each stream issues its ops of such a step in
+// key order, first in first out, as CUDA streams run kernels in launch order.
+std::vector<uint64_t> pair_issue_keys(const OpGraph& g) {
+  const size_t n = g.num_ops();
+  std::vector<uint64_t> keys(n, 0);
+  // Layers of each (stage, micro-batch) in order.
+  std::map<std::pair<uint32_t, uint32_t>, std::vector<int32_t>> layers;
+  for (OpId id = 0; id < n; ++id) {
+    const OpNode& nd = g.node(id);
+    const int32_t l = g.desc(id).layer;
+    if (l >= 0) layers[{nd.stage, nd.micro_batch}].push_back(l);
+  }
+  for (auto& [k, v] : layers) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  }
+  // MoE ops on the near side of a layer's all-to-all: ancestors (same layer, micro-batch and direction) of its
+  // forward dispatch, of its dY all-to-all (combine.bwd) and of its gradient combine (dispatch.bwd); descendants of
+  // its forward combine and of its gradient combine.
+  enum Mark : uint8_t {
+    kBeforeDispatchF = 1,
+    kAfterCombineF = 2,
+    kBeforeCombineB = 4,
+    kBeforeDispatchB = 8,
+    kAfterDispatchB = 16
+  };
+  std::vector<uint8_t> mark(n, 0);
+  auto same = [&](OpId a, OpId b) {
+    const OpDesc& da = g.desc(a);
+    const OpDesc& db = g.desc(b);
+    return da.module == Module::Moe && da.layer == db.layer && g.node(a).micro_batch == g.node(b).micro_batch &&
+           (da.pass == Pass::Forward) == (db.pass == Pass::Forward);
+  };
+  auto walk = [&](OpId from, uint8_t m, bool up) {
+    std::vector<OpId> stack{from};
+    while (!stack.empty()) {
+      const OpId x = stack.back();
+      stack.pop_back();
+      auto visit = [&](OpId y) {
+        if ((mark[y] & m) == 0 && same(y, from)) {
+          mark[y] |= m;
+          stack.push_back(y);
+        }
+      };
+      if (up) {
+        for (OpId y : g.predecessors(x)) visit(y);
+      } else {
+        for (OpId y : g.successors(x)) visit(y);
+      }
+    }
+  };
+  for (OpId id = 0; id < n; ++id) {
+    const OpDesc& d = g.desc(id);
+    if (d.module != Module::Moe) continue;
+    const bool fwd = d.pass == Pass::Forward;
+    if (d.kind == OpKind::AllToAllDispatch) {
+      walk(id, fwd ? kBeforeDispatchF : kBeforeCombineB, true);
+    } else if (d.kind == OpKind::AllToAllCombine) {
+      if (fwd) {
+        walk(id, kAfterCombineF, false);
+      } else {
+        walk(id, kBeforeDispatchB, true);
+        walk(id, kAfterDispatchB, false);
+      }
+    }
+  }
+  for (OpId id = 0; id < n; ++id) {
+    const OpNode& nd = g.node(id);
+    const OpDesc& d = g.desc(id);
+    const bool fwd = d.pass == Pass::Forward;
+    uint64_t phase = fwd ? kAttnF : d.pass == Pass::Wgrad ? kAttnW : kAttnB;
+    if (d.module == Module::Moe) {
+      const uint8_t m = mark[id];
+      if (fwd) {
+        phase = d.kind == OpKind::AllToAllDispatch  ? kDispatchF
+                : d.kind == OpKind::AllToAllCombine ? kCombineF
+                : (m & kBeforeDispatchF)            ? kAttnF
+                : (m & kAfterCombineF)              ? kCombineF
+                                                    : kMlpF;
+      } else if (d.kind == OpKind::AllToAllDispatch || (m & kBeforeCombineB)) {
+        phase = kCombineB;
+      } else if (d.kind == OpKind::AllToAllCombine) {
+        phase = kDispatchB;
+      } else if (m & kAfterDispatchB) {
+        phase = d.pass == Pass::Wgrad ? kAttnW : kAttnB;
+      } else {
+        phase = d.pass == Pass::Wgrad ? kMlpW : kMlpB;
+      }
+    }
+    uint64_t pair = 0;
+    const auto it = layers.find({nd.stage, nd.micro_batch});
+    const int64_t count = it == layers.end() ? 1 : static_cast<int64_t>(it->second.size());
+    int64_t pos = 0;
+    if (d.layer >= 0 && it != layers.end()) {
+      pos = std::lower_bound(it->second.begin(), it->second.end(), d.layer) - it->second.begin();
+    } else if (d.module == Module::Head) {
+      pos = count - 1;  // the head follows the last layer
+    }
+    pair = static_cast<uint64_t>(fwd ? pos : count - 1 - pos);
+    keys[id] = (pair * 16 + phase) << 32 | id;
+  }
+  return keys;
+}
 
 // Ready ops of one stream of one rank, ordered by (step, ready time, op id).
 using ReadyKey = std::tuple<int32_t, int64_t, uint32_t>;
@@ -92,6 +226,8 @@ struct Lane {
   std::vector<int64_t> unstarted;  // per step
   int32_t next_step = 0;
   bool busy = false;
+  std::vector<std::vector<OpId>> fifo;  // per paired step: its ops in issue order
+  std::vector<size_t> fifo_next;        // per paired step: the next op to issue
 };
 
 }  // namespace
@@ -120,6 +256,11 @@ class Executor {
     int64_t open = 0;                     // steps below this may issue
     int64_t sends_done = 0;               // steps below this have finished their sends
     Time last_compute_end;
+    // The compute kernel running on either compute stream. The compute kernels of training hold every SM they
+    // may use (persistent GEMMs of one CTA per SM, at 218 KB of shared memory each: profile-data train.json), so
+    // a kernel of the other compute stream gets SMs only when it ends, as the block scheduler hands out the SMs
+    // in launch order.
+    uint32_t sm_holder = kNoOp;
   };
 
   size_t lane_index(OpId id) const {
@@ -146,6 +287,7 @@ class Executor {
   std::vector<uint32_t> m_pending;
   std::vector<int64_t> m_ready_at;
   std::vector<uint32_t> m_critical;  // the predecessor that finished last
+
   std::vector<Lane> m_lanes;
   std::vector<RankState> m_ranks;
   std::vector<size_t> m_touched;
@@ -181,7 +323,7 @@ void Executor::deliver(OpId from, OpId to, int64_t now) {
   }
   if (--m_pending[to] == 0) {
     const size_t li = lane_index(to);
-    m_lanes[li].ready.emplace(m_step[to], m_ready_at[to], to);
+    if (!m_steps.paired(tn.pp_rank, m_step[to])) m_lanes[li].ready.emplace(m_step[to], m_ready_at[to], to);
     m_touched.push_back(li);
   }
 }
@@ -193,15 +335,35 @@ void Executor::dispatch(size_t li, int64_t now) {
          lane.unstarted[static_cast<size_t>(lane.next_step)] == 0) {
     ++lane.next_step;
   }
-  if (lane.ready.empty()) return;
-  auto [s, ready, id] = lane.ready.top();
-  if (s != lane.next_step) return;  // an earlier step still has ops to issue on this stream
   const size_t r = li / kStreams;
   RankState& rs = m_ranks[r];
-  if (m_gate && s >= rs.open) return;  // the step has not opened yet
-  // A pipeline send leaves when its step's computation is done (DualPipe sends after the chunk's compute).
-  if (m_gate && is_send(id) && rs.compute_left[static_cast<size_t>(s)] > 0) return;
-  lane.ready.pop();
+  int32_t s = 0;
+  int64_t ready = 0;
+  OpId id = 0;
+  const bool fifo = static_cast<size_t>(lane.next_step) < lane.unstarted.size() &&
+                    m_steps.paired(static_cast<int64_t>(r), lane.next_step);
+  if (fifo) {
+    // A paired step: the next op in issue order, once its inputs are there.
+    s = lane.next_step;
+    const auto& q = lane.fifo[static_cast<size_t>(s)];
+    size_t& next = lane.fifo_next[static_cast<size_t>(s)];
+    id = q[next];
+    if (m_pending[id] != 0) return;
+    if (is_compute(m_stream[m_graph.node(id).desc]) && rs.sm_holder != kNoOp) return;
+    ready = m_ready_at[id];
+    if (m_gate && s >= rs.open) return;
+    if (m_gate && is_send(id) && rs.compute_left[static_cast<size_t>(s)] > 0) return;
+    ++next;
+  } else {
+    if (lane.ready.empty()) return;
+    std::tie(s, ready, id) = lane.ready.top();
+    if (s != lane.next_step) return;  // an earlier step still has ops to issue on this stream
+    if (is_compute(m_stream[m_graph.node(id).desc]) && rs.sm_holder != kNoOp) return;  // the SMs are taken
+    if (m_gate && s >= rs.open) return;                                                // the step has not opened yet
+    // A pipeline send leaves when its step's computation is done (DualPipe sends after the chunk's compute).
+    if (m_gate && is_send(id) && rs.compute_left[static_cast<size_t>(s)] > 0) return;
+    lane.ready.pop();
+  }
   lane.unstarted[static_cast<size_t>(s)] -= 1;
   lane.busy = true;
   const OpNode& node = m_graph.node(id);
@@ -211,7 +373,8 @@ void Executor::dispatch(size_t li, int64_t now) {
   m_res.end[id] = start + dur;
   RankStats& stats = m_res.ranks[r];
   const Stream stream = m_stream[node.desc];
-  stats.busy[static_cast<size_t>(stream)] += dur;
+  if (is_compute(stream)) rs.sm_holder = id;
+  m_events.emplace(m_res.end[id].picoseconds(), id);
   if (stream == Stream::Compute) {
     Time& last = rs.last_compute_end;
     if (start > last) {
@@ -223,9 +386,7 @@ void Executor::dispatch(size_t li, int64_t now) {
       }
       (comm_wait ? stats.exposed_comm : stats.bubble) += start - last;
     }
-    last = m_res.end[id];
   }
-  m_events.emplace(m_res.end[id].picoseconds(), id);
 }
 
 void Executor::finish(OpId id, int64_t now) {
@@ -233,6 +394,14 @@ void Executor::finish(OpId id, int64_t now) {
   const size_t r = node.pp_rank;
   const auto s = static_cast<size_t>(m_step[id]);
   RankState& rs = m_ranks[r];
+  const Stream stream = m_stream[node.desc];
+  m_res.ranks[r].busy[static_cast<size_t>(stream)] += m_res.end[id] - m_res.start[id];
+  if (stream == Stream::Compute) rs.last_compute_end = m_res.end[id];
+  if (is_compute(stream)) {
+    rs.sm_holder = kNoOp;
+    m_touched.push_back(r * kStreams + static_cast<size_t>(Stream::Compute));
+    m_touched.push_back(r * kStreams + static_cast<size_t>(Stream::Compute2));
+  }
   m_lanes[lane_index(id)].busy = false;
   m_touched.push_back(lane_index(id));
   m_res.ranks[r].end = std::max(m_res.ranks[r].end, m_res.end[id]);
@@ -241,7 +410,7 @@ void Executor::finish(OpId id, int64_t now) {
     if (open_steps(r)) touch_rank(r);
   }
   bool hold = false;
-  if (m_gate && m_stream[node.desc] == Stream::Compute) {
+  if (m_gate && is_compute(m_stream[node.desc])) {
     rs.compute_left[s] -= 1;
     hold = rs.compute_left[s] > 0;
     if (!hold) {
@@ -276,6 +445,7 @@ ExecResult Executor::run() {
   m_pending.assign(n, 0);
   m_ready_at.assign(n, 0);
   m_critical.assign(n, kNoOp);
+
   m_lanes.resize(m_pp * kStreams);
   m_ranks.resize(m_pp);
   for (size_t r = 0; r < m_pp; ++r) {
@@ -294,7 +464,7 @@ ExecResult Executor::run() {
     const auto s = static_cast<size_t>(m_step[id]);
     m_lanes[lane_index(id)].unstarted[s] += 1;
     RankState& rs = m_ranks[node.pp_rank];
-    if (m_stream[node.desc] == Stream::Compute) rs.compute_left[s] += 1;
+    if (is_compute(m_stream[node.desc])) rs.compute_left[s] += 1;
     if (is_send(id)) rs.sends_pending[s] += 1;
     for (OpId to : m_graph.successors(id)) m_pending[to] += 1;
   }
@@ -311,8 +481,22 @@ ExecResult Executor::run() {
   m_res.start.assign(n, Time());
   m_res.end.assign(n, Time());
   m_res.ranks.resize(m_pp);
+  // Paired steps issue in DualPipe's order; the rest by readiness.
+  const std::vector<uint64_t> keys = pair_issue_keys(m_graph);
+  for (auto& lane : m_lanes) {
+    lane.fifo.resize(lane.unstarted.size());
+    lane.fifo_next.assign(lane.unstarted.size(), 0);
+  }
   for (OpId id = 0; id < n; ++id) {
-    if (m_pending[id] == 0) m_lanes[lane_index(id)].ready.emplace(m_step[id], 0, id);
+    const OpNode& node = m_graph.node(id);
+    if (m_steps.paired(node.pp_rank, m_step[id])) {
+      m_lanes[lane_index(id)].fifo[static_cast<size_t>(m_step[id])].push_back(id);
+    } else if (m_pending[id] == 0) {
+      m_lanes[lane_index(id)].ready.emplace(m_step[id], 0, id);
+    }
+  }
+  for (auto& lane : m_lanes) {
+    for (auto& q : lane.fifo) std::sort(q.begin(), q.end(), [&](OpId a, OpId b) { return keys[a] < keys[b]; });
   }
   if (m_gate) {
     for (size_t r = 0; r < m_pp; ++r) open_steps(r);

@@ -252,6 +252,8 @@ const char* to_string(Stream s) {
       return "comm";
     case Stream::PipeComm:
       return "pipe_comm";
+    case Stream::Compute2:
+      return "compute2";
   }
   return "?";
 }
@@ -268,7 +270,7 @@ Stream stream_of(const OpDesc& d) {
     case OpKind::SendRecv:
       return Stream::PipeComm;
     default:
-      return Stream::Compute;
+      return d.has(kFlagSideStream) ? Stream::Compute2 : Stream::Compute;
   }
 }
 

@@ -46,9 +46,14 @@ inline bool is_cycle_level(CostModel m) {
 }
 
 // The stream an op runs on: compute kernels, the EP/TP communication of the layers (all-to-all, TP collectives),
-// and the pipeline/data-parallel traffic (PP sends, DP gradient reduction and parameter all-gather).
-enum class Stream : uint8_t { Compute = 0, Comm = 1, PipeComm = 2 };
-inline constexpr int kStreams = 3;
+// the pipeline/data-parallel traffic (PP sends, DP gradient reduction and parameter all-gather), and a second
+// compute stream whose kernels share the SMs with the first (kFlagSideStream). The codes are those of
+// kTimelineStreams (models/timeline.h).
+enum class Stream : uint8_t { Compute = 0, Comm = 1, PipeComm = 2, Compute2 = 3 };
+inline constexpr int kStreams = 4;
+inline bool is_compute(Stream s) {
+  return s == Stream::Compute || s == Stream::Compute2;
+}
 const char* to_string(Stream s);
 Stream stream_of(const OpDesc& d);
 

@@ -90,3 +90,20 @@ TEST_CASE("zero-time (dropped) ops cost nothing and keep dependencies", "[exec]"
   CHECK(r.makespan == Time::us(7));
   CHECK(r.start[b] == Time::us(3));
 }
+
+TEST_CASE("the second compute stream gets the SMs when the first's kernel ends, and fills its idle time", "[exec]") {
+  // Boundary: the side kernel, ready at 0, cannot start before the compute kernel holding the SMs ends at 10 us.
+  Tiny t;
+  OpId a = t.op("gemm", Stream::Compute, 10);
+  OpId b = t.op("wgrad", Stream::Compute2, 6);
+  OpId c = t.op("dispatch", Stream::Comm, 30);
+  OpId d = t.op("after", Stream::Compute, 5);
+  t.g.add_dep(c, d);  // the compute stream waits for the all-to-all: the side kernel runs meanwhile
+  ExecResult r = t.run();
+  CHECK(r.start[a] == Time());
+  CHECK(r.start[b] == Time::us(10));
+  CHECK(r.end[b] == Time::us(16));
+  CHECK(r.start[d] == Time::us(30));
+  CHECK(r.makespan == Time::us(35));
+  CHECK(r.ranks[0].busy[static_cast<size_t>(Stream::Compute2)] == Time::us(6));
+}

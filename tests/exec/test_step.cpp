@@ -330,3 +330,27 @@ TEST_CASE("profile.chunk_pair_layers is a training setting bounded by the MoE la
   CHECK_THROWS_WITH(test::deployment_text(base + "profile: {chunk_pair_layers: 99}\n", m),
                     Catch::Contains("profile.chunk_pair_layers") && Catch::Contains("MoE layers"));
 }
+
+TEST_CASE("a chunk pair issues in DualPipe's order: backward experts between forward attention and experts",
+          "[exec][step][profile]") {
+  StepInputs in = inputs("tiny-moe", "tiny-train");
+  in.deploy.profile_chunk_layers = 2;
+  const StepResult r = simulate_step(in);
+  auto start_of = [&](const std::string& name) {
+    for (const auto& e : r.timeline.events)
+      if (e.name == name) return e.start;
+    FAIL("no event " << name);
+    return Time();
+  };
+  // Pair 0: forward layer 0 (micro-batch 0) with backward layer 1 (micro-batch 1). Within it the compute stream
+  // runs the forward attention, then the backward experts' input gradients, then the forward experts.
+  const Time attn_f = start_of("L0.attn.core mb0");
+  const Time mlp_b = start_of("L1.moe.experts.w13.dgrad mb1");
+  const Time mlp_f = start_of("L0.moe.experts.w13 mb0");
+  const Time attn_b = start_of("L1.attn.core.bwd mb1");
+  CHECK(attn_f < mlp_b);
+  CHECK(mlp_b < mlp_f);
+  CHECK(mlp_f < attn_b);
+  // and only then the next pair: forward layer 1 after backward layer 1's attention.
+  CHECK(attn_b < start_of("L1.attn.core mb0"));
+}
