@@ -37,6 +37,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "sim/net/alltoall.h"
 #include "sim/net/topology.h"
 #include "sim/sm/cast_kernels.h"
@@ -187,12 +188,6 @@ ConfigError cache_error(const std::string& path, int line, const std::string& ex
   return ConfigError(SourceLoc{path, line}, "", expected, found);
 }
 
-std::string quoted(const std::string& s) {
-  constexpr size_t kMax = 80;
-  std::string shown = escape(s.size() > kMax ? s.substr(0, kMax) + "..." : s);
-  return "'" + shown + "'";
-}
-
 // Creates `path` holding only the header, atomically (a temporary file hard-linked into place), so no process
 // ever reads a cache file without its header. An existing file is left alone.
 void create_cache_file(const std::string& path) {
@@ -296,7 +291,7 @@ KernelCache::KernelCache(std::string path) : m_path(std::move(path)) {
     if (line_no == 1) {
       if (line != kCacheHeader) {
         throw cache_error(m_path, 1, fmt::format("a v3sim kernel cache starting with the line '{}'", kCacheHeader),
-                          quoted(line));
+                          quote(line));
       }
       continue;
     }
@@ -305,13 +300,13 @@ KernelCache::KernelCache(std::string path) : m_path(std::move(path)) {
     if (!parse_line(line, key, cost)) {
       throw cache_error(m_path, line_no,
                         "an entry 'key<TAB>time in ps<TAB>model<TAB>bound<TAB>note' (tabs and newlines escaped)",
-                        quoted(line));
+                        quote(line));
     }
     m_entries.emplace(std::move(key), std::move(cost));  // concurrent writers may repeat a key: the first stays
   }
   if (line_no == 0) {
     throw cache_error(m_path, 1, fmt::format("a v3sim kernel cache starting with the line '{}'", kCacheHeader),
-                      text.empty() ? "an empty file" : quoted(text));
+                      text.empty() ? std::string("an empty file") : quote(text));
   }
 }
 
