@@ -116,16 +116,16 @@ SCENARIO("every kind of bad input exits 2 with one line naming file, line and ke
     std::string f = write_temp_file("missing.yaml",
                                     "name: d\nphase: train\nbatch:\n  seq_len: 256\n"
                                     "  global_batch_sequences: 16\n");
-    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f}), f + ":1: gpus: expected a positive");
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f}), f + ":1: gpus: expected an integer from 1 to");
   }
   GIVEN("a negative size and a zero size") {
     std::string f = write_temp_file("neg.yaml", good_deploy() + "");
     check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f, "--set", "deploy.batch.seq_len=-5"}),
-                     "batch.seq_len: expected a positive integer");
+                     "batch.seq_len: expected an integer from 1 to 1048576");
     std::string z = write_temp_file("zero.yaml", "name: d\nphase: train\ngpus: 0\n");
-    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", z}), z + ":3: gpus: expected a positive");
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", z}), z + ":3: gpus: expected an integer from 1 to");
     std::string mz = write_temp_file("model.yaml", "extends: " + kConfigs + "/models/tiny-moe.yaml\ndim: 0\n");
-    check_user_error(run_v3sim({"graph", "--model", mz}), mz + ":2: dim: expected a positive integer");
+    check_user_error(run_v3sim({"graph", "--model", mz}), mz + ":2: dim: expected an integer from 1 to 65536");
   }
   GIVEN("EP that does not divide the experts") {
     std::string f = write_temp_file("ep.yaml", good_deploy() + "experts:\n  redundant: 2\n");
