@@ -70,6 +70,7 @@ int64_t round_up(int64_t a, int64_t b) {
 // ceil(num * 10^12 / rate) picoseconds. @pre rate > 0, num >= 0
 Time ps_of(int64_t num, int64_t rate) {
   const i128 ps = (static_cast<i128>(num) * 1000'000'000'000LL + rate - 1) / rate;
+  if (ps > std::numeric_limits<int64_t>::max()) throw_time_overflow("an operation's time");
   return Time::ps(static_cast<int64_t>(ps));
 }
 
@@ -479,7 +480,9 @@ OpCost roofline(const OpDesc& d, const CostContext& ctx, bool tensor) {
   if (d.kind == OpKind::Attention) {
     const double eff =
         d.pass == Pass::Forward ? hw.kernel.attention_fwd_efficiency : hw.kernel.attention_bwd_efficiency;
-    compute = Time::ps(static_cast<int64_t>(std::ceil(static_cast<double>(compute.picoseconds()) / eff)));
+    const double ps = std::ceil(static_cast<double>(compute.picoseconds()) / eff);
+    if (!(ps < 0x1p63)) throw_time_overflow("an attention kernel's time");  // the cast below would overflow
+    compute = Time::ps(static_cast<int64_t>(ps));
   }
   const Time memory = ps_of(bytes, hbm);
   OpCost c;
