@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <memory>
 
 #include "core/text.h"
@@ -74,6 +75,7 @@ namespace {
 
 // A bound of a range as the parameter's type writes it.
 std::string bound_text(const ParamSpec& p, double x) {
+  if (!(std::fabs(x) < 0x1p62)) return fmt::format("{:.4g}", x);  // beyond what the integer units show exactly
   const auto whole = static_cast<int64_t>(x);
   switch (p.type) {
     case ParamType::Bytes:
@@ -400,6 +402,11 @@ std::string describe_component(const ComponentSpec& spec) {
     }
   }
   return out;
+}
+
+void check_range(const ParamSpec& p, double value, const SourceLoc& loc, const std::string& key,
+                 const std::string& found) {
+  if (!in_range(p, value)) throw ConfigError(loc, key, what_of(p), found);
 }
 
 }  // namespace v3sim

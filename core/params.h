@@ -77,6 +77,10 @@ struct ComponentSpec {
 std::string type_name(const ParamSpec& p);
 // A parameter's range in its own units ("from 1 to 1024", "above 0, up to 1", "from 0ps to 1ms"); "" without one.
 std::string range_text(const ParamSpec& p);
+// Checks a value given outside a config map (a command-line option) against a parameter's range, in the base unit
+// of its type; throws ConfigError(loc, key, what the parameter expects, found) when it lies outside.
+void check_range(const ParamSpec& p, double value, const SourceLoc& loc, const std::string& key,
+                 const std::string& found);
 // Every parameter of `spec` and its sections, with its key path ("clocks.boost"), depth first.
 std::vector<std::pair<std::string, const ParamSpec*>> all_params(const ComponentSpec& spec);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "models/graph_size.h"
+
 namespace v3sim {
 
 const char* to_string(Phase p) {
@@ -448,6 +450,9 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
       }
       break;
     }
+  }
+  if (const std::string problem = graph_counts_problem(model, d); !problem.empty()) {
+    throw bat.error("seq_len", "a batch whose per-op counts (FLOPs, bytes) fit 64-bit integers", problem);
   }
   return d;
 }

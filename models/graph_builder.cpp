@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "models/graph_size.h"
 
 namespace v3sim {
 
@@ -908,6 +909,7 @@ int64_t add_collective(OpGraph& g, const std::string& name, OpKind kind, CommGro
 }  // namespace
 
 OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const GraphOptions& options) {
+  check_graph_size(model, deploy, options.max_micro_batches);
   OpGraph g;
   const int64_t pp = deploy.pp;
   V3SIM_ASSERT(pipeline_slots(model, deploy.phase) % pp == 0);

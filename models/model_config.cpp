@@ -135,6 +135,11 @@ ModelConfig load_model_config(const ConfigNode& root) {
     throw r.error("n_limited_groups", fmt::format("at most n_expert_groups ({})", m.n_expert_groups),
                   std::to_string(m.n_limited_groups));
   }
+  // Within the ranges the counts fit 64 bits; the total is bounded so that bytes and FLOPs derived from it do too.
+  if (const ParamCounts c = count_params(m); static_cast<double>(c.total()) + static_cast<double>(c.mtp) > 0x1p50) {
+    throw ConfigError(root.loc(), "(model)", "a model of at most 2^50 (1.1e15) parameters",
+                      fmt::format("{:.3g} parameters", static_cast<double>(c.total()) + static_cast<double>(c.mtp)));
+  }
   int64_t experts_reachable = m.n_limited_groups * (m.n_routed_experts / m.n_expert_groups);
   if (m.n_activated_experts > experts_reachable) {
     throw r.error(

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "sim/numerics/error_study.h"
+#include "sim/sm/gemm.h"
+
 namespace v3sim {
 
 namespace {
@@ -242,7 +245,7 @@ HardwareConfig load_hardware(const ConfigNode& root) {
 }
 
 std::vector<const ComponentSpec*> sim_component_specs() {
-  return {&hardware_spec(), &numerics::accumulator_spec()};
+  return {&hardware_spec(), &numerics::accumulator_spec(), &sim::gemm_spec(), &numerics::error_study_spec()};
 }
 
 }  // namespace v3sim

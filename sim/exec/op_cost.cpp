@@ -690,8 +690,18 @@ Plan plan_alltoall(const OpDesc& d, const CostContext& ctx) {
   try {
     a.validate(cl);
   } catch (const ConfigError& e) {
-    throw ConfigError(fmt::format("{}: the all-to-all of deployment {} (EP {}) cannot run on cluster {} ({}): {}",
-                                  describe(d), dep.name, a.ep, cl.name, cl.file, e.what()));
+    // The problem's keys as the deployment, model and cluster write them.
+    static const std::pair<const char*, const char*> kKeys[] = {
+        {"alltoall.ep", "deploy.parallelism.ep"},           {"alltoall.experts", "model.n_routed_experts"},
+        {"alltoall.redundant", "deploy.experts.redundant"}, {"alltoall.node_limit", "deploy.experts.node_limit"},
+        {"alltoall.sms", "deploy.execution.comm_sms"},      {"alltoall.topk", "model.n_activated_experts"}};
+    std::string key = e.key_path();
+    for (const auto& [from, to] : kKeys)
+      if (key == from) key = to;
+    throw ConfigError(
+        fmt::format("{}: the all-to-all of deployment {} (EP {}) cannot run on cluster {} ({}): {}: "
+                    "expected {}, found {}",
+                    describe(d), dep.name, a.ep, cl.name, cl.file, key, e.expected(), e.found()));
   }
   Plan p;
   p.job = Job::AllToAll;

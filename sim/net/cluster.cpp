@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/net/alltoall.h"
 #include "sim/net/topology.h"
 
 namespace v3sim::net {
@@ -173,7 +174,7 @@ ClusterConfig load_cluster(const ConfigNode& root) {
 }
 
 std::vector<const ComponentSpec*> net_component_specs() {
-  return {&cluster_spec()};
+  return {&cluster_spec(), &alltoall_spec()};
 }
 
 }  // namespace v3sim::net
