@@ -28,6 +28,7 @@ using net::AllToAllResult;
 struct AllToAllArgs {
   std::string cluster = "h800-2048-mpft";
   AllToAllDesc desc;
+  TableOptions table{net::alltoall_spec(), "alltoall"};  // --ep --tokens --hidden --topk --experts ... --seed
   std::string mode = "normal";
   std::string phase = "dispatch";
   std::string routing = "deepep";
@@ -143,6 +144,7 @@ void print_human(const AllToAllDesc& d, const net::ClusterConfig& c, const AllTo
 
 int run_alltoall(AllToAllArgs& a) {
   AllToAllDesc& d = a.desc;
+  net::read_alltoall_desc(a.table.read(), d);
   d.mode = a.mode == "normal" ? net::AllToAllMode::Normal : net::AllToAllMode::LowLatency;
   d.phase = a.phase == "dispatch" ? net::AllToAllPhase::Dispatch : net::AllToAllPhase::Combine;
   d.routing = net::parse_routing(a.routing, "--routing");
@@ -153,9 +155,10 @@ int run_alltoall(AllToAllArgs& a) {
   auto overrides = parse_overrides(a.sets, {"cluster"});
   const ConfigNode root = load_document(resolve_config(a.cluster, "clusters", "--cluster"), "cluster", overrides);
   const net::ClusterConfig c = net::load_cluster(root);
-  d.validate(c);
+  a.table.guard([&] { d.validate(c); });
   const auto t0 = std::chrono::steady_clock::now();
-  const AllToAllResult r = net::run_alltoall(c, d, !a.output.empty());
+  const AllToAllResult r =
+      a.table.guard([&] { return net::run_alltoall(c, d, !a.output.empty(), progress_printer("alltoall")); });
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!a.output.empty()) write_trace(a.output, r, d.str(c), root);
   if (a.json) {
@@ -181,29 +184,24 @@ CommandRunner add_alltoall_command(CLI::App& app) {
       "Bandwidths are DeepEP's: RDMA = distinct (token, node) pairs x bytes per copy / time, per GPU; NVLink = "
       "distinct\n(token, GPU) pairs received; low-latency RDMA counts every (token, expert) copy.");
   cmd->add_option("--cluster", a->cluster, "cluster YAML file or name in configs/clusters")->capture_default_str();
-  cmd->add_option("--ep", a->desc.ep, "expert-parallel GPUs (the cluster's first EP GPUs)")
-      ->check(positive_integer())
-      ->capture_default_str();
-  cmd->add_option("--tokens", a->desc.tokens, "tokens per GPU")->check(positive_integer())->capture_default_str();
-  cmd->add_option("--hidden", a->desc.hidden, "hidden size")->check(positive_integer())->capture_default_str();
-  cmd->add_option("--topk", a->desc.topk, "experts per token")->check(positive_integer())->capture_default_str();
-  cmd->add_option("--experts", a->desc.experts, "routed experts")->check(positive_integer())->capture_default_str();
-  cmd->add_option("--redundant", a->desc.redundant, "redundant expert slots (replicas of the hottest experts)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--node-limit", a->desc.node_limit, "most nodes a token may reach (0: no limit)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  for (const auto& [flag, key] : std::vector<std::pair<std::string, std::string>>{{"--ep", "ep"},
+                                                                                  {"--tokens", "tokens"},
+                                                                                  {"--hidden", "hidden"},
+                                                                                  {"--topk", "topk"},
+                                                                                  {"--experts", "experts"},
+                                                                                  {"--redundant", "redundant"},
+                                                                                  {"--node-limit", "node_limit"}}) {
+    a->table.add(*cmd, flag, key);
+  }
   cmd->add_option("--mode", a->mode, "normal (training, prefill) or low-latency (decode) kernels")
       ->check(CLI::IsMember({"normal", "low-latency"}))
       ->capture_default_str();
   cmd->add_option("--phase", a->phase, "dispatch (FP8 with 1x128 scales) or combine (BF16)")
       ->check(CLI::IsMember({"dispatch", "combine"}))
       ->capture_default_str();
-  cmd->add_option("--sms", a->desc.sms, "SMs of the normal kernels (default: the cluster's comm.sms)")
-      ->check(positive_integer());
+  a->table.add(*cmd, "--sms", "sms");
   cmd->add_option("--routing", a->routing, "deepep, balanced, uniform or zipf:A")->capture_default_str();
-  cmd->add_option("--seed", a->desc.seed, "random seed of the routing and of routing ties")->capture_default_str();
+  a->table.add(*cmd, "--seed", "seed");
   add_set_option(*cmd, a->sets);
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
   cmd->add_option("-o,--output", a->output, "write a Chrome/Perfetto trace (.json) of the links' busy time");

@@ -214,7 +214,7 @@ CommandRunner add_bench_command(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure v3sim's own speed and memory on fixed workloads");
   cmd->add_option("--repeats", args->repeats, "runs of each workload (best and median reported)")
-      ->check(positive_integer())
+      ->check(positive_integer(1000))
       ->capture_default_str();
   cmd->add_option("--filter", args->filter, "only workloads whose name contains this text");
   cmd->add_flag("--json", args->json, "print one JSON object on stdout");

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "models/components.h"
 #include "report/trace_rules.h"
 #include "sim/hardware.h"
@@ -39,6 +40,11 @@ nlohmann::json to_json(const ComponentSpec& spec) {
       if (!p.default_text.empty()) q["default"] = p.default_text;
       if (!p.unit.empty()) q["unit"] = p.unit;
       if (!p.choices.empty()) q["choices"] = p.choices;
+      if (p.range.set) {
+        // In the type's base unit (bytes, picoseconds, hertz, bytes per second), and as text.
+        q["range"] = {
+            {"min", p.range.min}, {"max", p.range.max}, {"min_exclusive", p.range.min_open}, {"text", range_text(p)}};
+      }
     }
     j["params"].push_back(q);
   }
@@ -58,14 +64,14 @@ int run_describe(const DescribeArgs& a) {
       if (s->name == a.component) chosen.push_back(s);
     }
     if (chosen.empty()) {
-      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + ")", "'" + a.component + "'");
+      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + ")", quote(a.component));
     }
     specs = chosen;
   }
   if (a.json) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto* s : specs) j.push_back(to_json(*s));
-    std::puts(j.dump(2).c_str());
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto* s : specs) list.push_back(to_json(*s));
+    std::puts(nlohmann::json{{"components", list}}.dump(2).c_str());
     return 0;
   }
   for (size_t i = 0; i < specs.size(); ++i) fmt::print("{}{}", i ? "\n" : "", describe_component(*specs[i]));
@@ -81,7 +87,7 @@ CommandRunner add_describe_command(CLI::App& app) {
   auto args = std::make_shared<DescribeArgs>();
   CLI::App* cmd = app.add_subcommand("describe", "List the config components and their parameter tables");
   cmd->add_option("component", args->component, "one component (model, deployment, ...)");
-  cmd->add_flag("--json", args->json, "print the tables as JSON");
+  cmd->add_flag("--json", args->json, "print the tables as one JSON object {\"components\": [...]}");
   return [args] { return run_describe(*args); };
 }
 

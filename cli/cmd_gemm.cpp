@@ -20,17 +20,14 @@ struct GemmArgs {
   std::string kernel = "gemm";
   std::string hw;
   std::vector<std::string> sets;
-  int64_t m = 4096, n = 7168, k = 16384;
-  int64_t groups = 1;
+  TableOptions table{sim::gemm_spec(), "gemm"};  // --m --n --k --groups --sms --block-m --block-n --stages
   std::string layout = "dense";
-  int64_t sms = 0;
   std::string accumulate = "promote";
   std::string a_major = "k", b_major = "k";
   std::string a_dtype = "e4m3";
   bool c_accumulate = false;
   bool b_row_scales = false;
   bool serial_promotion = false;
-  int64_t block_m = 0, block_n = 0, stages = 0;
   bool json = false;
 };
 
@@ -79,13 +76,13 @@ nlohmann::json result_json(const sim::GemmResult& r, const HardwareConfig& hw) {
   return j;
 }
 
-int run_cast(const GemmArgs& a, const HardwareConfig& hw) {
+int run_cast(GemmArgs& a, const HardwareConfig& hw, const sim::GemmDesc& g) {
   sim::CastDesc d;
   d.kernel = a.kernel == "quantize" ? sim::CastKernel::Quantize : sim::CastKernel::TransposeRequant;
-  d.rows = a.m;
-  d.cols = a.k;
-  d.sms = a.sms;
-  const sim::CastResult r = sim::simulate_cast(d, hw);
+  d.rows = g.m;
+  d.cols = g.k;
+  d.sms = g.sms;
+  const sim::CastResult r = a.table.guard([&] { return sim::simulate_cast(d, hw); });
   if (a.json) {
     nlohmann::json j;
     j["hardware"] = hw.name;
@@ -114,21 +111,16 @@ int run_cast(const GemmArgs& a, const HardwareConfig& hw) {
   return 0;
 }
 
-int run_gemm(const GemmArgs& a) {
+int run_gemm(GemmArgs& a) {
+  sim::GemmDesc d = sim::read_gemm_desc(a.table.read());
   auto overrides = parse_overrides(a.sets, {"hw"});
   const HardwareConfig hw =
       load_hardware(load_document(resolve_config(a.hw.empty() ? "h800" : a.hw, "hardware", "--hw"), "hw", overrides));
-  if (a.kernel != "gemm") return run_cast(a, hw);
-  sim::GemmDesc d;
-  d.m = a.m;
-  d.n = a.n;
-  d.k = a.k;
-  d.groups = a.groups;
+  if (a.kernel != "gemm") return run_cast(a, hw, d);
   d.layout = a.layout == "contiguous" ? sim::GemmLayout::Contiguous
              : a.layout == "masked"   ? sim::GemmLayout::Masked
                                       : sim::GemmLayout::Dense;
-  if (a.groups > 1 && a.layout == "dense") d.layout = sim::GemmLayout::Contiguous;
-  d.sms = a.sms;
+  if (d.groups > 1 && a.layout == "dense") d.layout = sim::GemmLayout::Contiguous;
   d.promote = a.accumulate == "promote";
   d.a_mn_major = a.a_major == "mn";
   d.b_mn_major = a.b_major == "mn";
@@ -136,10 +128,7 @@ int run_gemm(const GemmArgs& a) {
   d.c_accumulate = a.c_accumulate;
   d.b_row_scales = a.b_row_scales;
   d.promotion_overlap = !a.serial_promotion;
-  d.block_m = a.block_m;
-  d.block_n = a.block_n;
-  d.stages = a.stages;
-  const sim::GemmResult r = sim::simulate_gemm(d, hw);
+  const sim::GemmResult r = a.table.guard([&] { return sim::simulate_gemm(d, hw, progress_printer("gemm")); });
   if (a.json) {
     std::puts(result_json(r, hw).dump(2).c_str());
     return 0;
@@ -181,14 +170,21 @@ CommandRunner add_gemm_command(CLI::App& app) {
       ->check(CLI::IsMember({"gemm", "quantize", "transpose-requant"}))
       ->capture_default_str();
   cmd->add_option("--hw", a->hw, "hardware YAML file or name (default h800)");
-  cmd->add_option("--m", a->m, "rows of A and D (per group for grouped layouts)")->capture_default_str();
-  cmd->add_option("--n", a->n, "rows of B, columns of D")->capture_default_str();
-  cmd->add_option("--k", a->k, "reduction length, a multiple of 128")->capture_default_str();
-  cmd->add_option("--groups", a->groups, "grouped GEMM: number of experts")->capture_default_str();
+  a->table.add(*cmd, "--m", "m", "rows of A and D (per group for grouped layouts); cast kernels: rows");
+  a->table.add(*cmd, "--n", "n");
+  a->table.add(*cmd, "--k", "k", "reduction length, a multiple of 128; cast kernels: columns");
+  a->table.add(*cmd, "--groups", "groups");
+  a->table.alias("gemm.layout", "--layout");
+  a->table.alias("gemm.a_major", "--a-major");
+  a->table.alias("gemm.b_major", "--b-major");
+  a->table.alias("gemm.a_dtype", "--a-dtype");
+  a->table.alias("cast.rows", "--m");
+  a->table.alias("cast.cols", "--k");
+  a->table.alias("cast.sms", "--sms");
   cmd->add_option("--layout", a->layout, "dense, contiguous (training/prefill experts) or masked (decode)")
       ->check(CLI::IsMember({"dense", "contiguous", "masked"}))
       ->capture_default_str();
-  cmd->add_option("--sms", a->sms, "SMs the kernel may use (default all; 112 models 20 held by communication)");
+  a->table.add(*cmd, "--sms", "sms", "SMs the kernel may use (default all; 112 models 20 held by communication)");
   cmd->add_option("--accumulate", a->accumulate,
                   "promote: DeepGEMM's FP32 promotion every 128 K; tensor-core: accumulate in the tensor core only")
       ->check(CLI::IsMember({"promote", "tensor-core"}))
@@ -206,9 +202,9 @@ CommandRunner add_gemm_command(CLI::App& app) {
   cmd->add_flag("--serial-promotion", a->serial_promotion,
                 "a kernel whose tensor cores wait while its math warpgroups promote (no FFMA interleaving, as in "
                 "DeepSeek's CUTLASS-based training kernels); default: DeepGEMM's overlap");
-  cmd->add_option("--block-m", a->block_m, "override the heuristic's BLOCK_M");
-  cmd->add_option("--block-n", a->block_n, "override the heuristic's BLOCK_N");
-  cmd->add_option("--stages", a->stages, "override the pipeline depth");
+  a->table.add(*cmd, "--block-m", "block_m");
+  a->table.add(*cmd, "--block-n", "block_n");
+  a->table.add(*cmd, "--stages", "stages");
   add_set_option(*cmd, a->sets);
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
   return [a] { return run_gemm(*a); };

@@ -13,16 +13,35 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "models/deployment.h"
 #include "models/graph_builder.h"
 
 namespace v3sim::cli {
 
 namespace {
 
+// --seq and --micro-batches: the sequence length as the deployment table declares it, and a count of micro-batches.
+const ComponentSpec& graph_options_spec() {
+  static const ComponentSpec spec = [] {
+    ParamSpec seq = *deployment_spec().find("batch")->section->find("seq_len");
+    seq.required = false;
+    return ComponentSpec{"graph",
+                         "options of v3sim graph",
+                         {seq,
+                          {.name = "micro_batches",
+                           .type = ParamType::Int,
+                           .description = "build only the first N micro-batches (small DOT exports)",
+                           .required = false,
+                           .range = range(1, 1 << 24)}}};
+  }();
+  return spec;
+}
+
 struct GraphArgs {
   std::string model;
   std::string deploy;
   std::string phase;
+  TableOptions table{graph_options_spec(), "graph"};
   int64_t seq = 0;
   int64_t micro_batches = 0;
   bool json = false;
@@ -51,7 +70,10 @@ void write_dot_file(const OpGraph& graph, const std::string& path) {
   std::filesystem::rename(tmp, path);
 }
 
-int run_graph(const GraphArgs& a) {
+int run_graph(GraphArgs& a) {
+  const ParamReader& t = a.table.read();
+  if (t.has("seq_len")) a.seq = t.get_int("seq_len");
+  if (t.has("micro_batches")) a.micro_batches = t.get_int("micro_batches");
   auto overrides = parse_overrides(a.sets, {"model", "deploy"});
   ConfigNode deploy_root;
   std::string deploy_path;
@@ -93,7 +115,7 @@ int run_graph(const GraphArgs& a) {
   GraphOptions options;
   options.max_micro_batches = a.micro_batches;
   auto t0 = std::chrono::steady_clock::now();
-  OpGraph graph = build_graph(model, deploy, options);
+  OpGraph graph = a.table.guard([&] { return build_graph(model, deploy, options); });
   double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   int64_t rss = peak_rss_bytes();
   GraphTotals totals = sum_graph(graph);
@@ -187,10 +209,9 @@ CommandRunner add_graph_command(CLI::App& app) {
   cmd->add_option("--deploy", args->deploy, "deployment YAML file or name (default: one GPU, no parallelism)");
   cmd->add_option("--phase", args->phase, "prefill, decode or train (default: the deployment's, else train)")
       ->check(CLI::IsMember({"prefill", "decode", "train"}));
-  cmd->add_option("--seq", args->seq, "sequence length (train), prompt length (prefill) or KV context (decode)")
-      ->check(positive_integer());
-  cmd->add_option("--micro-batches", args->micro_batches, "build only the first N micro-batches (small DOT exports)")
-      ->check(positive_integer());
+  args->table.add(*cmd, "--seq", "seq_len", "sequence length (train), prompt length (prefill) or KV context (decode)");
+  args->table.add(*cmd, "--micro-batches", "micro_batches");
+  args->table.alias("deploy.batch.seq_len", "--seq");
   cmd->add_flag("--json", args->json, "print one JSON object on stdout");
   cmd->add_option("-o,--output", args->output, "write the graph as Graphviz DOT (.dot)");
   add_set_option(*cmd, args->sets);

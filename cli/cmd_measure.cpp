@@ -22,12 +22,47 @@
 #include "models/graph_builder.h"
 #include "report/h5_file.h"
 #include "report/published.h"
+#include "sim/net/alltoall.h"
+#include "sim/sm/gemm.h"
 
 namespace v3sim::cli {
 
 namespace {
 
+// The sizes and counts of --kernel: GEMM sizes as the GEMM model's table declares them, MoE sizes as the
+// all-to-all's, and the counts of MLA decode and of the timing loop.
+const ComponentSpec& measure_spec() {
+  static const ComponentSpec spec = [] {
+    auto from = [](const ComponentSpec& table, const char* key, const char* name) {
+      ParamSpec p = *table.find(key);
+      p.name = name;
+      return p;
+    };
+    auto count = [](const char* name, const char* description, const char* default_text, Range r) {
+      return ParamSpec{.name = name,
+                       .type = ParamType::Int,
+                       .description = description,
+                       .required = false,
+                       .default_text = default_text,
+                       .range = r};
+    };
+    const ComponentSpec& g = sim::gemm_spec();
+    const ComponentSpec& t = net::alltoall_spec();
+    return ComponentSpec{
+        "measure",
+        "sizes and counts of v3sim measure --kernel",
+        {from(g, "m", "m"), from(g, "n", "n"), from(g, "k", "k"), from(g, "groups", "groups"), from(g, "sms", "sms"),
+         from(t, "tokens", "tokens"), from(t, "hidden", "hidden"), from(t, "topk", "topk"),
+         from(t, "experts", "experts"), count("batch", "MLA decode: requests", "64", range(1, 1 << 16)),
+         count("cache_len", "MLA decode: cached tokens per request", "4096", range(1, 1 << 20)),
+         count("repeats", "timed launches", "20", range(1, 100000)),
+         count("warmup", "untimed launches first", "3", range(0, 100000))}};
+  }();
+  return spec;
+}
+
 struct MeasureArgs {
+  TableOptions table{measure_spec(), "measure"};
   std::string published;
   std::string reference;
   std::string kernel;
@@ -258,7 +293,17 @@ int run_measured(const MeasureArgs& a) {
   return 0;
 }
 
-int run_measure(const MeasureArgs& a) {
+int run_measure(MeasureArgs& a) {
+  const ParamReader& t = a.table.read();
+  for (auto [key, field] :
+       {std::pair{"m", &a.m}, std::pair{"n", &a.n}, std::pair{"k", &a.k}, std::pair{"groups", &a.groups},
+        std::pair{"tokens", &a.tokens}, std::pair{"hidden", &a.hidden}, std::pair{"topk", &a.topk},
+        std::pair{"experts", &a.experts}, std::pair{"batch", &a.batch}, std::pair{"cache_len", &a.cache_len}}) {
+    *field = t.get_int(key);
+  }
+  if (t.has("sms")) a.sms = t.get_int("sms");
+  a.repeats = static_cast<int>(t.get_int("repeats"));
+  a.warmup = static_cast<int>(t.get_int("warmup"));
   if (!a.output.empty() && !a.output.ends_with(".h5")) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "a measured trace file name ending in .h5",
                       fmt::format("'{}'", a.output));
@@ -306,22 +351,22 @@ CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv) 
       ->check(CLI::IsMember({"deepgemm-h800"}));
   cmd->add_option("--model", a->model, "with --deploy: the model (default: the deployment's)");
   cmd->add_option("--deploy", a->deploy, "measure every distinct kernel of this deployment's graph");
-  cmd->add_option("--m", a->m, "rows (GEMM M per group; cast rows)")->capture_default_str();
-  cmd->add_option("--n", a->n, "GEMM N")->capture_default_str();
-  cmd->add_option("--k", a->k, "GEMM K; cast columns")->capture_default_str();
-  cmd->add_option("--groups", a->groups, "grouped GEMM: groups")->capture_default_str();
+  a->table.add(*cmd, "--m", "m", "rows (GEMM M per group; cast rows)");
+  a->table.add(*cmd, "--n", "n", "GEMM N");
+  a->table.add(*cmd, "--k", "k", "GEMM K; cast columns");
+  a->table.add(*cmd, "--groups", "groups", "grouped GEMM: groups");
   cmd->add_option("--layout", a->layout, "dense, contiguous or masked")
       ->check(CLI::IsMember({"dense", "contiguous", "masked"}));
-  cmd->add_option("--sms", a->sms, "CTAs of the persistent GEMM (112: 20 SMs left to communication)");
-  cmd->add_option("--tokens", a->tokens, "MoE permute: tokens")->capture_default_str();
-  cmd->add_option("--hidden", a->hidden, "MoE permute: hidden size")->capture_default_str();
-  cmd->add_option("--topk", a->topk, "MoE permute: experts per token")->capture_default_str();
-  cmd->add_option("--experts", a->experts, "MoE permute: experts")->capture_default_str();
-  cmd->add_option("--batch", a->batch, "MLA decode: requests")->capture_default_str();
-  cmd->add_option("--cache-len", a->cache_len, "MLA decode: cached tokens per request")->capture_default_str();
+  a->table.add(*cmd, "--sms", "sms", "CTAs of the persistent GEMM (112: 20 SMs left to communication)");
+  a->table.add(*cmd, "--tokens", "tokens", "MoE permute: tokens");
+  a->table.add(*cmd, "--hidden", "hidden", "MoE permute: hidden size");
+  a->table.add(*cmd, "--topk", "topk", "MoE permute: experts per token");
+  a->table.add(*cmd, "--experts", "experts", "MoE permute: experts");
+  a->table.add(*cmd, "--batch", "batch");
+  a->table.add(*cmd, "--cache-len", "cache_len");
   cmd->add_flag("--ue8m0", a->ue8m0, "casts: power-of-two scales");
-  cmd->add_option("--repeats", a->repeats, "timed launches")->check(positive_integer())->capture_default_str();
-  cmd->add_option("--warmup", a->warmup, "untimed launches first")->capture_default_str();
+  a->table.add(*cmd, "--repeats", "repeats");
+  a->table.add(*cmd, "--warmup", "warmup");
   cmd->add_option("--published", a->published, "record a published table: deepgemm-h800")
       ->check(CLI::IsMember({"deepgemm-h800"}));
   cmd->add_option("--reference", a->reference, "the reference YAML (default tests/data/reference/deepseek-v3.yaml)");

@@ -33,14 +33,10 @@ struct NumericsArgs {
   std::string a_type = "e4m3", b_type = "e4m3";
   std::string a_codes, b_codes;
   std::string c_bits = "0x00000000";
-  // gemm
-  int64_t m = 128, n = 128, k = 4096;
+  // gemm: --m --n --k --seed --promote-every --threads --sweep-k through the study's table
+  TableOptions gemm_table{numerics::error_study_spec(), "numerics_gemm"};
   std::string dist = "normal";
-  uint64_t seed = 1;
-  int promote_every = 128;
   bool ue8m0 = false;
-  int threads = 0;
-  std::string sweep_k;
   // cast
   std::string to = "e4m3";
   std::vector<std::string> values;
@@ -157,30 +153,6 @@ int run_dot(const NumericsArgs& a) {
   return 0;
 }
 
-std::vector<int64_t> parse_k_list(const std::string& text) {
-  std::vector<int64_t> ks;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t comma = text.find(',', start);
-    std::string tok = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(tok, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != tok.size() || v <= 0) {
-      throw ConfigError(SourceLoc{"--sweep-k", 0}, "", "comma-separated positive K values like 256,512,1024",
-                        fmt::format("'{}'", tok));
-    }
-    ks.push_back(v);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return ks;
-}
-
 nlohmann::json stats_json(const numerics::ErrorStats& s, int64_t k) {
   return {{"k", k},
           {"max_rel_error", s.max_rel_error},
@@ -192,23 +164,34 @@ nlohmann::json stats_json(const numerics::ErrorStats& s, int64_t k) {
           {"macs_per_second", s.macs_per_second}};
 }
 
-int run_gemm(const NumericsArgs& a) {
+int run_gemm(NumericsArgs& a) {
+  const ParamReader& t = a.gemm_table.read();
   numerics::ErrorStudy s;
-  s.m = a.m;
-  s.n = a.n;
-  s.k = a.k;
+  s.m = t.get_int("m");
+  s.n = t.get_int("n");
+  s.k = t.get_int("k");
   if (!numerics::parse_distribution(a.dist, s.dist)) {
     throw ConfigError(SourceLoc{"--dist", 0}, "", "normal, uniform or uniform_pos", fmt::format("'{}'", a.dist));
   }
-  s.seed = a.seed;
+  s.seed = static_cast<uint64_t>(t.get_int("seed"));
   s.a_format = fp8_format(a.a_type, "--a-type");
   s.b_format = fp8_format(a.b_type, "--b-type");
   s.ue8m0 = a.ue8m0;
   s.emulation.model = pick_accumulator(a);
-  s.emulation.promote_every = a.promote_every;
-  s.emulation.threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<int64_t> ks = a.sweep_k.empty() ? std::vector<int64_t>{a.k} : parse_k_list(a.sweep_k);
-  numerics::check_promotion(s.emulation.model, s.emulation.promote_every);  // before anything is printed
+  s.emulation.promote_every = static_cast<int>(t.get_int("promote_every"));
+  s.emulation.threads = t.has("threads") ? static_cast<int>(t.get_int("threads"))
+                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const bool sweep = t.has("sweep_k");
+  const std::vector<int64_t> ks = sweep ? t.get_int_list("sweep_k") : std::vector<int64_t>{s.k};
+  // Everything checked before anything is printed: the promotion interval, and the work of every K.
+  a.gemm_table.guard([&] {
+    numerics::check_promotion(s.emulation.model, s.emulation.promote_every);
+    for (int64_t k : ks) {
+      numerics::ErrorStudy one = s;
+      one.k = k;
+      numerics::check_error_study_work(one);
+    }
+  });
 
   nlohmann::json j;
   j["accumulator"] = s.emulation.model.name;
@@ -229,7 +212,7 @@ int run_gemm(const NumericsArgs& a) {
   }
   for (int64_t k : ks) {
     s.k = k;
-    last = numerics::run_error_study(s);
+    last = a.gemm_table.guard([&] { return numerics::run_error_study(s); });
     rows.push_back(stats_json(last, k));
     if (!a.json) {
       fmt::print("{:>7} {:>14.4e} {:>14.4e} {:>14.4e} {:>14.4e}\n", k, last.max_rel_error, last.mean_rel_error,
@@ -237,7 +220,7 @@ int run_gemm(const NumericsArgs& a) {
     }
   }
   j["quantization"] = {{"a", last.a_quantization}, {"b", last.b_quantization}};
-  if (a.sweep_k.empty()) {
+  if (!sweep) {
     for (auto& [key, value] : rows[0].items()) j[key] = value;
   } else {
     j["sweep"] = rows;
@@ -314,20 +297,18 @@ CommandRunner add_numerics_command(CLI::App& app) {
       "With promotion, inputs are quantized as DeepSeek-V3 does (A 1x128 tiles, B 128x128 blocks) and the scales are\n"
       "applied when promoting; tensor-core-only accumulation cannot apply per-block scales, so it uses one scale per\n"
       "row of A and of B, applied at the end.");
-  gemm->add_option("--m", a->m, "rows of A and D")->check(positive_integer())->capture_default_str();
-  gemm->add_option("--n", a->n, "rows of B, columns of D")->check(positive_integer())->capture_default_str();
-  gemm->add_option("--k", a->k, "reduction length")->check(positive_integer())->capture_default_str();
+  a->gemm_table.add(*gemm, "--m", "m");
+  a->gemm_table.add(*gemm, "--n", "n");
+  a->gemm_table.add(*gemm, "--k", "k");
   gemm->add_option("--dist", a->dist, "input distribution: normal N(0,1), uniform U(-1,1), uniform_pos U(0,1)")
       ->capture_default_str();
-  gemm->add_option("--seed", a->seed, "random seed")->capture_default_str();
-  gemm->add_option("--promote-every", a->promote_every,
-                   "K elements between promotions to FP32 on the CUDA cores (0: tensor core only)")
-      ->capture_default_str();
+  a->gemm_table.add(*gemm, "--seed", "seed");
+  a->gemm_table.add(*gemm, "--promote-every", "promote_every");
   gemm->add_option("--a-type", a->a_type, "format of A: e4m3 or e5m2")->capture_default_str();
   gemm->add_option("--b-type", a->b_type, "format of B: e4m3 or e5m2")->capture_default_str();
   gemm->add_flag("--ue8m0", a->ue8m0, "round scales up to powers of two (DeepSeek-V3.1 scale_fmt ue8m0)");
-  gemm->add_option("--threads", a->threads, "threads (default: all cores); results do not depend on it");
-  gemm->add_option("--sweep-k", a->sweep_k, "comma-separated K values: print the error against K");
+  a->gemm_table.add(*gemm, "--threads", "threads");
+  a->gemm_table.add(*gemm, "--sweep-k", "sweep_k", "comma-separated K values: print the error against K");
   add_accumulator_options(gemm, *a);
 
   CLI::App* cast = cmd->add_subcommand("cast", "Round FP32 values to an 8- or 16-bit format and show code and value");

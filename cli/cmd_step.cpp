@@ -5,7 +5,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -16,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "core/units.h"
 #include "models/deployment.h"
 #include "models/model_config.h"
@@ -23,6 +26,7 @@
 #include "report/trace.h"
 #include "sim/exec/step.h"
 #include "sim/hardware.h"
+#include "sim/net/alltoall.h"
 #include "sim/net/cluster.h"
 
 namespace v3sim::cli {
@@ -41,7 +45,7 @@ struct StepArgs {
   std::vector<std::string> bandwidths;
   std::string cache;
   bool no_cache = false;
-  uint64_t seed = 1;
+  std::string seed = "1";
   std::vector<std::string> argv;
 };
 
@@ -84,16 +88,31 @@ Loaded load_inputs(const StepArgs& a) {
   return l;
 }
 
+// --seed, in the range of the all-to-all's routing seed.
+uint64_t seed_of(const StepArgs& a) {
+  int64_t seed = 0;
+  const auto [end, ec] = std::from_chars(a.seed.data(), a.seed.data() + a.seed.size(), seed);
+  const ParamSpec& range = *net::alltoall_spec().find("seed");
+  if (ec != std::errc() || end != a.seed.data() + a.seed.size()) {
+    check_range(range, std::nan(""), SourceLoc{"--seed", 0}, "alltoall.seed", quote(a.seed));
+  }
+  check_range(range, static_cast<double>(seed), SourceLoc{"--seed", 0}, "alltoall.seed", quote(a.seed));
+  return static_cast<uint64_t>(seed);
+}
+
 // The bandwidths of --analytical: --bandwidth, else the ISCA'25 pair (50 GB/s InfiniBand, 900 GB/s NVLink) and the
 // cluster's own scale-out rate per GPU.
 std::vector<Bandwidth> bound_bandwidths(const StepArgs& a, const net::ClusterConfig& c) {
   std::vector<Bandwidth> out;
+  const ParamSpec& range = *net::cluster_spec().find("nic")->section->find("bandwidth");
   for (const auto& s : a.bandwidths) {
     try {
       out.push_back(parse_bandwidth(s));
     } catch (const UnitError& e) {
       throw ConfigError(SourceLoc{"--bandwidth", 0}, "", e.expected(), e.found());
     }
+    check_range(range, static_cast<double>(out.back().bytes_per_second()), SourceLoc{"--bandwidth", 0},
+                "cluster.nic.bandwidth", quote(s));
   }
   if (out.empty()) {
     out = {parse_bandwidth("50GB/s"), parse_bandwidth("900GB/s"),
@@ -221,7 +240,7 @@ void write_h5(const std::string& path, const StepArgs& a, const Loaded& l, const
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
   f.meta["command_line"] = cmd;
   f.meta["source"] = "projected";
-  f.meta["seed"] = std::to_string(a.seed);
+  f.meta["seed"] = std::to_string(seed_of(a));
   f.meta["model_config"] = l.model_yaml;
   f.meta["deployment_config"] = l.deploy_yaml;
   f.meta["hardware_config"] = l.in.hw_yaml;
@@ -269,7 +288,7 @@ int run_step(const StepArgs& a) {
 
   exec::StepOptions o;
   o.cache = cache.get();
-  o.seed = a.seed;
+  o.seed = seed_of(a);
   o.keep_timeline = !a.output.empty();
   const bool tty = ::isatty(::fileno(stderr)) != 0;
   auto last = std::chrono::steady_clock::now();

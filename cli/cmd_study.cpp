@@ -214,7 +214,7 @@ CommandRunner add_study_command(CLI::App& app) {
       "DIR/report.md (scripts/report.py, which needs python3-h5py and python3-matplotlib; --no-report skips it).");
   cmd->add_option("file", a->file, "study YAML file or name in configs/studies")->capture_default_str();
   cmd->add_option("-j,--threads", a->threads, "worker threads per rank (default: the cores, shared by the ranks)")
-      ->check(positive_integer());
+      ->check(positive_integer(1024));
   cmd->add_flag("--resume", a->resume, "skip the points DIR already holds (they must belong to this study)");
   cmd->add_option("-o,--output", a->output, "output folder (default: out/<study name>)");
   cmd->add_flag("--dry-run", a->dry_run, "check the study and list its points without running them");

@@ -3,13 +3,18 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <new>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "kernels/device.h"
 #include "v3sim/version.h"
 
@@ -65,6 +70,20 @@ int run(int argc, char** argv) {
   }
   add(v3sim::cli::add_bench_command);
   add(v3sim::cli::add_study_command);
+  if (argc > 1 && argv[1][0] != '-') {
+    // An unknown command, named with the nearest one (CLI11 would only say that a subcommand is required).
+    std::vector<std::string> names;
+    for (const auto& [sub, runner] : commands) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      std::string found = v3sim::quote(argv[1]);
+      if (const std::string guess = v3sim::closest(argv[1], names); !guess.empty()) {
+        found += " (did you mean '" + guess + "'?)";
+      }
+      throw v3sim::ConfigError(v3sim::SourceLoc{"v3sim", 0}, "", "a command (" + list + ")", found);
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -76,8 +95,7 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string msg = e.what();
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    std::fprintf(stderr, "error: %s (see 'v3sim --help')\n", msg.c_str());
-    return 2;
+    throw v3sim::ConfigError(v3sim::escape_text(msg) + " (see 'v3sim --help')");
   }
   for (auto& [sub, runner] : commands) {
     if (sub->parsed()) return runner();
@@ -87,17 +105,31 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+namespace {
+
+// Under --json an error is one JSON object on stdout too (the same line stays on stderr), so a script reading
+// stdout always gets one object: {"error": "...", "exit_code": 2}.
+int report(bool json, int code, const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  if (json) std::puts(nlohmann::json{{"error", line}, {"exit_code", code}}.dump().c_str());
+  return code;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  bool json = false;
+  for (int i = 1; i < argc; ++i) json |= std::string_view(argv[i]) == "--json";
   try {
     return run(argc, argv);
   } catch (const v3sim::ConfigError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
+    return report(json, 2, std::string("error: ") + e.what());
   } catch (const v3sim::InternalError& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 3;
+    return report(json, 3, e.what());
+  } catch (const std::bad_alloc&) {
+    // Every command estimates its memory first; running out anyway is ours to fix.
+    return report(json, 3, "internal error: out of memory (a size estimate let through a problem that does not fit)");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "internal error: unexpected exception: %s\n", e.what());
-    return 3;
+    return report(json, 3, std::string("internal error: unexpected exception: ") + e.what());
   }
 }

@@ -7,6 +7,7 @@
 // unknown keys and checks types and units against the component's parameter table.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,14 @@
 #include "core/error.h"
 
 namespace v3sim {
+
+// Bounds on what a config may hold, far above any real config (the largest shipped file has a few thousand nodes):
+// a file's size, the nodes of one document (aliases counted each time they are expanded), nesting, and the files
+// of one chain of `extends:`.
+inline constexpr size_t kMaxConfigBytes = size_t{1} << 20;
+inline constexpr size_t kMaxConfigNodes = 100'000;
+inline constexpr size_t kMaxConfigDepth = 64;
+inline constexpr size_t kMaxExtendsDepth = 16;
 
 class ConfigNode {
  public:
@@ -47,6 +56,8 @@ class ConfigNode {
 
   // Adds or replaces a map entry, keeping first-insertion order. @pre is_map()
   ConfigNode& set(std::string key, ConfigNode value);
+  // Adds an entry without looking for the key (linear loading of large maps). @pre is_map(), no entry `key`
+  void append_new(std::string key, ConfigNode value);
   void push_back(ConfigNode value);
   bool erase(std::string_view key);
 
@@ -56,6 +67,8 @@ class ConfigNode {
   std::string to_yaml() const;
 
  private:
+  friend void merge_config(ConfigNode& base, const ConfigNode& over);
+
   Kind m_kind = Kind::Null;
   std::string m_text;
   std::vector<ConfigNode> m_items;
@@ -64,16 +77,18 @@ class ConfigNode {
   std::string m_path;
 };
 
-// Reads a YAML file into a tree and resolves `extends: other.yaml` (relative to the file, recursively,
-// cycles rejected). Throws ConfigError for a missing or unreadable file, a YAML syntax error, a duplicate
-// key, or a bad `extends:`. The root must be a map.
+// Reads a YAML file into a tree and resolves `extends: other.yaml` (relative to the file, recursively; a cycle
+// is refused naming the chain). Throws ConfigError for a missing, unreadable or non-regular file, one beyond the
+// bounds above, a YAML syntax error or control byte, a duplicate key, an alias that contains itself, or a bad
+// `extends:`. The root must be a map.
 ConfigNode load_config_file(const std::string& path);
 
 // Same for YAML text held in memory; `name` stands for the file in errors. `extends:` is resolved
 // relative to `base_dir` (the current directory when empty).
 ConfigNode parse_config_text(std::string_view text, const std::string& name, const std::string& base_dir = {});
 
-// Merges `over` into `base`: maps key by key (recursively), anything else replaced by `over`'s value.
+// Merges `over` into `base`: maps key by key (recursively), anything else replaced by `over`'s value. A map both
+// hold takes `over`'s location, so errors about it name the derived file.
 void merge_config(ConfigNode& base, const ConfigNode& over);
 
 // Sets `key_path` (dot-separated, e.g. "parallelism.ep") to `value` parsed as a YAML value ("8", "50GB/s",

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/text.h"
+
 namespace v3sim {
 
 std::string SourceLoc::str() const {
@@ -11,15 +13,29 @@ std::string SourceLoc::str() const {
 }
 
 namespace {
-std::string format_config_error(const SourceLoc& loc, const std::string& key_path, const std::string& expected,
-                                const std::string& found) {
-  std::string out = loc.str();
-  if (!key_path.empty()) out += out.empty() ? key_path : ": " + key_path;
-  if (!out.empty()) out += ": ";
-  out += "expected " + expected;
-  if (!found.empty()) out += ", found " + found;
+
+// A message stays one readable line whatever the user wrote: every part escaped (no line breaks, no raw binary)
+// and cut. Values are quoted and cut where they are described (ConfigNode::describe, quote()); this is the net
+// under every other part (a file name or key path that is itself garbage).
+std::string safe_part(std::string_view s, size_t max_chars) {
+  std::string out = escape_text(s);
+  if (out.size() > max_chars) out = out.substr(0, max_chars) + "...";
   return out;
 }
+
+constexpr size_t kMaxPart = 400;
+constexpr size_t kMaxMessage = 2000;
+
+std::string format_config_error(const SourceLoc& loc, const std::string& key_path, const std::string& expected,
+                                const std::string& found) {
+  std::string out = safe_part(loc.str(), kMaxPart);
+  if (!key_path.empty()) out += (out.empty() ? "" : ": ") + safe_part(key_path, kMaxPart);
+  if (!out.empty()) out += ": ";
+  out += "expected " + safe_part(expected, kMaxMessage);
+  if (!found.empty()) out += ", found " + safe_part(found, kMaxPart);
+  return out;
+}
+
 }  // namespace
 
 ConfigError::ConfigError(SourceLoc loc, std::string key_path, std::string expected, std::string found)
@@ -29,7 +45,7 @@ ConfigError::ConfigError(SourceLoc loc, std::string key_path, std::string expect
       m_expected(std::move(expected)),
       m_found(std::move(found)) {}
 
-ConfigError::ConfigError(const std::string& message) : std::runtime_error(message) {}
+ConfigError::ConfigError(const std::string& message) : std::runtime_error(safe_part(message, kMaxMessage)) {}
 
 void internal_error(const char* condition, const char* file, int line, const std::string& detail) {
   std::string msg = fmt::format("internal error at {}:{}: assertion '{}' failed", file, line, condition);

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <memory>
+
+#include "core/text.h"
 
 namespace v3sim {
 
@@ -18,16 +21,31 @@ bool is_metadata_key(std::string_view key) {
   return key == "source" || key == "note" || key == "assumption";
 }
 
+bool is_numeric(ParamType t) {
+  switch (t) {
+    case ParamType::Int:
+    case ParamType::Float:
+    case ParamType::Bytes:
+    case ParamType::Time:
+    case ParamType::Frequency:
+    case ParamType::Bandwidth:
+    case ParamType::IntList:
+      return true;
+    case ParamType::Bool:
+    case ParamType::String:
+    case ParamType::Enum:
+    case ParamType::Section:
+      return false;
+  }
+  return false;
+}
+
 std::string type_name(const ParamSpec& p) {
   switch (p.type) {
     case ParamType::Int:
-      return p.bound == Bound::Positive      ? "positive integer"
-             : p.bound == Bound::NonNegative ? "non-negative integer"
-                                             : "integer";
+      return "integer";
     case ParamType::Float:
-      return p.bound == Bound::Positive      ? "positive number"
-             : p.bound == Bound::NonNegative ? "non-negative number"
-                                             : "number";
+      return "number";
     case ParamType::Bool:
       return "true or false";
     case ParamType::String:
@@ -55,29 +73,76 @@ std::string type_name(const ParamSpec& p) {
 
 namespace {
 
+// A bound of a range as the parameter's type writes it.
+std::string bound_text(const ParamSpec& p, double x) {
+  if (!(std::fabs(x) < 0x1p62)) return fmt::format("{:.4g}", x);  // beyond what the integer units show exactly
+  const auto whole = static_cast<int64_t>(x);
+  switch (p.type) {
+    case ParamType::Bytes:
+      return to_string(Bytes(whole));
+    case ParamType::Time:
+      return to_string(Time::ps(whole));
+    case ParamType::Frequency:
+      return to_string(Frequency::hz(whole));
+    case ParamType::Bandwidth:
+      return to_string(Bandwidth::bytes_per_second(whole));
+    case ParamType::Int:
+    case ParamType::IntList:
+      return std::to_string(whole);
+    case ParamType::Float:
+    case ParamType::Bool:
+    case ParamType::String:
+    case ParamType::Enum:
+    case ParamType::Section:
+      break;
+  }
+  return fmt::format("{}", x);
+}
+
+}  // namespace
+
+std::string range_text(const ParamSpec& p) {
+  if (!p.range.set) return {};
+  if (p.range.min_open)
+    return fmt::format("above {}, up to {}", bound_text(p, p.range.min), bound_text(p, p.range.max));
+  return fmt::format("from {} to {}", bound_text(p, p.range.min), bound_text(p, p.range.max));
+}
+
+std::vector<std::pair<std::string, const ParamSpec*>> all_params(const ComponentSpec& spec) {
+  std::vector<std::pair<std::string, const ParamSpec*>> out;
+  for (const auto& p : spec.params) {
+    out.emplace_back(p.name, &p);
+    if (p.type == ParamType::Section && p.section) {
+      for (const auto& [path, sub] : all_params(*p.section)) out.emplace_back(p.name + "." + path, sub);
+    }
+  }
+  return out;
+}
+
+namespace {
+
 const ConfigNode& null_node() {
   static const ConfigNode n;
   return n;
 }
 
-// Edit distance, for "did you mean" on unknown keys.
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 std::string what_of(const ParamSpec& p) {
-  std::string out = "a " + type_name(p);
+  const std::string type = type_name(p);
+  // "an integer", but "a one of ..." and "a unit" (a vowel letter with a consonant sound).
+  const bool vowel = std::string("aeiou").find(type.front()) != std::string::npos && !type.starts_with("one") &&
+                     !type.starts_with("uni");
+  std::string out = (vowel ? "an " : "a ") + type;
+  if (const std::string r = range_text(p); !r.empty()) out += " " + r;
   if (!p.unit.empty()) out += " [" + p.unit + "]";
   if (!p.description.empty()) out += " (" + p.description + ")";
   return out;
+}
+
+// Whether a value in the base unit lies in the parameter's range (NaN never does).
+bool in_range(const ParamSpec& p, double x) {
+  if (!p.range.set) return true;
+  const bool above_min = p.range.min_open ? x > p.range.min : x >= p.range.min;
+  return above_min && x <= p.range.max;
 }
 
 template <typename T>
@@ -100,18 +165,13 @@ ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_
   for (const auto& [key, value] : node.entries()) {
     if (is_metadata_key(key) || spec.find(key)) continue;
     std::string known;
-    const ParamSpec* best = nullptr;
-    size_t best_d = 3;
+    std::vector<std::string> names;
     for (const auto& p : spec.params) {
       known += (known.empty() ? "" : ", ") + p.name;
-      size_t d = edit_distance(key, p.name);
-      if (d < best_d) {
-        best_d = d;
-        best = &p;
-      }
+      names.push_back(p.name);
     }
-    std::string found = "unknown key '" + key + "'";
-    if (best) found += " (did you mean '" + best->name + "'?)";
+    std::string found = "unknown key " + quote(key);
+    if (const std::string best = closest(key, names); !best.empty()) found += " (did you mean '" + best + "'?)";
     throw ConfigError(value.loc(), value.path(), "a key of " + spec.name + " (" + known + ")", found);
   }
   for (const auto& p : spec.params) {
@@ -124,7 +184,7 @@ ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_
       for (const auto& [k, sub] : v->entries()) {
         if (k != "value" && !is_metadata_key(k)) {
           throw ConfigError(sub.loc(), sub.path(), "only value, source, note or assumption in a cited value",
-                            "unknown key '" + k + "'");
+                            "unknown key " + quote(k));
         }
       }
       v = v->find("value");
@@ -150,8 +210,7 @@ ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_
       if (!v->is_scalar()) throw bad(v->describe());
     };
     auto check_bound = [&](double x) {
-      if ((p.bound == Bound::Positive && !(x > 0)) || (p.bound == Bound::NonNegative && !(x >= 0)))
-        throw bad(v->describe());
+      if (!in_range(p, x)) throw bad(v->describe());
     };
     switch (p.type) {
       case ParamType::Int: {
@@ -238,7 +297,7 @@ ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_
           if (!item.is_scalar() || !parse_number(item.text(), x)) {
             throw ConfigError(item.loc(), item.path(), what_of(p), item.describe());
           }
-          if ((p.bound == Bound::Positive && x <= 0) || (p.bound == Bound::NonNegative && x < 0))
+          if (!in_range(p, static_cast<double>(x)))
             throw ConfigError(item.loc(), item.path(), what_of(p), item.describe());
           xs.push_back(x);
         }
@@ -337,7 +396,7 @@ std::string describe_component(const ComponentSpec& spec) {
                                                    : "default " + p.default_text;
     std::string type = type_name(p);
     if (!p.unit.empty()) type += " [" + p.unit + "]";
-    out += fmt::format("  {:<28} {:<36} {:<18} {}\n", p.name, type, req, p.description);
+    out += fmt::format("  {:<28} {:<36} {:<18} {:<30} {}\n", p.name, type, req, range_text(p), p.description);
   }
   for (const auto& p : spec.params) {
     if (p.type == ParamType::Section && p.section) {
@@ -346,6 +405,11 @@ std::string describe_component(const ComponentSpec& spec) {
     }
   }
   return out;
+}
+
+void check_range(const ParamSpec& p, double value, const SourceLoc& loc, const std::string& key,
+                 const std::string& found) {
+  if (!in_range(p, value)) throw ConfigError(loc, key, what_of(p), found);
 }
 
 }  // namespace v3sim

@@ -3,7 +3,7 @@
 //
 // Example:
 //   const ComponentSpec kSpec{"model", "a transformer model", {
-//       {.name = "n_layers", .type = ParamType::Int, .description = "transformer blocks", .bound = Bound::Positive},
+//       {.name = "n_layers", .type = ParamType::Int, .description = "transformer blocks", .range = range(1, 1024)},
 //       {.name = "score_func", .type = ParamType::Enum, .description = "router score",
 //        .required = false, .default_text = "softmax", .choices = {"softmax", "sigmoid"}}}};
 //   ParamReader r(node, kSpec);   // throws ConfigError on the first bad key, naming file:line:key
@@ -11,6 +11,9 @@
 //
 // Every map also accepts the metadata keys `source`, `note` and `assumption` (free text: where the values
 // come from). A scalar parameter may be written as {value: X, source: "..."} to cite one value.
+//
+// Every numeric parameter has a physical range (a test checks that none lacks one): values outside it are refused
+// at load, so that no user value reaches the models' 64-bit time, size and FLOP arithmetic beyond what it holds.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +30,26 @@
 namespace v3sim {
 
 enum class ParamType { Int, Float, Bool, String, Enum, Bytes, Time, Frequency, Bandwidth, IntList, Section };
-enum class Bound { None, Positive, NonNegative };
+
+// The physical range of a numeric parameter in the base unit of its type (the number itself, bytes, picoseconds,
+// hertz, bytes per second; each item of an IntList): min <= x <= max, or min < x <= max when min_open.
+struct Range {
+  double min = 0;
+  double max = 0;
+  bool min_open = false;
+  bool set = false;  // false: no range (only for non-numeric types)
+};
+// [min, max]
+constexpr Range range(double min, double max) {
+  return Range{min, max, false, true};
+}
+// (0, max]: a positive real (fractions, efficiencies, scales).
+constexpr Range above_zero(double max) {
+  return Range{0, max, true, true};
+}
+
+// Whether a type is numeric (and so needs a Range).
+bool is_numeric(ParamType t);
 
 struct ComponentSpec;
 
@@ -40,7 +62,7 @@ struct ParamSpec {
   std::string unit{};                      // shown by describe for plain numbers ("tokens", "GPUs")
   std::vector<std::string> choices{};      // ParamType::Enum
   const ComponentSpec* section = nullptr;  // ParamType::Section
-  Bound bound = Bound::None;
+  Range range{};                           // numeric types: the values allowed
 };
 
 struct ComponentSpec {
@@ -53,6 +75,14 @@ struct ComponentSpec {
 
 // Name of a type as `describe` and errors show it ("integer", "size (e.g. 228KiB)").
 std::string type_name(const ParamSpec& p);
+// A parameter's range in its own units ("from 1 to 1024", "above 0, up to 1", "from 0ps to 1ms"); "" without one.
+std::string range_text(const ParamSpec& p);
+// Checks a value given outside a config map (a command-line option) against a parameter's range, in the base unit
+// of its type; throws ConfigError(loc, key, what the parameter expects, found) when it lies outside.
+void check_range(const ParamSpec& p, double value, const SourceLoc& loc, const std::string& key,
+                 const std::string& found);
+// Every parameter of `spec` and its sections, with its key path ("clocks.boost"), depth first.
+std::vector<std::pair<std::string, const ParamSpec*>> all_params(const ComponentSpec& spec);
 
 // The metadata keys every map accepts.
 bool is_metadata_key(std::string_view key);

@@ -7,6 +7,8 @@
 #include <limits>
 #include <optional>
 
+#include "core/error.h"
+
 namespace v3sim {
 
 namespace {
@@ -172,14 +174,26 @@ std::string format_decimal(int64_t v, const std::array<UnitFactor, N>& units, st
 
 }  // namespace
 
-Time Frequency::cycles(int64_t n) const {
-  i128 ps = (static_cast<i128>(n) * pow10(12) + m_hz - 1) / m_hz;
+void throw_time_overflow(const char* what) {
+  throw ConfigError(fmt::format(
+      "{} of simulated time beyond the engine's 64-bit picosecond range (about 106 days): a value out of physical "
+      "range (a rate or clock too slow, a size too large) reached the simulation",
+      what));
+}
+
+namespace {
+Time checked_ps(i128 ps, const char* what) {
+  if (ps > std::numeric_limits<int64_t>::max() || ps < std::numeric_limits<int64_t>::min()) throw_time_overflow(what);
   return Time::ps(static_cast<int64_t>(ps));
+}
+}  // namespace
+
+Time Frequency::cycles(int64_t n) const {
+  return checked_ps((static_cast<i128>(n) * pow10(12) + m_hz - 1) / m_hz, "a number of cycles");
 }
 
 Time Bandwidth::transfer_time(Bytes size) const {
-  i128 ps = (static_cast<i128>(size.count()) * pow10(12) + m_bps - 1) / m_bps;
-  return Time::ps(static_cast<int64_t>(ps));
+  return checked_ps((static_cast<i128>(size.count()) * pow10(12) + m_bps - 1) / m_bps, "a transfer");
 }
 
 Bytes parse_bytes(std::string_view text) {

@@ -42,7 +42,12 @@ class Bytes {
   int64_t m_n = 0;
 };
 
-// A point or span of simulated time, in integer picoseconds (about 106 days of range).
+// Thrown (as a ConfigError: only a user's value out of physical range can get there) when simulated time leaves
+// the 64-bit picosecond range.
+[[noreturn]] void throw_time_overflow(const char* what);
+
+// A point or span of simulated time, in integer picoseconds (about 106 days of range). Sums and differences are
+// checked: one that overflows throws instead of wrapping to a time in the past.
 class Time {
  public:
   constexpr Time() = default;
@@ -54,12 +59,17 @@ class Time {
   constexpr double seconds() const { return static_cast<double>(m_ps) * 1e-12; }
   constexpr double microseconds() const { return static_cast<double>(m_ps) * 1e-6; }
   constexpr auto operator<=>(const Time&) const = default;
-  constexpr Time operator+(Time o) const { return Time(m_ps + o.m_ps); }
-  constexpr Time operator-(Time o) const { return Time(m_ps - o.m_ps); }
-  constexpr Time& operator+=(Time o) {
-    m_ps += o.m_ps;
-    return *this;
+  constexpr Time operator+(Time o) const {
+    int64_t r = 0;
+    if (__builtin_add_overflow(m_ps, o.m_ps, &r)) throw_time_overflow("a sum of times");
+    return Time(r);
   }
+  constexpr Time operator-(Time o) const {
+    int64_t r = 0;
+    if (__builtin_sub_overflow(m_ps, o.m_ps, &r)) throw_time_overflow("a difference of times");
+    return Time(r);
+  }
+  constexpr Time& operator+=(Time o) { return *this = *this + o; }
 
  private:
   constexpr explicit Time(int64_t ps) : m_ps(ps) {}

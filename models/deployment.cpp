@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "models/graph_size.h"
+
 namespace v3sim {
 
 const char* to_string(Phase p) {
@@ -59,7 +61,7 @@ const ComponentSpec& parallelism_spec() {
            .description = "pipeline-parallel degree",
            .required = false,
            .default_text = "1",
-           .bound = Bound::Positive},
+           .range = range(1, 1024)},
           {.name = "pp_schedule",
            .type = ParamType::Enum,
            .description = "pipeline schedule (training): DualPipe as in DeepSeek-V3, 1F1B or ZB1P",
@@ -71,7 +73,7 @@ const ComponentSpec& parallelism_spec() {
            .description = "tensor parallelism of attention (heads split)",
            .required = false,
            .default_text = "1",
-           .bound = Bound::Positive},
+           .range = range(1, 1024)},
           {.name = "sp",
            .type = ParamType::Bool,
            .description = "sequence parallelism with TP: tokens sharded outside attention",
@@ -82,13 +84,14 @@ const ComponentSpec& parallelism_spec() {
            .description = "expert-parallel degree",
            .required = false,
            .default_text = "1",
-           .bound = Bound::Positive},
+           .range = range(1, 1 << 20)},
           {.name = "zero_stage",
            .type = ParamType::Int,
-           .description = "ZeRO stage of data parallelism (training)",
+           .description = "ZeRO stage of data parallelism (training): 0 replicates the optimizer states, 1 shards "
+                          "them (ZeRO-1, DeepSeek-V3's setting); stages 2 and 3 are not modeled",
            .required = false,
            .default_text = "1",
-           .bound = Bound::NonNegative},
+           .range = range(0, 1)},
       }};
   return spec;
 }
@@ -102,49 +105,49 @@ const ComponentSpec& batch_spec() {
            .type = ParamType::Int,
            .description = "train: sequence length; prefill: prompt length; decode: KV context length",
            .unit = "tokens",
-           .bound = Bound::Positive},
+           .range = range(1, 1 << 20)},
           {.name = "global_batch_sequences",
            .type = ParamType::Int,
            .description = "train: sequences per step",
            .required = false,
            .unit = "sequences",
-           .bound = Bound::Positive},
+           .range = range(1, 1 << 24)},
           {.name = "micro_batch_sequences",
            .type = ParamType::Int,
            .description = "train: sequences per micro-batch per data-parallel rank",
            .required = false,
            .unit = "sequences",
-           .bound = Bound::Positive},
+           .range = range(1, 1 << 16)},
           {.name = "tokens_per_gpu",
            .type = ParamType::Int,
            .description = "prefill: tokens per GPU per step (after sequence-parallel sharding)",
            .required = false,
            .unit = "tokens",
-           .bound = Bound::Positive},
+           .range = range(1, 1 << 24)},
           {.name = "requests_per_gpu",
            .type = ParamType::Int,
            .description = "decode: requests per GPU per step (after sequence-parallel sharding)",
            .required = false,
            .unit = "requests",
-           .bound = Bound::Positive},
+           .range = range(1, 1 << 20)},
           {.name = "speculative_tokens",
            .type = ParamType::Int,
            .description = "decode: MTP draft tokens verified per request per step",
            .required = false,
            .unit = "tokens",
-           .bound = Bound::NonNegative},
+           .range = range(0, 16)},
           {.name = "micro_batches",
            .type = ParamType::Int,
            .description = "prefill/decode: micro-batches overlapped within a step",
            .required = false,
-           .bound = Bound::Positive},
+           .range = range(1, 64)},
           {.name = "mtp_acceptance",
            .type = ParamType::Float,
            .description = "decode with speculative_tokens: probability that an MTP draft token is accepted "
                           "(DeepSeek-V3 report §5.4.3: 85-90% for the second token)",
            .required = false,
            .default_text = "0.85",
-           .bound = Bound::NonNegative},
+           .range = range(0, 1)},
       }};
   return spec;
 }
@@ -161,7 +164,7 @@ const ComponentSpec& execution_spec() {
            .required = false,
            .default_text = "0",
            .unit = "SMs",
-           .bound = Bound::NonNegative},
+           .range = range(0, 1024)},
           {.name = "gemm_kernel",
            .type = ParamType::Enum,
            .description = "the FP8 GEMM kernels the software runs: deepgemm (deepseek-ai/DeepGEMM: block sizes by "
@@ -197,7 +200,7 @@ const ComponentSpec& profile_spec() {
            .required = false,
            .default_text = "0",
            .unit = "layers",
-           .bound = Bound::NonNegative},
+           .range = range(0, 1000)},
       }};
   return spec;
 }
@@ -212,7 +215,7 @@ const ComponentSpec& experts_spec() {
            .description = "redundant copies of high-load routed experts, on extra expert slots",
            .required = false,
            .default_text = "0",
-           .bound = Bound::NonNegative},
+           .range = range(0, 1 << 16)},
           {.name = "shared_as_routed",
            .type = ParamType::Bool,
            .description = "host the shared expert on expert slots and route to it like a routed expert",
@@ -223,13 +226,13 @@ const ComponentSpec& experts_spec() {
            .description = "expert slots holding shared-expert replicas (with shared_as_routed)",
            .required = false,
            .default_text = "0",
-           .bound = Bound::NonNegative},
+           .range = range(0, 1 << 16)},
           {.name = "node_limit",
            .type = ParamType::Int,
            .description = "node-limited routing: max nodes a token is sent to (0: unlimited)",
            .required = false,
            .default_text = "0",
-           .bound = Bound::NonNegative},
+           .range = range(0, 1 << 16)},
       }};
   return spec;
 }
@@ -254,14 +257,14 @@ const ComponentSpec& deployment_spec() {
            .type = ParamType::Int,
            .description = "GPUs in the deployment",
            .unit = "GPUs",
-           .bound = Bound::Positive},
+           .range = range(1, 1 << 20)},
           {.name = "gpus_per_node",
            .type = ParamType::Int,
            .description = "GPUs per node (one NVLink domain)",
            .required = false,
            .default_text = "8",
            .unit = "GPUs",
-           .bound = Bound::Positive},
+           .range = range(1, 1024)},
           {.name = "parallelism",
            .type = ParamType::Section,
            .description = "parallelism degrees",
@@ -349,8 +352,6 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
     }
   }
   d.mtp_acceptance = bat.get_float("mtp_acceptance");
-  if (d.mtp_acceptance > 1)
-    throw bat.error("mtp_acceptance", "a probability in [0, 1]", fmt::format("{}", d.mtp_acceptance));
 
   // Keys that belong to another phase are mistakes, not silently ignored.
   auto only_for = [&](const ParamReader& sec, const char* key, Phase phase) {
@@ -358,7 +359,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
       throw sec.error(
           key,
           fmt::format("no '{}' in a {} deployment (it is a {} setting)", key, to_string(d.phase), to_string(phase)),
-          "'" + sec.value_node(key)->text() + "'");
+          sec.value_node(key)->describe());
     }
   };
   auto need = [&](const ParamReader& sec, const char* key) {
@@ -375,14 +376,21 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   only_for(bat, "requests_per_gpu", Phase::Decode);
   only_for(bat, "speculative_tokens", Phase::Decode);
   only_for(bat, "mtp_acceptance", Phase::Decode);
+  if (exe.value_node("comm_sms") && d.phase == Phase::Decode) {
+    // Decode runs DeepEP's low-latency kernels, which hold no SMs: the key would change nothing.
+    throw exe.error("comm_sms",
+                    "no 'comm_sms' in a decode deployment (its low-latency all-to-all holds no SMs; the key is for "
+                    "train and prefill)",
+                    exe.value_node("comm_sms")->describe());
+  }
   if (bat.value_node("micro_batches") && d.phase == Phase::Train) {
     throw bat.error("micro_batches",
                     "no 'micro_batches' in a train deployment (it follows from global_batch_sequences, the DP degree "
                     "and micro_batch_sequences)",
-                    "'" + bat.value_node("micro_batches")->text() + "'");
+                    bat.value_node("micro_batches")->describe());
   }
   if (par.value_node("pp_schedule") && d.phase != Phase::Train) {
-    throw par.error("pp_schedule", "no pipeline schedule outside training", "'" + par.get_string("pp_schedule") + "'");
+    throw par.error("pp_schedule", "no pipeline schedule outside training", par.value_node("pp_schedule")->describe());
   }
 
   if (d.gpus % d.gpus_per_node != 0 && d.gpus > d.gpus_per_node) {
@@ -507,6 +515,9 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
       }
       break;
     }
+  }
+  if (const std::string problem = graph_counts_problem(model, d); !problem.empty()) {
+    throw bat.error("seq_len", "a batch whose per-op counts (FLOPs, bytes) fit 64-bit integers", problem);
   }
   return d;
 }

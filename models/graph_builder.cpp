@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "models/graph_size.h"
 
 namespace v3sim {
 
@@ -953,6 +954,7 @@ OpGraph build_chunk_pair(const ModelConfig& model, const Deployment& deploy, con
 
 OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const GraphOptions& options) {
   if (deploy.phase == Phase::Train && options.chunk_layers > 0) return build_chunk_pair(model, deploy, options);
+  check_graph_size(model, deploy, options.max_micro_batches);
   OpGraph g;
   const int64_t pp = deploy.pp;
   V3SIM_ASSERT(pipeline_slots(model, deploy.phase) % pp == 0);

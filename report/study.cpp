@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/params.h"
+#include "core/text.h"
 #include "core/units.h"
 
 namespace v3sim {
@@ -22,19 +23,6 @@ namespace {
 const std::vector<std::string> kDocuments = {"model", "deploy", "hw", "cluster"};
 const std::vector<std::string> kPhases = {"train", "prefill", "decode"};
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
@@ -45,16 +33,8 @@ std::string join(const std::vector<std::string>& items, const std::string& sep =
 void check_keys(const ConfigNode& map, const std::vector<std::string>& known, const std::string& what) {
   for (const auto& [key, value] : map.entries()) {
     if (is_metadata_key(key) || std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string found = "unknown key '" + key + "'";
-    size_t best = 3;
-    std::string guess;
-    for (const auto& k : known) {
-      if (size_t d = edit_distance(key, k); d < best) {
-        best = d;
-        guess = k;
-      }
-    }
-    if (!guess.empty()) found += " (did you mean '" + guess + "'?)";
+    std::string found = "unknown key " + quote(key);
+    if (const std::string guess = closest(key, known); !guess.empty()) found += " (did you mean '" + guess + "'?)";
     throw ConfigError(value.loc(), value.path(), "a key of " + what + " (" + join(known) + ")", found);
   }
 }

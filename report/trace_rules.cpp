@@ -39,7 +39,7 @@ const ComponentSpec& stream_spec() {
           {.name = "id",
            .type = ParamType::Int,
            .description = "the device stream id as the trace numbers it (a kernel's args.stream)",
-           .bound = Bound::NonNegative},
+           .range = range(0, 1e9)},
           {.name = "role",
            .type = ParamType::Enum,
            .description = "the v3sim stream: compute (code 0), comm (1), pipe_comm (2), compute2 (3)",
@@ -129,7 +129,7 @@ const ComponentSpec& annotation_spec() {
            .type = ParamType::Int,
            .description = "the micro-batch its kernels work on",
            .required = false,
-           .bound = Bound::NonNegative},
+           .range = range(0, 1e9)},
           {.name = "layers",
            .type = ParamType::Enum,
            .description = "how the occurrence count gives the layer: ascending (k-th occurrence is layer k), "

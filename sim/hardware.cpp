@@ -2,13 +2,23 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "sim/numerics/error_study.h"
+#include "sim/sm/gemm.h"
+
 namespace v3sim {
 
 namespace {
 
-ParamSpec int_param(const char* name, const char* description, const char* unit = "") {
-  return {.name = name, .type = ParamType::Int, .description = description, .unit = unit, .bound = Bound::Positive};
+ParamSpec int_param(const char* name, const char* description, const char* unit, Range range) {
+  return {.name = name, .type = ParamType::Int, .description = description, .unit = unit, .range = range};
 }
+// Physical ranges shared by many keys: latencies up to about 1 ms (10^6 cycles at 1 GHz), clocks from 100 MHz to
+// 10 GHz, bandwidths per clock up to 1 MiB.
+constexpr Range kCycles = range(1, 1e6);
+constexpr Range kClock = range(1e8, 1e10);
+constexpr Range kBytesPerClk = range(1, 1 << 20);
 ParamSpec section(const char* name, const char* description, const ComponentSpec& spec) {
   return {.name = name, .type = ParamType::Section, .description = description, .section = &spec};
 }
@@ -21,11 +31,11 @@ const ComponentSpec& clocks_spec() {
   static const ComponentSpec spec{
       "clocks",
       "SM clocks",
-      {{.name = "boost", .type = ParamType::Frequency, .description = "nominal boost clock", .bound = Bound::Positive},
+      {{.name = "boost", .type = ParamType::Frequency, .description = "nominal boost clock", .range = kClock},
        {.name = "sustained",
         .type = ParamType::Frequency,
         .description = "clock under sustained tensor-core load (power-limited); the cycle models run at it",
-        .bound = Bound::Positive}}};
+        .range = kClock}}};
   return spec;
 }
 
@@ -33,20 +43,19 @@ const ComponentSpec& tensor_spec() {
   static const ComponentSpec spec{
       "tensor",
       "tensor cores of one SM",
-      {int_param("fp8_flops_per_clk", "dense FP8 FLOP per clock per SM", "FLOP/clk"),
-       int_param("bf16_flops_per_clk", "dense BF16 FLOP per clock per SM", "FLOP/clk"),
-       int_param("wgmma_issue_cycles", "issue slots one wgmma instruction occupies", "cycles")}};
+      {int_param("fp8_flops_per_clk", "dense FP8 FLOP per clock per SM", "FLOP/clk", range(1, 1 << 20)),
+       int_param("bf16_flops_per_clk", "dense BF16 FLOP per clock per SM", "FLOP/clk", range(1, 1 << 20)),
+       int_param("wgmma_issue_cycles", "issue slots one wgmma instruction occupies", "cycles", range(1, 1024))}};
   return spec;
 }
 
 const ComponentSpec& cuda_cores_spec() {
   static const ComponentSpec spec{
       "cuda_cores",
-      "CUDA cores and register file of one SM",
-      {int_param("sub_partitions", "SM sub-partitions, each issuing one warp instruction per clock"),
-       int_param("fp32_lanes_per_sub_partition", "FP32 FMA lanes per sub-partition (32: one warp FFMA per clock)"),
-       int_param("registers_per_sm", "32-bit registers per SM"),
-       int_param("max_registers_per_thread", "registers one thread may use")}};
+      "CUDA cores of one SM",
+      {int_param("sub_partitions", "SM sub-partitions, each issuing one warp instruction per clock", "", range(1, 16)),
+       int_param("fp32_lanes_per_sub_partition", "FP32 FMA lanes per sub-partition (32: one warp FFMA per clock)", "",
+                 range(1, 128))}};
   return spec;
 }
 
@@ -54,15 +63,18 @@ const ComponentSpec& smem_spec() {
   static const ComponentSpec spec{
       "smem",
       "shared memory of one SM",
-      {{.name = "capacity", .type = ParamType::Bytes, .description = "shared memory per SM", .bound = Bound::Positive},
+      {{.name = "capacity",
+        .type = ParamType::Bytes,
+        .description = "shared memory per SM",
+        .range = range(1 << 10, 1 << 30)},
        {.name = "max_per_block",
         .type = ParamType::Bytes,
         .description = "opt-in maximum for one CTA",
-        .bound = Bound::Positive},
-       int_param("banks", "banks"),
-       int_param("bank_width", "bytes per bank word", "B"),
-       int_param("bytes_per_clk", "bandwidth: one wavefront of banks x bank_width per clock", "B/clk"),
-       int_param("latency_cycles", "load-to-use latency", "cycles")}};
+        .range = range(1 << 10, 1 << 30)},
+       int_param("banks", "banks", "", range(1, 1024)),
+       int_param("bank_width", "bytes per bank word", "B", range(1, 64)),
+       int_param("bytes_per_clk", "bandwidth: one wavefront of banks x bank_width per clock", "B/clk", kBytesPerClk),
+       int_param("latency_cycles", "load-to-use latency", "cycles", kCycles)}};
   return spec;
 }
 
@@ -70,9 +82,9 @@ const ComponentSpec& l2_spec() {
   static const ComponentSpec spec{
       "l2",
       "L2 cache shared by all SMs",
-      {{.name = "capacity", .type = ParamType::Bytes, .description = "capacity", .bound = Bound::Positive},
-       int_param("bytes_per_clk", "aggregate L2 -> SM bandwidth per SM clock", "B/clk"),
-       int_param("hit_latency_cycles", "average hit latency", "cycles")}};
+      {{.name = "capacity", .type = ParamType::Bytes, .description = "capacity", .range = range(1 << 10, 1LL << 40)},
+       int_param("bytes_per_clk", "aggregate L2 -> SM bandwidth per SM clock", "B/clk", kBytesPerClk),
+       int_param("hit_latency_cycles", "average hit latency", "cycles", kCycles)}};
   return spec;
 }
 
@@ -80,13 +92,13 @@ const ComponentSpec& hbm_spec() {
   static const ComponentSpec spec{
       "hbm",
       "device memory",
-      {{.name = "capacity", .type = ParamType::Bytes, .description = "capacity", .bound = Bound::Positive},
-       {.name = "bandwidth", .type = ParamType::Bandwidth, .description = "peak bandwidth", .bound = Bound::Positive},
+      {{.name = "capacity", .type = ParamType::Bytes, .description = "capacity", .range = range(1 << 20, 1LL << 50)},
+       {.name = "bandwidth", .type = ParamType::Bandwidth, .description = "peak bandwidth", .range = range(1e9, 1e16)},
        {.name = "achievable_fraction",
         .type = ParamType::Float,
-        .description = "fraction of the peak sustained by streaming reads (0 to 1)",
-        .bound = Bound::Positive},
-       int_param("latency_cycles", "miss latency beyond the L2", "cycles")}};
+        .description = "fraction of the peak sustained by streaming reads",
+        .range = range(0.01, 1)},
+       int_param("latency_cycles", "miss latency beyond the L2", "cycles", kCycles)}};
   return spec;
 }
 
@@ -94,15 +106,18 @@ const ComponentSpec& tma_spec() {
   static const ComponentSpec spec{
       "tma",
       "Tensor Memory Accelerator",
-      {int_param("issue_cycles", "issue slots of one bulk tensor copy", "cycles"),
-       int_param("latency_overhead_cycles", "TMA overhead on top of the memory latency", "cycles"),
-       int_param("store_bytes_per_clk", "bulk-store throughput of one SM (shared memory to L2)", "B/clk"),
+      {int_param("issue_cycles", "issue slots of one bulk tensor copy", "cycles", range(1, 1e4)),
+       int_param("latency_overhead_cycles", "TMA overhead on top of the memory latency", "cycles", kCycles),
+       int_param("store_bytes_per_clk", "bulk-store throughput of one SM (shared memory to L2)", "B/clk", kBytesPerClk),
        {.name = "multicast", .type = ParamType::Bool, .description = "one load delivered to the SMs of a cluster"},
        {.name = "swizzle_bytes",
         .type = ParamType::IntList,
-        .description = "supported swizzle spans (0: none)",
-        .bound = Bound::NonNegative},
-       int_param("box_dim_max", "largest box extent per dimension", "elements")}};
+        .description = "supported swizzle spans (0: none); the modeled kernels lay out their tiles with 128",
+        .range = range(0, 128)},
+       int_param("box_dim_max",
+                 "largest box extent per dimension: bounds the GEMM's BLOCK_M and BLOCK_N (the 128-wide K "
+                 "blocks of the FP8 recipe are one box)",
+                 "elements", range(128, 1 << 16))}};
   return spec;
 }
 
@@ -113,16 +128,16 @@ const ComponentSpec& kernel_spec() {
       {{.name = "launch_overhead",
         .type = ParamType::Time,
         .description = "launch to the first CTA's main loop (CTA dispatch, prologue)",
-        .bound = Bound::NonNegative},
-       int_param("barrier_latency_cycles", "mbarrier completion to a waiting warp resuming", "cycles"),
+        .range = range(0, 1e9)},
+       int_param("barrier_latency_cycles", "mbarrier completion to a waiting warp resuming", "cycles", kCycles),
        {.name = "attention_fwd_efficiency",
         .type = ParamType::Float,
-        .description = "fraction of the tensor peak a fused attention forward kernel sustains (0 to 1)",
-        .bound = Bound::Positive},
+        .description = "fraction of the tensor peak a fused attention forward kernel sustains",
+        .range = range(0.001, 1)},
        {.name = "attention_bwd_efficiency",
         .type = ParamType::Float,
-        .description = "fraction of the tensor peak a fused attention backward kernel sustains (0 to 1)",
-        .bound = Bound::Positive}}};
+        .description = "fraction of the tensor peak a fused attention backward kernel sustains",
+        .range = range(0.001, 1)}}};
   return spec;
 }
 
@@ -153,10 +168,10 @@ const ComponentSpec& hardware_spec() {
       {
           {.name = "name", .type = ParamType::String, .description = "chip name shown in outputs"},
           {.name = "arch", .type = ParamType::String, .description = "compute architecture, e.g. sm_90a"},
-          int_param("sms", "streaming multiprocessors", "SMs"),
+          int_param("sms", "streaming multiprocessors", "SMs", range(1, 1024)),
           section("clocks", "SM clocks", clocks_spec()),
           section("tensor", "tensor cores", tensor_spec()),
-          section("cuda_cores", "CUDA cores and registers", cuda_cores_spec()),
+          section("cuda_cores", "CUDA cores", cuda_cores_spec()),
           section("smem", "shared memory", smem_spec()),
           section("l2", "L2 cache", l2_spec()),
           section("hbm", "device memory", hbm_spec()),
@@ -184,8 +199,7 @@ HardwareConfig load_hardware(const ConfigNode& root) {
   const ParamReader& t = r.section("tensor");
   h.tensor = {t.get_int("fp8_flops_per_clk"), t.get_int("bf16_flops_per_clk"), t.get_int("wgmma_issue_cycles")};
   const ParamReader& c = r.section("cuda_cores");
-  h.cuda_cores = {c.get_int("sub_partitions"), c.get_int("fp32_lanes_per_sub_partition"), c.get_int("registers_per_sm"),
-                  c.get_int("max_registers_per_thread")};
+  h.cuda_cores = {c.get_int("sub_partitions"), c.get_int("fp32_lanes_per_sub_partition")};
   const ParamReader& s = r.section("smem");
   h.smem = {s.get_bytes("capacity"), s.get_bytes("max_per_block"), s.get_int("banks"),
             s.get_int("bank_width"), s.get_int("bytes_per_clk"),   s.get_int("latency_cycles")};
@@ -203,18 +217,25 @@ HardwareConfig load_hardware(const ConfigNode& root) {
   const ParamReader& hbm = r.section("hbm");
   h.hbm = {hbm.get_bytes("capacity"), hbm.get_bandwidth("bandwidth"), hbm.get_float("achievable_fraction"),
            hbm.get_int("latency_cycles")};
-  if (h.hbm.achievable_fraction > 1) {
-    throw hbm.error("achievable_fraction", "a fraction between 0 and 1", fmt::format("{}", h.hbm.achievable_fraction));
-  }
   const ParamReader& tma = r.section("tma");
   h.tma = {tma.get_int("issue_cycles"), tma.get_int("latency_overhead_cycles"), tma.get_int("store_bytes_per_clk"),
            tma.get_bool("multicast"),   tma.get_int_list("swizzle_bytes"),      tma.get_int("box_dim_max")};
+  for (size_t i = 0; i < h.tma.swizzle_bytes.size(); ++i) {
+    const int64_t span = h.tma.swizzle_bytes[i];
+    if (span != 0 && span != 32 && span != 64 && span != 128) {
+      throw tma.error("swizzle_bytes", "swizzle spans of the TMA: 0 (none), 32, 64 or 128 bytes",
+                      fmt::format("{} (item {})", span, i));
+    }
+  }
+  if (std::find(h.tma.swizzle_bytes.begin(), h.tma.swizzle_bytes.end(), 128) == h.tma.swizzle_bytes.end()) {
+    // The GEMM and cast models read and write their tiles through the 128-byte swizzle (DeepGEMM's layout); a chip
+    // without it would need other kernels, which v3sim does not model.
+    throw tma.error("swizzle_bytes", "a list that holds 128 (the modeled kernels' tiles use the 128-byte swizzle)",
+                    fmt::format("a list of {} spans without 128", h.tma.swizzle_bytes.size()));
+  }
   const ParamReader& k = r.section("kernel");
   h.kernel = {k.get_time("launch_overhead"), k.get_int("barrier_latency_cycles"),
               k.get_float("attention_fwd_efficiency"), k.get_float("attention_bwd_efficiency")};
-  for (const char* key : {"attention_fwd_efficiency", "attention_bwd_efficiency"}) {
-    if (k.get_float(key) > 1) throw k.error(key, "a fraction between 0 and 1", fmt::format("{}", k.get_float(key)));
-  }
   const ParamReader& f = r.section("features");
   h.features = {f.get_bool("fp8_transposed_smem_reads"), f.get_bool("block_scaled_mma"), f.get_bool("tma_fp8_cast")};
   const ParamReader& num = r.section("numerics");
@@ -224,7 +245,7 @@ HardwareConfig load_hardware(const ConfigNode& root) {
 }
 
 std::vector<const ComponentSpec*> sim_component_specs() {
-  return {&hardware_spec(), &numerics::accumulator_spec()};
+  return {&hardware_spec(), &numerics::accumulator_spec(), &sim::gemm_spec(), &numerics::error_study_spec()};
 }
 
 }  // namespace v3sim

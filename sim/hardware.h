@@ -23,8 +23,6 @@ struct TensorCoreConfig {
 struct CudaCoreConfig {
   int64_t sub_partitions = 4;                 // SM sub-partitions (warp schedulers), one instruction per clock each
   int64_t fp32_lanes_per_sub_partition = 32;  // FFMA lanes: 32 = one warp FFMA per clock per sub-partition
-  int64_t registers_per_sm = 65536;
-  int64_t max_registers_per_thread = 255;
 };
 
 struct SmemConfig {
@@ -54,8 +52,8 @@ struct TmaConfig {
   int64_t latency_overhead_cycles = 0;  // TMA unit overhead on top of the memory latency
   int64_t store_bytes_per_clk = 0;      // bulk-store throughput of one SM's TMA unit (shared memory -> L2)
   bool multicast = true;                // cluster multicast of one load to several SMs
-  std::vector<int64_t> swizzle_bytes;   // supported swizzle spans (0 = none)
-  int64_t box_dim_max = 256;
+  std::vector<int64_t> swizzle_bytes;   // supported swizzle spans (0 = none); must hold 128
+  int64_t box_dim_max = 256;            // largest TMA box extent: BLOCK_M and BLOCK_N of a GEMM stay within it
 };
 
 struct KernelConfig {

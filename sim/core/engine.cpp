@@ -13,18 +13,23 @@ void Engine::schedule(Time at, Priority priority, Callback cb) {
 }
 
 void Engine::run(Time until) {
-  m_last_progress = m_now;
+  m_last_progress = m_events;
+  Time progress_at = m_now;
   while (!m_queue.empty()) {
     if (m_queue.top().at > until) return;
     // Copy out before popping: the callback may schedule new events.
     Event ev = std::move(const_cast<Event&>(m_queue.top()));
     m_queue.pop();
     m_now = ev.at;
+    const uint64_t before = m_last_progress;
     ev.cb();
     ++m_events;
-    if (m_now - m_last_progress > m_watchdog) {
-      fail(fmt::format("no progress for {} of simulated time (watchdog)", to_string(m_now - m_last_progress)));
+    if (m_last_progress != before) progress_at = m_now;
+    if (m_events - m_last_progress > m_watchdog) {
+      fail(fmt::format("no progress in {} events since {} of simulated time (watchdog)", m_events - m_last_progress,
+                       to_string(progress_at)));
     }
+    if (m_report_every > 0 && m_events % m_report_every == 0) m_report(m_events);
   }
   for (const Component* c : m_components) {
     if (c->busy()) fail(fmt::format("deadlock: no events left while {} still has work", c->name()));

@@ -1,6 +1,8 @@
 // The discrete-event engine every timed model of sim/ runs on: events at integer picosecond times, ordered by
 // (time, priority, insertion order) so runs are reproducible; typed clocks that convert between cycles and time;
-// a watchdog that turns a deadlock or a stall into an error that dumps every component's state.
+// a watchdog that turns a deadlock or a livelock (events without progress) into an error that dumps every
+// component's state. A slow but progressing simulation (a what-if chip at 1 FLOP per clock, hours of simulated
+// time) is never stopped: the watchdog counts events, not simulated time.
 //
 // Lifecycle: construct the engine, construct components (they register themselves and may schedule initial
 // events), run(), then read the components' statistics.
@@ -53,13 +55,18 @@ class Engine {
   void schedule(Time at, Priority priority, Callback cb);
   void schedule_in(Time delay, Priority priority, Callback cb) { schedule(m_now + delay, priority, std::move(cb)); }
 
-  // Components report progress (work retired); the watchdog fires when none is reported for `window`.
-  void progress() { m_last_progress = m_now; }
-  void set_watchdog(Time window) { m_watchdog = window; }
+  // Components report progress (work retired); the watchdog fires when `events` events run without any.
+  void progress() { m_last_progress = m_events; }
+  void set_watchdog(uint64_t events) { m_watchdog = events; }
+  // Calls `report(events run so far)` every `every` events (progress lines of long simulations).
+  void set_reporter(std::function<void(uint64_t)> report, uint64_t every) {
+    m_report = std::move(report);
+    m_report_every = every;
+  }
   void add_component(const Component* c) { m_components.push_back(c); }
 
   // Runs events until none are left (or `until`, if given). Throws SimulationError when the queue runs dry
-  // while a component is busy (deadlock) or when no progress is reported for the watchdog window.
+  // while a component is busy (deadlock) or when the watchdog's count of events runs without progress.
   void run(Time until = Time::ps(INT64_MAX));
   uint64_t events_run() const { return m_events; }
 
@@ -86,8 +93,10 @@ class Engine {
   Time m_now;
   uint64_t m_seq = 0;
   uint64_t m_events = 0;
-  Time m_last_progress;
-  Time m_watchdog = Time::ms(1000);  // simulated time without progress before giving up
+  uint64_t m_last_progress = 0;
+  uint64_t m_watchdog = 20'000'000;  // events without progress before giving up (a few seconds of a livelock)
+  std::function<void(uint64_t)> m_report;
+  uint64_t m_report_every = 0;
   std::vector<const Component*> m_components;
 };
 

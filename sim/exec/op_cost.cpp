@@ -37,6 +37,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "sim/net/alltoall.h"
 #include "sim/net/topology.h"
 #include "sim/sm/cast_kernels.h"
@@ -69,6 +70,7 @@ int64_t round_up(int64_t a, int64_t b) {
 // ceil(num * 10^12 / rate) picoseconds. @pre rate > 0, num >= 0
 Time ps_of(int64_t num, int64_t rate) {
   const i128 ps = (static_cast<i128>(num) * 1000'000'000'000LL + rate - 1) / rate;
+  if (ps > std::numeric_limits<int64_t>::max()) throw_time_overflow("an operation's time");
   return Time::ps(static_cast<int64_t>(ps));
 }
 
@@ -187,12 +189,6 @@ ConfigError cache_error(const std::string& path, int line, const std::string& ex
   return ConfigError(SourceLoc{path, line}, "", expected, found);
 }
 
-std::string quoted(const std::string& s) {
-  constexpr size_t kMax = 80;
-  std::string shown = escape(s.size() > kMax ? s.substr(0, kMax) + "..." : s);
-  return "'" + shown + "'";
-}
-
 // Creates `path` holding only the header, atomically (a temporary file hard-linked into place), so no process
 // ever reads a cache file without its header. An existing file is left alone.
 void create_cache_file(const std::string& path) {
@@ -298,7 +294,7 @@ KernelCache::KernelCache(std::string path) : m_path(std::move(path)) {
     if (line_no == 1) {
       if (line != kCacheHeader) {
         throw cache_error(m_path, 1, fmt::format("a v3sim kernel cache starting with the line '{}'", kCacheHeader),
-                          quoted(line));
+                          quote(line));
       }
       continue;
     }
@@ -307,13 +303,13 @@ KernelCache::KernelCache(std::string path) : m_path(std::move(path)) {
     if (!parse_line(line, key, cost)) {
       throw cache_error(m_path, line_no,
                         "an entry 'key<TAB>time in ps<TAB>model<TAB>bound<TAB>note' (tabs and newlines escaped)",
-                        quoted(line));
+                        quote(line));
     }
     m_entries.emplace(std::move(key), std::move(cost));  // concurrent writers may repeat a key: the first stays
   }
   if (line_no == 0) {
     throw cache_error(m_path, 1, fmt::format("a v3sim kernel cache starting with the line '{}'", kCacheHeader),
-                      text.empty() ? "an empty file" : quoted(text));
+                      text.empty() ? std::string("an empty file") : quote(text));
   }
 }
 
@@ -486,7 +482,9 @@ OpCost roofline(const OpDesc& d, const CostContext& ctx, bool tensor) {
   if (d.kind == OpKind::Attention) {
     const double eff =
         d.pass == Pass::Forward ? hw.kernel.attention_fwd_efficiency : hw.kernel.attention_bwd_efficiency;
-    compute = Time::ps(static_cast<int64_t>(std::ceil(static_cast<double>(compute.picoseconds()) / eff)));
+    const double ps = std::ceil(static_cast<double>(compute.picoseconds()) / eff);
+    if (!(ps < 0x1p63)) throw_time_overflow("an attention kernel's time");  // the cast below would overflow
+    compute = Time::ps(static_cast<int64_t>(ps));
   }
   const Time memory = ps_of(bytes, hbm);
   OpCost c;
@@ -711,8 +709,18 @@ Plan plan_alltoall(const OpDesc& d, const CostContext& ctx) {
   try {
     a.validate(cl);
   } catch (const ConfigError& e) {
-    throw ConfigError(fmt::format("{}: the all-to-all of deployment {} (EP {}) cannot run on cluster {} ({}): {}",
-                                  describe(d), dep.name, a.ep, cl.name, cl.file, e.what()));
+    // The problem's keys as the deployment, model and cluster write them.
+    static const std::pair<const char*, const char*> kKeys[] = {
+        {"alltoall.ep", "deploy.parallelism.ep"},           {"alltoall.experts", "model.n_routed_experts"},
+        {"alltoall.redundant", "deploy.experts.redundant"}, {"alltoall.node_limit", "deploy.experts.node_limit"},
+        {"alltoall.sms", "deploy.execution.comm_sms"},      {"alltoall.topk", "model.n_activated_experts"}};
+    std::string key = e.key_path();
+    for (const auto& [from, to] : kKeys)
+      if (key == from) key = to;
+    throw ConfigError(
+        fmt::format("{}: the all-to-all of deployment {} (EP {}) cannot run on cluster {} ({}): {}: "
+                    "expected {}, found {}",
+                    describe(d), dep.name, a.ep, cl.name, cl.file, key, e.expected(), e.found()));
   }
   Plan p;
   p.job = Job::AllToAll;

@@ -22,10 +22,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/params.h"
+#include "core/resources.h"
 #include "core/units.h"
 #include "sim/net/cluster.h"
 #include "sim/net/routing.h"
@@ -65,7 +68,7 @@ struct AllToAllDesc {
   int64_t nodes(const ClusterConfig& c) const { return ep > c.gpus_per_node ? ep / c.gpus_per_node : 1; }
   RoutingProblem routing_problem(const ClusterConfig& c) const;
 
-  // Throws ConfigError, naming the field as the command-line option (--ep, --topk, ...), when the problem
+  // Throws ConfigError, naming the key of alltoall_spec() ("alltoall.ep", "alltoall.topk", ...), when the problem
   // cannot run on `cluster`.
   void validate(const ClusterConfig& cluster) const;
   // One line with the whole problem.
@@ -109,7 +112,18 @@ struct AllToAllResult {
   std::vector<TracedLink> trace;  // with `trace`: every link that carried data
 };
 
-// Simulates one phase. @pre desc.validate(cluster) passed
-AllToAllResult run_alltoall(const ClusterConfig& cluster, const AllToAllDesc& desc, bool trace = false);
+// The parameter table of an all-to-all problem as `v3sim alltoall` takes it (`v3sim describe alltoall`).
+const ComponentSpec& alltoall_spec();
+// Sets the fields of alltoall_spec() read from `r` (mode, phase and routing are the caller's).
+void read_alltoall_desc(const ParamReader& r, AllToAllDesc& d);
+
+// The memory and events a simulation needs, estimated from the copies and the chunks of their bytes.
+WorkEstimate estimate_alltoall_work(const ClusterConfig& cluster, const AllToAllDesc& desc);
+
+// Simulates one phase. Throws ConfigError (key "alltoall") when the estimate exceeds what this machine can hold
+// (core/resources.h). `progress`, when given, is called now and then with the estimated fraction done.
+// @pre desc.validate(cluster) passed
+AllToAllResult run_alltoall(const ClusterConfig& cluster, const AllToAllDesc& desc, bool trace = false,
+                            const std::function<void(double)>& progress = {});
 
 }  // namespace v3sim::net

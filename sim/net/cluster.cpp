@@ -2,20 +2,22 @@
 
 #include <fmt/format.h>
 
+#include "sim/net/alltoall.h"
 #include "sim/net/topology.h"
 
 namespace v3sim::net {
 
 namespace {
 
-ParamSpec count(const char* name, const char* description, const char* unit, Bound bound = Bound::Positive) {
-  return {.name = name, .type = ParamType::Int, .description = description, .unit = unit, .bound = bound};
+ParamSpec count(const char* name, const char* description, const char* unit, Range range) {
+  return {.name = name, .type = ParamType::Int, .description = description, .unit = unit, .range = range};
 }
+// Link rates from 100 MB/s to 100 TB/s, latencies up to 1 ms.
 ParamSpec rate(const char* name, const char* description) {
-  return {.name = name, .type = ParamType::Bandwidth, .description = description, .bound = Bound::Positive};
+  return {.name = name, .type = ParamType::Bandwidth, .description = description, .range = range(1e8, 1e14)};
 }
 ParamSpec delay(const char* name, const char* description) {
-  return {.name = name, .type = ParamType::Time, .description = description, .bound = Bound::NonNegative};
+  return {.name = name, .type = ParamType::Time, .description = description, .range = range(0, 1e9)};
 }
 ParamSpec section(const char* name, const char* description, const ComponentSpec& spec) {
   return {.name = name, .type = ParamType::Section, .description = description, .section = &spec};
@@ -26,7 +28,7 @@ const ComponentSpec& gpu_spec() {
       "gpu",
       "the GPU of every node",
       {{.name = "name", .type = ParamType::String, .description = "chip name shown in outputs"},
-       count("sms", "streaming multiprocessors", "SMs")}};
+       count("sms", "streaming multiprocessors", "SMs", range(1, 1024))}};
   return spec;
 }
 
@@ -41,7 +43,7 @@ const ComponentSpec& nvlink_spec() {
 const ComponentSpec& nic_spec() {
   static const ComponentSpec spec{"nic",
                                   "scale-out NICs (the NIC of local GPU l is on plane l % planes)",
-                                  {count("per_gpu", "NICs per GPU: 1, or 0 for none", "NICs", Bound::NonNegative),
+                                  {count("per_gpu", "NICs per GPU: 1, or 0 for none", "NICs", range(0, 1)),
                                    rate("bandwidth", "achievable payload rate per NIC and direction"),
                                    delay("latency", "one end of a NIC-to-NIC path: NIC processing and cable")}};
   return spec;
@@ -51,8 +53,8 @@ const ComponentSpec& fabric_spec() {
   static const ComponentSpec spec{
       "fabric",
       "multi-plane two-layer fat tree: each leaf has radix/2 NIC ports and radix/2 up-links, one per spine",
-      {count("planes", "independent fat trees; divides the GPUs per node", "planes"),
-       count("switch_radix", "ports per switch", "ports"),
+      {count("planes", "independent fat trees; divides the GPUs per node", "planes", range(1, 1024)),
+       count("switch_radix", "ports per switch", "ports", range(2, 4096)),
        rate("link_bandwidth", "leaf <-> spine link, per direction"),
        delay("link_latency", "leaf <-> spine cable"),
        delay("switch_latency", "per switch traversed"),
@@ -67,14 +69,14 @@ const ComponentSpec& comm_spec() {
   static const ComponentSpec spec{
       "comm",
       "the all-to-all kernels' use of the GPU",
-      {count("sms", "SMs of the normal kernels (even: one channel per pair of SMs)", "SMs"),
+      {count("sms", "SMs of the normal kernels (even: one channel per pair of SMs)", "SMs", range(2, 1024)),
        rate("channel_push_rate", "data one channel's SM pushes into NVLink per second"),
        {.name = "coprocessor",
         .type = ParamType::Bool,
         .description = "a communication co-processor moves the data: not limited by the SMs",
         .required = false,
         .default_text = "false"},
-       count("rdma_chunk_tokens", "tokens per RDMA chunk of the normal kernels", "tokens")}};
+       count("rdma_chunk_tokens", "tokens per RDMA chunk of the normal kernels", "tokens", range(1, 1 << 16))}};
   return spec;
 }
 
@@ -86,7 +88,7 @@ const ComponentSpec& transfer_spec() {
                                     .description = "largest piece a link moves at once (store-and-forward per chunk)",
                                     .required = false,
                                     .default_text = "64KiB",
-                                    .bound = Bound::Positive}}};
+                                    .range = range(1 << 12, 1 << 30)}}};
   return spec;
 }
 
@@ -98,8 +100,8 @@ const ComponentSpec& cluster_spec() {
       "a GPU cluster: nodes, NVLink, NICs, a multi-plane fat tree and the SMs of communication",
       {{.name = "name", .type = ParamType::String, .description = "cluster name shown in outputs"},
        section("gpu", "the GPU", gpu_spec()),
-       count("nodes", "nodes", "nodes"),
-       count("gpus_per_node", "GPUs per node (one NVLink domain)", "GPUs"),
+       count("nodes", "nodes", "nodes", range(1, 1 << 16)),
+       count("gpus_per_node", "GPUs per node (one NVLink domain)", "GPUs", range(1, 1024)),
        section("nvlink", "scale-up", nvlink_spec()),
        section("nic", "scale-out NICs", nic_spec()),
        section("fabric", "scale-out network", fabric_spec()),
@@ -139,9 +141,6 @@ ClusterConfig load_cluster(const ConfigNode& root) {
   c.rdma_chunk_tokens = comm.get_int("rdma_chunk_tokens");
   c.chunk = r.section("transfer").get_bytes("chunk");
 
-  if (c.nics_per_gpu > 1) {
-    throw nic.error("per_gpu", "0 or 1 NIC per GPU", fmt::format("{}", c.nics_per_gpu));
-  }
   if (c.gpus_per_node % c.planes != 0) {
     throw fab.error("planes",
                     fmt::format("a divisor of the {} GPUs per node (one plane per GPU index)", c.gpus_per_node),
@@ -175,7 +174,7 @@ ClusterConfig load_cluster(const ConfigNode& root) {
 }
 
 std::vector<const ComponentSpec*> net_component_specs() {
-  return {&cluster_spec()};
+  return {&cluster_spec(), &alltoall_spec()};
 }
 
 }  // namespace v3sim::net

@@ -47,11 +47,12 @@ const ComponentSpec& accumulator_spec() {
           {.name = "products_per_group",
            .type = ParamType::Int,
            .description = "products fused with the accumulator in one step (32 for an FP8 wgmma k32)",
-           .bound = Bound::Positive},
+           .range = range(1, 256)},
           {.name = "fraction_bits",
            .type = ParamType::Int,
-           .description = "F: fraction bits kept below the largest term at alignment (Hopper FP8: 13)",
-           .bound = Bound::Positive},
+           .description = "F: fraction bits kept below the largest term at alignment (Hopper FP8: 13); at most 50, so "
+                          "that the terms sum exactly in 64 bits",
+           .range = range(1, 50)},
           {.name = "align_rounding",
            .type = ParamType::Enum,
            .description = "rounding of terms onto the grid",
@@ -59,7 +60,7 @@ const ComponentSpec& accumulator_spec() {
           {.name = "output_fraction_bits",
            .type = ParamType::Int,
            .description = "fraction bits of the FP32 result (13 = e8m13, 23 = full FP32)",
-           .bound = Bound::Positive},
+           .range = range(1, 23)},
           {.name = "output_rounding",
            .type = ParamType::Enum,
            .description = "rounding of the result",
@@ -76,16 +77,6 @@ AccumulatorModel read_accumulator(const ParamReader& r, const std::string& name)
   m.align_rounding = r.get_string("align_rounding") == "rne" ? Rounding::NearestEven : Rounding::TowardZero;
   m.output_fraction_bits = static_cast<int>(r.get_int("output_fraction_bits"));
   m.output_rounding = r.get_string("output_rounding") == "rne" ? Rounding::NearestEven : Rounding::TowardZero;
-  if (m.fraction_bits > 50) {
-    throw r.error("fraction_bits", "at most 50 (terms must sum exactly in 64 bits)", std::to_string(m.fraction_bits));
-  }
-  if (m.output_fraction_bits > 23) {
-    throw r.error("output_fraction_bits", "at most 23 (the result is an FP32 pattern)",
-                  std::to_string(m.output_fraction_bits));
-  }
-  if (m.products_per_group > 256) {
-    throw r.error("products_per_group", "at most 256", std::to_string(m.products_per_group));
-  }
   return m;
 }
 

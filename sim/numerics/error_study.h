@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/params.h"
+#include "core/resources.h"
 #include "sim/numerics/gemm_emulator.h"
 
 namespace v3sim::numerics {
@@ -35,7 +37,15 @@ struct ErrorStats {
   double macs_per_second = 0;  // emulator multiply-accumulates per second (all threads)
 };
 
-// Deterministic for a seed on any machine and thread count.
+// The parameter table of a study as `v3sim numerics gemm` takes it (`v3sim describe numerics_gemm`).
+const ComponentSpec& error_study_spec();
+
+// The memory and multiply-adds a study needs; check_error_study_work() throws ConfigError (key "numerics_gemm")
+// when they exceed what this machine can hold (core/resources.h).
+WorkEstimate estimate_error_study_work(const ErrorStudy& s);
+void check_error_study_work(const ErrorStudy& s);
+
+// Deterministic for a seed on any machine and thread count. Checks the work first (check_error_study_work).
 ErrorStats run_error_study(const ErrorStudy& s);
 
 // Random values from a portable generator (SplitMix64 + Box-Muller), the same on every platform.

@@ -44,11 +44,11 @@ void check_promotion(const AccumulatorModel& model, int promote_every) {
   const int group = model.products_per_group;
   const int P = promote_every;
   if (P < 0 || (P > 0 && P % group != 0)) {
-    throw ConfigError(SourceLoc{"--promote-every", 0}, "",
+    throw ConfigError(SourceLoc{}, "numerics_gemm.promote_every",
                       fmt::format("0 or a multiple of the {}-product MMA group", group), std::to_string(P));
   }
   if (P > 0 && (kQuantBlock % P != 0)) {
-    throw ConfigError(SourceLoc{"--promote-every", 0}, "",
+    throw ConfigError(SourceLoc{}, "numerics_gemm.promote_every",
                       fmt::format("an interval that divides the {}-element scale blocks (the scales change every {} "
                                   "elements of K and are applied at promotion)",
                                   kQuantBlock, kQuantBlock),
@@ -62,7 +62,7 @@ std::vector<float> emulate_gemm(const QuantizedMatrix& a, const QuantizedMatrix&
   check_promotion(e.model, e.promote_every);
   const int P = e.promote_every;
   if (P == 0 && (!scales_constant_along_k(a) || !scales_constant_along_k(b))) {
-    throw ConfigError(SourceLoc{"--promote-every", 0}, "",
+    throw ConfigError(SourceLoc{}, "numerics_gemm.promote_every",
                       "per-row or per-tensor scales when accumulating only in the tensor core (it cannot apply "
                       "scales that change along K)",
                       "0 with per-block scales");

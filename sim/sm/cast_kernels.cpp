@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/resources.h"
 #include "sim/core/engine.h"
 #include "sim/sm/sm.h"
 #include "sim/sm/smem_banks.h"
@@ -192,16 +193,17 @@ class WorkerProgram : public Program {
 
 void CastDesc::validate(const HardwareConfig& hw) const {
   if (rows <= 0 || cols <= 0) {
-    throw ConfigError(SourceLoc{"--m/--k", 0}, "", "positive rows and columns", fmt::format("{} x {}", rows, cols));
+    throw ConfigError(SourceLoc{}, rows <= 0 ? "cast.rows" : "cast.cols", "positive rows and columns",
+                      fmt::format("{} x {}", rows, cols));
   }
   if (rows % kTile != 0 || cols % kTile != 0) {
-    throw ConfigError(SourceLoc{"--m/--k", 0}, "",
+    throw ConfigError(SourceLoc{}, rows % kTile != 0 ? "cast.rows" : "cast.cols",
                       "rows and columns that are multiples of 128 (the kernel works on 128 x 128 tiles of 1x128 "
                       "quantization groups)",
                       fmt::format("{} x {}", rows, cols));
   }
   if (sms < 0 || sms > hw.sms) {
-    throw ConfigError(SourceLoc{"--sms", 0}, "", fmt::format("between 1 and the chip's {} SMs", hw.sms),
+    throw ConfigError(SourceLoc{}, "cast.sms", fmt::format("between 1 and the chip's {} SMs", hw.sms),
                       std::to_string(sms));
   }
 }
@@ -212,6 +214,14 @@ CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw) {
   shape->work = d.kernel == CastKernel::Quantize ? quantize_work(hw) : transpose_work(hw);
   const int64_t tiles = (d.rows / kTile) * (d.cols / kTile);
   const int64_t grid = std::min(d.sms > 0 ? d.sms : hw.sms, tiles);
+  // About 30 events per 128 x 128 tile at 4.5M events per second (16384 x 16384: 16384 tiles in 0.08 s); a tile
+  // index per tile and each SM's state in memory.
+  WorkEstimate work;
+  work.steps = 30 * static_cast<double>(d.rows / kTile) * static_cast<double>(d.cols / kTile);
+  work.steps_per_second = 4.5e6;
+  work.step_name = "events";
+  work.bytes = 8 * static_cast<double>(tiles) + static_cast<double>(grid) * (1 << 16);
+  check_work(SourceLoc{}, "cast", fmt::format("{} of {} x {}", to_string(d.kernel), d.rows, d.cols), work);
   Engine engine;
   Clock clock(hw.sustained_clock);
   MemorySystem memory(engine, hw, clock);

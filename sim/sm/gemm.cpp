@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/resources.h"
 #include "sim/core/engine.h"
 #include "sim/sm/sm.h"
 
@@ -33,8 +34,21 @@ constexpr int64_t kBlockK = 128;           // one scale block of K per pipeline 
 constexpr int64_t kContiguousAlign = 128;  // DeepGEMM's M alignment of the contiguous grouped layout
 constexpr int64_t kSwizzleGroup = 16;      // DeepGEMM scheduler: tiles grouped 16 at a time for L2 reuse
 
-ConfigError desc_error(const std::string& option, const std::string& expected, const std::string& found) {
-  return ConfigError(SourceLoc{option, 0}, "", expected, found);
+// An error about one key of gemm_spec() ("gemm.k"); the command line names its flag beside it.
+ConfigError desc_error(const std::string& key, const std::string& expected, const std::string& found) {
+  return ConfigError(SourceLoc{}, "gemm." + key, expected, found);
+}
+
+ParamSpec size_param(const char* name, const char* description, double min, const char* default_text) {
+  return {.name = name,
+          .type = ParamType::Int,
+          .description = description,
+          .required = false,
+          .default_text = default_text,
+          .range = range(min, 1 << 24)};
+}
+ParamSpec override_param(const char* name, const char* description, Range r) {
+  return {.name = name, .type = ParamType::Int, .description = description, .required = false, .range = r};
 }
 
 int64_t sms_of(const GemmDesc& d, const HardwareConfig& hw) {
@@ -66,55 +80,100 @@ std::string GemmConfig::str() const {
                      grid, tiles, waves);
 }
 
+const ComponentSpec& gemm_spec() {
+  static const ComponentSpec spec{
+      "gemm",
+      "one FP8 block-scaled GEMM problem (v3sim gemm): sizes, groups, SMs and the heuristic's overrides",
+      {size_param("m", "rows of A and D (per group for grouped layouts)", 1, "4096"),
+       size_param("n", "rows of B, columns of D (a multiple of 16)", 16, "7168"),
+       size_param("k", "reduction length (a multiple of 128)", kBlockK, "16384"),
+       {.name = "groups",
+        .type = ParamType::Int,
+        .description = "grouped GEMM: number of experts",
+        .required = false,
+        .default_text = "1",
+        .range = range(1, 4096)},
+       override_param("sms", "SMs the kernel may use (default: all of the chip's)", range(1, 1024)),
+       override_param("block_m", "the heuristic's BLOCK_M overridden: 64, 128 or 256", range(64, 256)),
+       override_param("block_n", "the heuristic's BLOCK_N overridden: 16 to 256 in steps of 8", range(16, 256)),
+       override_param("stages", "the heuristic's pipeline depth overridden", range(1, 16))}};
+  return spec;
+}
+
+GemmDesc read_gemm_desc(const ParamReader& r) {
+  GemmDesc d;
+  d.m = r.get_int("m");
+  d.n = r.get_int("n");
+  d.k = r.get_int("k");
+  d.groups = r.get_int("groups");
+  for (auto [key, field] : {std::pair{"sms", &d.sms}, std::pair{"block_m", &d.block_m},
+                            std::pair{"block_n", &d.block_n}, std::pair{"stages", &d.stages}}) {
+    if (r.has(key)) *field = r.get_int(key);
+  }
+  return d;
+}
+
 void GemmDesc::validate(const HardwareConfig& hw) const {
   if (m <= 0 || n <= 0 || k <= 0) {
-    throw desc_error("--m/--n/--k", "positive sizes", fmt::format("M={} N={} K={}", m, n, k));
+    throw desc_error(m <= 0 ? "m" : n <= 0 ? "n" : "k", "positive sizes", fmt::format("M={} N={} K={}", m, n, k));
   }
-  if (groups <= 0) throw desc_error("--groups", "a positive number of groups", std::to_string(groups));
+  if (groups <= 0) throw desc_error("groups", "a positive number of groups", std::to_string(groups));
   if (layout == GemmLayout::Dense && groups != 1) {
-    throw desc_error("--layout", "contiguous or masked for more than one group", "dense with groups > 1");
+    throw desc_error("layout", "contiguous or masked for more than one group", "dense with groups > 1");
   }
   if (k % kBlockK != 0) {
-    throw desc_error("--k",
+    throw desc_error("k",
                      "a multiple of 128: each K block has one FP32 scale per 1x128 tile of A and 128x128 block of B",
                      std::to_string(k));
   }
   if (n % 16 != 0) {
-    throw desc_error("--n", "a multiple of 16 (TMA needs 16-byte-aligned rows of the FP8 B operand and BF16 output)",
+    throw desc_error("n", "a multiple of 16 (TMA needs 16-byte-aligned rows of the FP8 B operand and BF16 output)",
                      std::to_string(n));
   }
   if (layout == GemmLayout::Contiguous && m % kContiguousAlign != 0) {
-    throw desc_error("--m",
+    throw desc_error("m",
                      "rows per group that are a multiple of 128 (the contiguous layout aligns each expert's "
                      "segment to the kernel's BLOCK_M so no tile straddles two groups)",
                      std::to_string(m));
   }
   if (sms < 0 || sms > hw.sms) {
-    throw desc_error("--sms", fmt::format("between 1 and the chip's {} SMs", hw.sms), std::to_string(sms));
+    throw desc_error("sms", fmt::format("between 1 and the chip's {} SMs", hw.sms), std::to_string(sms));
   }
   if ((a_mn_major || b_mn_major) && !hw.features.fp8_transposed_smem_reads) {
     throw desc_error(
-        a_mn_major ? "--a-major" : "--b-major",
+        a_mn_major ? "a_major" : "b_major",
         fmt::format("K-major FP8 operands on {}: Hopper's FP8 wgmma cannot read them transposed "
                     "(features.fp8_transposed_smem_reads is false; see proposals/transposed-fp8-smem-reads)",
                     hw.name),
         "mn");
   }
   if (a_bf16_cast && !hw.features.tma_fp8_cast) {
-    throw desc_error("--a-dtype",
+    throw desc_error("a_dtype",
                      fmt::format("e4m3 on {}: its TMA cannot cast BF16 to FP8 in flight "
                                  "(features.tma_fp8_cast is false; see proposals/tma-fp8-cast)",
                                  hw.name),
                      "bf16");
   }
   if (block_m && block_m != 64 && block_m != 128 && block_m != 256) {
-    throw desc_error("--block-m", "64, 128 or 256 (one or two math warpgroups of m64 wgmmas)", std::to_string(block_m));
+    throw desc_error("block_m", "64, 128 or 256 (one or two math warpgroups of m64 wgmmas)", std::to_string(block_m));
   }
   if (block_n && (block_n < 16 || block_n > 256 || block_n % 8 != 0)) {
-    throw desc_error("--block-n", "16 to 256 in steps of 8 (the N of a wgmma)", std::to_string(block_n));
+    throw desc_error("block_n", "16 to 256 in steps of 8 (the N of a wgmma)", std::to_string(block_n));
+  }
+  if (block_m > 128 && block_n > 128) {
+    throw desc_error("block_n", "at most 128 with BLOCK_M 256 (one side of a tile at most 128)",
+                     std::to_string(block_n));
+  }
+  for (auto [key, block] : {std::pair{"block_m", block_m}, std::pair{"block_n", block_n}}) {
+    if (block > hw.tma.box_dim_max) {
+      throw desc_error(key,
+                       fmt::format("at most the TMA's largest box extent on {} (hw.tma.box_dim_max {})", hw.name,
+                                   hw.tma.box_dim_max),
+                       std::to_string(block));
+    }
   }
   if (stages && (stages < 1 || stages > 16)) {
-    throw desc_error("--stages", "1 to 16 pipeline stages", std::to_string(stages));
+    throw desc_error("stages", "1 to 16 pipeline stages", std::to_string(stages));
   }
 }
 
@@ -151,7 +210,8 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
   int64_t best_m = 0, best_n = 0;
   for (int64_t bm : block_ms) {
     for (int64_t bn : block_ns) {
-      if (bm > 128 && bn > 128) continue;  // at least one side of the tile at most 128
+      if (bm > 128 && bn > 128) continue;                                // at least one side of the tile at most 128
+      if (bm > hw.tma.box_dim_max || bn > hw.tma.box_dim_max) continue;  // A and B tiles are one TMA box each
       // A tile whose 3-stage pipeline cannot fit is no candidate (an FP32 output tile takes twice the space).
       if (!forced && gemm_smem_bytes(bm, bn, 3, d.k, out_bytes, d.b_row_scales) > capacity) continue;
       bool take = best_m == 0;
@@ -171,6 +231,14 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
       }
     }
   }
+  if (best_m == 0) {
+    // Every tile's 3-stage pipeline, with the B scales of the whole K range, overflows shared memory.
+    throw desc_error("k",
+                     fmt::format("a K whose B scales and a 3-stage pipeline fit the {} B of shared memory a CTA may "
+                                 "use on {} (the scales of all of K stay in shared memory)",
+                                 capacity, hw.name),
+                     fmt::format("{} ({} B of B scales)", d.k, ceil_div(d.k, kBlockK) * 4));
+  }
   GemmConfig c;
   c.block_m = best_m;
   c.block_n = best_n;
@@ -179,7 +247,7 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
     c.smem_bytes = gemm_smem_bytes(best_m, best_n, d.stages, d.k, out_bytes, d.b_row_scales);
     if (c.smem_bytes > capacity) {
       throw desc_error(
-          "--stages", fmt::format("a tile that fits the {} B of shared memory a CTA may use", capacity),
+          "stages", fmt::format("a tile that fits the {} B of shared memory a CTA may use", capacity),
           fmt::format("BLOCK_M={} BLOCK_N={} with {} stages needing {} B", best_m, best_n, d.stages, c.smem_bytes));
     }
   } else {
@@ -190,7 +258,7 @@ GemmConfig choose_gemm_config(const GemmDesc& d, const HardwareConfig& hw) {
       }
     }
     if (c.stages == 0) {
-      throw desc_error("--block-m/--block-n",
+      throw desc_error(d.block_n ? "block_n" : "block_m",
                        fmt::format("a tile whose 3-stage pipeline fits the {} B of shared memory "
                                    "a CTA may use",
                                    capacity),
@@ -527,13 +595,35 @@ class MathProgram : public Program {
 
 }  // namespace
 
-GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw) {
+WorkEstimate estimate_gemm_work(const GemmDesc& d, const GemmConfig& c, const HardwareConfig& hw) {
+  // Measured on `v3sim gemm` (4096 x 7168 x 16384 on H800: 896 tiles x 128 K blocks, 2.4M events in 0.53 s):
+  // about 21 events per tile and K block, 4.5M events per second on one core.
+  constexpr double kEventsPerStep = 22, kEventsPerSecond = 4.5e6;
+  const double tiles = static_cast<double>(c.tiles);
+  const double steps = tiles * static_cast<double>(ceil_div(d.k, kBlockK));
+  WorkEstimate e;
+  e.steps = kEventsPerStep * steps;
+  e.steps_per_second = kEventsPerSecond;
+  e.step_name = "events";
+  // Each CTA's list of tiles (one copy per warpgroup), the L2's lines (one per box, at most its capacity in the
+  // smallest boxes), and the SMs' own state.
+  const double boxes = std::min(3 * steps, static_cast<double>(hw.l2.capacity.count()) / 512);
+  e.bytes = 3 * 24 * tiles + 96 * boxes + static_cast<double>(c.grid) * (1 << 16);
+  return e;
+}
+
+GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw, const std::function<void(double)>& progress) {
   GemmResult r;
   r.desc = d;
   r.config = choose_gemm_config(d, hw);
   const GemmConfig& c = r.config;
+  const WorkEstimate work = estimate_gemm_work(d, c, hw);
+  check_work(SourceLoc{}, "gemm", d.str() + " on " + hw.name, work);
 
   Engine engine;
+  if (progress) {
+    engine.set_reporter([&](uint64_t events) { progress(static_cast<double>(events) / work.steps); }, 1 << 22);
+  }
   Clock clock(hw.sustained_clock);
   MemorySystem memory(engine, hw, clock);
   std::vector<std::unique_ptr<Sm>> sms;

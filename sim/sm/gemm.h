@@ -9,9 +9,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "core/params.h"
+#include "core/resources.h"
 #include "core/units.h"
 #include "sim/hardware.h"
 #include "sim/memory/memory_system.h"
@@ -46,7 +49,8 @@ struct GemmDesc {
   int64_t block_m = 0, block_n = 0, stages = 0;
 
   std::string str() const;
-  // Throws ConfigError naming the constraint that failed and why.
+  // Throws ConfigError naming the constraint that failed and why, with the key of gemm_spec() ("gemm.k", and
+  // "gemm.layout", "gemm.a_major", "gemm.b_major", "gemm.a_dtype" for the choices set outside the table).
   void validate(const HardwareConfig& hw) const;
   int64_t total_m() const { return m * groups; }
   int64_t out_bytes() const { return c_accumulate ? 4 : 2; }  // per output element: FP32 C/D, else BF16 D
@@ -56,6 +60,12 @@ struct GemmDesc {
     return static_cast<double>(groups) * (static_cast<double>(m) * k + static_cast<double>(n) * k + 2.0 * m * n);
   }
 };
+
+// The parameter table of a GEMM problem as `v3sim gemm` takes it (and `v3sim describe gemm` shows): the sizes,
+// groups, SMs and the heuristic's overrides, each with its range.
+const ComponentSpec& gemm_spec();
+// The sizes, groups, SMs and overrides read against gemm_spec(); the layout and the flags are the caller's.
+GemmDesc read_gemm_desc(const ParamReader& r);
 
 struct GemmConfig {
   int64_t block_m = 0, block_n = 0, block_k = 128;
@@ -93,6 +103,10 @@ struct GemmResult {
 };
 
 // Runs the kernel on a cold L2 (DeepGEMM's benchmark flushes it between runs).
-GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw);
+// The memory and events a simulation needs (estimated from the tiles and K blocks before it starts).
+WorkEstimate estimate_gemm_work(const GemmDesc& d, const GemmConfig& c, const HardwareConfig& hw);
+// Simulates the kernel. Throws ConfigError (key "gemm") when the estimate exceeds what this machine can hold
+// (core/resources.h). `progress`, when given, is called now and then with the estimated fraction done.
+GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw, const std::function<void(double)>& progress = {});
 
 }  // namespace v3sim::sim

@@ -98,8 +98,10 @@ void Sm::step(int w) {
   g.blocked = false;
   while (true) {
     if (!g.has_current) {
+      // The previous instruction retired: progress for the watchdog (however long it took in simulated time).
       g.current = g.program->next();
       g.has_current = true;
+      m_engine.progress();
     }
     const Instr& in = g.current;
     const Time now = m_engine.now();

@@ -85,7 +85,7 @@ TEST_CASE("describe lists the parameter tables", "[cli]") {
   CHECK_THAT(r.out, Catch::Contains("n_routed_experts") && Catch::Contains("deployment.parallelism"));
   auto j = run_v3sim({"describe", "model", "--json"});
   REQUIRE(j.exit_code == 0);
-  CHECK(nlohmann::json::parse(j.out)[0]["name"] == "model");
+  CHECK(nlohmann::json::parse(j.out)["components"][0]["name"] == "model");
   check_user_error(run_v3sim({"describe", "gpu"}), "expected a component name");
 }
 
@@ -116,16 +116,18 @@ SCENARIO("every kind of bad input exits 2 with one line naming file, line and ke
     std::string f = write_temp_file("missing.yaml",
                                     "name: d\nphase: train\nbatch:\n  seq_len: 256\n"
                                     "  global_batch_sequences: 16\n");
-    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f}), f + ":1: gpus: expected a positive");
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f}),
+                     f + ":1: gpus: expected an integer from 1 to");
   }
   GIVEN("a negative size and a zero size") {
     std::string f = write_temp_file("neg.yaml", good_deploy() + "");
     check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", f, "--set", "deploy.batch.seq_len=-5"}),
-                     "batch.seq_len: expected a positive integer");
+                     "batch.seq_len: expected an integer from 1 to 1048576");
     std::string z = write_temp_file("zero.yaml", "name: d\nphase: train\ngpus: 0\n");
-    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", z}), z + ":3: gpus: expected a positive");
+    check_user_error(run_v3sim({"graph", "--model", "tiny-moe", "--deploy", z}),
+                     z + ":3: gpus: expected an integer from 1 to");
     std::string mz = write_temp_file("model.yaml", "extends: " + kConfigs + "/models/tiny-moe.yaml\ndim: 0\n");
-    check_user_error(run_v3sim({"graph", "--model", mz}), mz + ":2: dim: expected a positive integer");
+    check_user_error(run_v3sim({"graph", "--model", mz}), mz + ":2: dim: expected an integer from 1 to 65536");
   }
   GIVEN("EP that does not divide the experts") {
     std::string f = write_temp_file("ep.yaml", good_deploy() + "experts:\n  redundant: 2\n");
@@ -214,8 +216,9 @@ SCENARIO("bad numerics input exits 2 with one clear line", "[cli][numerics][erro
   check_user_error(run_v3sim({"numerics", "gemm", "--dist", "cauchy"}),
                    "--dist: expected normal, uniform or uniform_pos");
   check_user_error(run_v3sim({"numerics", "gemm", "--promote-every", "100"}),
-                   "--promote-every: expected 0 or a multiple");
-  check_user_error(run_v3sim({"numerics", "gemm", "--sweep-k", "256,x"}), "--sweep-k: expected comma-separated");
+                   "--promote-every: numerics_gemm.promote_every: expected 0 or a multiple");
+  check_user_error(run_v3sim({"numerics", "gemm", "--sweep-k", "256,x"}),
+                   "--sweep-k: numerics_gemm.sweep_k[1]: expected a list of integers from 1 to");
 }
 
 SCENARIO("a unit that does not parse in a hardware config exits 2 naming file, line and key", "[cli][errors]") {
@@ -258,7 +261,7 @@ TEST_CASE("gemm prints time, TFLOPS, GB/s, cycles, bound and per-resource utiliz
 
 SCENARIO("impossible GEMMs exit 2 saying which constraint failed", "[cli][gemm][errors]") {
   check_user_error(run_v3sim({"gemm", "--m", "128", "--n", "4096", "--k", "1000"}),
-                   "--k: expected a multiple of 128: each K block has one FP32 scale");
+                   "--k: gemm.k: expected a multiple of 128: each K block has one FP32 scale");
   check_user_error(run_v3sim({"gemm", "--m", "4096", "--n", "7168", "--k", "16384", "--block-m", "256", "--block-n",
                               "128", "--stages", "6"}),
                    "expected a tile that fits the 232448 B of shared memory a CTA may use");

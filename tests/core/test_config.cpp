@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -114,7 +115,104 @@ SCENARIO("extends: derives one file from another", "[core][config]") {
   WHEN("files extend each other in a cycle") {
     dir.write("a.yaml", "extends: b.yaml\n");
     std::string b = dir.write("b.yaml", "extends: a.yaml\n");
-    CHECK_THROWS_WITH(load_config_file(b), Catch::Contains("without cycles"));
+    THEN("the error names the whole chain") {
+      ConfigError e = error_of([&] { load_config_file(b); });
+      CHECK_THAT(e.expected(), Catch::Contains("without cycles"));
+      CHECK_THAT(e.found(),
+                 Catch::Contains("b.yaml -> ") && Catch::Contains("a.yaml -> ") && Catch::EndsWith("b.yaml"));
+    }
+  }
+  WHEN("a file extends itself") {
+    std::string self = dir.write("self.yaml", "name: x\nextends: self.yaml\n");
+    CHECK_THROWS_WITH(load_config_file(self), Catch::Contains("the cycle"));
+  }
+  WHEN("the chain is longer than the limit") {
+    for (size_t i = 0; i <= kMaxExtendsDepth; ++i) {
+      dir.write(fmt::format("c{}.yaml", i), fmt::format("extends: c{}.yaml\nk{}: 1\n", i + 1, i));
+    }
+    dir.write(fmt::format("c{}.yaml", kMaxExtendsDepth + 1), "name: end\n");
+    ConfigError e = error_of([&] { load_config_file((dir.path / "c0.yaml").string()); });
+    CHECK_THAT(e.expected(), Catch::Contains(fmt::format("at most {} files", kMaxExtendsDepth)));
+  }
+  WHEN("extends: names something that is not a regular file") {
+    std::string dev = dir.write("dev.yaml", "extends: /dev/zero\nname: x\n");
+    ConfigError e = error_of([&] { load_config_file(dev); });
+    CHECK(e.key_path() == "extends");
+    CHECK_THAT(e.expected(), Catch::Contains("a regular YAML file"));
+    std::string folder = dir.write("folder.yaml", "extends: proposals\n");
+    CHECK_THROWS_WITH(load_config_file(folder), Catch::Contains("a directory"));
+  }
+  WHEN("a required key is missing from a map that both files write") {
+    THEN("the merged map carries the derived file's location") {
+      CHECK_THAT(root.loc().file, Catch::EndsWith("fast.yaml"));
+      CHECK_THAT(root.find("hbm")->loc().file, Catch::EndsWith("fast.yaml"));
+    }
+  }
+}
+
+SCENARIO("YAML that could exhaust the machine is refused early", "[core][config]") {
+  WHEN("an alias contains itself") {
+    ConfigError e = error_of([] { parse_config_text("note: &r [*r]\n", "alias.yaml"); });
+    CHECK_THAT(e.expected(), Catch::Contains("an alias that does not contain itself"));
+    CHECK(e.key_path() == "note[0]");
+    SourceLoc where{"--set model.note=&r [*r]", 0};
+    ConfigNode root = parse_config_text("name: x\n", "m.yaml");
+    CHECK_THROWS_WITH(apply_override(root, "note", "&r [*r]", where), Catch::Contains("an alias"));
+    CHECK_THROWS_WITH(parse_config_text("a: &m {b: *m}\n", "map.yaml"), Catch::Contains("an alias"));
+  }
+  WHEN("aliases expand exponentially (billion laughs)") {
+    std::string text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+    for (char c = 'b'; c <= 'j'; ++c) {
+      const char prev = static_cast<char>(c - 1);
+      text += fmt::format("{}: &{} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n", c, c,
+                          fmt::arg("p", prev));
+    }
+    ConfigError e = error_of([&] { parse_config_text(text, "laughs.yaml"); });
+    CHECK_THAT(e.expected(), Catch::Contains(fmt::format("at most {} keys and values", kMaxConfigNodes)));
+  }
+  WHEN("aliases are used within the bounds") {
+    ConfigNode root = parse_config_text("base: &b {x: 1}\nother: *b\n", "ok.yaml");
+    CHECK(root.find("other")->find("x")->text() == "1");
+  }
+  WHEN("nesting is deeper than the limit") {
+    const std::string deep = std::string(kMaxConfigDepth + 1, '[') + std::string(kMaxConfigDepth + 1, ']');
+    CHECK_THROWS_WITH(parse_config_text("a: " + deep + "\n", "deep.yaml"), Catch::Contains("levels of nesting"));
+    const std::string very_deep = std::string(100000, '[');
+    CHECK_THROWS_AS(parse_config_text("a: " + very_deep + "\n", "deeper.yaml"), ConfigError);
+  }
+  WHEN("the text holds control bytes") {
+    ConfigError e = error_of([] { parse_config_text(std::string("a: 1\nb: x\0y\n", 12), "nul.yaml"); });
+    CHECK(e.loc().line == 2);
+    CHECK_THAT(e.found(), Catch::Contains("\\x00"));
+  }
+  WHEN("a file is larger than the limit") {
+    TempDir dir;
+    std::string big = dir.write("big.yaml", "a: '" + std::string(kMaxConfigBytes, 'x') + "'\n");
+    CHECK_THROWS_WITH(load_config_file(big), Catch::Contains("at most"));
+  }
+  WHEN("a map has many keys") {
+    THEN("loading stays linear in the key count, and too many keys are refused") {
+      std::string text;
+      for (int i = 0; i < 50000; ++i) text += fmt::format("k{}: {}\n", i, i);
+      ConfigNode root = parse_config_text(text, "wide.yaml");
+      CHECK(root.entries().size() == 50000);
+      ConfigNode over = parse_config_text(text, "wide2.yaml");
+      merge_config(root, over);
+      CHECK(root.entries().size() == 50000);
+      std::string more;
+      for (size_t i = 0; i < kMaxConfigNodes; ++i) more += fmt::format("k{}: 1\n", i);
+      CHECK_THROWS_WITH(parse_config_text(more, "wider.yaml"), Catch::Contains("keys and values"));
+    }
+  }
+  WHEN("a value is long or binary") {
+    ConfigNode root = parse_config_text("a: '" + std::string(100000, 'y') + "'\nb: \"\\x01\\x02\\n\"\n", "v.yaml");
+    THEN("describe() quotes it cut, escaped and on one line") {
+      const std::string a = root.find("a")->describe();
+      CHECK(a.size() < 200);
+      CHECK_THAT(a, Catch::Contains("(100000 bytes)"));
+      const std::string b = root.find("b")->describe();
+      CHECK(b == "'\\x01\\x02\\n'");
+    }
   }
 }
 

@@ -10,12 +10,13 @@ const ComponentSpec& link_spec() {
   static const ComponentSpec spec{
       "link",
       "a test link",
-      {{.name = "bandwidth", .type = ParamType::Bandwidth, .description = "per direction", .bound = Bound::Positive},
+      {{.name = "bandwidth", .type = ParamType::Bandwidth, .description = "per direction", .range = range(1e9, 1e12)},
        {.name = "latency",
         .type = ParamType::Time,
         .description = "one hop",
         .required = false,
-        .default_text = "1us"}}};
+        .default_text = "1us",
+        .range = range(0, 1e9)}}};
   return spec;
 }
 
@@ -25,16 +26,23 @@ const ComponentSpec& chip_spec() {
       "a test chip",
       {
           {.name = "name", .type = ParamType::String, .description = "chip name"},
-          {.name = "sms", .type = ParamType::Int, .description = "SM count", .bound = Bound::Positive},
+          {.name = "sms", .type = ParamType::Int, .description = "SM count", .range = range(1, 1024)},
           {.name = "spare",
            .type = ParamType::Int,
            .description = "spare SMs",
            .required = false,
            .default_text = "0",
-           .bound = Bound::NonNegative},
-          {.name = "clock", .type = ParamType::Frequency, .description = "boost clock"},
-          {.name = "smem", .type = ParamType::Bytes, .description = "shared memory per SM", .bound = Bound::Positive},
-          {.name = "ratio", .type = ParamType::Float, .description = "a ratio", .required = false},
+           .range = range(0, 1024)},
+          {.name = "clock", .type = ParamType::Frequency, .description = "boost clock", .range = range(1e8, 1e10)},
+          {.name = "smem",
+           .type = ParamType::Bytes,
+           .description = "shared memory per SM",
+           .range = range(1024, 1 << 30)},
+          {.name = "ratio",
+           .type = ParamType::Float,
+           .description = "a ratio",
+           .required = false,
+           .range = above_zero(1)},
           {.name = "fp32_accumulate",
            .type = ParamType::Bool,
            .description = "accumulator",
@@ -50,7 +58,7 @@ const ComponentSpec& chip_spec() {
            .type = ParamType::IntList,
            .description = "wgmma N values",
            .required = false,
-           .bound = Bound::Positive},
+           .range = range(8, 256)},
           {.name = "link", .type = ParamType::Section, .description = "the link", .section = &link_spec()},
       }};
   return spec;
@@ -120,12 +128,24 @@ SCENARIO("every mistake in a config map names file, line, key, expectation and f
       {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "smss: 132"), 3, "smss", "a key of chip",
        "unknown key 'smss' (did you mean 'sms'?)"},
       {with("clock: 1.83GHz\n", ""), 1, "clock", "a frequency", "nothing (the key is required)"},
-      {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "sms: -4"), 3, "sms", "a positive integer",
-       "'-4'"},
-      {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "sms: 0"), 3, "sms", "a positive integer",
-       "'0'"},
-      {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "sms: many"), 3, "sms", "a positive integer",
-       "'many'"},
+      {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "sms: -4"), 3, "sms",
+       "an integer from 1 to 1024", "'-4'"},
+      {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "sms: 0"), 3, "sms",
+       "an integer from 1 to 1024", "'0'"},
+      {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "sms: 1025"), 3, "sms",
+       "an integer from 1 to 1024", "'1025'"},
+      {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "sms: 9223372036854775807"), 3, "sms",
+       "an integer from 1 to 1024", "'9223372036854775807'"},
+      {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "sms: 99999999999999999999"), 3, "sms",
+       "an integer from 1 to 1024", "'99999999999999999999'"},
+      {with("sms: {value: 132, source: 'profile-data deviceProperties'}", "sms: many"), 3, "sms",
+       "an integer from 1 to 1024", "'many'"},
+      {with("name: h800", "name: h800\nratio: nan"), 2, "ratio", "a number above 0, up to 1", "'nan'"},
+      {with("name: h800", "name: h800\nratio: inf"), 2, "ratio", "a number above 0, up to 1", "'inf'"},
+      {with("name: h800", "name: h800\nratio: 0"), 2, "ratio", "a number above 0, up to 1", "'0'"},
+      {with("clock: 1.83GHz", "clock: 1Hz"), 4, "clock", "a frequency (e.g. 1.83GHz) from 100MHz to 10GHz", "'1Hz'"},
+      {with("ns: [64, 128, 256]", "ns: [64, 1024]"), 6, "ns[1]", "from 8 to 256", "'1024'"},
+      {with("  bandwidth: 400Gb/s", "  bandwidth: -5GB/s"), 8, "link.bandwidth", "from 1GB/s to 1TB/s", "'-5GB/s'"},
       {with("smem: 228KiB", "smem: 228"), 5, "smem", "a size with a unit", "'228' (no unit)"},
       {with("smem: 228KiB", "smem: 228 furlongs"), 5, "smem", "a size with a unit", "unknown unit 'furlongs'"},
       {with("clock: 1.83GHz", "clock: fast"), 4, "clock", "a frequency with a unit", "'fast'"},
@@ -166,8 +186,9 @@ TEST_CASE("a missing optional section reads its defaults, and errors inside it n
 
 TEST_CASE("describe prints every parameter with type, requirement and description", "[core][params]") {
   std::string text = describe_component(chip_spec());
-  for (const char* s : {"chip: a test chip", "sms", "positive integer", "required", "default 0", "frequency",
-                        "one of fast|exact", "chip.link: a test link", "bandwidth", "default 1us"}) {
+  for (const char* s : {"chip: a test chip", "sms", "integer", "from 1 to 1024", "required", "default 0", "frequency",
+                        "from 100MHz to 10GHz", "one of fast|exact", "chip.link: a test link", "bandwidth",
+                        "default 1us", "above 0, up to 1"}) {
     CHECK_THAT(text, Catch::Contains(s));
   }
 }

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
+
+#include "core/error.h"
 #include "core/units.h"
 
 using namespace v3sim;
@@ -87,4 +90,15 @@ TEST_CASE("transfer and cycle times round up to the next picosecond", "[core][un
   Frequency f = parse_frequency("1.83GHz");
   CHECK(f.cycles(1).picoseconds() == 547);           // 546.448... ps rounded up
   CHECK(f.cycles(1830).picoseconds() == 1'000'000);  // exactly 1 us
+}
+
+TEST_CASE("simulated time that leaves the 64-bit range throws instead of wrapping", "[core][units]") {
+  const Time max = Time::ps(std::numeric_limits<int64_t>::max());
+  CHECK_THROWS_AS(max + Time::ps(1), ConfigError);
+  CHECK_THROWS_WITH(max + Time::ps(1), Catch::Contains("beyond the engine's 64-bit picosecond range"));
+  CHECK_THROWS_AS(Time::ps(std::numeric_limits<int64_t>::min()) - Time::ps(1), ConfigError);
+  CHECK((max - Time::ps(1)) + Time::ps(1) == max);
+  CHECK_THROWS_AS(Frequency::hz(1).cycles(std::numeric_limits<int64_t>::max()), ConfigError);
+  CHECK_THROWS_AS(parse_bandwidth("1B/s").transfer_time(Bytes(std::numeric_limits<int64_t>::max())), ConfigError);
+  CHECK(parse_bandwidth("1B/s").transfer_time(Bytes(1000)) == Time::ms(1'000'000));
 }

@@ -75,7 +75,7 @@ SCENARIO("impossible deployments fail at load with the key that is wrong", "[mod
        "a value for 'global_batch_sequences' in a train deployment"},
       {replace(kTrain, "ep: 64", "ep: 64\n  tp: 3"), "parallelism.tp", "a TP degree that divides the 128"},
       {replace(kTrain, "ep: 64", "ep: 64\n  tp: 2"), "parallelism.sp", "sp: true with tp > 1"},
-      {replace(kTrain, "seq_len: 4096", "seq_len: 0"), "batch.seq_len", "a positive integer"},
+      {replace(kTrain, "seq_len: 4096", "seq_len: 0"), "batch.seq_len", "an integer from 1 to"},
       {replace(kTrain, "phase: train", "phase: serve"), "phase", "one of train|prefill|decode"},
   }));
   CAPTURE(c.yaml);

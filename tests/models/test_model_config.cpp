@@ -76,5 +76,5 @@ TEST_CASE("model configs are validated", "[models][config]") {
   CHECK_THROWS_WITH(load("n_expert_groups: 4\nn_limited_groups: 1\nn_activated_experts_x: 1\n"),
                     Catch::Contains("unknown key 'n_activated_experts_x'"));
   CHECK_THROWS_WITH(load("score_func: relu\n"), Catch::Contains("one of softmax|sigmoid"));
-  CHECK_THROWS_WITH(load("q_lora_rank: -1\n"), Catch::Contains("non-negative integer"));
+  CHECK_THROWS_WITH(load("q_lora_rank: -1\n"), Catch::Contains("an integer from 0 to"));
 }

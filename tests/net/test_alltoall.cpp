@@ -56,34 +56,35 @@ TEST_CASE("the descriptor prints the whole problem and sizes copies as DeepEP do
   CHECK_NOTHROW(d.validate(c));
 }
 
-SCENARIO("impossible all-to-alls are refused with the option named", "[net][alltoall][errors]") {
+SCENARIO("impossible all-to-alls are refused with the key named", "[net][alltoall][errors]") {
   const ClusterConfig c = test::cluster("h800-2048-mpft");
   auto refuse = [&](AllToAllDesc d, const std::string& text) {
     CHECK_THROWS_WITH(d.validate(c), Catch::Contains(text));
   };
   AllToAllDesc d;
   d.ep = 12;
-  refuse(d, "--ep: expected an EP size that divides the 2048 GPUs of H800 2048-GPU MPFT cluster into whole nodes");
+  refuse(d,
+         "alltoall.ep: expected an EP size that divides the 2048 GPUs of H800 2048-GPU MPFT cluster into whole nodes");
   d.ep = 4096;
-  refuse(d, "--ep: expected an EP size");
+  refuse(d, "alltoall.ep: expected an EP size");
   d = {};
   d.topk = 300;
-  refuse(d, "--topk: expected between 1 and the 256 experts (experts per token), found 300");
+  refuse(d, "alltoall.topk: expected between 1 and the 256 experts (experts per token), found 300");
   d = {};
   d.ep = 512;
-  refuse(d, "--experts: expected experts that, with the 0 redundant ones, spread evenly over EP 512");
+  refuse(d, "alltoall.experts: expected experts that, with the 0 redundant ones, spread evenly over EP 512");
   d = {};
   d.node_limit = 1;
   d.topk = 40;
-  refuse(d, "--topk: expected at most the 32 experts of the 1 nodes a token may reach (--node-limit 1), found 40");
+  refuse(d, "alltoall.topk: expected at most the 32 experts of the 1 nodes a token may reach (node_limit 1), found 40");
   d = {};
   d.sms = 21;
-  refuse(d, "--sms: expected an even number of SMs");
+  refuse(d, "alltoall.sms: expected an even number of SMs");
   d = {};
   d.routing.kind = RoutingKind::Balanced;
   d.topk = 16;
   d.node_limit = 2;
-  refuse(d, "--node-limit: expected at least the 3 nodes");
+  refuse(d, "alltoall.node_limit: expected at least the 3 nodes");
 }
 
 TEST_CASE("every byte of an all-to-all is delivered, and each link class carries what the routing implies",

@@ -76,13 +76,14 @@ TEST_CASE("alltoall -o writes a Chrome/Perfetto trace of the links", "[cli][net]
 
 SCENARIO("bad alltoall input exits 2 with one clear line", "[cli][net][errors]") {
   GIVEN("an EP size that does not divide the cluster") {
-    expect_refusal(run_v3sim({"alltoall", "--ep", "12"}),
-                   "--ep: expected an EP size that divides the 2048 GPUs of H800 2048-GPU MPFT cluster into whole "
-                   "nodes of 8 GPUs (or divides one node), found 12");
+    expect_refusal(
+        run_v3sim({"alltoall", "--ep", "12"}),
+        "--ep: alltoall.ep: expected an EP size that divides the 2048 GPUs of H800 2048-GPU MPFT cluster into whole "
+        "nodes of 8 GPUs (or divides one node), found 12");
   }
   GIVEN("more experts per token than experts") {
     expect_refusal(run_v3sim({"alltoall", "--experts", "64", "--topk", "65"}),
-                   "--topk: expected between 1 and the 64 experts (experts per token), found 65");
+                   "--topk: alltoall.topk: expected between 1 and the 64 experts (experts per token), found 65");
   }
   GIVEN("a topology with disconnected GPUs") {
     expect_refusal(run_v3sim({"alltoall", "--set", "cluster.nic.per_gpu=0"}),
@@ -100,7 +101,7 @@ SCENARIO("bad alltoall input exits 2 with one clear line", "[cli][net][errors]")
     expect_refusal(run_v3sim({"alltoall", "-o", "trace.h5"}), "-o: expected a Chrome/Perfetto trace file name");
     expect_refusal(run_v3sim({"alltoall", "--set", "cluster.nic.speed=1"}), "unknown key 'speed'");
     expect_refusal(run_v3sim({"alltoall", "--set", "model.dim=1"}), "the document 'model'");
-    expect_refusal(run_v3sim({"alltoall", "--sms", "7"}), "--sms: expected an even number of SMs");
+    expect_refusal(run_v3sim({"alltoall", "--sms", "7"}), "--sms: alltoall.sms: expected an even number of SMs");
     auto mode = run_v3sim({"alltoall", "--mode", "fast"});
     CHECK(mode.exit_code == 2);
     CHECK_THAT(mode.err, Catch::StartsWith("error: "));
