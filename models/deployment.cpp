@@ -201,6 +201,15 @@ const ComponentSpec& profile_spec() {
            .default_text = "0",
            .unit = "layers",
            .range = range(0, 1000)},
+          {.name = "ep_ranks",
+           .type = ParamType::Int,
+           .description = "GPUs of the EP group a profiled chunk pair simulates when experts.load_cv > 0: GPU 0 at "
+                          "the balanced load (the one reported), the others at the EP group's expected order "
+                          "statistics of the load, so the slowest stands for the group's slowest",
+           .required = false,
+           .default_text = "8",
+           .unit = "GPUs",
+           .range = range(2, 64)},
       }};
   return spec;
 }
@@ -233,6 +242,14 @@ const ComponentSpec& experts_spec() {
            .required = false,
            .default_text = "0",
            .range = range(0, 1 << 16)},
+          {.name = "load_cv",
+           .type = ParamType::Float,
+           .description = "MoE load imbalance: coefficient of variation over GPUs, layers and micro-batches of the "
+                          "token copies a GPU's experts receive (0: balanced); simulated in a profiled chunk pair "
+                          "(profile.chunk_pair_layers) over profile.ep_ranks GPUs of the EP group",
+           .required = false,
+           .default_text = "0",
+           .range = range(0, 1)},
       }};
   return spec;
 }
@@ -336,10 +353,16 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   d.shared_as_routed = exp.get_bool("shared_as_routed");
   d.shared_slots = exp.get_int("shared_slots");
   d.node_limit = exp.get_int("node_limit");
+  d.load_cv = exp.get_float("load_cv");
   d.comm_sms = exe.get_int("comm_sms");
   d.gemm_kernel = exe.get_string("gemm_kernel") == "cutlass" ? GemmKernel::Cutlass : GemmKernel::DeepGemm;
   d.expert_wgrad_per_expert = exe.get_string("expert_wgrad") == "per_expert_two_streams";
   d.profile_chunk_layers = prof.get_int("chunk_pair_layers");
+  d.profile_ep_ranks = prof.get_int("ep_ranks");
+  if (prof.value_node("ep_ranks") && d.profile_ep_ranks > d.ep) {
+    throw prof.error("ep_ranks", fmt::format("at most the EP group's {} GPUs", d.ep),
+                     std::to_string(d.profile_ep_ranks));
+  }
   if (d.profile_chunk_layers > 0) {
     if (d.phase != Phase::Train) {
       throw prof.error("chunk_pair_layers", "0 outside training (a chunk pair is a training schedule's unit)",

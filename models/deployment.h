@@ -61,12 +61,20 @@ struct Deployment {
   // micro-batch overlapped with the backward chunk of another, each through this many MoE layers, on one GPU (no
   // embedding, head, MTP, pipeline sends or per-step work). 0: the whole step.
   int64_t profile_chunk_layers = 0;
+  // GPUs of the EP group the chunk pair simulates when experts.load_cv > 0 (GPU 0 is the one reported, at the
+  // balanced load; the others' loads are the EP group's expected order statistics, so the slowest stands for the
+  // group's slowest). With balanced routing one GPU stands for all.
+  int64_t profile_ep_ranks = 8;
 
   // experts
   int64_t redundant_experts = 0;
   bool shared_as_routed = false;  // shared expert hosted on expert slots and routed like the others
   int64_t shared_slots = 0;       // expert slots holding shared-expert replicas (with shared_as_routed)
   int64_t node_limit = 0;         // max nodes a token is dispatched to (0: no limit)
+  // MoE load imbalance: the coefficient of variation, over GPUs, layers and micro-batches, of the token copies a
+  // GPU's experts receive (0: every GPU receives its balanced share). Simulated in a profiled chunk pair with
+  // profile_ep_ranks GPUs of the EP group.
+  double load_cv = 0;
 
   // derived
   int64_t stage_gpus() const { return gpus / pp; }         // GPUs per pipeline rank

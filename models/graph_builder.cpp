@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "models/graph_size.h"
 
 namespace v3sim {
@@ -83,6 +85,9 @@ class StageBuilder {
   }
 
   void build(const StageSlots& slots, int64_t stage, int64_t n_stages);
+  // The load of this GPU's experts in each layer, relative to its balanced share (a profiled chunk pair with
+  // MoE load imbalance); absent: balanced.
+  void set_expert_load(std::vector<double> by_layer) { m_load = std::move(by_layer); }
 
  private:
   // ---- emission ----
@@ -331,6 +336,30 @@ class StageBuilder {
     return emit(std::move(d), deps);
   }
 
+  // A MoE all-to-all. DeepEP's normal kernels (training, prefill) first run a handshake among the EP group on the
+  // communication stream (notify_dispatch, or cached_notify with a cached layout: profile-data train.json runs one
+  // before every dispatch and combine), named like the transfer so the two are one op to a comparison.
+  Local alltoall(int32_t layer, const char* what, OpKind kind, Module mod, Pass pass, int64_t tokens, int64_t bytes,
+                 DType dtype, std::initializer_list<Local> deps, int64_t fanout, int64_t bytes_per_copy) {
+    const std::string name = lname(layer, what);
+    const int64_t ep = m_deploy.ep;
+    if (m_decode) {
+      return comm(name, kind, mod, layer, pass, CommGroup::EP, ep, tokens, bytes, dtype, deps, fanout, bytes_per_copy);
+    }
+    OpDesc h = base(name, kind, mod, layer, pass);
+    h.flags |= kFlagHandshake;
+    h.tokens = tokens;
+    h.comm.group = CommGroup::EP;
+    h.comm.group_size = ep;
+    h.comm.tokens = tokens;
+    h.comm.fanout = fanout;
+    h.comm.node_limit = m_deploy.node_limit;
+    h.comm.bytes = ep * 4 * 2;  // a token count to and from every peer
+    h.comm.dtype = DType::FP32;
+    Local shake = emit(std::move(h), deps);
+    return comm(name, kind, mod, layer, pass, CommGroup::EP, ep, tokens, bytes, dtype, {shake}, fanout, bytes_per_copy);
+  }
+
   Linear make_linear(int32_t layer, Module mod, const char* what, int64_t m, int64_t n, int64_t k, Local x_op,
                      bool fp8 = true) {
     Linear l;
@@ -392,6 +421,7 @@ class StageBuilder {
   int32_t m_gpus = 1;
   bool m_train = false;
   bool m_decode = false;
+  std::vector<double> m_load;
   uint32_t m_extra_flags = 0;  // kFlagMtp while emitting an MTP module
   int64_t m_fp8_weights = 0;   // FP8 GEMM weights of this stage (for the per-step casts)
 
@@ -622,7 +652,14 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   const ModelConfig& M = m_model;
   const int64_t D = M.dim, I = M.moe_inter_dim, T = m_T, E = M.n_routed_experts;
   const int64_t ep = m_deploy.ep, fanout = m_deploy.fanout(M), groups = m_deploy.experts_per_gpu(M);
-  const int64_t R = T * fanout;  // token copies each GPU's experts process (balanced routing)
+  // Token copies this GPU's experts process: its balanced share, times its load in this layer (a whole number per
+  // expert).
+  int64_t R = T * fanout;
+  if (layer >= 0 && static_cast<size_t>(layer) < m_load.size()) {
+    const auto per_expert =
+        std::llround(static_cast<double>(R) * m_load[static_cast<size_t>(layer)] / static_cast<double>(groups));
+    R = std::max<int64_t>(1, per_expert) * groups;
+  }
   const int64_t fp8_copy = D + ceil_div(D, kQuantTile) * 4;  // FP8 payload + 1x128 FP32 scales
   const bool shared_local = M.n_shared_experts > 0 && !m_deploy.shared_as_routed;
   const int64_t Is = M.n_shared_experts * I;
@@ -645,8 +682,8 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   Local xq = quantize(lname(layer, "moe.x_quant"), mod, layer, T, D, xn);
   Local recv = xq;
   if (ep > 1) {
-    recv = comm(lname(layer, "moe.dispatch"), OpKind::AllToAllDispatch, mod, layer, Pass::Forward, CommGroup::EP, ep, T,
-                T * fanout * fp8_copy, DType::E4M3, {xq, topk}, fanout, fp8_copy);
+    recv = alltoall(layer, "moe.dispatch", OpKind::AllToAllDispatch, mod, Pass::Forward, T, T * fanout * fp8_copy,
+                    DType::E4M3, {xq, topk}, fanout, fp8_copy);
   }
   OpDesc pm = base(lname(layer, "moe.permute"), OpKind::Permute, mod, layer);
   pm.tokens = R;
@@ -676,8 +713,8 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   Local unperm = emit(std::move(um), {y});
   Local back = unperm;
   if (ep > 1) {
-    back = comm(lname(layer, "moe.combine"), OpKind::AllToAllCombine, mod, layer, Pass::Forward, CommGroup::EP, ep, T,
-                T * fanout * D * 2, DType::BF16, {unperm}, fanout, D * 2);
+    back = alltoall(layer, "moe.combine", OpKind::AllToAllCombine, mod, Pass::Forward, T, T * fanout * D * 2,
+                    DType::BF16, {unperm}, fanout, D * 2);
   }
 
   Linear s13, s2;
@@ -703,11 +740,15 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
     tape.push_back([=, this](Local grad) {
       // Routed path. The output gradient travels to the experts in FP8 (DeepSeek-V3 §3.3.4: the activation
       // gradient before the MoE down-projection is FP8), the input gradient comes back in BF16.
+      // DeepSeek's stack casts dY on DeepEP's stream (profile-data: the per_token_cast of combine(B), stream 27).
+      const uint32_t keep = m_extra_flags;
+      if (ep > 1 && m_deploy.gemm_kernel == GemmKernel::Cutlass) m_extra_flags |= kFlagCommStream;
       Local gq = quantize(lname(layer, "moe.dy_quant"), mod, layer, T, D, grad, Pass::Dgrad);
+      m_extra_flags = keep;
       Local g_recv = gq;
       if (ep > 1) {
-        g_recv = comm(lname(layer, "moe.combine.bwd"), OpKind::AllToAllDispatch, mod, layer, Pass::Dgrad, CommGroup::EP,
-                      ep, T, T * fanout * fp8_copy, DType::E4M3, {gq}, fanout, fp8_copy);
+        g_recv = alltoall(layer, "moe.combine.bwd", OpKind::AllToAllDispatch, mod, Pass::Dgrad, T,
+                          T * fanout * fp8_copy, DType::E4M3, {gq}, fanout, fp8_copy);
       }
       OpDesc upb = base(lname(layer, "moe.unpermute.bwd"), OpKind::Permute, mod, layer, Pass::Dgrad);
       upb.tokens = R;
@@ -723,8 +764,8 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
       pb.bytes_written = R * D * 2;
       Local d_back = emit(std::move(pb), {d_x});
       if (ep > 1) {
-        d_back = comm(lname(layer, "moe.dispatch.bwd"), OpKind::AllToAllCombine, mod, layer, Pass::Dgrad, CommGroup::EP,
-                      ep, T, T * fanout * D * 2, DType::BF16, {d_back}, fanout, D * 2);
+        d_back = alltoall(layer, "moe.dispatch.bwd", OpKind::AllToAllCombine, mod, Pass::Dgrad, T, T * fanout * D * 2,
+                          DType::BF16, {d_back}, fanout, D * 2);
       }
       // Gradient of the routing weights (dot products of dY with the expert outputs), then the gate.
       OpDesc rb = base(lname(layer, "moe.topk.bwd"), OpKind::Router, mod, layer, Pass::Dgrad);
@@ -931,20 +972,85 @@ int64_t add_collective(OpGraph& g, const std::string& name, OpKind kind, CommGro
 
 namespace {
 
+// The standard normal quantile (Acklam's rational approximation, relative error below 1.2e-9). @pre 0 < p < 1
+double normal_quantile(double p) {
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
+                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01, -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549671010243180e+00, 4.374664141464968e+00,  2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                             3.754408661907416e+00};
+  const double lo = 0.02425;
+  if (p < lo) {
+    const double q = std::sqrt(-2 * std::log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+           ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - lo) return -normal_quantile(1 - p);
+  const double q = p - 0.5, r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
 // One DualPipe chunk pair as a profiler trace shows it: MoE layers 0..N-1 for micro-batches 0 and 1 on one stage.
+// With MoE load imbalance (experts.load_cv) it runs on profile.ep_ranks GPUs of the EP group (pipeline rank index
+// = GPU), whose all-to-alls are collectives: GPU 0 at the balanced load, GPU i > 0 at the load of the EP group's
+// expected order statistic k_i (Blom: z = Phi^-1((k - 0.375) / (ep + 0.25)), k spread from 1 to ep so the last
+// stands for the group's slowest), which GPU gets which load shuffled per layer and micro-batch.
 OpGraph build_chunk_pair(const ModelConfig& model, const Deployment& deploy, const GraphOptions& options) {
   OpGraph g;
-  Template t;
-  StageBuilder b(g, model, deploy, options, t);
-  StageSlots slots;
-  slots.all_moe = true;
-  for (int64_t l = 0; l < options.chunk_layers; ++l) slots.layers.push_back(l);
-  b.build(slots, 0, 1);
-  g.reserve(2 * t.descs.size(), 2 * t.edges.size());
-  for (uint32_t m = 0; m < 2; ++m) {
-    const auto first = static_cast<OpId>(g.num_ops());
-    for (uint32_t d : t.descs) g.add_op(d, m, 0, 0);
-    for (auto [a, c] : t.edges) g.add_dep(first + static_cast<OpId>(a), first + static_cast<OpId>(c));
+  const int64_t gpus = deploy.load_cv > 0 && deploy.ep > 1 ? std::min(deploy.profile_ep_ranks, deploy.ep) : 1;
+  const auto layers = static_cast<size_t>(options.chunk_layers);
+  // Loads per (GPU, micro-batch, layer).
+  std::vector<double> z(static_cast<size_t>(gpus), 0.0);
+  for (int64_t i = 1; i < gpus; ++i) {
+    const double k =
+        gpus == 2 ? static_cast<double>(deploy.ep)
+                  : 1 + static_cast<double>(deploy.ep - 1) * static_cast<double>(i - 1) / static_cast<double>(gpus - 2);
+    z[static_cast<size_t>(i)] = normal_quantile((std::round(k) - 0.375) / (static_cast<double>(deploy.ep) + 0.25));
+  }
+  std::vector<std::vector<std::vector<double>>> load(
+      static_cast<size_t>(gpus), std::vector<std::vector<double>>(2, std::vector<double>(layers, 1.0)));
+  for (size_t mb = 0; mb < 2; ++mb) {
+    for (size_t l = 0; l < layers; ++l) {
+      // GPUs 1.. get the order statistics in a seeded order (a Fisher-Yates shuffle driven by mix64).
+      std::vector<size_t> who;
+      for (size_t i = 1; i < static_cast<size_t>(gpus); ++i) who.push_back(i);
+      for (size_t i = who.size(); i > 1; --i) {
+        const uint64_t r = mix64((mb * 1000003u + l) * 7919u + i);
+        std::swap(who[i - 1], who[static_cast<size_t>(r % i)]);
+      }
+      for (size_t i = 1; i < static_cast<size_t>(gpus); ++i) {
+        load[who[i - 1]][mb][l] = std::max(0.05, 1 + deploy.load_cv * z[i]);
+      }
+    }
+  }
+  size_t per_template = 0;
+  for (int64_t gpu = 0; gpu < gpus; ++gpu) {
+    for (uint32_t m = 0; m < 2; ++m) {
+      Template t;
+      StageBuilder b(g, model, deploy, options, t);
+      if (gpus > 1) b.set_expert_load(load[static_cast<size_t>(gpu)][m]);
+      StageSlots slots;
+      slots.all_moe = true;
+      for (int64_t l = 0; l < options.chunk_layers; ++l) slots.layers.push_back(l);
+      b.build(slots, 0, 1);
+      V3SIM_ASSERT(per_template == 0 || per_template == t.descs.size());
+      per_template = t.descs.size();
+      if (gpu == 0 && m == 0)
+        g.reserve(2 * static_cast<size_t>(gpus) * t.descs.size(), 2 * static_cast<size_t>(gpus) * t.edges.size());
+      const auto first = static_cast<OpId>(g.num_ops());
+      for (size_t i = 0; i < t.descs.size(); ++i) {
+        // The all-to-all ops of every GPU's copy of the template are one collective.
+        const bool group = gpus > 1 && g.descriptor(t.descs[i]).comm.group == CommGroup::EP &&
+                           is_communication(g.descriptor(t.descs[i]).kind);
+        const int32_t collective = group ? static_cast<int32_t>(m * t.descs.size() + i) : -1;
+        g.add_op(t.descs[i], m, 0, static_cast<uint16_t>(gpu), collective);
+      }
+      for (auto [a, c] : t.edges) g.add_dep(first + static_cast<OpId>(a), first + static_cast<OpId>(c));
+    }
   }
   g.finalize();
   return g;

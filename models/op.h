@@ -57,6 +57,12 @@ enum OpFlag : uint32_t {
   // Runs on a second compute stream beside the first, sharing its SMs (DeepSeek's training stack puts half of the
   // routed experts' weight-gradient GEMMs there: profile-data's stream 23).
   kFlagSideStream = 1u << 5,
+  // Runs on the communication stream although it computes (DeepSeek's stack casts the output gradient to FP8 on
+  // DeepEP's stream before dispatching it: profile-data's per_token_cast on stream 27), on the SMs communication holds.
+  kFlagCommStream = 1u << 6,
+  // The handshake before a DeepEP normal-kernel all-to-all (notify_dispatch, cached_notify): every GPU of the EP
+  // group exchanges its token counts (or clears the cached layout's buffers) and waits for all the others.
+  kFlagHandshake = 1u << 7,
 };
 
 const char* to_string(OpKind k);

@@ -37,10 +37,10 @@ uint32_t OpGraph::add_desc(OpDesc desc) {
   return static_cast<uint32_t>(m_impl->descs.size() - 1);
 }
 
-OpId OpGraph::add_op(uint32_t desc, uint32_t micro_batch, uint16_t stage, uint16_t pp_rank) {
+OpId OpGraph::add_op(uint32_t desc, uint32_t micro_batch, uint16_t stage, uint16_t pp_rank, int32_t collective) {
   V3SIM_ASSERT(!finalized());
   V3SIM_ASSERT(desc < m_impl->descs.size());
-  m_impl->nodes.push_back(OpNode{desc, micro_batch, stage, pp_rank});
+  m_impl->nodes.push_back(OpNode{desc, micro_batch, stage, pp_rank, collective});
   return static_cast<OpId>(m_impl->nodes.size() - 1);
 }
 

@@ -23,6 +23,9 @@ struct OpNode {
   uint32_t micro_batch = 0;
   uint16_t stage = 0;    // pipeline stage (model slice) the op belongs to
   uint16_t pp_rank = 0;  // pipeline rank that runs it (DualPipe runs stage s on rank s or pp-1-s)
+  // Instances of one collective on several simulated GPUs share an id (>= 0): each ends when the last of them has
+  // started, plus its own time (a GPU's all-to-all waits for its peers). -1: not part of such a group.
+  int32_t collective = -1;
 };
 
 class OpGraph {
@@ -34,7 +37,7 @@ class OpGraph {
 
   // Building. @pre !finalized()
   uint32_t add_desc(OpDesc desc);
-  OpId add_op(uint32_t desc, uint32_t micro_batch, uint16_t stage, uint16_t pp_rank);
+  OpId add_op(uint32_t desc, uint32_t micro_batch, uint16_t stage, uint16_t pp_rank, int32_t collective = -1);
   void add_dep(OpId before, OpId after);
   void reserve(size_t ops, size_t deps);
   // Builds the graph structure. Throws InternalError if the dependencies have a cycle.

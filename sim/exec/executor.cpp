@@ -287,6 +287,10 @@ class Executor {
   std::vector<uint32_t> m_pending;
   std::vector<int64_t> m_ready_at;
   std::vector<uint32_t> m_critical;  // the predecessor that finished last
+  // Collectives (OpNode::collective): members in the group, members started so far, the last start.
+  std::vector<int32_t> m_group_size, m_group_started;
+  std::vector<int64_t> m_group_last_start;
+  std::vector<std::vector<OpId>> m_group_members;
 
   std::vector<Lane> m_lanes;
   std::vector<RankState> m_ranks;
@@ -374,7 +378,22 @@ void Executor::dispatch(size_t li, int64_t now) {
   RankStats& stats = m_res.ranks[r];
   const Stream stream = m_stream[node.desc];
   if (is_compute(stream)) rs.sm_holder = id;
-  m_events.emplace(m_res.end[id].picoseconds(), id);
+  const int32_t group = node.collective;
+  if (group < 0) {
+    m_events.emplace(m_res.end[id].picoseconds(), id);
+  } else {
+    // A collective: every member waits for the last to start, then takes its own time (a GPU's all-to-all kernel
+    // spins until its peers have joined, as a profiler counts it).
+    const auto gi = static_cast<size_t>(group);
+    m_group_last_start[gi] = std::max(m_group_last_start[gi], now);
+    m_group_members[gi].push_back(id);
+    if (++m_group_started[gi] == m_group_size[gi]) {
+      for (OpId member : m_group_members[gi]) {
+        m_res.end[member] = Time::ps(m_group_last_start[gi]) + m_time[m_graph.node(member).desc];
+        m_events.emplace(m_res.end[member].picoseconds(), member);
+      }
+    }
+  }
   if (stream == Stream::Compute) {
     Time& last = rs.last_compute_end;
     if (start > last) {
@@ -445,6 +464,16 @@ ExecResult Executor::run() {
   m_pending.assign(n, 0);
   m_ready_at.assign(n, 0);
   m_critical.assign(n, kNoOp);
+  for (OpId id = 0; id < n; ++id) {
+    const int32_t group = m_graph.node(id).collective;
+    if (group < 0) continue;
+    const auto gi = static_cast<size_t>(group);
+    if (gi >= m_group_size.size()) m_group_size.resize(gi + 1, 0);
+    ++m_group_size[gi];
+  }
+  m_group_started.assign(m_group_size.size(), 0);
+  m_group_last_start.assign(m_group_size.size(), 0);
+  m_group_members.resize(m_group_size.size());
 
   m_lanes.resize(m_pp * kStreams);
   m_ranks.resize(m_pp);

@@ -54,7 +54,7 @@ constexpr const char* kCacheHeader = "v3sim-kernel-cache 1";
 // The version of the cost rules of this file that change a cached (cycle-level) result: how a graph op maps onto
 // a GemmDesc / CastDesc / AllToAllDesc and what its OpCost holds. Bump it by hand when such a rule changes; the
 // project version and git revision (core/version.h, stamped at every build) are part of the fingerprint too.
-constexpr const char* kCostRulesVersion = "op-cost 4";  // 4: B row scales, GEMM kernel designs
+constexpr const char* kCostRulesVersion = "op-cost 5";  // 5: handshakes, casts on the comm stream
 
 constexpr int64_t kTile = 128;   // FP8 quantization tile and DeepGEMM's K block / contiguous M alignment
 constexpr int64_t kNAlign = 16;  // TMA: 16-byte rows of the FP8 B operand and the BF16 output
@@ -266,7 +266,7 @@ Stream stream_of(const OpDesc& d) {
     case OpKind::SendRecv:
       return Stream::PipeComm;
     default:
-      return d.has(kFlagSideStream) ? Stream::Compute2 : Stream::Compute;
+      return d.has(kFlagCommStream) ? Stream::Comm : d.has(kFlagSideStream) ? Stream::Compute2 : Stream::Compute;
   }
 }
 
@@ -526,10 +526,16 @@ int64_t group_span(const OpDesc& d, const Deployment& dep) {
 // rate x NICs per GPU) with the latency of the slowest hop of a ring step: 2 NIC ends + 1 leaf switch when the
 // group's nodes sit under one leaf, + 2 fabric links and 3 switches (leaf, spine, leaf) when it spans leaves
 // (DeepSeek's Table 5: 2.8 us same-leaf, 3.7 us cross-leaf on H800).
-OpCost collective(const OpDesc& d, const CostContext& ctx) {
+struct Hop {
+  bool intra = false;  // inside one NVLink domain
+  Bandwidth bw;
+  Time latency;
+  std::string link;
+};
+
+Hop hop_of(const OpDesc& d, const CostContext& ctx) {
   const net::ClusterConfig& cl = *ctx.cluster;
   const Deployment& dep = *ctx.deploy;
-  const int64_t n = d.comm.group_size;
   const int64_t gpn = cl.gpus_per_node;
   bool intra = false;
   if (d.kind == OpKind::SendRecv) {
@@ -554,6 +560,27 @@ OpCost collective(const OpDesc& d, const CostContext& ctx) {
       latency = latency + cl.switch_latency + cl.switch_latency + cl.fabric_link_latency + cl.fabric_link_latency;
     link = cross_leaf ? "nic-cross-leaf" : "nic";
   }
+  return Hop{intra, bw, latency, link};
+}
+
+// DeepEP's handshake before a normal-kernel all-to-all (notify_dispatch / cached_notify): every GPU writes its
+// counts to every peer at once and waits for theirs: a kernel launch and two hops (the counts out, the peers' back).
+// What a profiler shows of it beyond that is waiting for the slowest peer (a collective in the executor).
+OpCost handshake(const OpDesc& d, const CostContext& ctx) {
+  const Hop h = hop_of(d, ctx);
+  OpCost c;
+  c.model = CostModel::Analytical;
+  c.bound = "latency";
+  c.time = ctx.hw->kernel.launch_overhead + h.latency + h.latency;
+  c.kernel =
+      fmt::format("handshake {} {} n{} {}", to_string(d.kind), to_string(d.comm.group), d.comm.group_size, h.link);
+  return c;
+}
+
+OpCost collective(const OpDesc& d, const CostContext& ctx) {
+  const net::ClusterConfig& cl = *ctx.cluster;
+  const int64_t n = d.comm.group_size;
+  const auto [intra, bw, latency, link] = hop_of(d, ctx);
   if (bw.bytes_per_second() <= 0) {
     throw ConfigError(fmt::format("{}: the {} group of {} GPUs spans nodes of {} ({}), whose GPUs have no NIC",
                                   describe(d), to_string(d.comm.group), n, cl.name, cl.file));
@@ -663,7 +690,8 @@ Plan plan_cast(const OpDesc& d, const CostContext& ctx) {
   // The kernel works on whole 128 x 128 tiles: a partial tile at the edge costs a whole one (TMA masks it).
   p.cast.rows = round_up(d.gemm.m, kTile);
   p.cast.cols = round_up(d.gemm.k, kTile);
-  p.cast.sms = ctx.compute_sms;
+  // On the communication stream (kFlagCommStream) a kernel gets the SMs communication holds.
+  p.cast.sms = d.has(kFlagCommStream) && ctx.comm_sms > 0 ? ctx.comm_sms : ctx.compute_sms;
   p.cost.model = CostModel::CycleCast;
   p.cost.kernel =
       fmt::format("cast {} rows{} cols{} sms{}", sim::to_string(p.cast.kernel), p.cast.rows, p.cast.cols, p.cast.sms);
@@ -777,6 +805,10 @@ Plan plan_op(const OpDesc& d, const Rewrites& rw, uint32_t index, const CostCont
       return p;
     case OpKind::AllToAllDispatch:
     case OpKind::AllToAllCombine:
+      if (d.has(kFlagHandshake)) {
+        p.cost = handshake(d, ctx);
+        return p;
+      }
       return plan_alltoall(d, ctx);
     case OpKind::AllGather:
     case OpKind::ReduceScatter:

@@ -55,7 +55,9 @@ bool saved_for_backward(const OpGraph& g, OpId id) {
 Memory memory_per_gpu(const StepInputs& in, const OpGraph& g, const ExecResult* exec) {
   const Deployment& d = in.deploy;
   const bool train = d.phase == Phase::Train;
-  const size_t pp = static_cast<size_t>(d.pp);
+  // Ranks of the graph: pipeline ranks, or the EP group's GPUs of a profiled chunk pair.
+  size_t pp = static_cast<size_t>(d.pp);
+  for (OpId id = 0; id < g.num_ops(); ++id) pp = std::max<size_t>(pp, g.node(id).pp_rank + 1u);
   std::vector<Memory> ranks(pp);
   std::vector<std::set<uint32_t>> seen(pp);
   // Activations of one micro-batch per stage: the outputs of its forward ops that a backward op reads, or the part
@@ -215,10 +217,17 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   GraphOptions graph_options;
   graph_options.chunk_layers = chunk_pair ? d.profile_chunk_layers : 0;
   OpGraph graph = build_graph(in.model, d, graph_options);
+  // A chunk pair with MoE load imbalance runs on several GPUs of the EP group (pipeline rank index = GPU); GPU 0
+  // is the one reported.
+  int64_t chunk_gpus = 1;
+  if (chunk_pair) {
+    for (OpId id = 0; id < graph.num_ops(); ++id)
+      chunk_gpus = std::max<int64_t>(chunk_gpus, graph.node(id).pp_rank + 1);
+  }
   auto in_window = [&](OpId id) {
     if (!chunk_pair) return true;
     const OpNode& n = graph.node(id);
-    return (n.micro_batch == 0) == (graph.descriptor(n.desc).pass == Pass::Forward);
+    return n.pp_rank == 0 && (n.micro_batch == 0) == (graph.descriptor(n.desc).pass == Pass::Forward);
   };
 
   // Memory that must fit before anything runs: weights, gradients, optimizer state, KV cache.
@@ -263,7 +272,7 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
 
   ExecOptions eo;
   eo.schedule = d.phase == Phase::Train && !chunk_pair ? d.schedule : PipelineSchedule::None;
-  eo.pp = chunk_pair ? 1 : d.pp;
+  eo.pp = chunk_pair ? chunk_gpus : d.pp;
   eo.micro_batches = chunk_pair ? 2 : d.micro_batches();
   eo.forward_only = d.phase != Phase::Train;
   eo.chunk_pair = chunk_pair;
@@ -276,7 +285,7 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
     window_end = std::max(window_end, ex.end[id]);
   }
   const double step = chunk_pair ? (window_end - window_start).seconds() : ex.makespan.seconds();
-  const auto ranks = static_cast<double>(eo.pp);
+  const auto ranks = static_cast<double>(chunk_pair ? 1 : eo.pp);
   res.step_time_s = step;
   res.ops = graph.num_ops();
 

@@ -107,3 +107,36 @@ TEST_CASE("the second compute stream gets the SMs when the first's kernel ends, 
   CHECK(r.makespan == Time::us(35));
   CHECK(r.ranks[0].busy[static_cast<size_t>(Stream::Compute2)] == Time::us(6));
 }
+
+TEST_CASE("a collective ends when its last member has started, plus its own time", "[exec]") {
+  // Two GPUs (pipeline-rank slots 0 and 1) run the same all-to-all; GPU 1 reaches it 4 us later.
+  OpGraph g;
+  std::vector<Time> times;
+  std::vector<Stream> streams;
+  auto desc = [&](const char* name, OpKind kind, Stream s, int64_t us) {
+    OpDesc d;
+    d.name = name;
+    d.kind = kind;
+    times.push_back(Time::us(us));
+    streams.push_back(s);
+    return g.add_desc(d);
+  };
+  const uint32_t fast = desc("compute", OpKind::Gemm, Stream::Compute, 6);
+  const uint32_t slow = desc("compute", OpKind::Gemm, Stream::Compute, 10);
+  const uint32_t a2a = desc("dispatch", OpKind::AllToAllDispatch, Stream::Comm, 3);
+  const OpId c0 = g.add_op(fast, 0, 0, 0), x0 = g.add_op(a2a, 0, 0, 0, 7);
+  const OpId c1 = g.add_op(slow, 0, 0, 1), x1 = g.add_op(a2a, 0, 0, 1, 7);
+  g.add_dep(c0, x0);
+  g.add_dep(c1, x1);
+  g.finalize();
+  ExecOptions o;
+  o.forward_only = true;
+  o.pp = 2;
+  const ExecResult r = execute(g, times, streams, o);
+  CHECK(r.start[x0] == Time::us(6));
+  CHECK(r.start[x1] == Time::us(10));
+  // GPU 0's kernel spins from 6 us until GPU 1 joins at 10 us, then both take their 3 us.
+  CHECK(r.end[x0] == Time::us(13));
+  CHECK(r.end[x1] == Time::us(13));
+  CHECK(r.ranks[0].busy[static_cast<size_t>(Stream::Comm)] == Time::us(7));
+}

@@ -228,9 +228,14 @@ TEST_CASE("the tiny training graph: every op costed, FP8 kernels at cycle level,
     const bool fp8_gemm = (d.kind == OpKind::Gemm || d.kind == OpKind::GroupedGemm) && d.gemm.a_type == DType::E4M3;
     if (fp8_gemm) CHECK(c.model == CostModel::CycleGemm);
     if (d.kind == OpKind::Quantize || d.kind == OpKind::TransposeRequant) CHECK(c.model == CostModel::CycleCast);
-    if (d.kind == OpKind::AllToAllDispatch || d.kind == OpKind::AllToAllCombine) {
+    if ((d.kind == OpKind::AllToAllDispatch || d.kind == OpKind::AllToAllCombine) && !d.has(kFlagHandshake)) {
       CHECK(c.model == CostModel::CycleAllToAll);
       CHECK_THAT(c.kernel, Catch::StartsWith("alltoall normal"));
+    }
+    if (d.has(kFlagHandshake)) {
+      // A launch and two hops: microseconds, far below the transfer.
+      CHECK(c.model == CostModel::Analytical);
+      CHECK(c.time < Time::us(20));
     }
     if (d.kind == OpKind::Attention || d.kind == OpKind::Norm) CHECK(c.model == CostModel::Roofline);
     if (d.kind == OpKind::ReduceScatter || d.kind == OpKind::SendRecv) CHECK(c.model == CostModel::Analytical);

@@ -354,3 +354,54 @@ TEST_CASE("a chunk pair issues in DualPipe's order: backward experts between for
   // and only then the next pair: forward layer 1 after backward layer 1's attention.
   CHECK(attn_b < start_of("L1.attn.core mb0"));
 }
+
+TEST_CASE("MoE load imbalance: GPUs of the EP group at different loads, all-to-alls waiting for the slowest",
+          "[exec][step][profile][imbalance]") {
+  StepInputs in = inputs("tiny-moe", "tiny-train");
+  in.deploy.profile_chunk_layers = 2;
+  in.deploy.profile_ep_ranks = 4;
+  GraphOptions go;
+  go.chunk_layers = 2;
+  // Balanced: one GPU stands for all, no collective.
+  {
+    const OpGraph g = build_graph(in.model, in.deploy, go);
+    for (OpId id = 0; id < g.num_ops(); ++id) {
+      CHECK(g.node(id).pp_rank == 0);
+      CHECK(g.node(id).collective == -1);
+    }
+  }
+  in.deploy.load_cv = 0.2;
+  const OpGraph g = build_graph(in.model, in.deploy, go);
+  std::map<int32_t, std::set<uint16_t>> groups;
+  std::map<uint16_t, std::set<int64_t>> rows;  // grouped-GEMM rows per GPU
+  for (OpId id = 0; id < g.num_ops(); ++id) {
+    const OpNode& n = g.node(id);
+    const OpDesc& d = g.desc(id);
+    if (n.collective >= 0) {
+      CHECK(is_communication(d.kind));
+      groups[n.collective].insert(n.pp_rank);
+    }
+    if (d.kind == OpKind::GroupedGemm && d.pass == Pass::Forward) rows[n.pp_rank].insert(d.gemm.m);
+  }
+  REQUIRE(!groups.empty());
+  for (const auto& [k, members] : groups) CHECK(members.size() == 4);  // every GPU joins every all-to-all
+  // GPU 0 runs the balanced load (tokens x top-k); the others run other loads.
+  const int64_t balanced = in.deploy.tokens_per_micro_batch() * in.deploy.fanout(in.model);
+  CHECK(rows[0] == std::set<int64_t>{balanced});
+  std::set<int64_t> others;
+  for (uint16_t gpu = 1; gpu < 4; ++gpu) others.insert(rows[gpu].begin(), rows[gpu].end());
+  CHECK(others.size() > 1);
+  // Handshakes precede every all-to-all of a training step.
+  size_t shakes = 0, transfers = 0;
+  for (OpId id = 0; id < g.num_ops(); ++id) {
+    if (g.node(id).pp_rank != 0 || !is_communication(g.desc(id).kind)) continue;
+    (g.desc(id).has(kFlagHandshake) ? shakes : transfers) += 1;
+  }
+  CHECK(shakes == transfers);
+  // Waiting for slower GPUs lengthens GPU 0's communication kernels; its compute is the balanced one's.
+  StepInputs balanced_in = in;
+  balanced_in.deploy.load_cv = 0;
+  const StepResult r0 = simulate_step(balanced_in), r1 = simulate_step(in);
+  CHECK(r1.stream_busy_s.at("comm") > r0.stream_busy_s.at("comm"));
+  CHECK(r1.stream_busy_s.at("compute") == Approx(r0.stream_busy_s.at("compute")).epsilon(1e-9));
+}
