@@ -1070,107 +1070,129 @@ OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const Gr
   const bool dualpipe = deploy.schedule == PipelineSchedule::DualPipe;
   const auto gpus = static_cast<int32_t>(train ? deploy.stage_gpus() : deploy.gpus);
 
-  std::vector<Template> templates(static_cast<size_t>(pp));
-  std::vector<StepOps> steps(static_cast<size_t>(pp));
-  for (int64_t s = 0; s < pp; ++s) {
-    Template& t = templates[static_cast<size_t>(s)];
-    StageBuilder b(g, model, deploy, options, t);
-    b.build(slots_of_stage(model, deploy, options, s), s, pp);
-    if (!train) continue;
-    // Per-step work of the stage: FP8 weight casts (K-major for Fprop, transposed for Dgrad), the DP gradient
-    // reduction, AdamW on this GPU's ZeRO shard, and the parameter all-gather.
-    StepOps& st = steps[static_cast<size_t>(s)];
-    const int64_t p8 = b.fp8_weights();
-    OpDesc cast = step_desc(fmt::format("stage{}.weights.cast_fp8", s), OpKind::WeightCast, gpus);
-    cast.flags |= kFlagFp8;
-    cast.flops = 3 * p8;
-    cast.bytes_read = 2 * p8;
-    cast.bytes_written = p8 + p8 / (kQuantTile * kQuantTile) * 4;
-    OpDesc cast_t = cast;
-    cast_t.name = fmt::format("stage{}.weights.cast_fp8_transposed", s);
-    cast_t.flags |= kFlagTransposeForFp8;
-    st.cast = g.add_desc(std::move(cast));
-    st.cast_t = g.add_desc(std::move(cast_t));
-    const int64_t copies = dualpipe ? 2 : 1;  // DualPipe keeps two copies of every stage's parameters
-    const int64_t dense_group = deploy.dp() * copies;
-    const int64_t expert_group = deploy.expert_dp() * copies;
-    const bool zero = deploy.zero_stage >= 1;
-    const OpKind reduce = zero ? OpKind::ReduceScatter : OpKind::AllReduce;
-    st.rs_dense = add_collective(g, fmt::format("stage{}.grads.reduce", s), reduce, CommGroup::DP, dense_group,
-                                 b.dense_params * 4, DType::FP32, gpus);
-    st.rs_expert = add_collective(g, fmt::format("stage{}.expert_grads.reduce", s), reduce, CommGroup::ExpertDP,
-                                  expert_group, b.expert_params * 4, DType::FP32, gpus);
-    const int64_t shard =
-        zero ? b.dense_params / dense_group + b.expert_params / expert_group : b.dense_params + b.expert_params;
-    OpDesc opt = step_desc(fmt::format("stage{}.optimizer", s), OpKind::Optimizer, gpus);
-    opt.params = shard;
-    opt.flops = 12 * shard;       // AdamW: moments, bias correction, update, weight decay
-    opt.bytes_read = 12 * shard;  // FP32 master + FP32 grad + BF16 m and v (DeepSeek-V3 §3.3.3)
-    opt.bytes_written = 8 * shard;
-    st.optimizer = g.add_desc(std::move(opt));
-    if (zero) {
-      st.ag_dense = add_collective(g, fmt::format("stage{}.params.all_gather", s), OpKind::AllGather, CommGroup::DP,
-                                   dense_group, b.dense_params * 2, DType::BF16, gpus);
-      st.ag_expert = add_collective(g, fmt::format("stage{}.expert_params.all_gather", s), OpKind::AllGather,
-                                    CommGroup::ExpertDP, expert_group, b.expert_params * 2, DType::BF16, gpus);
+  // MoE load imbalance (experts.load_cv): a second copy of the pipeline stands for the EP group's slowest GPUs,
+  // their experts at the load of the group's expected maximum (Blom: z = Phi^-1((ep - 0.375) / (ep + 0.25))) in
+  // every MoE layer; the two copies' all-to-alls are collectives, so the balanced GPUs wait for the slow ones as
+  // DeepEP's kernels do. The step ends when the slowest GPU's does.
+  const size_t replicas = deploy.load_cv > 0 && deploy.ep > 1 && deploy.phase != Phase::Decode ? 2 : 1;
+  const double slow = 1 + deploy.load_cv * normal_quantile((static_cast<double>(deploy.ep) - 0.375) /
+                                                           (static_cast<double>(deploy.ep) + 0.25));
+  for (size_t rep = 0; rep < replicas; ++rep) {
+    const int64_t off = static_cast<int64_t>(rep) * pp;
+    std::vector<Template> templates(static_cast<size_t>(pp));
+    std::vector<StepOps> steps(static_cast<size_t>(pp));
+    for (int64_t s = 0; s < pp; ++s) {
+      Template& t = templates[static_cast<size_t>(s)];
+      StageBuilder b(g, model, deploy, options, t);
+      if (rep > 0)
+        b.set_expert_load(std::vector<double>(static_cast<size_t>(model.n_layers + model.n_mtp_layers), slow));
+      b.build(slots_of_stage(model, deploy, options, s), s, pp);
+      if (!train) continue;
+      // Per-step work of the stage: FP8 weight casts (K-major for Fprop, transposed for Dgrad), the DP gradient
+      // reduction, AdamW on this GPU's ZeRO shard, and the parameter all-gather.
+      StepOps& st = steps[static_cast<size_t>(s)];
+      const int64_t p8 = b.fp8_weights();
+      OpDesc cast = step_desc(fmt::format("stage{}.weights.cast_fp8", s), OpKind::WeightCast, gpus);
+      cast.flags |= kFlagFp8;
+      cast.flops = 3 * p8;
+      cast.bytes_read = 2 * p8;
+      cast.bytes_written = p8 + p8 / (kQuantTile * kQuantTile) * 4;
+      OpDesc cast_t = cast;
+      cast_t.name = fmt::format("stage{}.weights.cast_fp8_transposed", s);
+      cast_t.flags |= kFlagTransposeForFp8;
+      st.cast = g.add_desc(std::move(cast));
+      st.cast_t = g.add_desc(std::move(cast_t));
+      const int64_t copies = dualpipe ? 2 : 1;  // DualPipe keeps two copies of every stage's parameters
+      const int64_t dense_group = deploy.dp() * copies;
+      const int64_t expert_group = deploy.expert_dp() * copies;
+      const bool zero = deploy.zero_stage >= 1;
+      const OpKind reduce = zero ? OpKind::ReduceScatter : OpKind::AllReduce;
+      st.rs_dense = add_collective(g, fmt::format("stage{}.grads.reduce", s), reduce, CommGroup::DP, dense_group,
+                                   b.dense_params * 4, DType::FP32, gpus);
+      st.rs_expert = add_collective(g, fmt::format("stage{}.expert_grads.reduce", s), reduce, CommGroup::ExpertDP,
+                                    expert_group, b.expert_params * 4, DType::FP32, gpus);
+      const int64_t shard =
+          zero ? b.dense_params / dense_group + b.expert_params / expert_group : b.dense_params + b.expert_params;
+      OpDesc opt = step_desc(fmt::format("stage{}.optimizer", s), OpKind::Optimizer, gpus);
+      opt.params = shard;
+      opt.flops = 12 * shard;       // AdamW: moments, bias correction, update, weight decay
+      opt.bytes_read = 12 * shard;  // FP32 master + FP32 grad + BF16 m and v (DeepSeek-V3 §3.3.3)
+      opt.bytes_written = 8 * shard;
+      st.optimizer = g.add_desc(std::move(opt));
+      if (zero) {
+        st.ag_dense = add_collective(g, fmt::format("stage{}.params.all_gather", s), OpKind::AllGather, CommGroup::DP,
+                                     dense_group, b.dense_params * 2, DType::BF16, gpus);
+        st.ag_expert = add_collective(g, fmt::format("stage{}.expert_params.all_gather", s), OpKind::AllGather,
+                                      CommGroup::ExpertDP, expert_group, b.expert_params * 2, DType::BF16, gpus);
+      }
     }
-  }
 
-  size_t ops = 0, deps = 0;
-  for (const Template& t : templates) {
-    ops += t.descs.size() * static_cast<size_t>(mbs);
-    deps += (t.edges.size() + 4 + t.wgrad_dense.size() + t.wgrad_expert.size()) * static_cast<size_t>(mbs);
-  }
-  g.reserve(ops + static_cast<size_t>(pp) * 14, deps);
+    size_t ops = 0, deps = 0;
+    for (const Template& t : templates) {
+      ops += t.descs.size() * static_cast<size_t>(mbs);
+      deps += (t.edges.size() + 4 + t.wgrad_dense.size() + t.wgrad_expert.size()) * static_cast<size_t>(mbs);
+    }
+    if (rep == 0) g.reserve(replicas * (ops + static_cast<size_t>(pp) * 14), replicas * deps);
+    size_t widest = 0;
+    for (const Template& t : templates) widest = std::max(widest, t.descs.size());
 
-  // Instantiate every stage for every micro-batch. DualPipe feeds half the micro-batches from each end, so the
-  // second half of stage s runs on rank pp-1-s.
-  std::vector<std::vector<OpId>> base(static_cast<size_t>(pp), std::vector<OpId>(static_cast<size_t>(mbs)));
-  auto rank_of = [&](int64_t s, int64_t m) { return dualpipe && m >= mbs / 2 ? pp - 1 - s : s; };
-  for (int64_t s = 0; s < pp; ++s) {
-    const Template& t = templates[static_cast<size_t>(s)];
-    for (int64_t m = 0; m < mbs; ++m) {
-      OpId first = static_cast<OpId>(g.num_ops());
-      base[static_cast<size_t>(s)][static_cast<size_t>(m)] = first;
-      const auto rank = static_cast<uint16_t>(rank_of(s, m));
-      for (uint32_t d : t.descs) g.add_op(d, static_cast<uint32_t>(m), static_cast<uint16_t>(s), rank);
-      for (auto [a, b] : t.edges) g.add_dep(first + static_cast<OpId>(a), first + static_cast<OpId>(b));
-    }
-  }
-  for (int64_t m = 0; m < mbs; ++m) {
-    for (int64_t s = 0; s + 1 < pp; ++s) {
-      const Template& cur = templates[static_cast<size_t>(s)];
-      const Template& next = templates[static_cast<size_t>(s + 1)];
-      OpId cur_base = base[static_cast<size_t>(s)][static_cast<size_t>(m)];
-      OpId next_base = base[static_cast<size_t>(s + 1)][static_cast<size_t>(m)];
-      g.add_dep(cur_base + static_cast<OpId>(cur.fwd_out), next_base + static_cast<OpId>(next.fwd_in));
-      if (train) g.add_dep(next_base + static_cast<OpId>(next.bwd_out), cur_base + static_cast<OpId>(cur.bwd_in));
-    }
-  }
-  if (train) {
+    // Instantiate every stage for every micro-batch. DualPipe feeds half the micro-batches from each end, so the
+    // second half of stage s runs on rank pp-1-s.
+    std::vector<std::vector<OpId>> base(static_cast<size_t>(pp), std::vector<OpId>(static_cast<size_t>(mbs)));
+    auto rank_of = [&](int64_t s, int64_t m) { return dualpipe && m >= mbs / 2 ? pp - 1 - s : s; };
     for (int64_t s = 0; s < pp; ++s) {
       const Template& t = templates[static_cast<size_t>(s)];
-      const StepOps& st = steps[static_cast<size_t>(s)];
-      std::vector<int64_t> ranks{s};
-      if (dualpipe && pp - 1 - s != s) ranks.push_back(pp - 1 - s);
-      for (int64_t r : ranks) {
-        auto add = [&](uint32_t d) { return g.add_op(d, 0, static_cast<uint16_t>(s), static_cast<uint16_t>(r)); };
-        OpId cast = add(st.cast), cast_t = add(st.cast_t);
-        OpId rs_dense = st.rs_dense >= 0 ? add(static_cast<uint32_t>(st.rs_dense)) : 0;
-        OpId rs_expert = st.rs_expert >= 0 ? add(static_cast<uint32_t>(st.rs_expert)) : 0;
-        OpId opt = add(st.optimizer);
-        for (int64_t m = 0; m < mbs; ++m) {
-          if (rank_of(s, m) != r) continue;
-          OpId b = base[static_cast<size_t>(s)][static_cast<size_t>(m)];
-          g.add_dep(cast, b + static_cast<OpId>(t.fwd_in));
-          g.add_dep(cast_t, b + static_cast<OpId>(t.bwd_in));
-          for (Local w : t.wgrad_dense) g.add_dep(b + static_cast<OpId>(w), st.rs_dense >= 0 ? rs_dense : opt);
-          for (Local w : t.wgrad_expert) g.add_dep(b + static_cast<OpId>(w), st.rs_expert >= 0 ? rs_expert : opt);
+      for (int64_t m = 0; m < mbs; ++m) {
+        OpId first = static_cast<OpId>(g.num_ops());
+        base[static_cast<size_t>(s)][static_cast<size_t>(m)] = first;
+        const auto rank = static_cast<uint16_t>(rank_of(s, m) + off);
+        for (size_t i = 0; i < t.descs.size(); ++i) {
+          // With a slow replica, its MoE all-to-alls and the first replica's are one collective.
+          const OpDesc& od = g.descriptor(t.descs[i]);
+          const bool coll = replicas > 1 && od.comm.group == CommGroup::EP && is_communication(od.kind);
+          const auto id = static_cast<int32_t>((static_cast<size_t>(s * mbs + m)) * widest + i);
+          g.add_op(t.descs[i], static_cast<uint32_t>(m), static_cast<uint16_t>(s), rank, coll ? id : -1);
         }
-        if (st.rs_dense >= 0) g.add_dep(rs_dense, opt);
-        if (st.rs_expert >= 0) g.add_dep(rs_expert, opt);
-        if (st.ag_dense >= 0) g.add_dep(opt, add(static_cast<uint32_t>(st.ag_dense)));
-        if (st.ag_expert >= 0) g.add_dep(opt, add(static_cast<uint32_t>(st.ag_expert)));
+        for (auto [a, b] : t.edges) g.add_dep(first + static_cast<OpId>(a), first + static_cast<OpId>(b));
+      }
+    }
+    for (int64_t m = 0; m < mbs; ++m) {
+      for (int64_t s = 0; s + 1 < pp; ++s) {
+        const Template& cur = templates[static_cast<size_t>(s)];
+        const Template& next = templates[static_cast<size_t>(s + 1)];
+        OpId cur_base = base[static_cast<size_t>(s)][static_cast<size_t>(m)];
+        OpId next_base = base[static_cast<size_t>(s + 1)][static_cast<size_t>(m)];
+        g.add_dep(cur_base + static_cast<OpId>(cur.fwd_out), next_base + static_cast<OpId>(next.fwd_in));
+        if (train) g.add_dep(next_base + static_cast<OpId>(next.bwd_out), cur_base + static_cast<OpId>(cur.bwd_in));
+      }
+    }
+    if (train) {
+      for (int64_t s = 0; s < pp; ++s) {
+        const Template& t = templates[static_cast<size_t>(s)];
+        const StepOps& st = steps[static_cast<size_t>(s)];
+        std::vector<int64_t> ranks{s};
+        if (dualpipe && pp - 1 - s != s) ranks.push_back(pp - 1 - s);
+        for (int64_t r : ranks) {
+          auto add = [&](uint32_t d) {
+            return g.add_op(d, 0, static_cast<uint16_t>(s), static_cast<uint16_t>(r + off));
+          };
+          OpId cast = add(st.cast), cast_t = add(st.cast_t);
+          OpId rs_dense = st.rs_dense >= 0 ? add(static_cast<uint32_t>(st.rs_dense)) : 0;
+          OpId rs_expert = st.rs_expert >= 0 ? add(static_cast<uint32_t>(st.rs_expert)) : 0;
+          OpId opt = add(st.optimizer);
+          for (int64_t m = 0; m < mbs; ++m) {
+            if (rank_of(s, m) != r) continue;
+            OpId b = base[static_cast<size_t>(s)][static_cast<size_t>(m)];
+            g.add_dep(cast, b + static_cast<OpId>(t.fwd_in));
+            g.add_dep(cast_t, b + static_cast<OpId>(t.bwd_in));
+            for (Local w : t.wgrad_dense) g.add_dep(b + static_cast<OpId>(w), st.rs_dense >= 0 ? rs_dense : opt);
+            for (Local w : t.wgrad_expert) g.add_dep(b + static_cast<OpId>(w), st.rs_expert >= 0 ? rs_expert : opt);
+          }
+          if (st.rs_dense >= 0) g.add_dep(rs_dense, opt);
+          if (st.rs_expert >= 0) g.add_dep(rs_expert, opt);
+          if (st.ag_dense >= 0) g.add_dep(opt, add(static_cast<uint32_t>(st.ag_dense)));
+          if (st.ag_expert >= 0) g.add_dep(opt, add(static_cast<uint32_t>(st.ag_expert)));
+        }
       }
     }
   }

@@ -22,7 +22,7 @@ constexpr uint32_t kNoOp = std::numeric_limits<uint32_t>::max();
 // Step of each (rank, micro-batch, part) in the ranks' programs.
 class StepMap {
  public:
-  StepMap(const ExecOptions& o) : m_pp(o.pp), m_mbs(o.micro_batches) {
+  StepMap(const ExecOptions& o) : m_pp(o.pp * o.replicas), m_mbs(o.micro_batches) {
     m_index.assign(static_cast<size_t>(m_pp * m_mbs * 3), kNoStep);
     m_steps.assign(static_cast<size_t>(m_pp), 0);
     m_peak.assign(static_cast<size_t>(m_pp), 0);
@@ -34,7 +34,7 @@ class StepMap {
         m_peak[static_cast<size_t>(r)] = m_mbs;
         continue;
       }
-      auto program = o.chunk_pair ? chunk_pair_program() : rank_program(o.schedule, m_pp, m_mbs, r);
+      auto program = o.chunk_pair ? chunk_pair_program() : rank_program(o.schedule, o.pp, m_mbs, r % o.pp);
       for (size_t s = 0; s < program.size(); ++s) {
         for (const Chunk& c : program[s].chunks) {
           const int slot = c.part == ChunkPart::Forward ? 0 : c.part == ChunkPart::Weight ? 2 : 1;
@@ -242,7 +242,7 @@ class Executor {
         m_time(desc_time),
         m_stream(desc_stream),
         m_steps(options),
-        m_pp(static_cast<size_t>(options.pp)),
+        m_pp(static_cast<size_t>(options.pp * options.replicas)),
         m_gate(!options.forward_only) {}
 
   ExecResult run();

@@ -35,6 +35,9 @@ struct ExecOptions {
   int64_t micro_batches = 1;
   bool forward_only = false;  // inference: all micro-batches issued together
   bool chunk_pair = false;    // a profiled chunk pair (pp 1, 2 micro-batches): chunk_pair_program()
+  // Copies of the pipeline (ranks pp..2pp-1 run the programs of ranks 0..pp-1): the slow GPUs of an imbalanced EP
+  // group (build_graph with experts.load_cv).
+  int64_t replicas = 1;
 };
 
 struct RankStats {

@@ -224,8 +224,10 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
     for (OpId id = 0; id < graph.num_ops(); ++id)
       chunk_gpus = std::max<int64_t>(chunk_gpus, graph.node(id).pp_rank + 1);
   }
+  // What the figures report: the balanced GPUs (a slow copy of the pipeline stands for the EP group's slowest GPUs
+  // when experts.load_cv > 0; the step still ends when they do).
   auto in_window = [&](OpId id) {
-    if (!chunk_pair) return true;
+    if (!chunk_pair) return graph.node(id).pp_rank < d.pp;
     const OpNode& n = graph.node(id);
     return n.pp_rank == 0 && (n.micro_batch == 0) == (graph.descriptor(n.desc).pass == Pass::Forward);
   };
@@ -273,6 +275,11 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   ExecOptions eo;
   eo.schedule = d.phase == Phase::Train && !chunk_pair ? d.schedule : PipelineSchedule::None;
   eo.pp = chunk_pair ? chunk_gpus : d.pp;
+  if (!chunk_pair) {
+    int64_t graph_ranks = d.pp;
+    for (OpId id = 0; id < graph.num_ops(); ++id) graph_ranks = std::max<int64_t>(graph_ranks, graph.node(id).pp_rank + 1);
+    eo.replicas = graph_ranks / d.pp;  // a slow copy of the pipeline with MoE load imbalance
+  }
   eo.micro_batches = chunk_pair ? 2 : d.micro_batches();
   eo.forward_only = d.phase != Phase::Train;
   eo.chunk_pair = chunk_pair;
@@ -325,7 +332,9 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   res.tokens_per_s_per_node = res.tokens_per_s_per_gpu * static_cast<double>(in.cluster.gpus_per_node);
 
   // Idle, busy and breakdown.
-  for (const RankStats& rs : ex.ranks) {
+  for (size_t r = 0; r < ex.ranks.size(); ++r) {
+    if (!chunk_pair && static_cast<int64_t>(r) >= d.pp) break;
+    const RankStats& rs = ex.ranks[r];
     res.bubble_s = std::max(res.bubble_s, rs.bubble.seconds());
     res.exposed_comm_s = std::max(res.exposed_comm_s, rs.exposed_comm.seconds());
     res.rank_busy_s.push_back(rs.busy[0].seconds());
