@@ -1,7 +1,16 @@
 #include "report/compare.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <cmath>
+#include <limits>
 #include <map>
+
+#include "core/error.h"
+#include "models/op.h"
 
 namespace v3sim {
 
@@ -34,6 +43,510 @@ Comparison compare_timelines(const Timeline& measured, const Timeline& projected
   }
   c.mape = paired > 0 ? sum / static_cast<double>(paired) : 0;
   return c;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Categories
+
+namespace {
+
+// The graph's op kind named `kind`, if it is one.
+std::optional<OpKind> op_kind_named(std::string_view kind) {
+  for (int k = 0; k < static_cast<int>(OpKind::kCount); ++k) {
+    if (kind == to_string(static_cast<OpKind>(k))) return static_cast<OpKind>(k);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Category category_of(std::string_view kind, std::string_view pass) {
+  const std::optional<OpKind> k = op_kind_named(kind);
+  if (!k) return Category::Other;  // "other", "unmapped": kernels no op of the graph stands for
+  const bool wgrad = pass == to_string(Pass::Wgrad);
+  switch (*k) {
+    case OpKind::Gemm:
+      return wgrad ? Category::Wgrad : Category::GemmDense;
+    case OpKind::GroupedGemm:
+    case OpKind::BatchedGemm:
+      return wgrad ? Category::Wgrad : Category::GemmGrouped;
+    case OpKind::Attention:
+      return Category::Attention;
+    case OpKind::Embedding:
+    case OpKind::Norm:
+    case OpKind::Quantize:
+    case OpKind::TransposeRequant:
+    case OpKind::WeightCast:
+    case OpKind::Rope:
+    case OpKind::Activation:
+    case OpKind::Elementwise:
+    case OpKind::Router:
+    case OpKind::Permute:
+    case OpKind::Unpermute:
+    case OpKind::KvCacheAppend:
+    case OpKind::Loss:
+    case OpKind::Optimizer:
+      return Category::Membound;
+    case OpKind::AllToAllDispatch:
+    case OpKind::AllToAllCombine:
+    case OpKind::AllGather:
+    case OpKind::ReduceScatter:
+    case OpKind::AllReduce:
+    case OpKind::SendRecv:
+      return Category::Comm;
+    case OpKind::kCount:
+      break;
+  }
+  throw InternalError(fmt::format("category_of: op kind '{}' without a category", kind));
+}
+
+Category event_category(const TimelineEvent& e) {
+  return is_compute_stream(e.stream) ? category_of(e.kind, e.pass) : Category::Comm;
+}
+
+const char* to_string(Category c) {
+  switch (c) {
+    case Category::GemmDense:
+      return "gemm_dense";
+    case Category::GemmGrouped:
+      return "gemm_grouped";
+    case Category::Wgrad:
+      return "wgrad";
+    case Category::Attention:
+      return "attention";
+    case Category::Membound:
+      return "membound";
+    case Category::Other:
+      return "other";
+    case Category::Comm:
+      return "comm";
+    case Category::kCount:
+      break;
+  }
+  return "?";
+}
+
+const std::vector<CategoryInfo>& category_info() {
+  using C = Category;
+  static const std::vector<CategoryInfo> rows = {
+      {"compute", "all compute-stream kernels",
+       "every kernel on the compute streams (compute and compute2): the sum of the rows gemm to other",
+       {C::GemmDense, C::GemmGrouped, C::Wgrad, C::Attention, C::Membound, C::Other}},
+      {"gemm", "GEMMs other than weight gradients",
+       "FP8 (and the BF16 MoE gate's) GEMMs of the forward and Dgrad passes, dense and grouped",
+       {C::GemmDense, C::GemmGrouped}},
+      {"gemm_dense", "  dense GEMMs", "one problem per kernel (kind gemm; not pass wgrad)", {C::GemmDense}},
+      {"gemm_grouped", "  grouped GEMMs",
+       "the routed experts' grouped GEMMs (kind grouped_gemm, batched_gemm; not pass wgrad)",
+       {C::GemmGrouped}},
+      {"wgrad", "weight-gradient GEMMs",
+       "every GEMM of pass wgrad, dense or grouped, on either compute stream (DeepSeek's stack accumulates them into "
+       "the FP32 gradient)",
+       {C::Wgrad}},
+      {"attention", "attention fwd + bwd", "core attention (FlashAttention-style kernels), forward and backward",
+       {C::Attention}},
+      {"membound", "memory-bound kernels",
+       "FP8 casts, transposes, SwiGLU, norms, RoPE, permute/unpermute, router, weight casts, element-wise, "
+       "embedding, loss, optimizer",
+       {C::Membound}},
+      {"other", "kernels v3sim has no op for",
+       "measured kernels of kind other or unmapped (copies, memsets, operand re-layouts the graph does not model)",
+       {C::Other}},
+      {"comm", "communication stream",
+       "every kernel on a stream other than the compute streams (dispatch, combine, their notify/handshake "
+       "kernels, collectives, and computation placed there); a profiler counts a communication kernel's wait for "
+       "its peers",
+       {C::Comm}},
+  };
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A whole step against a measured profile
+
+namespace {
+
+double ms_of(Time t) {
+  return static_cast<double>(t.picoseconds()) * 1e-9;
+}
+
+int64_t distinct_layers(const std::vector<const TimelineEvent*>& events) {
+  std::set<int32_t> layers;
+  for (const TimelineEvent* e : events)
+    if (e->layer >= 0) layers.insert(e->layer);
+  return static_cast<int64_t>(layers.size());
+}
+
+Timeline as_timeline(const std::vector<const TimelineEvent*>& events, const std::string& source) {
+  Timeline t;
+  t.source = source;
+  t.events.reserve(events.size());
+  for (const TimelineEvent* e : events) t.events.push_back(*e);
+  return t;
+}
+
+struct Sums {
+  Time measured, projected;
+  int64_t measured_events = 0, projected_events = 0;
+  std::string measured_kind, projected_kind;  // of the first event of each side
+  Category measured_category = Category::Other, projected_category = Category::Other;
+};
+
+void add(Sums& s, const TimelineEvent& e, bool measured) {
+  if (measured) {
+    if (s.measured_events++ == 0) {
+      s.measured_kind = e.kind;
+      s.measured_category = event_category(e);
+    }
+    s.measured += e.duration();
+  } else {
+    if (s.projected_events++ == 0) {
+      s.projected_kind = e.kind;
+      s.projected_category = event_category(e);
+    }
+    s.projected += e.duration();
+  }
+}
+
+nlohmann::json stats_json(const std::optional<StreamStats>& s) {
+  if (!s) return nullptr;
+  return {{"events", s->events},
+          {"time_ms", ms_of(s->time)},
+          {"busy_ms", ms_of(s->busy)},
+          {"span_ms", ms_of(s->span)},
+          {"idle_ms", ms_of(s->idle)},
+          {"gaps",
+           {{"count", s->gaps.count},
+            {"total_ms", ms_of(s->gaps.total)},
+            {"median_us", s->gaps.median.microseconds()},
+            {"p90_us", s->gaps.p90.microseconds()}}}};
+}
+
+nlohmann::json figures_json(const Figures& f) {
+  const double err = f.error();
+  return {{"measured_ms", f.measured},
+          {"projected_ms", f.projected},
+          {"error", std::isfinite(err) ? nlohmann::json(err) : nlohmann::json(nullptr)}};
+}
+
+}  // namespace
+
+double Figures::error() const {
+  if (measured == 0) return std::numeric_limits<double>::quiet_NaN();
+  return (projected - measured) / measured;
+}
+
+std::string generic_op_name(const std::string& name) {
+  std::string n = name;
+  // " mb<k>" at the end (projected events of several micro-batches)
+  const size_t sp = n.rfind(" mb");
+  if (sp != std::string::npos && sp + 3 < n.size() &&
+      std::all_of(n.begin() + static_cast<std::ptrdiff_t>(sp) + 3, n.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+    n.resize(sp);
+  }
+  // "L<n>." at the start
+  if (n.size() > 2 && n[0] == 'L' && std::isdigit(static_cast<unsigned char>(n[1])) != 0) {
+    size_t i = 1;
+    while (i < n.size() && std::isdigit(static_cast<unsigned char>(n[i])) != 0) ++i;
+    if (i < n.size() && n[i] == '.') n = n.substr(i + 1);
+  }
+  return n;
+}
+
+TimelineComparison compare_step_timelines(const Timeline& measured, const Timeline& projected,
+                                          const StepCompareOptions& options) {
+  std::vector<const TimelineEvent*> m, p;
+  for (const TimelineEvent& e : measured.events) m.push_back(&e);
+  for (const TimelineEvent& e : projected.events) {
+    if (options.projected_layers.empty() || options.projected_layers.count(e.layer)) p.push_back(&e);
+  }
+  TimelineComparison c;
+  c.measured_layers = distinct_layers(m);
+  c.projected_layers = distinct_layers(p);
+  c.measured_events = static_cast<int64_t>(m.size());
+  c.projected_events = static_cast<int64_t>(p.size());
+  const double m_div = static_cast<double>(std::max<int64_t>(c.measured_layers, 1));
+  const double p_div = static_cast<double>(std::max<int64_t>(c.projected_layers, 1));
+  auto per_layer = [&](const Sums& s) { return Figures{ms_of(s.measured) / m_div, ms_of(s.projected) / p_div}; };
+
+  std::array<Sums, static_cast<size_t>(Category::kCount)> by_cat{};
+  std::map<std::pair<std::string, std::string>, Sums> by_kind_pass;
+  std::map<std::string, Sums> by_name;
+  std::map<int32_t, std::array<Time, 2>> m_layer, p_layer;  // compute, comm
+  for (int side = 0; side < 2; ++side) {
+    const bool is_m = side == 0;
+    for (const TimelineEvent* e : is_m ? m : p) {
+      const Category cat = event_category(*e);
+      add(by_cat[static_cast<size_t>(cat)], *e, is_m);
+      add(by_kind_pass[{e->kind, e->pass}], *e, is_m);
+      add(by_name[generic_op_name(e->name)], *e, is_m);
+      if (e->layer >= 0) {
+        (is_m ? m_layer : p_layer)[e->layer][cat == Category::Comm ? 1 : 0] += e->duration();
+      }
+    }
+  }
+
+  for (const CategoryInfo& info : category_info()) {
+    CategoryRow row;
+    row.info = &info;
+    Sums s;
+    for (Category member : info.members) {
+      const Sums& x = by_cat[static_cast<size_t>(member)];
+      s.measured += x.measured;
+      s.projected += x.projected;
+      row.measured_events += x.measured_events;
+      row.projected_events += x.projected_events;
+    }
+    row.ms = per_layer(s);
+    c.categories.push_back(row);
+  }
+  for (const auto& [key, s] : by_kind_pass) {
+    KindPassRow row;
+    row.kind = key.first;
+    row.pass = key.second;
+    row.category = category_of(key.first, key.second);
+    row.ms = per_layer(s);
+    row.measured_events = s.measured_events;
+    row.projected_events = s.projected_events;
+    c.kind_pass.push_back(row);
+  }
+  {
+    auto mi = m_layer.begin();
+    auto pi = p_layer.begin();
+    while (mi != m_layer.end() || pi != p_layer.end()) {
+      LayerRow row;
+      if (mi != m_layer.end()) {
+        row.measured_layer = mi->first;
+        row.compute_ms.measured = ms_of(mi->second[0]);
+        row.comm_ms.measured = ms_of(mi->second[1]);
+        ++mi;
+      }
+      if (pi != p_layer.end()) {
+        row.projected_layer = pi->first;
+        row.compute_ms.projected = ms_of(pi->second[0]);
+        row.comm_ms.projected = ms_of(pi->second[1]);
+        ++pi;
+      }
+      c.layers.push_back(row);
+    }
+  }
+  {
+    const TimelineAnalysis am = analyze_timeline(as_timeline(m, measured.source));
+    const TimelineAnalysis ap = analyze_timeline(as_timeline(p, projected.source));
+    std::map<std::pair<int32_t, int32_t>, StreamRow> rows;
+    for (const StreamStats& s : am.streams) {
+      StreamRow& r = rows[{s.device, s.stream}];
+      r.device = s.device;
+      r.stream = s.stream;
+      r.measured = s;
+    }
+    for (const StreamStats& s : ap.streams) {
+      StreamRow& r = rows[{s.device, s.stream}];
+      r.device = s.device;
+      r.stream = s.stream;
+      r.projected = s;
+    }
+    for (auto& [key, r] : rows) c.streams.push_back(std::move(r));
+  }
+  {
+    std::vector<NameRow> rows;
+    for (const auto& [name, s] : by_name) {
+      NameRow row;
+      row.name = name;
+      row.kind = s.measured_events > 0 ? s.measured_kind : s.projected_kind;
+      row.category = s.measured_events > 0 ? s.measured_category : s.projected_category;
+      row.ms = per_layer(s);
+      row.measured_events = s.measured_events;
+      row.projected_events = s.projected_events;
+      rows.push_back(row);
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const NameRow& a, const NameRow& b) {
+      if (a.ms.measured != b.ms.measured) return a.ms.measured > b.ms.measured;
+      return a.ms.projected > b.ms.projected;
+    });
+    c.names_total = static_cast<int64_t>(rows.size());
+    if (rows.size() > options.top_names) rows.resize(options.top_names);
+    c.names = std::move(rows);
+  }
+  return c;
+}
+
+nlohmann::json category_json(const TimelineComparison& c) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const CategoryRow& r : c.categories) {
+    nlohmann::json j = figures_json(r.ms);
+    j["name"] = r.info->name;
+    j["label"] = r.info->label;
+    j["description"] = r.info->description;
+    j["measured_events"] = r.measured_events;
+    j["projected_events"] = r.projected_events;
+    rows.push_back(j);
+  }
+  return rows;
+}
+
+nlohmann::json comparison_json(const TimelineComparison& c) {
+  nlohmann::json j;
+  j["measured_layers"] = c.measured_layers;
+  j["projected_layers"] = c.projected_layers;
+  j["measured_events"] = c.measured_events;
+  j["projected_events"] = c.projected_events;
+  j["units"] = "ms per layer (layers: the distinct layer indices of each timeline) unless a key says otherwise";
+  j["categories"] = category_json(c);
+  j["kind_pass"] = nlohmann::json::array();
+  for (const KindPassRow& r : c.kind_pass) {
+    nlohmann::json row = figures_json(r.ms);
+    row["kind"] = r.kind;
+    row["pass"] = r.pass;
+    row["category"] = to_string(r.category);
+    row["measured_events"] = r.measured_events;
+    row["projected_events"] = r.projected_events;
+    j["kind_pass"].push_back(row);
+  }
+  j["layers"] = nlohmann::json::array();
+  for (const LayerRow& r : c.layers) {
+    j["layers"].push_back({{"measured_layer", r.measured_layer},
+                           {"projected_layer", r.projected_layer},
+                           {"compute", figures_json(r.compute_ms)},
+                           {"comm", figures_json(r.comm_ms)}});
+  }
+  j["streams"] = nlohmann::json::array();
+  for (const StreamRow& r : c.streams) {
+    j["streams"].push_back({{"device", r.device},
+                            {"stream", r.stream},
+                            {"name", timeline_stream_name(r.stream)},
+                            {"measured", stats_json(r.measured)},
+                            {"projected", stats_json(r.projected)}});
+  }
+  j["names"] = nlohmann::json::array();
+  for (const NameRow& r : c.names) {
+    nlohmann::json row = figures_json(r.ms);
+    row["name"] = r.name;
+    row["kind"] = r.kind;
+    row["category"] = to_string(r.category);
+    row["measured_events"] = r.measured_events;
+    row["projected_events"] = r.projected_events;
+    j["names"].push_back(row);
+  }
+  j["names_total"] = c.names_total;
+  return j;
+}
+
+std::vector<Table> comparison_tables(const TimelineComparison& c) {
+  std::vector<Table> out;
+  auto figure_columns = [](Table& t, const std::vector<Figures>& fs) {
+    auto& m = t.add_number("measured", "ms");
+    auto& p = t.add_number("projected", "ms");
+    auto& e = t.add_number("error", "%");
+    for (const Figures& f : fs) {
+      m.numbers.push_back(f.measured);
+      p.numbers.push_back(f.projected);
+      e.numbers.push_back(100 * f.error());
+    }
+  };
+  {
+    Table t{"categories", "Per category, ms per layer", "", {}};
+    std::vector<Figures> fs;
+    auto& name = t.add_text("category");
+    for (const CategoryRow& r : c.categories) {
+      name.texts.push_back(r.info->name);
+      fs.push_back(r.ms);
+    }
+    figure_columns(t, fs);
+    auto& label = t.add_text("what");
+    for (const CategoryRow& r : c.categories) label.texts.push_back(r.info->label);
+    out.push_back(std::move(t));
+  }
+  {
+    Table t{"kind_pass", "Per op kind and pass, ms per layer", "", {}};
+    std::vector<Figures> fs;
+    auto& kind = t.add_text("kind");
+    for (const KindPassRow& r : c.kind_pass) kind.texts.push_back(r.kind);
+    auto& pass = t.add_text("pass");
+    for (const KindPassRow& r : c.kind_pass) pass.texts.push_back(r.pass.empty() ? "-" : r.pass);
+    auto& cat = t.add_text("category");
+    for (const KindPassRow& r : c.kind_pass) cat.texts.push_back(to_string(r.category));
+    auto& me = t.add_number("events m");
+    auto& pe = t.add_number("events p");
+    for (const KindPassRow& r : c.kind_pass) {
+      me.numbers.push_back(static_cast<double>(r.measured_events));
+      pe.numbers.push_back(static_cast<double>(r.projected_events));
+      fs.push_back(r.ms);
+    }
+    figure_columns(t, fs);
+    out.push_back(std::move(t));
+  }
+  {
+    Table t{"layers", "Per layer (the i-th measured layer against the i-th projected one), ms", "", {}};
+    auto& ml = t.add_number("layer m");
+    auto& pl = t.add_number("layer p");
+    auto& cm = t.add_number("compute m", "ms");
+    auto& cp = t.add_number("compute p", "ms");
+    auto& ce = t.add_number("error", "%");
+    auto& om = t.add_number("comm m", "ms");
+    auto& op = t.add_number("comm p", "ms");
+    auto& oe = t.add_number("error ", "%");
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (const LayerRow& r : c.layers) {
+      ml.numbers.push_back(r.measured_layer >= 0 ? r.measured_layer : nan);
+      pl.numbers.push_back(r.projected_layer >= 0 ? r.projected_layer : nan);
+      cm.numbers.push_back(r.compute_ms.measured);
+      cp.numbers.push_back(r.compute_ms.projected);
+      ce.numbers.push_back(100 * r.compute_ms.error());
+      om.numbers.push_back(r.comm_ms.measured);
+      op.numbers.push_back(r.comm_ms.projected);
+      oe.numbers.push_back(100 * r.comm_ms.error());
+    }
+    out.push_back(std::move(t));
+  }
+  {
+    Table t{"streams", "Per stream (whole timelines): busy, idle and the gaps between kernels", "", {}};
+    auto& name = t.add_text("stream");
+    auto& side = t.add_text("");
+    auto& ev = t.add_number("events");
+    auto& busy = t.add_number("busy", "ms");
+    auto& idle = t.add_number("idle", "ms");
+    auto& gaps = t.add_number("gaps");
+    auto& med = t.add_number("median", "us");
+    auto& p90 = t.add_number("p90", "us");
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (const StreamRow& r : c.streams) {
+      for (int s = 0; s < 2; ++s) {
+        const std::optional<StreamStats>& st = s == 0 ? r.measured : r.projected;
+        name.texts.push_back(s == 0 ? timeline_stream_name(r.stream) : "");
+        side.texts.push_back(s == 0 ? "measured" : "projected");
+        ev.numbers.push_back(st ? static_cast<double>(st->events) : nan);
+        busy.numbers.push_back(st ? ms_of(st->busy) : nan);
+        idle.numbers.push_back(st ? ms_of(st->idle) : nan);
+        gaps.numbers.push_back(st ? static_cast<double>(st->gaps.count) : nan);
+        med.numbers.push_back(st ? st->gaps.median.microseconds() : nan);
+        p90.numbers.push_back(st ? st->gaps.p90.microseconds() : nan);
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  {
+    Table t{"names",
+            fmt::format("Per op name, the {} of {} with the most measured time, ms per layer", c.names.size(),
+                        c.names_total),
+            "",
+            {}};
+    std::vector<Figures> fs;
+    auto& name = t.add_text("name");
+    auto& kind = t.add_text("kind");
+    auto& me = t.add_number("events m");
+    auto& pe = t.add_number("events p");
+    for (const NameRow& r : c.names) {
+      name.texts.push_back(r.name);
+      kind.texts.push_back(r.kind);
+      me.numbers.push_back(static_cast<double>(r.measured_events));
+      pe.numbers.push_back(static_cast<double>(r.projected_events));
+      fs.push_back(r.ms);
+    }
+    figure_columns(t, fs);
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 }  // namespace v3sim

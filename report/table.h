@@ -42,4 +42,9 @@ struct Table {
   }
 };
 
+// The table as aligned text: the title, a header (names with units), one line per row. Numbers by unit: "%" signed
+// with one decimal, "ms" three decimals, "us" one decimal, others as integers when whole (else three significant
+// decimals); NaN as "-". Text columns left-aligned, numbers right-aligned.
+std::string table_text(const Table& t);
+
 }  // namespace v3sim

@@ -1,6 +1,14 @@
-// Chrome / Perfetto trace files (JSON "traceEvents"): one process per GPU, one thread per stream, one complete
-// ("X") event per op. Several timelines (measured and projected) go into one file side by side, each with its own
-// block of process ids. Written to a temporary name and renamed.
+// Chrome / Perfetto trace files (JSON "traceEvents"): one process per GPU and timeline, one thread per stream, one
+// complete ("X") event per op, named as the op with its kind, layer, pass, micro-batch and category (report/
+// compare.h) in args. Several timelines (measured and projected) go into one file side by side, each with its own
+// block of process ids (timeline t, GPU g: pid 1000 t + g), named "<source> GPU <g>".
+//
+// Perfetto keeps only slices that nest on a thread (a slice that starts inside another and ends after it is
+// dropped), so events of one stream that overlap without nesting (concurrent kernels on a stream, spinning
+// communication kernels) go on extra threads of that stream ("compute (2)", tid 1000 lane + stream): each event
+// takes the first lane where it nests in or follows what is open. Times are written in microseconds on a whole
+// nanosecond (rounded monotonically, so the nesting survives Perfetto's own rounding to nanoseconds).
+// Written to a temporary name and renamed; a name ending in .json.gz is written gzip-compressed.
 #pragma once
 
 #include <string>
@@ -10,12 +18,18 @@
 
 namespace v3sim {
 
-// Throws ConfigError when the file cannot be written or the name does not end in .json.
+// Throws ConfigError when the file cannot be written or the name does not end in .json or .json.gz.
 void write_chrome_trace(const std::string& path, const std::vector<const Timeline*>& timelines,
                         const std::vector<std::string>& stream_names = {"compute", "communication"});
 
 // The trace as a JSON string (for tests and other writers).
 std::string chrome_trace_json(const std::vector<const Timeline*>& timelines,
                               const std::vector<std::string>& stream_names = {"compute", "communication"});
+
+// What is wrong with a Chrome trace's complete events, one line each (empty: nothing): a text that is not JSON or has
+// no traceEvents list, an "X" event without a numeric ts and a dur >= 0, or two events of one (pid, tid) that
+// overlap without nesting ("pid 0 tid 1: 'a' [10, 30) and 'b' [20, 40) overlap without nesting"). Times are
+// compared in whole nanoseconds, as Perfetto does.
+std::vector<std::string> check_chrome_trace(const std::string& json);
 
 }  // namespace v3sim
