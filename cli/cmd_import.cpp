@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/compare_step.h"
 #include "core/error.h"
 #include "report/trace_analysis.h"
 #include "report/trace_import.h"
@@ -24,6 +25,7 @@ struct ImportArgs {
   std::string trace;
   std::string rules = "deepseek-v3-h800";
   std::string output;
+  std::string deploy;  // the deployment the trace was measured on ("" none)
   bool json = false;
   std::vector<std::string> argv;
 };
@@ -94,6 +96,7 @@ int run_import(const ImportArgs& a) {
   if (!a.output.empty() && !a.output.ends_with(".h5")) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "an output file name ending in .h5", fmt::format("'{}'", a.output));
   }
+  if (!a.deploy.empty()) resolve_config(a.deploy, "deployments", "--deploy");  // it must exist
   TraceRules rules = load_trace_rules_file(resolve_config(a.rules, "traces", "--rules"));
   // A shipped rules file is recorded as configs/traces/NAME.yaml, not by the path of this build's source tree.
   const fs::path shipped = fs::path(rules.file).lexically_relative(fs::path(configs_dir()).parent_path());
@@ -102,13 +105,14 @@ int run_import(const ImportArgs& a) {
   std::string cmd;
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
   imp.result.meta["command_line"] = cmd;
+  if (!a.deploy.empty()) imp.result.meta[kMeasuredDeploymentKey] = a.deploy;
   if (!a.output.empty()) write_result_h5(a.output, imp.result);
   const TimelineAnalysis an = analyze_timeline(imp.result.timeline);
   for (const std::string& n : imp.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
   if (a.json) {
     nlohmann::json j = analysis_json(an);
     j["source_file"] = a.trace;
-    for (const char* key : {"source_sha256", "gpu", "sm_count", "distributed_rank", "distributed_world_size",
+    for (const char* key : {kMeasuredDeploymentKey, "source_sha256", "gpu", "sm_count", "distributed_rank", "distributed_world_size",
                             "distributed_backend", "trace_name", "rules_file", "rules_sha256"}) {
       if (imp.result.meta.count(key)) j[key] = imp.result.meta.at(key);
     }
@@ -141,13 +145,16 @@ CommandRunner add_import_command(CLI::App& app, std::vector<std::string> argv) {
       "no rule matches are kept with kind 'unmapped' and listed.\n"
       "Examples:\n"
       "  v3sim import ../shared/measured/deepseek-profile-data/train.json "
-      "-o traces/measured/deepseek-v3-h800-profile.h5\n"
+      "-o traces/measured/deepseek-v3-h800-profile.h5 --deploy v3-train-profile\n"
       "  v3sim import my_profile.json.gz --rules my-stack.yaml --json   # summary only, as JSON");
   cmd->add_option("trace", a->trace, "a Chrome/Kineto trace (.json, or gzip-compressed)")->required();
   cmd->add_option("--rules", a->rules,
                   "rules YAML file or name in configs/traces (default deepseek-v3-h800: DeepSeek's V3 training "
                   "stack on H800)");
   cmd->add_option("-o,--output", a->output, "write the measured timeline (.h5)");
+  cmd->add_option("--deploy", a->deploy,
+                  "the deployment (YAML or name in configs/deployments) whose work the trace measured, recorded in "
+                  "/meta as `deployment`: `v3sim compare` then projects it");
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
   return [a] { return run_import(*a); };
 }

@@ -1,12 +1,10 @@
 // `v3sim step`: one whole training, prefill or decode step of a deployment on a simulated cluster (sim/exec/step.h),
 // and DeepSeek's closed-form decode bound next to it (--analytical).
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -17,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/step_inputs.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "core/units.h"
@@ -34,11 +33,7 @@ namespace v3sim::cli {
 namespace {
 
 struct StepArgs {
-  std::string model;
-  std::string deploy = "v3-train-2048";
-  std::string cluster;  // empty: by phase (kDefaultCluster)
-  std::string hw = "h800";
-  std::vector<std::string> sets;
+  StepConfigArgs config;
   bool json = false;
   std::string output;
   bool analytical = false;
@@ -49,44 +44,7 @@ struct StepArgs {
   std::vector<std::string> argv;
 };
 
-struct Loaded {
-  exec::StepInputs in;
-  std::string model_path, deploy_path, hw_path, cluster_path;
-  std::string model_yaml, deploy_yaml;
-};
-
-Loaded load_inputs(const StepArgs& a) {
-  const auto overrides = parse_overrides(a.sets, {"model", "deploy", "hw", "cluster"});
-  Loaded l;
-  l.deploy_path = resolve_config(a.deploy, "deployments", "--deploy");
-  ConfigNode droot = load_document(l.deploy_path, "deploy", overrides);
-  if (!a.model.empty()) {
-    l.model_path = resolve_config(a.model, "models", "--model");
-  } else if (!deployment_model_name(droot).empty()) {
-    l.model_path = resolve_deployment_model(l.deploy_path, deployment_model_name(droot));
-  } else {
-    l.model_path = resolve_config("deepseek-v3-671b", "models", "--model");
-  }
-  ConfigNode mroot = load_document(l.model_path, "model", overrides);
-  l.in.model = load_model_config(mroot);
-  l.in.deploy = load_deployment(droot, l.in.model);
-  l.hw_path = resolve_config(a.hw, "hardware", "--hw");
-  ConfigNode hroot = load_document(l.hw_path, "hw", overrides);
-  // The cluster DeepSeek ran the phase on: the 2048-GPU training cluster, the 40-node decode deployment.
-  std::string cluster = a.cluster;
-  if (cluster.empty()) {
-    cluster = l.in.deploy.phase == Phase::Decode ? "h800-decode-40node" : "h800-2048-mpft";
-  }
-  l.cluster_path = resolve_config(cluster, "clusters", "--cluster");
-  ConfigNode croot = load_document(l.cluster_path, "cluster", overrides);
-  l.in.hw = load_hardware(hroot);
-  l.in.cluster = net::load_cluster(croot);
-  l.in.hw_yaml = hroot.to_yaml();
-  l.in.cluster_yaml = croot.to_yaml();
-  l.model_yaml = mroot.to_yaml();
-  l.deploy_yaml = droot.to_yaml();
-  return l;
-}
+using Loaded = StepSetup;
 
 // --seed, in the range of the all-to-all's routing seed.
 uint64_t seed_of(const StepArgs& a) {
@@ -263,11 +221,11 @@ void write_h5(const std::string& path, const StepArgs& a, const Loaded& l, const
 }
 
 int run_step(const StepArgs& a) {
-  if (!a.output.empty() && !a.output.ends_with(".h5") && !a.output.ends_with(".json")) {
+  if (!a.output.empty() && !a.output.ends_with(".h5") && !a.output.ends_with(".json") && !a.output.ends_with(".json.gz")) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "an HDF5 result (.h5) or a Perfetto trace (.json)",
                       fmt::format("'{}'", a.output));
   }
-  const Loaded l = load_inputs(a);
+  const Loaded l = load_step_setup(a.config);
   const bool decode = l.in.deploy.phase == Phase::Decode;
   if ((a.analytical || !a.bandwidths.empty()) && !decode) {
     throw ConfigError(SourceLoc{"--analytical", 0}, "",
@@ -282,30 +240,8 @@ int run_step(const StepArgs& a) {
     }
   }
 
-  std::unique_ptr<exec::KernelCache> cache;
-  const std::string cache_path = a.no_cache ? std::string() : (a.cache.empty() ? exec::default_cache_path() : a.cache);
-  cache = cache_path.empty() ? std::make_unique<exec::KernelCache>() : std::make_unique<exec::KernelCache>(cache_path);
-
-  exec::StepOptions o;
-  o.cache = cache.get();
-  o.seed = seed_of(a);
-  o.keep_timeline = !a.output.empty();
-  const bool tty = ::isatty(::fileno(stderr)) != 0;
-  auto last = std::chrono::steady_clock::now();
-  o.progress = [&](size_t done, size_t total, const std::string& kernel) {
-    const auto now = std::chrono::steady_clock::now();
-    if (done < total && now - last < std::chrono::milliseconds(tty ? 200 : 5000)) return;
-    last = now;
-    if (tty) {
-      std::fprintf(stderr, "\r\033[Ksimulating kernels %zu/%zu  %.60s", done, total, kernel.c_str());
-      if (done >= total) std::fprintf(stderr, "\r\033[K");
-    } else {
-      std::fprintf(stderr, "simulating kernels %zu/%zu: %s\n", done, total, kernel.c_str());
-    }
-    std::fflush(stderr);
-  };
-  const exec::StepResult r = exec::simulate_step(l.in, o);
-  if (tty) std::fprintf(stderr, "\r\033[K");
+  const std::unique_ptr<exec::KernelCache> cache = open_kernel_cache(a.cache, a.no_cache);
+  const exec::StepResult r = simulate_step_with_progress(l, *cache, seed_of(a), !a.output.empty());
 
   if (!a.output.empty()) {
     if (a.output.ends_with(".h5")) {
@@ -357,15 +293,15 @@ CommandRunner add_step_command(CLI::App& app, std::vector<std::string> argv) {
       "step",
       "Simulate one whole step of a deployment on a cluster: training (pipeline schedule, optimizer, DP reduction),\n"
       "prefill or decode; every op timed by the cycle-level models or a labelled roofline fallback");
-  cmd->add_option("--deploy", a->deploy, "deployment YAML or name in configs/deployments (its phase decides the step)")
+  cmd->add_option("--deploy", a->config.deploy, "deployment YAML or name in configs/deployments (its phase decides the step)")
       ->capture_default_str();
-  cmd->add_option("--model", a->model, "model YAML or name (default: the one the deployment names)");
-  cmd->add_option("--cluster", a->cluster,
+  cmd->add_option("--model", a->config.model, "model YAML or name (default: the one the deployment names)");
+  cmd->add_option("--cluster", a->config.cluster,
                   "cluster YAML or name in configs/clusters (default: h800-decode-40node for a decode deployment, "
                   "h800-2048-mpft otherwise)");
-  cmd->add_option("--hw", a->hw, "GPU YAML or name in configs/hardware (proposals/NAME for a proposal)")
+  cmd->add_option("--hw", a->config.hw, "GPU YAML or name in configs/hardware (proposals/NAME for a proposal)")
       ->capture_default_str();
-  add_set_option(*cmd, a->sets)
+  add_set_option(*cmd, a->config.sets)
       ->description(
           "override one config value, DOC.KEY.PATH=VALUE with DOC one of model, deploy, hw, cluster "
           "(deploy.execution.comm_sms=0, cluster.nic.bandwidth=100GB/s); repeatable");

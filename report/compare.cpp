@@ -433,94 +433,89 @@ nlohmann::json comparison_json(const TimelineComparison& c) {
 }
 
 std::vector<Table> comparison_tables(const TimelineComparison& c) {
-  std::vector<Table> out;
-  auto figure_columns = [](Table& t, const std::vector<Figures>& fs) {
-    auto& m = t.add_number("measured", "ms");
-    auto& p = t.add_number("projected", "ms");
-    auto& e = t.add_number("error", "%");
-    for (const Figures& f : fs) {
-      m.numbers.push_back(f.measured);
-      p.numbers.push_back(f.projected);
-      e.numbers.push_back(100 * f.error());
-    }
+  // Columns are added first, then filled by index (Table::add_* references do not survive the next add).
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto column = [](Table& t, const std::string& name) -> TableColumn& {
+    for (TableColumn& col : t.columns)
+      if (col.name == name) return col;
+    throw InternalError(fmt::format("comparison table {}: no column '{}'", t.name, name));
   };
+  auto add_figures = [&](Table& t, const Figures& f, const std::string& prefix = "") {
+    column(t, prefix + "measured").numbers.push_back(f.measured);
+    column(t, prefix + "projected").numbers.push_back(f.projected);
+    column(t, prefix + "error").numbers.push_back(100 * f.error());
+  };
+  auto figure_columns = [](Table& t, const std::string& prefix = "") {
+    t.add_number(prefix + "measured", "ms");
+    t.add_number(prefix + "projected", "ms");
+    t.add_number(prefix + "error", "%");
+  };
+  std::vector<Table> out;
   {
     Table t{"categories", "Per category, ms per layer", "", {}};
-    std::vector<Figures> fs;
-    auto& name = t.add_text("category");
+    t.add_text("category");
+    figure_columns(t);
+    t.add_text("what");
     for (const CategoryRow& r : c.categories) {
-      name.texts.push_back(r.info->name);
-      fs.push_back(r.ms);
+      column(t, "category").texts.push_back(r.info->name);
+      add_figures(t, r.ms);
+      column(t, "what").texts.push_back(r.info->label);
     }
-    figure_columns(t, fs);
-    auto& label = t.add_text("what");
-    for (const CategoryRow& r : c.categories) label.texts.push_back(r.info->label);
     out.push_back(std::move(t));
   }
   {
     Table t{"kind_pass", "Per op kind and pass, ms per layer", "", {}};
-    std::vector<Figures> fs;
-    auto& kind = t.add_text("kind");
-    for (const KindPassRow& r : c.kind_pass) kind.texts.push_back(r.kind);
-    auto& pass = t.add_text("pass");
-    for (const KindPassRow& r : c.kind_pass) pass.texts.push_back(r.pass.empty() ? "-" : r.pass);
-    auto& cat = t.add_text("category");
-    for (const KindPassRow& r : c.kind_pass) cat.texts.push_back(to_string(r.category));
-    auto& me = t.add_number("events m");
-    auto& pe = t.add_number("events p");
+    t.add_text("kind");
+    t.add_text("pass");
+    t.add_text("category");
+    t.add_number("events m");
+    t.add_number("events p");
+    figure_columns(t);
     for (const KindPassRow& r : c.kind_pass) {
-      me.numbers.push_back(static_cast<double>(r.measured_events));
-      pe.numbers.push_back(static_cast<double>(r.projected_events));
-      fs.push_back(r.ms);
+      column(t, "kind").texts.push_back(r.kind);
+      column(t, "pass").texts.push_back(r.pass.empty() ? "-" : r.pass);
+      column(t, "category").texts.push_back(to_string(r.category));
+      column(t, "events m").numbers.push_back(static_cast<double>(r.measured_events));
+      column(t, "events p").numbers.push_back(static_cast<double>(r.projected_events));
+      add_figures(t, r.ms);
     }
-    figure_columns(t, fs);
     out.push_back(std::move(t));
   }
   {
     Table t{"layers", "Per layer (the i-th measured layer against the i-th projected one), ms", "", {}};
-    auto& ml = t.add_number("layer m");
-    auto& pl = t.add_number("layer p");
-    auto& cm = t.add_number("compute m", "ms");
-    auto& cp = t.add_number("compute p", "ms");
-    auto& ce = t.add_number("error", "%");
-    auto& om = t.add_number("comm m", "ms");
-    auto& op = t.add_number("comm p", "ms");
-    auto& oe = t.add_number("error ", "%");
-    const double nan = std::numeric_limits<double>::quiet_NaN();
+    t.add_number("layer m");
+    t.add_number("layer p");
+    figure_columns(t, "compute ");
+    figure_columns(t, "comm ");
     for (const LayerRow& r : c.layers) {
-      ml.numbers.push_back(r.measured_layer >= 0 ? r.measured_layer : nan);
-      pl.numbers.push_back(r.projected_layer >= 0 ? r.projected_layer : nan);
-      cm.numbers.push_back(r.compute_ms.measured);
-      cp.numbers.push_back(r.compute_ms.projected);
-      ce.numbers.push_back(100 * r.compute_ms.error());
-      om.numbers.push_back(r.comm_ms.measured);
-      op.numbers.push_back(r.comm_ms.projected);
-      oe.numbers.push_back(100 * r.comm_ms.error());
+      column(t, "layer m").numbers.push_back(r.measured_layer >= 0 ? r.measured_layer : nan);
+      column(t, "layer p").numbers.push_back(r.projected_layer >= 0 ? r.projected_layer : nan);
+      add_figures(t, r.compute_ms, "compute ");
+      add_figures(t, r.comm_ms, "comm ");
     }
     out.push_back(std::move(t));
   }
   {
     Table t{"streams", "Per stream (whole timelines): busy, idle and the gaps between kernels", "", {}};
-    auto& name = t.add_text("stream");
-    auto& side = t.add_text("");
-    auto& ev = t.add_number("events");
-    auto& busy = t.add_number("busy", "ms");
-    auto& idle = t.add_number("idle", "ms");
-    auto& gaps = t.add_number("gaps");
-    auto& med = t.add_number("median", "us");
-    auto& p90 = t.add_number("p90", "us");
-    const double nan = std::numeric_limits<double>::quiet_NaN();
+    t.add_text("stream");
+    t.add_text("timeline");
+    t.add_number("events");
+    t.add_number("busy", "ms");
+    t.add_number("idle", "ms");
+    t.add_number("gaps");
+    t.add_number("gap median", "us");
+    t.add_number("gap p90", "us");
     for (const StreamRow& r : c.streams) {
-      for (int s = 0; s < 2; ++s) {
-        const std::optional<StreamStats>& st = s == 0 ? r.measured : r.projected;
-        name.texts.push_back(s == 0 ? timeline_stream_name(r.stream) : "");
-        side.texts.push_back(s == 0 ? "measured" : "projected");
-        ev.numbers.push_back(st ? static_cast<double>(st->events) : nan);
-        busy.numbers.push_back(st ? ms_of(st->busy) : nan);
-        idle.numbers.push_back(st ? ms_of(st->idle) : nan);
-        gaps.numbers.push_back(st ? static_cast<double>(st->gaps.count) : nan);
-        med.numbers.push_back(st ? st->gaps.median.microseconds() : nan);
-        p90.numbers.push_back(st ? st->gaps.p90.microseconds() : nan);
+      for (int side = 0; side < 2; ++side) {
+        const std::optional<StreamStats>& st = side == 0 ? r.measured : r.projected;
+        column(t, "stream").texts.push_back(side == 0 ? timeline_stream_name(r.stream) : "");
+        column(t, "timeline").texts.push_back(side == 0 ? "measured" : "projected");
+        column(t, "events").numbers.push_back(st ? static_cast<double>(st->events) : nan);
+        column(t, "busy").numbers.push_back(st ? ms_of(st->busy) : nan);
+        column(t, "idle").numbers.push_back(st ? ms_of(st->idle) : nan);
+        column(t, "gaps").numbers.push_back(st ? static_cast<double>(st->gaps.count) : nan);
+        column(t, "gap median").numbers.push_back(st ? st->gaps.median.microseconds() : nan);
+        column(t, "gap p90").numbers.push_back(st ? st->gaps.p90.microseconds() : nan);
       }
     }
     out.push_back(std::move(t));
@@ -531,19 +526,18 @@ std::vector<Table> comparison_tables(const TimelineComparison& c) {
                         c.names_total),
             "",
             {}};
-    std::vector<Figures> fs;
-    auto& name = t.add_text("name");
-    auto& kind = t.add_text("kind");
-    auto& me = t.add_number("events m");
-    auto& pe = t.add_number("events p");
+    t.add_text("name");
+    t.add_text("kind");
+    t.add_number("events m");
+    t.add_number("events p");
+    figure_columns(t);
     for (const NameRow& r : c.names) {
-      name.texts.push_back(r.name);
-      kind.texts.push_back(r.kind);
-      me.numbers.push_back(static_cast<double>(r.measured_events));
-      pe.numbers.push_back(static_cast<double>(r.projected_events));
-      fs.push_back(r.ms);
+      column(t, "name").texts.push_back(r.name);
+      column(t, "kind").texts.push_back(r.kind);
+      column(t, "events m").numbers.push_back(static_cast<double>(r.measured_events));
+      column(t, "events p").numbers.push_back(static_cast<double>(r.projected_events));
+      add_figures(t, r.ms);
     }
-    figure_columns(t, fs);
     out.push_back(std::move(t));
   }
   return out;

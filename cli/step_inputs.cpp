@@ -1,0 +1,79 @@
+#include "cli/step_inputs.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "cli/common.h"
+#include "models/deployment.h"
+#include "models/model_config.h"
+#include "sim/hardware.h"
+#include "sim/net/cluster.h"
+
+namespace v3sim::cli {
+
+StepSetup load_step_setup(const StepConfigArgs& a) {
+  const auto overrides = parse_overrides(a.sets, {"model", "deploy", "hw", "cluster"});
+  StepSetup l;
+  l.deploy_path = resolve_config(a.deploy, "deployments", "--deploy");
+  ConfigNode droot = load_document(l.deploy_path, "deploy", overrides);
+  if (!a.model.empty()) {
+    l.model_path = resolve_config(a.model, "models", "--model");
+  } else if (!deployment_model_name(droot).empty()) {
+    l.model_path = resolve_deployment_model(l.deploy_path, deployment_model_name(droot));
+  } else {
+    l.model_path = resolve_config("deepseek-v3-671b", "models", "--model");
+  }
+  ConfigNode mroot = load_document(l.model_path, "model", overrides);
+  l.in.model = load_model_config(mroot);
+  l.in.deploy = load_deployment(droot, l.in.model);
+  l.hw_path = resolve_config(a.hw, "hardware", "--hw");
+  ConfigNode hroot = load_document(l.hw_path, "hw", overrides);
+  // The cluster DeepSeek ran the phase on: the 2048-GPU training cluster, the 40-node decode deployment.
+  std::string cluster = a.cluster;
+  if (cluster.empty()) {
+    cluster = l.in.deploy.phase == Phase::Decode ? "h800-decode-40node" : "h800-2048-mpft";
+  }
+  l.cluster_path = resolve_config(cluster, "clusters", "--cluster");
+  ConfigNode croot = load_document(l.cluster_path, "cluster", overrides);
+  l.in.hw = load_hardware(hroot);
+  l.in.cluster = net::load_cluster(croot);
+  l.in.hw_yaml = hroot.to_yaml();
+  l.in.cluster_yaml = croot.to_yaml();
+  l.model_yaml = mroot.to_yaml();
+  l.deploy_yaml = droot.to_yaml();
+  return l;
+}
+
+std::unique_ptr<exec::KernelCache> open_kernel_cache(const std::string& path, bool none) {
+  const std::string p = none ? std::string() : (path.empty() ? exec::default_cache_path() : path);
+  return p.empty() ? std::make_unique<exec::KernelCache>() : std::make_unique<exec::KernelCache>(p);
+}
+
+exec::StepResult simulate_step_with_progress(const StepSetup& s, exec::KernelCache& cache, uint64_t seed,
+                                             bool keep_timeline) {
+  exec::StepOptions o;
+  o.cache = &cache;
+  o.seed = seed;
+  o.keep_timeline = keep_timeline;
+  const bool tty = ::isatty(::fileno(stderr)) != 0;
+  auto last = std::chrono::steady_clock::now();
+  o.progress = [&](size_t done, size_t total, const std::string& kernel) {
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last < std::chrono::milliseconds(tty ? 200 : 5000)) return;
+    last = now;
+    if (tty) {
+      std::fprintf(stderr, "\r\033[Ksimulating kernels %zu/%zu  %.60s", done, total, kernel.c_str());
+      if (done >= total) std::fprintf(stderr, "\r\033[K");
+    } else {
+      std::fprintf(stderr, "simulating kernels %zu/%zu: %s\n", done, total, kernel.c_str());
+    }
+    std::fflush(stderr);
+  };
+  exec::StepResult r = exec::simulate_step(s.in, o);
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  return r;
+}
+
+}  // namespace v3sim::cli
