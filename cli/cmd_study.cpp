@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/compare_step.h"
 #include "core/error.h"
 #include "report/study.h"
 #include "report/study_comm.h"
@@ -49,9 +51,66 @@ std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
+// The comparisons of the report's section "Against measured traces": every measured trace of traces/measured/*.h5
+// whose /meta names the deployment it was measured on, against the step projection of that deployment (the
+// shipped hardware and cluster, as `v3sim compare` does), per category. Written to DIR/comparisons.json (format
+// v3sim-comparisons-1); a trace that cannot be compared is listed with its error. Returns the file's path ("" when
+// there is no traces/measured folder).
+std::string write_comparisons(const std::string& out_dir, const std::string& kernel_cache) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(configs_dir()).parent_path();
+  const fs::path folder = root / "traces" / "measured";
+  if (!fs::is_directory(folder)) return "";
+  std::vector<fs::path> paths;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".h5") paths.push_back(entry.path());
+  }
+  std::sort(paths.begin(), paths.end());
+  nlohmann::json list = nlohmann::json::array();
+  std::unique_ptr<exec::KernelCache> cache;
+  for (const fs::path& p : paths) {
+    const std::string name = p.lexically_relative(root).string();
+    nlohmann::json j = {{"trace", name}};
+    try {
+      const ResultFile measured = read_result_h5(p.string());
+      const std::string deploy = measured_deployment(measured);
+      if (measured.timeline.source != "measured" || deploy.empty()) continue;
+      if (!cache) cache = open_kernel_cache(kernel_cache == "none" ? "" : kernel_cache, kernel_cache == "none");
+      StepConfigArgs config;
+      config.deploy = deploy;
+      std::fprintf(stderr, "comparing %s with the projection of %s\n", name.c_str(), deploy.c_str());
+      const StepComparison s = compare_with_step(measured, config, *cache, 0);
+      j["gpu"] = measured.meta.count("gpu") ? measured.meta.at("gpu") : "";
+      j["deployment"] = s.setup.in.deploy.name;
+      j["hardware"] = s.setup.in.hw.name;
+      j["cluster"] = s.setup.in.cluster.name;
+      j["command"] = "v3sim compare " + name;
+      j["measured_layers"] = s.comparison.measured_layers;
+      j["projected_layers"] = s.comparison.projected_layers;
+      j["categories"] = category_json(s.comparison);
+      j["notes"] = s.notes;
+    } catch (const ConfigError& e) {
+      j["error"] = e.what();
+    }
+    list.push_back(j);
+  }
+  const fs::path out = fs::path(out_dir) / "comparisons.json";
+  const nlohmann::json doc = {{"format", "v3sim-comparisons-1"},
+                              {"units", "ms per layer; error = (projected - measured) / measured"},
+                              {"comparisons", list}};
+  {
+    std::ofstream f(out.string() + ".tmp");
+    f << doc.dump(2) << "\n";
+    if (!f.flush()) throw ConfigError(SourceLoc{out.string(), 0}, "", "a writable file", "a write error");
+  }
+  fs::rename(out.string() + ".tmp", out);
+  return out.string();
+}
+
 // The chip-proposal report of a finished study: scripts/report.py (next to the shipped configs) on DIR/results.h5,
-// with the measured traces of traces/ when that folder exists. Returns its exit status (0 written).
-int write_report(const std::string& results, const std::string& out_dir, bool quiet) {
+// with the measured traces of traces/ when that folder exists and the comparisons of write_comparisons() when there
+// are some. Returns its exit status (0 written).
+int write_report(const std::string& results, const std::string& out_dir, bool quiet, const std::string& comparisons) {
   namespace fs = std::filesystem;
   const fs::path root = fs::path(configs_dir()).parent_path();
   const fs::path script = root / "scripts" / "report.py";
@@ -59,6 +118,7 @@ int write_report(const std::string& results, const std::string& out_dir, bool qu
   std::string cmd =
       python + " " + shell_quote(script.string()) + " " + shell_quote(results) + " -o " + shell_quote(out_dir);
   if (fs::is_directory(root / "traces")) cmd += " --traces " + shell_quote((root / "traces").string());
+  if (!comparisons.empty()) cmd += " --comparisons " + shell_quote(comparisons);
   if (!fs::exists(script)) {
     std::fprintf(stderr,
                  "error: no report script at %s ($V3SIM_CONFIGS points away from the source tree?); the "
@@ -179,7 +239,9 @@ int run_study_command(const StudyArgs& a, StudyComm& comm) {
     std::printf("results: %s\nsummary: %s\n", s.results_path.c_str(), s.summary_path.c_str());
   }
   if (a.no_report) return 0;
-  return write_report(s.results_path, o.out_dir, a.json);
+  // The comparisons are the step model's against measured traces: not the test-only fake evaluator's business.
+  const std::string comparisons = a.evaluator == "step" ? write_comparisons(o.out_dir, a.kernel_cache) : "";
+  return write_report(s.results_path, o.out_dir, a.json, comparisons);
 }
 
 int run_study(const StudyArgs& a) {
@@ -210,8 +272,10 @@ CommandRunner add_study_command(CLI::App& app) {
       "  mpirun -np 4 v3sim study my-study.yaml         # points split over 4 ranks, one results.h5\n"
       "  v3sim study --dry-run                          # check the study and list its points\n"
       "Writes DIR/points/NNNNN.json per finished point, then DIR/results.h5 and DIR/summary.json (the same\n"
-      "datasets whatever the number of threads or ranks), then the chip proposal report DIR/report.html and\n"
-      "DIR/report.md (scripts/report.py, which needs python3-h5py and python3-matplotlib; --no-report skips it).");
+      "datasets whatever the number of threads or ranks), then DIR/comparisons.json (every measured trace of\n"
+      "traces/measured/ that names its deployment, against that deployment's step projection, per category) and\n"
+      "the chip proposal report DIR/report.html and DIR/report.md (scripts/report.py, which needs python3-h5py\n"
+      "and python3-matplotlib; --no-report skips both).");
   cmd->add_option("file", a->file, "study YAML file or name in configs/studies")->capture_default_str();
   cmd->add_option("-j,--threads", a->threads, "worker threads per rank (default: the cores, shared by the ranks)")
       ->check(positive_integer(1024));

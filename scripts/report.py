@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The chip-proposal report of a v3sim study.
 
-    scripts/report.py RESULTS_H5 -o DIR [--traces TRACES_DIR]
+    scripts/report.py RESULTS_H5 -o DIR [--traces TRACES_DIR] [--comparisons COMPARISONS_JSON]
 
 Reads a study's results.h5 (format v3sim-study-1: /points, /metrics, /tables, written by `v3sim study`) and any
 measured traces (v3sim result files, format v3sim-result-1, found under TRACES_DIR), and writes
@@ -13,7 +13,9 @@ measured traces (v3sim result files, format v3sim-result-1, found under TRACES_D
 
 Sections: 1 summary and provenance, 2 per-proposal gain per phase, 3 step-time breakdowns and memory per GPU
 against capacity, 4 sensitivity curves of each sweep, 5 FP8 accumulation error against K, 6 roofline of the V3
-kernels, 7 validation (projected against measured). A section whose data is missing says what is missing and how to produce it.
+kernels, 7 validation (projected against measured), 8 against measured traces (each measured profile against the step
+projection of the deployment it was measured on, per category of kernels: comparisons.json, format
+v3sim-comparisons-1, which `v3sim study` writes next to results.h5; --comparisons names another). A section whose data is missing says what is missing and how to produce it.
 The Markdown and HTML are rendered from one document model, so their tables hold the same text.
 
 The summary opens with one sentence per proposal, every number computed from the data:
@@ -31,6 +33,7 @@ Tested by tests/report/test_report_py.py (CTest report_py).
 import argparse
 import html
 import io
+import json
 import math
 import os
 import re
@@ -1568,15 +1571,83 @@ def trace_matches(traces, validation):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Against measured traces
+
+COMPARISONS_FORMAT = "v3sim-comparisons-1"
+
+
+def load_comparisons(path):
+    """comparisons.json as `v3sim study` writes it: None when there is none, else its list of comparisons."""
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"--comparisons {path}: not a readable JSON file ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != COMPARISONS_FORMAT or \
+            not isinstance(doc.get("comparisons"), list):
+        raise ReportError(f"--comparisons {path}: not a v3sim comparisons file (format "
+                          f"'{doc.get('format', 'missing') if isinstance(doc, dict) else 'missing'}', "
+                          f"expected '{COMPARISONS_FORMAT}')")
+    return doc["comparisons"]
+
+
+def ms_cell(x):
+    return f"{x:.2f}" if finite(x) else DASH
+
+
+def section_comparisons(doc, comparisons):
+    doc.heading(2, "8. Against measured traces", "comparisons")
+    if comparisons is None:
+        doc.missing("no comparisons. `v3sim study` compares every measured trace of traces/measured/ that names the "
+                    "deployment it was measured on (`v3sim import TRACE.json --deploy NAME -o traces/measured/X.h5`) "
+                    "with that deployment's step projection and writes comparisons.json next to results.h5; "
+                    "`v3sim compare traces/measured/X.h5` shows one, with every table.")
+        return
+    if not comparisons:
+        doc.missing("no measured trace in traces/measured/ names its deployment (`v3sim import TRACE.json --deploy "
+                    "NAME -o traces/measured/X.h5` records it).")
+        return
+    doc.para("Each measured profile against the projection of the same work (`v3sim step` on the deployment it was "
+             "measured on), per category of kernels, in milliseconds per layer (the trace's and the projection's "
+             "own layers). The compute rows count the compute streams; communication counts the communication "
+             "stream, including the time its kernels wait for their peers. error = (projected \u2212 measured) / "
+             "measured.")
+    for c in comparisons:
+        title = f"`{c.get('trace', '?')}`"
+        if c.get("error"):
+            doc.heading(3, c.get("trace", "?"))
+            doc.missing(f"{title} could not be compared: {c['error']}")
+            continue
+        doc.heading(3, f"{c.get('trace', '?')} against {c.get('deployment', '?')}")
+        doc.para(f"{title}, measured on {c.get('gpu') or 'an unnamed GPU'} ({c.get('measured_layers', '?')} layers), "
+                 f"against `{c.get('deployment', '?')}` on {c.get('hardware', '?')} x {c.get('cluster', '?')} "
+                 f"({c.get('projected_layers', '?')} layers). Command: `{c.get('command', 'v3sim compare')}`.")
+        rows = []
+        for r in c.get("categories", []):
+            err = r.get("error")
+            rows.append([r.get("name", "?"), r.get("label", "").strip(), ms_cell(r.get("measured_ms")),
+                         ms_cell(r.get("projected_ms")), pct(100 * err) if finite(err) else DASH])
+        doc.table("table-comparison-" + slug(c.get("trace", "trace")),
+                  ["category", "what", "measured (ms/layer)", "projected (ms/layer)", "error"], rows,
+                  numeric=[2, 3, 4])
+        notes = c.get("notes") or []
+        if notes:
+            doc.bullets(notes)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Main
 
 SECTIONS = (("summary", "1. Summary"), ("gain", "2. Per-proposal gain for each phase"),
             ("breakdown", "3. Step-time breakdowns"), ("sensitivity", "4. Sensitivity curves"),
             ("numerics", "5. FP8 accumulation error against K"), ("roofline", "6. Roofline of the V3 kernels"),
-            ("validation", "7. Validation: projected against measured"))
+            ("validation", "7. Validation: projected against measured"),
+            ("comparisons", "8. Against measured traces"))
 
 
-def build(study, traces, outdir):
+def build(study, traces, outdir, comparisons=None):
     global plt  # imported here, once the inputs are known good: an input error is reported without its cost
     import matplotlib.pyplot as plt  # noqa: E402
     import matplotlib.ticker  # noqa: E402,F401 - used as matplotlib.ticker
@@ -1591,6 +1662,7 @@ def build(study, traces, outdir):
     section_numerics(doc, study)
     section_roofline(doc, study)
     section_validation(doc, study, traces)
+    section_comparisons(doc, comparisons)
     return doc
 
 
@@ -1606,15 +1678,21 @@ def main(argv):
     ap.add_argument("results", help="the study's results.h5")
     ap.add_argument("-o", "--output", required=True, help="output folder (report.md, report.html, figures/)")
     ap.add_argument("--traces", help="folder of measured traces (v3sim result .h5 files, searched recursively)")
+    ap.add_argument("--comparisons", help="measured traces against the step projection (comparisons.json of "
+                    "`v3sim study`; default: comparisons.json next to RESULTS_H5, when there is one)")
     a = ap.parse_args(argv)
     try:
         study = load_study(a.results)
         traces = load_traces(a.traces)
+        if a.comparisons and not os.path.exists(a.comparisons):
+            raise ReportError(f"--comparisons {a.comparisons}: no such file")
+        comparisons = load_comparisons(a.comparisons or
+                                       os.path.join(os.path.dirname(os.path.abspath(a.results)), "comparisons.json"))
         try:
             os.makedirs(a.output, exist_ok=True)
         except OSError as exc:
             raise ReportError(f"-o {a.output}: cannot create the output folder ({exc.strerror})") from exc
-        doc = build(study, traces, a.output)
+        doc = build(study, traces, a.output, comparisons)
         title = f"Chip proposal report: {study.attrs.get('study', os.path.basename(a.results))}"
         write_atomically(os.path.join(a.output, "report.md"), render_markdown(doc, title))
         write_atomically(os.path.join(a.output, "report.html"), render_html(doc, title, SECTIONS))

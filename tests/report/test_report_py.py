@@ -11,6 +11,7 @@ results.h5; that case is skipped, with the reason, when the binary is absent or 
 Runtime: about 10 s on one core (most of it matplotlib drawing the full report's figures).
 """
 import argparse
+import json
 import html.parser
 import math
 import os
@@ -33,7 +34,7 @@ V3SIM = None  # set by --v3sim
 
 SECTIONS = ("1. Summary", "2. Per-proposal gain for each phase", "3. Step-time breakdowns", "4. Sensitivity curves",
             "5. FP8 accumulation error against K", "6. Roofline of the V3 kernels",
-            "7. Validation: projected against measured")
+            "7. Validation: projected against measured", "8. Against measured traces")
 SUBSECTIONS = ("Provenance", "Failed points", "Measured traces")
 CLAIM = re.compile(r"\*\*`(?P<label>[^`]+)`\*\* buys (?P<train>.+?) in V3 training(?: \([^)]*\))? and (?P<decode>.+?) "
                    r"in decode.*?, costs (?P<cost>.+?) in numerics error.*?, and the model behind it was within "
@@ -42,6 +43,22 @@ CLAIM = re.compile(r"\*\*`(?P<label>[^`]+)`\*\* buys (?P<train>.+?) in V3 traini
 
 def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=300, **kw)
+
+
+def write_comparisons(path):
+    """A hand-made comparisons.json (format v3sim-comparisons-1): one trace compared, one that failed."""
+    doc = {"format": "v3sim-comparisons-1", "comparisons": [
+        {"trace": "traces/measured/p.h5", "gpu": "NVIDIA H800", "deployment": "v3-train-profile",
+         "hardware": "H800 SXM5", "cluster": "c", "command": "v3sim compare traces/measured/p.h5",
+         "measured_layers": 4, "projected_layers": 4, "notes": [],
+         "categories": [
+             {"name": "compute", "label": "all compute-stream kernels", "measured_ms": 32.0, "projected_ms": 28.0,
+              "error": -0.125},
+             {"name": "other", "label": "kernels v3sim has no op for", "measured_ms": 0.0, "projected_ms": 0.0,
+              "error": None}]},
+        {"trace": "traces/measured/bad.h5", "error": "bad.h5: not HDF5"}]}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
 
 
 def report(results, out, traces=None):
@@ -457,6 +474,37 @@ class BrokenInputs(ReportCase):
         self.assertEqual(claims["fp32-accumulation"].group("cost"), f"{100 * (2.0e-5 / 5.0e-5 - 1):+.1f}%")
         self.assertEqual(claims["tma-fp8-cast"].group("cost"), "+0.0%")
         self.assertEqual(claims["tma-fp8-cast"].group("within"), "an unknown margin")  # no usable validation
+
+
+class Comparisons(ReportCase):
+    """Section 8 from comparisons.json: next to results.h5 by default, or --comparisons; a foreign file is exit 2."""
+
+    def test_rendered_from_the_file_next_to_results(self):
+        folder = os.path.join(self.tmp, "cmp")
+        os.makedirs(folder, exist_ok=True)
+        h5 = os.path.join(folder, "results.h5")
+        r = run([PYTHON, MAKE_FAKE, h5, "--minimal"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        write_comparisons(os.path.join(folder, "comparisons.json"))
+        r, out, md, page = self.produce(h5, "cmp-out")
+        self.assert_ran(r)
+        sec = section(md, SECTIONS[7])
+        self.assertIn("traces/measured/p.h5 against v3-train-profile", sec)
+        self.assertRegex(sec, r"\| compute \| all compute-stream kernels \| 32\.00 \| 28\.00 \| -12\.5% \|")
+        self.assertRegex(sec, r"\| other \| .* \| 0\.00 \| 0\.00 \| \u2014 \|")
+        self.assertIn("could not be compared: bad.h5: not HDF5", sec)
+
+    def test_missing_and_foreign(self):
+        h5 = self.make("nocmp.h5", "--minimal")
+        r, out, md, page = self.produce(h5, "nocmp-out")
+        self.assert_ran(r)
+        self.assertIn("**Missing:**", section(md, SECTIONS[7]))
+        bad = os.path.join(self.tmp, "foreign.json")
+        with open(bad, "w", encoding="utf-8") as f:
+            json.dump({"format": "other"}, f)
+        r = run([PYTHON, REPORT, h5, "-o", os.path.join(self.tmp, "x"), "--comparisons", bad])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not a v3sim comparisons file", r.stderr)
 
 
 @unittest.skipUnless(os.environ.get("V3SIM_REPORT_REAL_STUDY", "1") == "1", "V3SIM_REPORT_REAL_STUDY=0")
