@@ -152,6 +152,10 @@ const std::vector<CategoryInfo>& category_info() {
       {"other", "kernels v3sim has no op for",
        "measured kernels of kind other or unmapped (copies, memsets, operand re-layouts the graph does not model)",
        {C::Other}},
+      {"membound_all", "memory-bound + other",
+       "membound and other together: the trace rules call some memory-bound kernels other (copies, casts back to "
+       "BF16, scale re-layouts) that a projection may model as memory-bound ops",
+       {C::Membound, C::Other}},
       {"comm", "communication stream",
        "every kernel on a stream other than the compute streams (dispatch, combine, their notify/handshake "
        "kernels, collectives, and computation placed there); a profiler counts a communication kernel's wait for "

@@ -82,7 +82,7 @@ struct CategoryInfo {
 };
 
 // The rows, in the order tables show them: compute, gemm, gemm_dense, gemm_grouped, wgrad, attention, membound,
-// other, comm.
+// other, membound_all (membound + other), comm.
 const std::vector<CategoryInfo>& category_info();
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -143,6 +143,8 @@ TEST_CASE("a step comparison sums categories per layer, pairs layers, kinds and 
   CHECK(row(c, "membound").ms.measured == Approx(0.020));
   CHECK(row(c, "membound").ms.error() == Approx(-0.5));
   CHECK(row(c, "other").ms.error() == Approx(-1.0));
+  CHECK(row(c, "membound_all").ms.measured == Approx(0.030));
+  CHECK(row(c, "membound_all").ms.projected == Approx(0.010));
   CHECK(row(c, "compute").ms.measured == Approx(0.220));
   CHECK(row(c, "compute").ms.projected == Approx(0.205));
   CHECK(row(c, "comm").ms.measured == Approx(0.200));  // the dY cast on the communication stream included
