@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "report/compare.h"
 #include "report/h5_file.h"
@@ -63,6 +64,13 @@ std::optional<Time> project(const TimelineEvent& e, const HardwareConfig& hw) {
 }
 
 int run_compare(const CompareArgs& a) {
+  if (!a.output.empty()) {
+    if (!a.output.ends_with(".json")) {
+      throw ConfigError(SourceLoc{"-o", 0}, "", "a Chrome/Perfetto trace file name ending in .json",
+                        fmt::format("'{}'", a.output));
+    }
+    check_output_path(a.output, "-o");
+  }
   const ResultFile measured = read_result_h5(a.measured);
   if (measured.timeline.source != "measured") {
     throw ConfigError(SourceLoc{a.measured, 0}, "/meta/timeline_source", "a measured trace",

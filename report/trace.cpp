@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace v3sim {
@@ -54,16 +55,7 @@ void write_chrome_trace(const std::string& path, const std::vector<const Timelin
     throw ConfigError(SourceLoc{"-o", 0}, "", "a trace file name ending in .json (or .h5 for results)",
                       fmt::format("'{}'", path));
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw ConfigError(SourceLoc{"-o", 0}, "", "a writable file", fmt::format("'{}'", path));
-    out << chrome_trace_json(timelines, stream_names);
-    if (!out.flush()) throw ConfigError(SourceLoc{"-o", 0}, "", "room to write the trace", fmt::format("'{}'", path));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw ConfigError(SourceLoc{"-o", 0}, "", "a writable output path", ec.message());
+  write_file_atomic(path, chrome_trace_json(timelines, stream_names), "-o");
 }
 
 }  // namespace v3sim
