@@ -39,13 +39,14 @@ void check_output_path(const std::string& path, const std::string& flag) {
   if (path.empty()) throw bad("an empty file name");
   if (fs::is_directory(path, ec)) throw bad("a folder, not a file");
   if (!fs::is_directory(dir, ec)) throw bad(fmt::format("the folder {} does not exist", quote(dir.string())));
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+  // A file is created and removed, as the real output will be: permissions, a read-only mount, no free inode.
+  const std::string probe = fmt::format("{}.tmp.{}", path, ::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) {
     throw bad(fmt::format("the folder {} cannot be written ({})", quote(dir.string()), std::strerror(errno)));
   }
-  if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0 && errno == EACCES) {
-    // rename() would replace a read-only file in a writable folder; refusing keeps a protected file protected.
-    throw bad("a read-only file");
-  }
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 AtomicFile::AtomicFile(std::string path, std::string flag) : m_path(std::move(path)), m_flag(std::move(flag)) {
@@ -72,8 +73,8 @@ void AtomicFile::discard() noexcept {
 
 void AtomicFile::fail(const std::string& expected, int err) {
   discard();
-  throw ConfigError(where(m_flag, m_path), "", expected,
-                    fmt::format("{} ({}; nothing was written)", quote(m_path), std::strerror(err)));
+  const std::string why = fmt::format("({}; nothing was written)", std::strerror(err));
+  throw ConfigError(where(m_flag, m_path), "", expected, (m_flag.empty() ? "a failed write " : quote(m_path) + " ") + why);
 }
 
 void AtomicFile::write(std::string_view data) {
