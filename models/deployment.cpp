@@ -182,6 +182,18 @@ const ComponentSpec& execution_spec() {
            .required = false,
            .default_text = "grouped",
            .choices = {"grouped", "per_expert_two_streams"}},
+          {.name = "kernel_stack",
+           .type = ParamType::Enum,
+           .description = "the memory-bound kernels around the GEMMs: ideal (one kernel per operation of the model, "
+                          "each at the roofline of HBM) or deepseek (the kernels DeepSeek's V3 training stack runs, "
+                          "as profile-data shows them: per-use FP8 weight transposes, the E5M6 copy of the attention "
+                          "output and its cast back, the FP8 SwiGLU input cast back to BF16, RMSNorm recomputed as a "
+                          "forward kernel, Q/K assembly copies, scale transposes before each dense GEMM, gradient "
+                          "additions; each launched with profile-data's grid, block, registers and shared memory "
+                          "and costed on the SM model)",
+           .required = false,
+           .default_text = "ideal",
+           .choices = {"ideal", "deepseek"}},
       }};
   return spec;
 }
@@ -357,6 +369,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   d.comm_sms = exe.get_int("comm_sms");
   d.gemm_kernel = exe.get_string("gemm_kernel") == "cutlass" ? GemmKernel::Cutlass : GemmKernel::DeepGemm;
   d.expert_wgrad_per_expert = exe.get_string("expert_wgrad") == "per_expert_two_streams";
+  d.deepseek_kernels = exe.get_string("kernel_stack") == "deepseek";
   d.profile_chunk_layers = prof.get_int("chunk_pair_layers");
   d.profile_ep_ranks = prof.get_int("ep_ranks");
   if (prof.value_node("ep_ranks") && d.profile_ep_ranks > d.ep) {

@@ -56,6 +56,9 @@ struct Deployment {
   // Routed experts' weight gradients: one k-grouped kernel (false), or one dense kernel per local expert, every
   // other one on a second compute stream sharing the SMs (true: DeepSeek's training stack, profile-data).
   bool expert_wgrad_per_expert = false;
+  // The memory-bound kernels of DeepSeek's V3 training stack (execution.kernel_stack: deepseek), launched as
+  // profile-data shows them, instead of one roofline op per operation of the model.
+  bool deepseek_kernels = false;
 
   // profile (train): simulate only what a profiler trace of one DualPipe chunk pair shows: the forward chunk of one
   // micro-batch overlapped with the backward chunk of another, each through this many MoE layers, on one GPU (no

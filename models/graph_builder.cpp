@@ -120,6 +120,48 @@ class StageBuilder {
     return layer >= 0 ? fmt::format("L{}.{}", layer, what) : std::string(what);
   }
 
+  // ---- DeepSeek's stack (execution.kernel_stack: deepseek) ----
+  // Launch geometries of its memory-bound kernels as profile-data's train.json records them (grid, block,
+  // registers per thread, shared memory per CTA), as functions of the shapes they run on.
+  bool ds() const { return m_deploy.deepseek_kernels; }
+  static Launch per_row(int64_t rows, int64_t regs, int64_t smem = 0) { return {rows, 128, regs, smem}; }
+  // Torch's element-wise kernels: 128 threads, 4 elements each.
+  static Launch torch_elementwise(int64_t elems, int64_t regs) { return {ceil_div(elems, 512), 128, regs, 0}; }
+  // apex layer_norm (ln_fwd_kernel): 3 persistent CTAs per SM of 128 threads for hidden 7168 and 1536, 924 CTAs
+  // for 512.
+  static Launch norm_fwd_launch(int64_t cols) {
+    if (cols >= 4096) return {396, 128, 168, 64};
+    if (cols >= 1024) return {396, 128, 152, 0};
+    return {924, 128, 72, 0};
+  }
+  static Launch norm_bwd_launch(int64_t cols) {  // ln_bwd_kernel
+    if (cols >= 4096) return {132, 256, 200, 28800};
+    if (cols >= 1024) return {660, 128, 94, 6208};
+    return {528, 128, 116, 8192};
+  }
+  // A memory-bound kernel of the stack that the model's operations do not name (a copy, a cast back, a transpose
+  // of scales): what it reads and writes, and its launch. Its output is transient (not kept for the backward).
+  Local stack_op(const std::string& name, OpKind kind, Module mod, int32_t layer, Pass pass, int64_t rows,
+                 int64_t read, int64_t written, Launch launch, std::initializer_list<Local> deps,
+                 uint32_t flags = kFlagNone) {
+    OpDesc d = base(name, kind, mod, layer, pass);
+    d.tokens = rows;
+    d.bytes_read = read;
+    d.bytes_written = written;
+    d.bytes_saved = 0;
+    d.launch = launch;
+    d.flags |= flags;
+    return emit(std::move(d), deps);
+  }
+  // dpsk::grouped_gemm::cuda::utils::transpose: launched before every dense FP8 GEMM (32 CTAs of 512 threads,
+  // 64 when K reaches 16384); we read it as re-laying the activation's 1x128 scales for the GEMM.
+  Local scale_transpose(const std::string& name, Module mod, int32_t layer, Pass pass, int64_t m, int64_t k,
+                        std::initializer_list<Local> deps) {
+    const int64_t bytes = tile_scale_bytes(m, k);
+    return stack_op(name + ".scale_t", OpKind::Elementwise, mod, layer, pass, m, bytes, bytes,
+                    {k >= 16384 ? 64 : 32, 512, 36, 67584}, deps, kFlagScaleLayout);
+  }
+
   // ---- op makers ----
   Local norm(const std::string& name, Module mod, int32_t layer, int64_t rows, int64_t cols, Local in) {
     OpDesc d = base(name, OpKind::Norm, mod, layer);
@@ -128,6 +170,7 @@ class StageBuilder {
     d.bytes_read = rows * cols * 2 + cols * 4;
     d.bytes_written = rows * cols * 2;
     d.params = cols;
+    if (ds()) d.launch = norm_fwd_launch(cols);
     return emit(std::move(d), {in});
   }
   // `fwd_in` is the norm's input: DeepSeek-V3 §3.2.3 recomputes RMSNorm in the backward pass from it instead of
@@ -141,7 +184,23 @@ class StageBuilder {
     d.bytes_read = 2 * rows * cols * 2 + cols * 4;
     d.bytes_written = rows * cols * 2 + cols * 4;
     d.flags |= kFlagRecompute;
-    Local id = emit(std::move(d), {grad, fwd_in});
+    Local recompute = kNone;
+    if (ds()) {
+      // DeepSeek's stack recomputes the norm as a forward kernel (profile-data: ln_fwd_kernel in attn(B)/mlp(B)),
+      // then runs the backward kernel on its output.
+      d.launch = norm_bwd_launch(cols);
+      d.recompute_flops = 0;
+      OpDesc f = base(name + ".recompute", OpKind::Norm, mod, layer, Pass::Dgrad);
+      f.tokens = rows;
+      f.flags |= kFlagRecompute;
+      f.recompute_flops = 4 * rows * cols;
+      f.bytes_read = rows * cols * 2 + cols * 4;
+      f.bytes_written = rows * cols * 2;
+      f.bytes_saved = 0;
+      f.launch = norm_fwd_launch(cols);
+      recompute = emit(std::move(f), {fwd_in, grad});
+    }
+    Local id = emit(std::move(d), {grad, fwd_in, recompute});
     track_dense_wgrad(id);
     return id;
   }
@@ -159,6 +218,7 @@ class StageBuilder {
     d.bytes_read = rows * cols * 2;
     d.bytes_written = rows * cols + tile_scale_bytes(rows, cols);
     d.bytes_saved = bytes_saved;
+    if (ds()) d.launch = per_row(rows, 31);  // per_token_cast_to_fp8_with_channels: one CTA per row
     return emit(std::move(d), {in});
   }
   // FP8 1x128 (rows x cols) -> dequantize, transpose, requantize 128x1: the transposed copy a Wgrad GEMM
@@ -235,7 +295,12 @@ class StageBuilder {
     d.flags |= lin.flags;
     d.params = lin.params;
     d.bytes_saved = lin.bytes_saved;
+    // Emitted before the GEMM: a stream issues a layer's kernels in the order they are emitted.
+    Local st = ds() && lin.fp8 && !lin.expert
+                   ? scale_transpose(lin.name, lin.module, lin.layer, Pass::Forward, lin.m, lin.k, deps)
+                   : kNone;
     lin.gemm = emit(std::move(d), deps);
+    dep(st, lin.gemm);
     if (lin.fp8) m_fp8_weights += lin.params;
     (lin.expert ? expert_params : dense_params) += lin.params;
     return lin.gemm;
@@ -259,7 +324,16 @@ class StageBuilder {
     dg.flags |= lin.flags;
     dg.params = lin.params;
     dg.gemm.b_transposed_copy = lin.fp8;
-    Local dx = emit(std::move(dg), {dy, grad2});
+    Local wt = kNone, st = kNone;
+    if (ds() && lin.fp8) {
+      // DeepSeek's stack transposes the FP8 weights for every use (cuda::batched_transpose, one CTA per 128 x 128
+      // block) rather than keep a transposed copy; a chip with transposed shared-memory reads needs none.
+      const int64_t wbytes = lin.params + lin.groups * block_scale_bytes(n, k);
+      wt = stack_op(lin.name + ".w_t", OpKind::WeightCast, lin.module, lin.layer, Pass::Dgrad, m, wbytes, wbytes,
+                    {ceil_div(lin.params, 128 * 128), 512, 32, 16896}, {grad}, kFlagFp8 | kFlagTransposeForFp8);
+      if (!lin.expert) st = scale_transpose(lin.name + ".dgrad", lin.module, lin.layer, Pass::Dgrad, m, n, {dy});
+    }
+    Local dx = emit(std::move(dg), {dy, grad2, wt, st});
 
     Local a = dy, b = lin.x_op;
     if (lin.fp8) {
@@ -383,6 +457,7 @@ class StageBuilder {
     d.flops = 5 * rows * inter;
     d.bytes_read = rows * 2 * inter * 2;
     d.bytes_written = rows * inter * 2;
+    if (ds()) d.launch = per_row(rows, 32);  // swiglu_forward_with_weight_and_per_token_cast_to_fp8
     return emit(std::move(d), {in});
   }
   // Backward of SwiGLU, recomputing it from the cached input (DeepSeek-V3 §3.3.4 caches the MoE SwiGLU input
@@ -396,7 +471,19 @@ class StageBuilder {
     d.recompute_flops = 5 * rows * inter;
     d.bytes_read = rows * 2 * inter * (fp8_cached ? 1 : 2) + rows * inter * 2;
     d.bytes_written = rows * 2 * inter * 2;
+    // swiglu_forward_backward_with_weight (one CTA per two rows) for the experts, swiglu_backward (112 CTAs of 1024)
+    // for the shared expert.
+    if (ds()) d.launch = fp8_cached ? Launch{ceil_div(rows, 2), 128, 77, 0} : Launch{112, 1024, 40, 0};
     return emit(std::move(d), {grad, fwd_in});
+  }
+
+  // The gradient of a residual block's input: the branch's input gradient plus the residual's (DeepSeek's stack adds
+  // them in a torch element-wise kernel; the ideal stack fuses the addition into the norm's backward).
+  Local residual_bwd(const std::string& name, Module mod, int32_t layer, Local branch, Local residual) {
+    if (!ds()) return branch;
+    const int64_t n = m_T * m_model.dim;
+    return stack_op(name, OpKind::Elementwise, mod, layer, Pass::Dgrad, m_T, 2 * n * 2, n * 2,
+                    torch_elementwise(n, 24), {branch, residual});
   }
 
   // ---- blocks: each emits its forward ops and pushes one closure that emits its backward ----
@@ -491,7 +578,11 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
   }
   Local kvn = norm(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, dn_op);
   dense_params += dc;
-  Local rope = elementwise(lname(layer, "attn.rope"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3, {q, dn_op});
+  // rotary_kernel: one CTA of 128 threads per 4 tokens and head (profile-data: grid 1024 x 128 for 4096 tokens).
+  const Launch rope_launch{ceil_div(Ta, 4) * (H + 1), 128, 30, 640};
+  OpDesc rope_d = elementwise_desc(lname(layer, "attn.rope"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3);
+  if (ds()) rope_d.launch = rope_launch;
+  Local rope = emit(std::move(rope_d), {q, dn_op});
 
   Local core;
   Linear wkv_b;
@@ -515,7 +606,16 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
     a.bytes_read = Ta * H * (2 * dqk + dv) * 2;
     a.bytes_written = Ta * H * dv * 2 + Ta * H * 4;
     if (m_train) a.bytes_saved = Ta * H * 4;  // the row log-sum-exp; O is kept by attn.o_quant
-    core = emit(std::move(a), {kv, rope});
+    Local k_asm = kNone, q_pe = kNone;
+    if (ds()) {
+      // FlashAttention takes Q and K whole ([tokens, heads, 192]): DeepSeek's stack assembles K from k_nope and the
+      // shared k_pe (a _copy_tensor_kernel, one CTA per token) and copies q_pe into Q (a torch element-wise copy).
+      k_asm = stack_op(lname(layer, "attn.k_assemble"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
+                       Ta * (H * dn + dr) * 2, Ta * H * dqk * 2, per_row(Ta, 90), {kv, rope});
+      q_pe = stack_op(lname(layer, "attn.q_pe_copy"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
+                      Ta * H * dr * 2, Ta * H * dr * 2, torch_elementwise(Ta * H * dr, 18), {q, rope});
+    }
+    core = emit(std::move(a), {kv, rope, k_asm, q_pe});
   } else {
     // Absorbed MLA for decode (DeepSeek-V3 inference/model.py, attn_impl "absorb"): q_nope is taken into the
     // latent space through wkv_b's key half, attention runs over the cached c_kv and k_pe (512 + 64 per token,
@@ -562,13 +662,23 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
   // copy. (The cast kernel's time does not include writing it: about 1.5 B per value more.)
   const int64_t o_saved = m_train && !m_decode ? Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv) : -1;
   Local oq = quantize(lname(layer, "attn.o_quant"), mod, layer, Ta, H * dv, core, Pass::Forward, o_saved);
+  Local o_e5m6 = kNone;
+  if (ds() && m_train && !m_decode) {
+    // DeepSeek's stack writes the E5M6 copy in a kernel of its own (per_token_cast_to_fp8_with_fp8_special_fmt);
+    // attn.o_quant counts the memory it keeps.
+    o_e5m6 = stack_op(lname(layer, "attn.o_cast_e5m6"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
+                      Ta * H * dv * 2, Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv), per_row(Ta, 32, 32),
+                      {core});
+  }
   Linear wo = make_linear(layer, mod, "attn.wo", Ta, D, H * dv, oq);
   Local o = linear_fwd(wo, {oq});
   if (tp > 1) {
     o = comm(lname(layer, "attn.reduce_scatter"), OpKind::ReduceScatter, mod, layer, Pass::Forward, CommGroup::TP, tp,
              Ta, Ta * D * 2, DType::BF16, {o});
   }
-  Local out = elementwise(lname(layer, "attn.residual"), OpKind::Elementwise, mod, layer, T, D, 2, 1, {o, in});
+  OpDesc res_d = elementwise_desc(lname(layer, "attn.residual"), OpKind::Elementwise, mod, layer, T, D, 2, 1);
+  if (ds()) res_d.launch = torch_elementwise(T * D, 22);
+  Local out = emit(std::move(res_d), {o, in});
 
   if (m_train) {
     tape.push_back([=, this](Local grad) {
@@ -578,6 +688,13 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
                  Ta, Ta * D * 2, DType::BF16, {g});
       }
       Local d_o = linear_bwd(wo, g);
+      Local o_back = kNone;
+      if (o_e5m6 != kNone) {
+        // The E5M6 copy back to BF16 for the attention's backward (per_token_cast_back_special_fmt, 896 CTAs).
+        o_back = stack_op(lname(layer, "attn.o_cast_back"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                          Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv), Ta * H * dv * 2, {896, 128, 32, 0},
+                          {o_e5m6, g});
+      }
       // Q, K and V are not kept: the backward recomputes the up-projections (and RoPE) from the cached FP8
       // latents (DeepSeek-V3 §3.2.3). Without q compression the query projection is not an up-projection and
       // its output is kept.
@@ -585,9 +702,17 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
       Local rope_re = rope;
       if (dq > 0) {
         Local q_re = linear_recompute(wq, g);
-        rope_re = emit(recomputed(elementwise_desc(lname(layer, "attn.rope.recompute"), OpKind::Rope, mod, layer, Ta,
-                                                   (H + 1) * dr, 1, 3, Pass::Dgrad)),
-                       {q_re, dn_op});
+        OpDesc rr = recomputed(elementwise_desc(lname(layer, "attn.rope.recompute"), OpKind::Rope, mod, layer, Ta,
+                                                (H + 1) * dr, 1, 3, Pass::Dgrad));
+        if (ds()) rr.launch = rope_launch;
+        rope_re = emit(std::move(rr), {q_re, dn_op});
+      }
+      Local k_asm_re = kNone, q_pe_re = kNone;
+      if (ds()) {
+        k_asm_re = stack_op(lname(layer, "attn.k_assemble.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad,
+                            Ta, Ta * (H * dn + dr) * 2, Ta * H * dqk * 2, per_row(Ta, 90), {kv_re, rope_re});
+        q_pe_re = stack_op(lname(layer, "attn.q_pe_copy.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad,
+                           Ta, Ta * H * dr * 2, Ta * H * dr * 2, torch_elementwise(Ta * H * dr, 18), {rope_re});
       }
       OpDesc b = base(lname(layer, "attn.core.bwd"), OpKind::Attention, mod, layer, Pass::Dgrad);
       b.tokens = Ta;
@@ -602,8 +727,22 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
       b.bytes_read = Ta * H * (2 * dqk + 3 * dv) * 2 + Ta * H * 4;
       b.bytes_written = Ta * H * (2 * dqk + dv) * 2;
       Local d_core = emit(std::move(b), {d_o, core, oq, kv_re, rope_re});  // O from the E5M6 copy
-      Local d_rope = elementwise(lname(layer, "attn.rope.bwd"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3,
-                                 {d_core}, Pass::Dgrad);
+      dep(o_back, d_core);
+      dep(k_asm_re, d_core);
+      dep(q_pe_re, d_core);
+      Local d_split = kNone;
+      if (ds()) {
+        // dQ and dK come back whole ([tokens, heads, 192]) and are split into their nope and rope parts (two more
+        // _copy_tensor_kernel launches).
+        Local dq_split = stack_op(lname(layer, "attn.dq_split"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                                  Ta * H * dqk * 2, Ta * H * dqk * 2, per_row(Ta, 90), {d_core});
+        d_split = stack_op(lname(layer, "attn.dk_split"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                           Ta * H * dqk * 2, Ta * H * (dn + dr) * 2, per_row(Ta, 90), {dq_split});
+      }
+      OpDesc drd =
+          elementwise_desc(lname(layer, "attn.rope.bwd"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3, Pass::Dgrad);
+      if (ds()) drd.launch = rope_launch;
+      Local d_rope = emit(std::move(drd), {d_core, d_split});
       Local d_kv = linear_bwd(wkv_b, d_core);
       Local d_kvn = norm_bwd(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, d_kv, dn_op);
       Local d_q = linear_bwd(wq, d_rope);
@@ -618,7 +757,8 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
         d_x = comm(lname(layer, "attn.all_gather.bwd"), OpKind::ReduceScatter, mod, layer, Pass::Dgrad, CommGroup::TP,
                    tp, Ta, Ta * D * 2, DType::BF16, {d_x});
       }
-      return norm_bwd(lname(layer, "attn_norm"), mod, layer, T, D, d_x, in);
+      return residual_bwd(lname(layer, "attn.residual.bwd"), mod, layer,
+                          norm_bwd(lname(layer, "attn_norm"), mod, layer, T, D, d_x, in), grad);
     });
   }
   return out;
@@ -689,6 +829,7 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   pm.tokens = R;
   pm.bytes_read = R * fp8_copy;
   pm.bytes_written = R * fp8_copy;
+  if (ds()) pm.launch = {ceil_div(R, 16), 512, 32, 0};  // expand_to_fused_with_scales: 16 rows per CTA of 512
   Local perm = emit(std::move(pm), {recv, topk});
 
   Linear w13 = make_linear(layer, mod, "moe.experts.w13", R, 2 * I, D, perm);
@@ -710,6 +851,7 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   um.tokens = R;
   um.bytes_read = R * D * 2;
   um.bytes_written = R * D * 2;
+  if (ds()) um.launch = per_row(R, 39);  // reduce_fused: one CTA per row
   Local unperm = emit(std::move(um), {y});
   Local back = unperm;
   if (ep > 1) {
@@ -734,6 +876,7 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   res.flops = (2 * fanout + 2) * T * D;
   res.bytes_read = (fanout + 2) * T * D * 2;
   res.bytes_written = T * D * 2;
+  if (ds()) res.launch = torch_elementwise(T * D, 22);
   Local out = emit(std::move(res), {back, s_y, in});
 
   if (m_train) {
@@ -754,14 +897,24 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
       upb.tokens = R;
       upb.bytes_read = R * fp8_copy;
       upb.bytes_written = R * fp8_copy;
+      if (ds()) upb.launch = {ceil_div(R, 16), 512, 32, 0};
       Local g_perm = emit(std::move(upb), {g_recv});
       Local d_act = linear_bwd(w2, g_perm, kNone, /*dy_fp8=*/true);
+      Local h_back = kNone;
+      if (ds()) {
+        // DeepSeek's stack turns the FP8-cached SwiGLU input back into BF16 (cuda::cast_back_impl, 112 CTAs of 1024
+        // threads) before the SwiGLU backward.
+        h_back = stack_op(lname(layer, "moe.experts.h_cast_back"), OpKind::Elementwise, mod, layer, Pass::Dgrad, R,
+                          R * 2 * I + tile_scale_bytes(R, 2 * I), R * 2 * I * 2, {112, 1024, 32, 0}, {g_perm});
+      }
       Local d_h = swiglu_bwd(layer, mod, "moe.experts.swiglu", R, I, d_act, h, true);
+      dep(h_back, d_h);
       Local d_x = linear_bwd(w13, d_h);
       OpDesc pb = base(lname(layer, "moe.permute.bwd"), OpKind::Unpermute, mod, layer, Pass::Dgrad);
       pb.tokens = R;
       pb.bytes_read = R * D * 2;
       pb.bytes_written = R * D * 2;
+      if (ds()) pb.launch = per_row(R, 39);
       Local d_back = emit(std::move(pb), {d_x});
       if (ep > 1) {
         d_back = alltoall(layer, "moe.dispatch.bwd", OpKind::AllToAllCombine, mod, Pass::Dgrad, T, T * fanout * D * 2,
@@ -773,18 +926,25 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
       rb.flops = 2 * T * fanout * D + 4 * T * E;
       rb.bytes_read = T * fanout * D * 2 + T * D * 2;
       rb.bytes_written = T * E * 4;
+      if (ds()) rb.launch = per_row(2 * R, 40);  // swiglu_weight_backward_with_weight: one CTA per half row
       Local d_scores = emit(std::move(rb), {grad, back});
       Local d_gate = linear_bwd(gate, d_scores);
       Local d_shared = kNone;
       if (shared_local) {
         Local d_sact = linear_bwd(s2, grad);
+        Local s_back = kNone;
+        if (ds()) {
+          s_back = stack_op(lname(layer, "moe.shared.h_cast_back"), OpKind::Elementwise, mod, layer, Pass::Dgrad, T,
+                            T * 2 * Is + tile_scale_bytes(T, 2 * Is), T * 2 * Is * 2, {112, 1024, 32, 0}, {grad});
+        }
         Local d_sh = swiglu_bwd(layer, mod, "moe.shared.swiglu", T, Is, d_sact, s_h, false);
+        dep(s_back, d_sh);
         d_shared = linear_bwd(s13, d_sh);
       }
       Local d_xn = norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_back, in);
       dep(d_gate, d_xn);
       dep(d_shared, d_xn);
-      return d_xn;
+      return residual_bwd(lname(layer, "moe.residual.bwd"), mod, layer, d_xn, grad);
     });
   }
   return out;
@@ -1101,7 +1261,8 @@ OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const Gr
       cast_t.name = fmt::format("stage{}.weights.cast_fp8_transposed", s);
       cast_t.flags |= kFlagTransposeForFp8;
       st.cast = g.add_desc(std::move(cast));
-      st.cast_t = g.add_desc(std::move(cast_t));
+      // DeepSeek's stack transposes the weights at every use instead (the builder's .w_t ops).
+      st.cast_t = deploy.deepseek_kernels ? st.cast : g.add_desc(std::move(cast_t));
       const int64_t copies = dualpipe ? 2 : 1;  // DualPipe keeps two copies of every stage's parameters
       const int64_t dense_group = deploy.dp() * copies;
       const int64_t expert_group = deploy.expert_dp() * copies;
@@ -1176,7 +1337,7 @@ OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const Gr
           auto add = [&](uint32_t d) {
             return g.add_op(d, 0, static_cast<uint16_t>(s), static_cast<uint16_t>(r + off));
           };
-          OpId cast = add(st.cast), cast_t = add(st.cast_t);
+          OpId cast = add(st.cast), cast_t = st.cast_t == st.cast ? cast : add(st.cast_t);
           OpId rs_dense = st.rs_dense >= 0 ? add(static_cast<uint32_t>(st.rs_dense)) : 0;
           OpId rs_expert = st.rs_expert >= 0 ? add(static_cast<uint32_t>(st.rs_expert)) : 0;
           OpId opt = add(st.optimizer);

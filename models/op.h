@@ -63,6 +63,9 @@ enum OpFlag : uint32_t {
   // The handshake before a DeepEP normal-kernel all-to-all (notify_dispatch, cached_notify): every GPU of the EP
   // group exchanges its token counts (or clears the cached layout's buffers) and waits for all the others.
   kFlagHandshake = 1u << 7,
+  // Re-lays an FP8 activation's scales for the GEMM that reads it (DeepSeek's stack, before every dense FP8 GEMM):
+  // it goes with the cast when a chip casts inside the GEMM's TMA load.
+  kFlagScaleLayout = 1u << 8,
 };
 
 const char* to_string(OpKind k);
@@ -103,6 +106,14 @@ struct CommShape {
   DType dtype = DType::None;
 };
 
+// How a memory-bound kernel of a software stack is launched (as a profiler shows it: CTAs, threads per CTA, registers
+// per thread, shared memory per CTA); the SM model derives its occupancy, and from that the loads it keeps in flight.
+// grid 0: no launch given (the op is costed as a roofline).
+struct Launch {
+  int64_t grid = 0, block = 0, regs = 0, smem = 0;
+  bool given() const { return grid > 0; }
+};
+
 struct OpDesc {
   std::string name;  // e.g. "L3.attn.wq_b", "L3.moe.dispatch"
   OpKind kind = OpKind::Elementwise;
@@ -120,6 +131,7 @@ struct OpDesc {
   int64_t bytes_saved = -1;  // of its output, what stays in memory for the backward pass (-1: all it writes)
   int64_t params = 0;        // weights this op reads (per GPU)
   int32_t gpus = 1;          // GPUs running this op identically (symmetric ranks represented once)
+  Launch launch;             // memory-bound kernels of a given stack (deploy.execution.kernel_stack)
 
   bool has(OpFlag f) const { return (flags & f) != 0; }
 };

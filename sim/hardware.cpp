@@ -49,13 +49,27 @@ const ComponentSpec& tensor_spec() {
   return spec;
 }
 
+// A limit of the SM's occupancy: optional, Hopper's and Blackwell's value by default (CUDA C Programming Guide,
+// compute capabilities 9.0 and 10.0: 64K registers, 2048 threads, 32 blocks per SM).
+ParamSpec occupancy_param(const char* name, const char* description, const char* unit, const char* dflt, Range r) {
+  ParamSpec p = int_param(name, description, unit, r);
+  p.required = false;
+  p.default_text = dflt;
+  return p;
+}
+
 const ComponentSpec& cuda_cores_spec() {
   static const ComponentSpec spec{
       "cuda_cores",
       "CUDA cores of one SM",
       {int_param("sub_partitions", "SM sub-partitions, each issuing one warp instruction per clock", "", range(1, 16)),
        int_param("fp32_lanes_per_sub_partition", "FP32 FMA lanes per sub-partition (32: one warp FFMA per clock)", "",
-                 range(1, 128))}};
+                 range(1, 128)),
+       occupancy_param("registers_per_sm", "32-bit registers of one SM's register file (occupancy of a kernel)",
+                       "registers", "65536", range(1024, 1 << 20)),
+       occupancy_param("max_threads_per_sm", "threads resident on one SM at once", "threads", "2048",
+                       range(32, 1 << 16)),
+       occupancy_param("max_ctas_per_sm", "thread blocks resident on one SM at once", "CTAs", "32", range(1, 1024))}};
   return spec;
 }
 
@@ -199,7 +213,8 @@ HardwareConfig load_hardware(const ConfigNode& root) {
   const ParamReader& t = r.section("tensor");
   h.tensor = {t.get_int("fp8_flops_per_clk"), t.get_int("bf16_flops_per_clk"), t.get_int("wgmma_issue_cycles")};
   const ParamReader& c = r.section("cuda_cores");
-  h.cuda_cores = {c.get_int("sub_partitions"), c.get_int("fp32_lanes_per_sub_partition")};
+  h.cuda_cores = {c.get_int("sub_partitions"), c.get_int("fp32_lanes_per_sub_partition"), c.get_int("registers_per_sm"),
+                  c.get_int("max_threads_per_sm"), c.get_int("max_ctas_per_sm")};
   const ParamReader& s = r.section("smem");
   h.smem = {s.get_bytes("capacity"), s.get_bytes("max_per_block"), s.get_int("banks"),
             s.get_int("bank_width"), s.get_int("bytes_per_clk"),   s.get_int("latency_cycles")};

@@ -23,6 +23,9 @@ struct TensorCoreConfig {
 struct CudaCoreConfig {
   int64_t sub_partitions = 4;                 // SM sub-partitions (warp schedulers), one instruction per clock each
   int64_t fp32_lanes_per_sub_partition = 32;  // FFMA lanes: 32 = one warp FFMA per clock per sub-partition
+  int64_t registers_per_sm = 65536;           // occupancy limits of one SM
+  int64_t max_threads_per_sm = 2048;
+  int64_t max_ctas_per_sm = 32;
 };
 
 struct SmemConfig {

@@ -555,11 +555,22 @@ ExecResult Executor::run() {
       for (size_t s = 0; s < lane.unstarted.size(); ++s) {
         if (lane.unstarted[s] == 0) continue;
         const RankState& rs = m_ranks[li / kStreams];
+        // A paired step's stream waits on the op at the head of its issue order: name it and what it waits for.
+        std::string head;
+        if (lane.fifo_next[s] < lane.fifo[s].size()) {
+          const OpId h = lane.fifo[s][lane.fifo_next[s]];
+          head = fmt::format("; next in issue order: {} mb{}, waiting for", m_graph.desc(h).name,
+                             m_graph.node(h).micro_batch);
+          for (OpId p : m_graph.predecessors(h)) {
+            if (m_res.end[p] > Time()) continue;  // finished (an op that ran ends after 0)
+            head += fmt::format(" {} mb{}", m_graph.desc(p).name, m_graph.node(p).micro_batch);
+          }
+        }
         throw InternalError(fmt::format(
             "schedule deadlock: {} of {} ops ran; rank {} stream {} cannot issue step {} ({} ops left in it, {} "
-            "ready; steps open below {}, inputs missing {})",
+            "ready; steps open below {}, inputs missing {}){}",
             done, n, li / kStreams, to_string(static_cast<Stream>(li % kStreams)), s, lane.unstarted[s],
-            lane.ready.size(), rs.open, rs.inputs_pending[s]));
+            lane.ready.size(), rs.open, rs.inputs_pending[s], head));
       }
     }
     throw InternalError(fmt::format("schedule deadlock: {} of {} ops ran", done, n));

@@ -42,6 +42,7 @@
 #include "sim/net/topology.h"
 #include "sim/sm/cast_kernels.h"
 #include "sim/sm/gemm.h"
+#include "sim/sm/streaming.h"
 #include "v3sim/version.h"
 
 namespace v3sim::exec {
@@ -232,6 +233,8 @@ const char* to_string(CostModel m) {
       return "cycle-alltoall";
     case CostModel::Roofline:
       return "roofline";
+    case CostModel::Streaming:
+      return "streaming";
     case CostModel::Analytical:
       return "analytical";
     case CostModel::Dropped:
@@ -411,6 +414,7 @@ struct Plan {
 struct Rewrites {
   std::vector<uint8_t> quant_dropped;  // a Quantize whose FP8 GEMM consumers load BF16 through the TMA
   std::vector<uint8_t> a_bf16_cast;    // an FP8 GEMM that reads such a Quantize's input as operand A
+  std::vector<uint8_t> scale_dropped;  // a kFlagScaleLayout op re-laying the scales of such a Quantize
 };
 
 Rewrites rewrites_of(const OpGraph& g, const HardwareConfig& hw) {
@@ -418,6 +422,7 @@ Rewrites rewrites_of(const OpGraph& g, const HardwareConfig& hw) {
   Rewrites r;
   r.quant_dropped.assign(n, 0);
   r.a_bf16_cast.assign(n, 0);
+  r.scale_dropped.assign(n, 0);
   if (!hw.features.tma_fp8_cast) return r;
   std::vector<int64_t> first(n, kNoInstance);
   size_t found = 0;
@@ -437,14 +442,17 @@ Rewrites rewrites_of(const OpGraph& g, const HardwareConfig& hw) {
     bool all = !succ.empty();
     for (OpId s : succ) {
       const OpDesc& c = g.desc(s);
+      if (c.has(kFlagScaleLayout)) continue;  // goes with the cast
       all = all && is_fp8_gemm(c) && c.pass != Pass::Wgrad;
     }
     r.quant_dropped[d] = all ? 1 : 0;
   }
   for (size_t d = 0; d < n; ++d) {
-    if (!is_fp8_gemm(g.descriptor(static_cast<uint32_t>(d))) || first[d] == kNoInstance) continue;
+    const OpDesc& desc = g.descriptor(static_cast<uint32_t>(d));
+    if (first[d] == kNoInstance || !(is_fp8_gemm(desc) || desc.has(kFlagScaleLayout))) continue;
     for (OpId p : g.predecessors(static_cast<OpId>(first[d]))) {
-      if (r.quant_dropped[g.node(p).desc]) r.a_bf16_cast[d] = 1;
+      if (!r.quant_dropped[g.node(p).desc]) continue;
+      (desc.has(kFlagScaleLayout) ? r.scale_dropped : r.a_bf16_cast)[d] = 1;
     }
   }
   return r;
@@ -497,6 +505,35 @@ OpCost roofline(const OpDesc& d, const CostContext& ctx, bool tensor) {
                             to_string(d.gemm.a_type));
   }
   c.kernel = "roofline " + c.kernel;
+  return c;
+}
+
+// A memory-bound kernel launched as its stack launches it (OpDesc::launch), on the SM and memory model: its
+// occupancy, and the loads in flight that follow from it, bound its bandwidth (sim/sm/streaming.h); or its FLOPs on
+// the CUDA cores when those take longer.
+OpCost streaming(const OpDesc& d, const CostContext& ctx) {
+  const HardwareConfig& hw = *ctx.hw;
+  sim::StreamingDesc s;
+  s.launch = d.launch;
+  s.bytes_read = d.bytes_read;
+  s.bytes_written = d.bytes_written;
+  s.sms = ctx.compute_sms;
+  sim::StreamingResult r;
+  try {
+    r = sim::simulate_streaming(s, hw);
+  } catch (const ConfigError& e) {
+    throw ConfigError(fmt::format("{}: cannot run on {}: {}", describe(d), hw.name, e.what()));
+  }
+  const int64_t peak = hw.cuda_cores.sub_partitions * hw.cuda_cores.fp32_lanes_per_sub_partition * 2 *
+                       ctx.compute_sms * hw.sustained_clock.hertz();
+  const Time compute = hw.kernel.launch_overhead + ps_of(d.flops + d.recompute_flops, peak);
+  OpCost c;
+  c.model = CostModel::Streaming;
+  c.time = std::max(r.time, compute);
+  c.bound = compute > r.time ? "cuda-core" : r.bound;
+  c.kernel = fmt::format("streaming {} grid{} block{} regs{} smem{} read{} written{} sms{} ({} CTAs/SM by {})",
+                         to_string(d.kind), d.launch.grid, d.launch.block, d.launch.regs, d.launch.smem, d.bytes_read,
+                         d.bytes_written, ctx.compute_sms, r.ctas_per_sm, r.limiter);
   return c;
 }
 
@@ -771,6 +808,18 @@ Plan plan_op(const OpDesc& d, const Rewrites& rw, uint32_t index, const CostCont
   const HardwareConfig& hw = *ctx.hw;
   const bool transposed = hw.features.fp8_transposed_smem_reads;
   Plan p;
+  if (d.has(kFlagScaleLayout) && rw.scale_dropped[index]) {
+    p.cost = dropped(fmt::format("dropped scale transpose rows{}", d.tokens),
+                     "FP8 cast in TMA: the GEMM's load makes the scales it needs");
+    return p;
+  }
+  const bool compute_kind = d.kind == OpKind::Gemm || d.kind == OpKind::GroupedGemm ||
+                            d.kind == OpKind::BatchedGemm || d.kind == OpKind::Attention || is_communication(d.kind);
+  if (d.launch.given() && !compute_kind && !(transposed && d.has(kFlagTransposeForFp8)) &&
+      !(d.kind == OpKind::Quantize && rw.quant_dropped[index])) {
+    p.cost = streaming(d, ctx);
+    return p;
+  }
   switch (d.kind) {
     case OpKind::Gemm:
     case OpKind::GroupedGemm:

@@ -36,6 +36,7 @@ enum class CostModel : uint8_t {
   CycleCast,      // sim/sm/cast_kernels: quantize, transpose-requantize
   CycleAllToAll,  // sim/net/alltoall: DeepEP normal or low-latency dispatch/combine
   Roofline,       // max(FLOPs / peak, bytes / HBM) + launch overhead
+  Streaming,      // sim/sm/streaming: a memory-bound kernel at its launch's occupancy (Little's law, HBM, L2)
   Analytical,     // alpha-beta model of a collective or a point-to-point send
   Dropped,        // the op does not exist on this chip (e.g. a transpose a transposed-read chip never makes)
 };

@@ -561,3 +561,55 @@ TEST_CASE("cost_graph on the V3 deployments (timing)", "[exec][cost][slow]") {
   time_cost_graph("deepseek-v3-671b", "v3-prefill-32", "h800-2048-mpft", 24);
   time_cost_graph("deepseek-v3-671b", "v3-decode-320", "h800-decode-40node", 0);
 }
+
+TEST_CASE("DeepSeek's kernel stack: its memory-bound kernels on the SM model, and what the proposals drop of them",
+          "[exec][cost]") {
+  Setup ideal("tiny-moe", "tiny-train", "h800.yaml", "h800-2048-mpft", 20);
+  Setup base("tiny-moe", "tiny-train", "h800.yaml", "h800-2048-mpft", 20);
+  base.deploy.deepseek_kernels = true;
+  Setup transposed("tiny-moe", "tiny-train", "proposals/transposed-fp8-smem-reads.yaml", "h800-2048-mpft", 20);
+  transposed.deploy.deepseek_kernels = true;
+  const OpGraph gi = build_graph(ideal.model, ideal.deploy);
+  const OpGraph g = build_graph(base.model, base.deploy);
+  CHECK(g.num_descs() > gi.num_descs());  // the stack's own kernels
+  KernelCache cache;
+  const std::vector<OpCost> before = cost_graph(g, base.ctx, cache);
+  const std::vector<OpCost> tr = cost_graph(g, transposed.ctx, cache);
+  std::map<std::string, int> seen;
+  for (uint32_t i = 0; i < g.num_descs(); ++i) {
+    const OpDesc& d = g.descriptor(i);
+    CAPTURE(d.name, before[i].kernel);
+    if (d.launch.given()) {
+      CHECK(before[i].model == CostModel::Streaming);
+      CHECK_THAT(before[i].kernel, Catch::Contains(fmt::format("grid{} block{}", d.launch.grid, d.launch.block)));
+    }
+    const std::string suffix = d.name.substr(d.name.rfind('.') + 1);
+    if (d.layer == 1) ++seen[suffix];
+    // Per-use weight transposes exist only because FP8 wgmma reads K-major operands.
+    if (suffix == "w_t") {
+      CHECK(d.has(kFlagTransposeForFp8));
+      CHECK(tr[i].model == CostModel::Dropped);
+    }
+    if (d.kind == OpKind::Norm && d.pass == Pass::Dgrad) CHECK(d.launch.given());
+  }
+  CHECK(seen["w_t"] > 0);
+  CHECK(seen["scale_t"] > 0);
+  CHECK(seen["recompute"] > 0);      // RMSNorm recomputed as a forward kernel
+  CHECK(seen["h_cast_back"] > 0);    // the FP8-cached SwiGLU input back to BF16
+  CHECK(seen["k_assemble"] == 1);
+  // A memory-bound kernel of few CTAs is latency-bound on the SM model; the roofline would call it HBM-bound.
+  CHECK(before[index_of(g, "L0.attn.wqkv_a.scale_t")].bound == "latency");
+
+  // Where a cast feeds only forward GEMMs (inference), a chip that casts in the TMA drops the cast and the scale
+  // transpose with it (training keeps its casts: the Wgrad transposes read them).
+  Setup dec("tiny-moe", "tiny-decode", "h800.yaml", "h800-2048-mpft", 0);
+  dec.deploy.deepseek_kernels = true;
+  Setup tma("tiny-moe", "tiny-decode", "proposals/tma-fp8-cast.yaml", "h800-2048-mpft", 0);
+  tma.deploy.deepseek_kernels = true;
+  const OpGraph gd = build_graph(dec.model, dec.deploy);
+  const std::vector<OpCost> kept = cost_graph(gd, dec.ctx, cache);
+  const std::vector<OpCost> tm = cost_graph(gd, tma.ctx, cache);
+  CHECK(kept[index_of(gd, "L0.attn.wqkv_a.scale_t")].model == CostModel::Streaming);
+  CHECK(tm[index_of(gd, "L0.attn.x_quant")].model == CostModel::Dropped);
+  CHECK(tm[index_of(gd, "L0.attn.wqkv_a.scale_t")].model == CostModel::Dropped);
+}

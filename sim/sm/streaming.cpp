@@ -1,0 +1,98 @@
+#include "sim/sm/streaming.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace v3sim::sim {
+
+namespace {
+
+constexpr int64_t kWarp = 32;
+constexpr int64_t kRegisterAllocationUnit = 256;  // registers per warp are allocated in units of 256 (sm_90)
+constexpr int64_t kSmemReservedPerCta = 1024;     // shared memory the system reserves per resident CTA (sm_80+)
+
+int64_t round_up(int64_t v, int64_t unit) { return (v + unit - 1) / unit * unit; }
+
+}  // namespace
+
+void StreamingDesc::validate(const HardwareConfig& hw) const {
+  const auto bad = [](const char* key, const std::string& expected, int64_t found) {
+    throw ConfigError(fmt::format("streaming kernel: {}: expected {}, found {}", key, expected, found));
+  };
+  if (launch.grid < 1 || launch.grid > (int64_t{1} << 40)) bad("grid", "between 1 and 2^40 CTAs", launch.grid);
+  if (launch.block < 1 || launch.block > 1024) bad("block", "between 1 and 1024 threads", launch.block);
+  if (launch.regs < 0 || launch.regs > 255) bad("registers per thread", "between 0 and 255", launch.regs);
+  if (launch.smem < 0 || launch.smem > hw.smem.max_per_block.count()) {
+    bad("shared memory per CTA", fmt::format("between 0 and {} B (smem.max_per_block)", hw.smem.max_per_block.count()),
+        launch.smem);
+  }
+  if (bytes_read < 0 || bytes_written < 0) bad("bytes", "at least 0", std::min(bytes_read, bytes_written));
+  if (sms < 0 || sms > hw.sms) bad("SMs", fmt::format("between 0 and the {} SMs of {}", hw.sms, hw.name), sms);
+}
+
+StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig& hw) {
+  d.validate(hw);
+  const Launch& l = d.launch;
+  const int64_t sms = d.sms > 0 ? d.sms : hw.sms;
+  const int64_t warps = (l.block + kWarp - 1) / kWarp;
+
+  // Occupancy: the least of what the register file, shared memory, thread slots and CTA slots hold.
+  StreamingResult r;
+  int64_t ctas = hw.cuda_cores.max_ctas_per_sm;
+  r.limiter = "CTAs";
+  const int64_t by_threads = hw.cuda_cores.max_threads_per_sm / (warps * kWarp);
+  if (by_threads < ctas) ctas = by_threads, r.limiter = "threads";
+  if (l.regs > 0) {
+    const int64_t per_cta = warps * round_up(l.regs * kWarp, kRegisterAllocationUnit);
+    const int64_t by_regs = hw.cuda_cores.registers_per_sm / per_cta;
+    if (by_regs < ctas) ctas = by_regs, r.limiter = "registers";
+  }
+  if (l.smem > 0) {
+    const int64_t by_smem = hw.smem.capacity.count() / (l.smem + kSmemReservedPerCta);
+    if (by_smem < ctas) ctas = by_smem, r.limiter = "shared memory";
+  }
+  if (ctas < 1) {
+    throw ConfigError(fmt::format("streaming kernel: a CTA of {} threads, {} registers each and {} B of shared memory "
+                                  "does not fit on one SM of {}",
+                                  l.block, l.regs, l.smem, hw.name));
+  }
+  r.ctas_per_sm = ctas;
+  r.occupancy = static_cast<double>(ctas * warps * kWarp) / static_cast<double>(hw.cuda_cores.max_threads_per_sm);
+  const int64_t slots = ctas * sms;
+  r.waves = (l.grid + slots - 1) / slots;
+  r.active_sms = std::min(sms, l.grid);
+  const int64_t resident_threads = std::min(l.grid, slots) * l.block;
+
+  const double bytes = static_cast<double>(d.bytes_read) + static_cast<double>(d.bytes_written);
+  const double clock = static_cast<double>(hw.sustained_clock.hertz());
+  // Little's law: the loads in flight over the load latency (an L2 miss: the L2's latency plus HBM's beyond it)
+  // bound the read rate; the writes follow the reads they are computed from.
+  const double latency_s = static_cast<double>(hw.l2.hit_latency_cycles + hw.hbm.latency_cycles) / clock;
+  double latency_bw = std::numeric_limits<double>::infinity();
+  if (d.bytes_read > 0) {
+    latency_bw = static_cast<double>(resident_threads * kBytesInFlightPerThread) / latency_s * bytes /
+                 static_cast<double>(d.bytes_read);
+  }
+  const double hbm_bw = static_cast<double>(hw.hbm.bandwidth.bytes_per_second()) * hw.hbm.achievable_fraction;
+  const double l2_bw = static_cast<double>(hw.l2.bytes_per_clk) * clock * static_cast<double>(r.active_sms) /
+                       static_cast<double>(hw.sms);
+  double bw = hbm_bw;
+  r.bound = "hbm";
+  if (latency_bw < bw) bw = latency_bw, r.bound = "latency";
+  if (l2_bw < bw) bw = l2_bw, r.bound = "l2";
+  const double seconds = bytes / bw;
+  if (!(seconds < 1e6)) {
+    throw ConfigError(fmt::format("streaming kernel: {} bytes at {:.3g} B/s take longer than the engine's time can hold",
+                                  bytes, bw));
+  }
+  r.time = hw.kernel.launch_overhead + Time::ps(static_cast<int64_t>(std::ceil(seconds * 1e12)));
+  r.gbps = bytes / (static_cast<double>(r.time.picoseconds()) * 1e-12) / 1e9;
+  return r;
+}
+
+}  // namespace v3sim::sim
