@@ -21,6 +21,8 @@ cmake --preset fuzz "${launcher[@]}" >/dev/null
 cmake --build --preset fuzz -j "${FUZZ_BUILD_JOBS:-2}"
 bin=build/fuzz/tests/fuzz/v3sim_fuzz_config
 
+# -timeout=10: the slowest input found in an hour (aliases expanded to the node bound under long keys) takes 1.3 s
+# under ASan alone and 0.24 s in a release build; a machine busy with builds made it pass 5 s.
 # Seeds: the first byte picks the reader (fuzz_config.cpp), the rest is a shipped file.
 seeds=build/fuzz/seeds
 rm -rf "$seeds" && mkdir -p "$seeds" build/fuzz/corpus build/fuzz/findings
@@ -37,7 +39,7 @@ tag 02 deployments
 tag 03 clusters
 printf '\x04deploy.parallelism.ep=8\nhw.hbm.bandwidth=3.35TB/s\nmodel.n_layers=4\n' >"$seeds/set-1"
 
-opts=(-timeout=5 -rss_limit_mb=2048 -max_len=16384 -artifact_prefix=build/fuzz/findings/)
+opts=(-timeout=10 -rss_limit_mb=2048 -max_len=16384 -artifact_prefix=build/fuzz/findings/)
 echo "fuzz: the regression corpus ($(ls tests/fuzz/regression | wc -l) inputs)"
 "$bin" "${opts[@]}" tests/fuzz/regression/* 2>&1 | tail -n 3
 echo "fuzz: ${seconds} s from $(ls "$seeds" | wc -l) seeds"

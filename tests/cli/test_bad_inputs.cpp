@@ -112,7 +112,8 @@ TEST_CASE("every input of issue 13's list is refused with exit 2 and one line wi
       {{"gemm", "--set", "hw.tma.swizzle_bytes=[]"}, "tma.swizzle_bytes"},
       {{"gemm", "--set", "hw.tma.swizzle_bytes=[7]"}, "tma.swizzle_bytes"},
       {{"gemm", "--set", "hw.tma.box_dim_max=1"}, "tma.box_dim_max"},
-      {{"gemm", "--set", "hw.cuda_cores.registers_per_sm=1"}, "unknown key 'registers_per_sm'"},
+      // registers_per_sm was documented and unused; it now bounds occupancy (sim/sm/streaming), with a range.
+      {{"gemm", "--set", "hw.cuda_cores.registers_per_sm=1"}, "cuda_cores.registers_per_sm: expected an integer from"},
       {{"graph", "--deploy", "tiny-train", "--set", "deploy.parallelism.zero_stage=7"}, "parallelism.zero_stage"},
       {{"step", "--deploy", "tiny-decode", "--set", "deploy.execution.comm_sms=1000"}, "no 'comm_sms' in a decode"},
       {{"gemm", "--sms", "0"}, "gemm.sms"},
