@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "sim/net/alltoall.h"
 #include "v3sim/version.h"
@@ -38,7 +39,7 @@ struct AllToAllArgs {
 };
 
 // A Chrome/Perfetto trace: one process per GPU (and one for the switches), one thread per link, one slice per
-// busy interval. Written to a temporary name and renamed.
+// busy interval. Complete or absent (core/atomic_file.h).
 void write_trace(const std::string& path, const AllToAllResult& r, const std::string& problem,
                  const ConfigNode& cluster) {
   constexpr int kFabricPid = 1 << 20;
@@ -72,15 +73,7 @@ void write_trace(const std::string& path, const AllToAllResult& r, const std::st
     }
   }
   fmt::format_to(std::back_inserter(out), "\n]}}\n");
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f.write(out.data(), static_cast<std::streamsize>(out.size()));
-    if (!f) throw ConfigError(SourceLoc{"-o", 0}, "", "a writable file", fmt::format("'{}'", path));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw ConfigError(SourceLoc{"-o", 0}, "", "a writable file", fmt::format("'{}' ({})", path, ec.message()));
+  write_file_atomic(path, std::string_view(out.data(), out.size()), "-o");
 }
 
 nlohmann::json to_json(const AllToAllDesc& d, const net::ClusterConfig& c, const AllToAllResult& r, double wall) {
@@ -152,6 +145,7 @@ int run_alltoall(AllToAllArgs& a) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "a Chrome/Perfetto trace file name ending in .json",
                       fmt::format("'{}'", a.output));
   }
+  if (!a.output.empty()) check_output_path(a.output, "-o");
   auto overrides = parse_overrides(a.sets, {"cluster"});
   const ConfigNode root = load_document(resolve_config(a.cluster, "clusters", "--cluster"), "cluster", overrides);
   const net::ClusterConfig c = net::load_cluster(root);

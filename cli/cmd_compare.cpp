@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/compare_step.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "report/compare.h"
 #include "report/h5_file.h"
@@ -111,6 +112,13 @@ int run_step_compare(const CompareArgs& a, const ResultFile& measured, const std
 }
 
 int run_compare(const CompareArgs& a) {
+  if (!a.output.empty()) {
+    if (!a.output.ends_with(".json")) {
+      throw ConfigError(SourceLoc{"-o", 0}, "", "a Chrome/Perfetto trace file name ending in .json",
+                        fmt::format("'{}'", a.output));
+    }
+    check_output_path(a.output, "-o");
+  }
   const ResultFile measured = read_result_h5(a.measured);
   if (measured.timeline.source != "measured") {
     throw ConfigError(SourceLoc{a.measured, 0}, "/meta/timeline_source", "a measured trace",

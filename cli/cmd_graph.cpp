@@ -9,9 +9,11 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "models/deployment.h"
 #include "models/graph_builder.h"
@@ -55,22 +57,21 @@ int64_t peak_rss_bytes() {
   return static_cast<int64_t>(ru.ru_maxrss) * 1024;
 }
 
-// Writes to a temporary name and renames, so a failure never leaves a half-written file under the real name.
+// Complete or absent, never half-written under the real name (core/atomic_file.h).
 void write_dot_file(const OpGraph& graph, const std::string& path) {
-  if (!path.ends_with(".dot") && !path.ends_with(".gv")) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", "a Graphviz file name ending in .dot or .gv", fmt::format("'{}'", path));
-  }
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw ConfigError(SourceLoc{"-o", 0}, "", "a writable file", fmt::format("'{}'", path));
-    graph.write_dot(out);
-    if (!out.flush()) throw ConfigError(SourceLoc{"-o", 0}, "", "room to write the file", fmt::format("'{}'", path));
-  }
-  std::filesystem::rename(tmp, path);
+  std::ostringstream out;
+  graph.write_dot(out);
+  write_file_atomic(path, out.str(), "-o");
 }
 
 int run_graph(GraphArgs& a) {
+  if (!a.output.empty()) {
+    if (!a.output.ends_with(".dot") && !a.output.ends_with(".gv")) {
+      throw ConfigError(SourceLoc{"-o", 0}, "", "a Graphviz file name ending in .dot or .gv",
+                        fmt::format("'{}'", a.output));
+    }
+    check_output_path(a.output, "-o");
+  }
   const ParamReader& t = a.table.read();
   if (t.has("seq_len")) a.seq = t.get_int("seq_len");
   if (t.has("micro_batches")) a.micro_batches = t.get_int("micro_batches");

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/compare_step.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "report/trace_analysis.h"
 #include "report/trace_import.h"
@@ -97,6 +98,7 @@ int run_import(const ImportArgs& a) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "an output file name ending in .h5", fmt::format("'{}'", a.output));
   }
   if (!a.deploy.empty()) resolve_config(a.deploy, "deployments", "--deploy");  // it must exist
+  if (!a.output.empty()) check_output_path(a.output, "-o");
   TraceRules rules = load_trace_rules_file(resolve_config(a.rules, "traces", "--rules"));
   // A shipped rules file is recorded as configs/traces/NAME.yaml, not by the path of this build's source tree.
   const fs::path shipped = fs::path(rules.file).lexically_relative(fs::path(configs_dir()).parent_path());

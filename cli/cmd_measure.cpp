@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "kernels/casts.h"
 #include "kernels/cublaslt_gemm.h"
@@ -226,7 +227,7 @@ std::vector<Planned> plan(const MeasureArgs& a) {
   return out;
 }
 
-int run_measured(const MeasureArgs& a) {
+int run_measured(const MeasureArgs& a, const std::string& out) {
   const std::vector<Planned> ops = plan(a);
   if (ops.empty()) throw ConfigError(SourceLoc{"measure", 0}, "", "at least one kernel to measure", "none");
   kernels::RunnerOptions opt;
@@ -283,11 +284,6 @@ int run_measured(const MeasureArgs& a) {
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
   f.meta["command_line"] = cmd;
   f.summary = {{"ops", static_cast<double>(f.timeline.events.size())}};
-  const std::string out =
-      a.output.empty() ? "traces/" + (a.kernel.empty() ? std::string("graph") : a.kernel) + ".h5" : a.output;
-  std::filesystem::create_directories(std::filesystem::path(out).parent_path().empty()
-                                          ? std::filesystem::path(".")
-                                          : std::filesystem::path(out).parent_path());
   write_result_h5(out, f);
   std::printf("wrote %s (%zu ops on %s)\n", out.c_str(), f.timeline.events.size(), f.meta["gpu"].c_str());
   return 0;
@@ -314,8 +310,19 @@ int run_measure(MeasureArgs& a) {
                       "exactly one of --kernel NAME, --deploy F (with --model), --published deepgemm-h800",
                       sources == 0 ? "none" : "several");
   }
-  if (a.published.empty()) return run_measured(a);
+  if (a.published.empty()) {
+    // The default output folder is created; any output is checked before the GPU runs anything.
+    const std::string out =
+        a.output.empty() ? "traces/" + (a.kernel.empty() ? std::string("graph") : a.kernel) + ".h5" : a.output;
+    if (a.output.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(out).parent_path(), ec);
+    }
+    check_output_path(out, "-o");
+    return run_measured(a, out);
+  }
   if (a.output.empty()) throw ConfigError(SourceLoc{"-o", 0}, "", "an output file (.h5)", "nothing");
+  check_output_path(a.output, "-o");
   const std::string reference = a.reference.empty() ? default_reference() : a.reference;
   ResultFile f = published_deepgemm_h800(reference);
   std::string cmd;

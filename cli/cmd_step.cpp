@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/step_inputs.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "core/units.h"
@@ -225,6 +226,7 @@ int run_step(const StepArgs& a) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "an HDF5 result (.h5) or a Perfetto trace (.json)",
                       fmt::format("'{}'", a.output));
   }
+  if (!a.output.empty()) check_output_path(a.output, "-o");
   const Loaded l = load_step_setup(a.config);
   const bool decode = l.in.deploy.phase == Phase::Decode;
   if ((a.analytical || !a.bandwidths.empty()) && !decode) {

@@ -189,10 +189,9 @@ std::map<std::string, std::string> standard_meta() {
 
 void write_result_h5(const std::string& path, const ResultFile& f) {
   silence_hdf5();
-  const std::string tmp = path + ".tmp";
   {
-    Id file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-    if (!file.ok()) throw ConfigError(SourceLoc{path, 0}, "", "a writable output file", "HDF5 could not create it");
+    Id file(h5::create_memory_file(path), H5Fclose);
+    if (!file.ok()) throw ConfigError(SourceLoc{path, 0}, "", "an HDF5 file v3sim can build", "HDF5 could not create it");
     {
       Id meta(H5Gcreate2(file.get(), "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
       std::map<std::string, std::string> m = f.meta;
@@ -239,13 +238,8 @@ void write_result_h5(const std::string& path, const ResultFile& f) {
       Id g(H5Gcreate2(file.get(), group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
       for (const auto& [k, v] : *values) write_double_attr(g.get(), k, v);
     }
-    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) {
-      throw ConfigError(SourceLoc{path, 0}, "", "room to write the output file", "an HDF5 write error");
-    }
+    h5::write_image(file.get(), path);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw ConfigError(SourceLoc{path, 0}, "", "a writable output path", ec.message());
 }
 
 ResultFile read_result_h5(const std::string& path) {

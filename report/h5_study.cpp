@@ -246,11 +246,10 @@ void write_study_results(const std::string& path, const StudyResults& r) {
     V3SIM_ASSERT_MSG(len == n, "every /points column has one entry per point");
   }
   for (const auto& [name, col] : r.metrics) V3SIM_ASSERT_MSG(col.size() == n, "metric " + name + " has n entries");
-  const std::string tmp = path + ".tmp";
   const Writer w(path);
   {
     Id fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
-    Id file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
+    Id file(h5::create_memory_file(path, fcpl.get()), H5Fclose);
     if (!file.ok()) throw ConfigError(SourceLoc{path, 0}, "", "a writable results file", "HDF5 could not create it");
     {
       Id root(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose);
@@ -297,11 +296,8 @@ void write_study_results(const std::string& path, const StudyResults& r) {
         w.string_attr(g.get(), "columns", columns);
       }
     }
-    w.check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "the file");
+    h5::write_image(file.get(), path);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw ConfigError(SourceLoc{path, 0}, "", "a writable results path", ec.message());
 }
 
 StudyResults read_study_results(const std::string& path) {

@@ -246,13 +246,17 @@ std::vector<std::pair<std::string, SourceLoc>> expand_range(const ConfigNode& n)
   if (unit_a != unit_b) {
     throw ConfigError(to_n.loc(), to_n.path(), fmt::format("the unit of from ('{}')", unit_a), fmt::format("'{}'", to));
   }
-  const std::string& steps_text = scalar_text(steps_n, "an integer of at least 2");
+  // At most kMaxRangeSteps points: a range is enumerated (and each point simulated) before anything else happens, so
+  // a typo like 1000000000 must be refused, not start an hour of work; 10000 steps at a second each is already hours.
+  constexpr int64_t kMaxRangeSteps = 10000;
+  const std::string& steps_text = scalar_text(steps_n, "an integer from 2 to 10000");
   int64_t steps = 0;
   {
     auto [ptr, ec] = std::from_chars(steps_text.data(), steps_text.data() + steps_text.size(), steps);
-    if (ec != std::errc() || ptr != steps_text.data() + steps_text.size() || steps < 2) {
-      throw ConfigError(steps_n.loc(), steps_n.path(), "an integer of at least 2 (points of the range)",
-                        fmt::format("'{}'", steps_text));
+    if (ec != std::errc() || ptr != steps_text.data() + steps_text.size() || steps < 2 || steps > kMaxRangeSteps) {
+      throw ConfigError(steps_n.loc(), steps_n.path(),
+                        fmt::format("an integer from 2 to {} (points of the range)", kMaxRangeSteps),
+                        quote(steps_text));
     }
   }
   std::string scale = "linear";

@@ -21,7 +21,10 @@
 #include <sstream>
 #include <thread>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "core/sha256.h"
 #include "v3sim/version.h"
 
 namespace v3sim {
@@ -31,7 +34,7 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kPointFormat = "v3sim-study-point-1";
+constexpr const char* kPointFormat = "v3sim-study-point-2";  // 2: with "sha256"
 constexpr const char* kDirFormat = "v3sim-study-dir-1";
 constexpr const char* kTableFormat = "v3sim-study-table-1";
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -81,16 +84,18 @@ std::string slurp(const fs::path& p) {
 
 // Written to a temporary name and renamed: a reader (or a resume after SIGKILL) sees the whole file or none.
 void write_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    if (!out) throw ConfigError(SourceLoc{path.string(), 0}, "", "a writable file", "a write error (disk full?)");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw ConfigError(SourceLoc{path.string(), 0}, "", "a writable file", ec.message());
+  write_file_atomic(path.string(), text);
+}
+
+// A point file whose checksum does not match its content (edited, or damaged on the disk).
+struct ChecksumMismatch : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The checksum of a record: SHA-256 of its compact JSON without the "sha256" member.
+std::string record_checksum(json j) {
+  j.erase("sha256");
+  return sha256_hex(j.dump());
 }
 
 // A finished point as stored in DIR/points and sent between ranks.
@@ -108,7 +113,7 @@ json record_json(const std::string& study, const std::string& fingerprint, const
                  double wall_s) {
   json metrics = json::object();
   for (const auto& [name, v] : r.metrics) metrics[name] = encode_number(v);
-  return json{{"format", kPointFormat},
+  json j{{"format", kPointFormat},
               {"study", study},
               {"study_fingerprint", fingerprint},
               {"point_fingerprint", pt.fingerprint},
@@ -121,12 +126,18 @@ json record_json(const std::string& study, const std::string& fingerprint, const
               {"status", r.status},
               {"metrics", metrics},
               {"wall_s", wall_s}};
+  j["sha256"] = record_checksum(j);
+  return j;
 }
 
-// Throws std::exception (json) for text that is not a record.
+// Throws std::exception (json) for text that is not a record, ChecksumMismatch for a record whose "sha256" is not
+// that of its content.
 PointRecord parse_record(const std::string& text) {
   const json j = json::parse(text);
   if (!j.is_object() || j.value("format", "") != kPointFormat) throw std::runtime_error("not a v3sim point record");
+  if (!j.contains("sha256") || !j.at("sha256").is_string() || j.at("sha256").get<std::string>() != record_checksum(j)) {
+    throw ChecksumMismatch("a point record whose sha256 does not match its content (edited or damaged)");
+  }
   PointRecord r;
   r.study_fingerprint = j.at("study_fingerprint").get<std::string>();
   r.point_fingerprint = j.at("point_fingerprint").get<std::string>();
@@ -153,6 +164,16 @@ std::string record_mismatch(const PointRecord& r, const std::string& fingerprint
                        pt.describe());
   }
   return {};
+}
+
+// Creates DIR when needed and locks it: two runs never write one folder side by side (a second --resume refuses).
+std::unique_ptr<FolderLock> lock_dir(const std::string& out) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) {
+    throw ConfigError(SourceLoc{"-o", 0}, "", "a folder v3sim can create", fmt::format("'{}' ({})", out, ec.message()));
+  }
+  return std::make_unique<FolderLock>(out, "-o");
 }
 
 fs::path points_dir(const std::string& out) {
@@ -234,7 +255,7 @@ std::set<int64_t> prepare_dir(const StudySpec& spec, const std::vector<StudyPoin
   if (fs::is_directory(points_dir(o.out_dir), ec)) {
     for (const auto& e : fs::directory_iterator(points_dir(o.out_dir), ec)) {
       const std::string name = e.path().filename().string();
-      if (name.ends_with(".json.tmp")) {
+      if (name.find(".json.tmp") != std::string::npos) {
         if (o.resume) fs::remove(e.path(), ec);  // a point in flight when the study was killed
         continue;
       }
@@ -276,6 +297,15 @@ std::set<int64_t> prepare_dir(const StudySpec& spec, const std::vector<StudyPoin
   for (const auto& f : files) {
     std::string why;
     try {
+      try {
+        parse_record(slurp(f));
+      } catch (const ChecksumMismatch& e) {
+        // Its metrics cannot be trusted and the point is cheap to trust again: computed anew (a resume only).
+        if (!o.resume) throw;
+        log_warn("{}: {}; the point is computed again", f.string(), e.what());
+        fs::remove(f, ec);
+        continue;
+      }
       const PointRecord r = parse_record(slurp(f));
       if (r.index < 0 || r.index >= static_cast<int64_t>(points.size())) {
         why = fmt::format("point index {} (this study has {} points)", r.index, points.size());
@@ -552,9 +582,11 @@ StudyRunSummary run_study(const StudySpec& spec, const std::vector<StudyPoint>& 
   std::vector<int64_t> pending;
   std::string plan;
   std::exception_ptr root_error;
+  std::unique_ptr<FolderLock> dir_lock;  // the root's, held until results.h5 and summary.json are written
   if (root) {
     try {
       if (local_error) std::rethrow_exception(local_error);
+      dir_lock = lock_dir(o.out_dir);
       const std::set<int64_t> done = prepare_dir(spec, points, fingerprint, evaluator, o);
       summary.resumed = static_cast<int64_t>(done.size());
       plan = "OK";

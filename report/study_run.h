@@ -3,8 +3,11 @@
 //
 // Output folder DIR:
 //   study.json         the study's identity: name, fingerprint, evaluator, number of points, resolved study text
-//   points/NNNNN.json  one finished point (identity, fingerprints, status, metrics), written to a temporary name and
-//                      renamed, so a killed study loses only the points in flight
+//   .v3sim.lock        the lock (flock) of the run writing DIR: a second run on DIR (two --resume) refuses, exit 2
+//   points/NNNNN.json  one finished point (identity, fingerprints, status, metrics, and the sha256 of all that),
+//                      written to a temporary name and renamed, so a killed study loses only the points in flight; on
+//                      --resume a point whose sha256 does not match (an edited metric) is computed again, with a
+//                      warning naming the file (its metrics cannot be trusted, and the point can be recomputed)
 //   tables/NAME.json   an extra table (computed once; kept for --resume)
 //   results.h5         report/h5_study.h
 //   summary.json       /points and /metrics of results.h5 as JSON, for tools without HDF5

@@ -11,12 +11,33 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "report/compare.h"
 
 namespace v3sim {
 
 namespace {
+
+// The text gzip-compressed in memory (zlib's deflate with a gzip header), so the file is written whole or not at all.
+std::string gzip_bytes(const std::string& text, const std::string& path) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw ConfigError(SourceLoc{"-o", 0}, "", "zlib to compress the trace", fmt::format("'{}'", path));
+  }
+  std::string out(deflateBound(&z, static_cast<uLong>(text.size())), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) {
+    throw ConfigError(SourceLoc{"-o", 0}, "", "a trace zlib can compress in one pass", fmt::format("'{}'", path));
+  }
+  return out;
+}
 
 // Picoseconds to whole nanoseconds, rounded to nearest (monotonic: nesting is kept).
 int64_t to_ns(Time t) {
@@ -188,29 +209,9 @@ void write_chrome_trace(const std::string& path, const std::vector<const Timelin
     throw ConfigError(SourceLoc{"-o", 0}, "",
                       "a trace file name ending in .json or .json.gz (or .h5 for results)", fmt::format("'{}'", path));
   }
-  const std::string text = chrome_trace_json(timelines, stream_names);
-  const std::string tmp = path + ".tmp";
-  if (gz) {
-    gzFile out = gzopen(tmp.c_str(), "wb");
-    if (out == nullptr) throw ConfigError(SourceLoc{"-o", 0}, "", "a writable file", fmt::format("'{}'", path));
-    size_t done = 0;
-    bool ok = true;
-    while (ok && done < text.size()) {
-      const auto chunk = static_cast<unsigned>(std::min<size_t>(text.size() - done, 1u << 20));
-      ok = gzwrite(out, text.data() + done, chunk) == static_cast<int>(chunk);
-      done += chunk;
-    }
-    ok = gzclose(out) == Z_OK && ok;
-    if (!ok) throw ConfigError(SourceLoc{"-o", 0}, "", "room to write the trace", fmt::format("'{}'", path));
-  } else {
-    std::ofstream out(tmp);
-    if (!out) throw ConfigError(SourceLoc{"-o", 0}, "", "a writable file", fmt::format("'{}'", path));
-    out << text;
-    if (!out.flush()) throw ConfigError(SourceLoc{"-o", 0}, "", "room to write the trace", fmt::format("'{}'", path));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw ConfigError(SourceLoc{"-o", 0}, "", "a writable output path", ec.message());
+  std::string text = chrome_trace_json(timelines, stream_names);
+  if (gz) text = gzip_bytes(text, path);
+  write_file_atomic(path, text, "-o");
 }
 
 }  // namespace v3sim

@@ -9,6 +9,7 @@ packages=(
   libboost-graph-dev libyaml-cpp-dev libhdf5-dev hdf5-tools libcli11-dev catch2 nlohmann-json3-dev libfmt-dev
   libopenmpi-dev openmpi-bin
   zlib1g-dev  # gzip-compressed profiler traces (v3sim import)
+  clang libclang-rt-14-dev  # the libFuzzer harness (scripts/fuzz.sh, cmake --preset fuzz)
   # scripts/report.py (study reports) and its test, run with /usr/bin/python3
   python3 python3-h5py python3-matplotlib python3-numpy
 )

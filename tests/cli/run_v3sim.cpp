@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "tests/temp_dir.h"
 
 namespace v3sim::test {
 
@@ -27,18 +30,22 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+// A fresh folder kept until the tests end (the files write_temp_file() returns outlive the call), then removed.
 fs::path scratch() {
-  static int n = 0;
-  fs::path dir = fs::temp_directory_path() / ("v3sim-cli-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-  fs::create_directories(dir);
-  return dir;
+  static std::deque<TempDir> dirs;
+  return dirs.emplace_back("v3sim-cli").path();
 }
 
 }  // namespace
 
 RunResult run_v3sim(const std::vector<std::string>& args) {
-  fs::path dir = scratch();
-  std::string cmd = quote(V3SIM_BINARY);
+  return run_v3sim_after("", args);
+}
+
+RunResult run_v3sim_after(const std::string& prefix, const std::vector<std::string>& args) {
+  const TempDir tmp("v3sim-cli-run");
+  const fs::path& dir = tmp.path();
+  std::string cmd = prefix + " " + quote(V3SIM_BINARY);
   for (const auto& a : args) cmd += " " + quote(a);
   cmd += " >" + quote((dir / "out").string()) + " 2>" + quote((dir / "err").string());
   int status = std::system(cmd.c_str());
@@ -46,7 +53,6 @@ RunResult run_v3sim(const std::vector<std::string>& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(dir / "out");
   r.err = slurp(dir / "err");
-  fs::remove_all(dir);
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "tests/temp_dir.h"
 #include "report/compare.h"
 #include "report/h5_file.h"
 #include "report/trace.h"
@@ -17,10 +18,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A path in this process's scratch folder, removed (with everything in it) when the tests end.
 fs::path scratch(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("v3sim-report-" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d / name;
+  static const test::TempDir dir("v3sim-report");
+  return dir.path() / name;
 }
 
 Timeline sample(const std::string& source, double scale) {

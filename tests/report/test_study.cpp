@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "report/h5_study.h"
 #include "report/study.h"
@@ -375,6 +376,62 @@ TEST_CASE("a killed study keeps its finished points and --resume completes it to
   const auto j3 = run_fake(study, out, {"--resume"});
   CHECK(j3.at("ran") == 0);
   require_same_datasets(read_study_results(dir / "whole/results.h5"), read_study_results(out + "/results.h5"));
+}
+
+TEST_CASE("an edited point file is caught by its checksum and computed again on --resume", "[report][study]") {
+  TempDir dir;
+  const std::string study = dir.file("small.yaml", small_study());
+  run_fake(study, dir / "whole", {"-j", "1"});
+  const std::string out = dir / "edited";
+  run_fake(study, out, {"-j", "1"});
+  const std::string point = out + "/points/00001.json";
+  nlohmann::json j = nlohmann::json::parse(slurp(point));
+  REQUIRE(j.contains("sha256"));
+  REQUIRE(j.at("metrics").size() > 0);
+  auto& metric = j.at("metrics").begin().value();
+  REQUIRE(metric.is_number());
+  metric = metric.get<double>() * 2 + 1;  // an edited metric, the checksum left as it was
+  std::ofstream(point) << j.dump() << "\n";
+  fs::remove(out + "/results.h5");
+
+  const Run resumed = run({"study", study, "-o", out, "--evaluator", "fake", "--no-report", "--json", "--resume"},
+                          fake_env());
+  INFO(describe(resumed));
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.err, Catch::Contains("00001.json") && Catch::Contains("sha256 does not match") &&
+                              Catch::Contains("computed again"));
+  CHECK(nlohmann::json::parse(resumed.out).at("ran") == 1);
+  require_same_datasets(read_study_results(dir / "whole/results.h5"), read_study_results(out + "/results.h5"));
+}
+
+TEST_CASE("a second run on a study folder in use refuses with exit 2 and the first completes", "[report][study]") {
+  TempDir dir;
+  const std::string study = dir.file("small.yaml", small_study());
+  const std::string out = dir / "shared";
+  {
+    // The folder held by another process (this one): --resume refuses at once, before any point runs.
+    fs::create_directories(out);
+    const FolderLock held(out, "-o");
+    const Run second = run({"study", study, "-o", out, "--evaluator", "fake", "--no-report", "--resume"}, fake_env());
+    INFO(describe(second));
+    CHECK(second.exit_code == 2);
+    CHECK_THAT(second.err, Catch::Contains("in use by process '" + std::to_string(::getpid()) + "'") &&
+                               Catch::Contains("another -o"));
+    CHECK_FALSE(fs::exists(out + "/points"));
+  }
+  // Two processes at once: the one that comes second refuses; the first finishes every point exactly once.
+  const std::string cmd = fmt::format(
+      "cd {0}; V3SIM_CONFIGS={1} V3SIM_FAKE_EVALUATOR=delay_ms=300 {2} study {3} -o {4} --evaluator fake "
+      "--no-report --resume >a.out 2>a.err & sleep 0.5; V3SIM_CONFIGS={1} {2} study {3} -o {4} --evaluator fake "
+      "--no-report --resume >b.out 2>b.err; echo $? >b.rc; wait $!; echo $? >a.rc",
+      quote(dir.path.string()), quote(kConfigs), quote(V3SIM_BINARY), quote(study), quote(out));
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  INFO(slurp(dir.path / "a.err") << "\n---\n" << slurp(dir.path / "b.err"));
+  CHECK(slurp(dir.path / "a.rc") == "0\n");
+  CHECK(slurp(dir.path / "b.rc") == "2\n");
+  CHECK_THAT(slurp(dir.path / "b.err"), Catch::Contains("in use by process"));
+  const StudyResults r = read_study_results(out + "/results.h5");
+  CHECK(static_cast<int64_t>(r.size()) == kSmallPoints);
 }
 
 TEST_CASE("results of another study, or a corrupt results.h5, are refused and not overwritten", "[report][study]") {

@@ -1,0 +1,149 @@
+#include "core/atomic_file.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/text.h"
+
+namespace v3sim {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path folder_of(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+SourceLoc where(const std::string& flag, const std::string& path) {
+  return SourceLoc{flag.empty() ? path : flag, 0};
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path, const std::string& flag) {
+  const fs::path dir = folder_of(path);
+  std::error_code ec;
+  const auto bad = [&](const std::string& why) {
+    return ConfigError(where(flag, path), "", "an output file in a folder v3sim can write", quote(path) + ": " + why);
+  };
+  if (path.empty()) throw bad("an empty file name");
+  if (fs::is_directory(path, ec)) throw bad("a folder, not a file");
+  if (!fs::is_directory(dir, ec)) throw bad(fmt::format("the folder {} does not exist", quote(dir.string())));
+  // A file is created and removed, as the real output will be: permissions, a read-only mount, no free inode.
+  const std::string probe = fmt::format("{}.tmp.{}", path, ::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    throw bad(fmt::format("the folder {} cannot be written ({})", quote(dir.string()), std::strerror(errno)));
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+AtomicFile::AtomicFile(std::string path, std::string flag) : m_path(std::move(path)), m_flag(std::move(flag)) {
+  // NAME.tmp.PID: two processes writing one name never share a temporary; study's resume removes stale ones.
+  m_tmp = fmt::format("{}.tmp.{}", m_path, ::getpid());
+  m_fd = ::open(m_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (m_fd < 0) {
+    const int err = errno;
+    throw ConfigError(where(m_flag, m_path), "", "an output file in a folder v3sim can write",
+                      fmt::format("{} ({})", quote(m_path), std::strerror(err)));
+  }
+}
+
+AtomicFile::~AtomicFile() {
+  if (!m_committed) discard();
+}
+
+void AtomicFile::discard() noexcept {
+  if (m_fd >= 0) ::close(m_fd);
+  m_fd = -1;
+  if (!m_tmp.empty()) ::unlink(m_tmp.c_str());
+  m_tmp.clear();
+}
+
+void AtomicFile::fail(const std::string& expected, int err) {
+  discard();
+  const std::string why = fmt::format("({}; nothing was written)", std::strerror(err));
+  throw ConfigError(where(m_flag, m_path), "", expected, (m_flag.empty() ? "a failed write " : quote(m_path) + " ") + why);
+}
+
+void AtomicFile::write(std::string_view data) {
+  V3SIM_ASSERT_MSG(m_fd >= 0 && !m_committed, "AtomicFile::write after commit() or a failure");
+  while (!data.empty()) {
+    const ssize_t n = ::write(m_fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("room on the disk for the output file", errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void AtomicFile::commit() {
+  V3SIM_ASSERT_MSG(m_fd >= 0 && !m_committed, "AtomicFile::commit twice or after a failure");
+  if (::fsync(m_fd) != 0) fail("room on the disk for the output file", errno);
+  const int fd = m_fd;
+  m_fd = -1;
+  if (::close(fd) != 0) fail("room on the disk for the output file", errno);
+  if (::rename(m_tmp.c_str(), m_path.c_str()) != 0) fail("an output path v3sim can write", errno);
+  m_committed = true;
+  // The rename itself reaches the disk with the folder: a crash after commit() keeps the new file.
+  const int dir = ::open(folder_of(m_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+void write_file_atomic(const std::string& path, std::string_view text, const std::string& flag) {
+  AtomicFile f(path, flag);
+  f.write(text);
+  f.commit();
+}
+
+FolderLock::FolderLock(const std::string& dir, const std::string& flag) {
+  const std::string path = (fs::path(dir) / kFileName).string();
+  m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (m_fd < 0) {
+    const int err = errno;
+    throw ConfigError(where(flag, dir), "", "an output folder v3sim can write",
+                      fmt::format("{} ({})", quote(dir), std::strerror(err)));
+  }
+  if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(m_fd, buf, sizeof buf - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("?");
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    ::close(m_fd);
+    m_fd = -1;
+    if (err == EWOULDBLOCK) {
+      throw ConfigError(where(flag, dir), "", "an output folder no other v3sim run is writing",
+                        fmt::format("{} in use by process {} (its lock {}); wait for it to finish or use another -o",
+                                    quote(dir), quote(holder), quote(path)));
+    }
+    throw ConfigError(where(flag, dir), "", "an output folder v3sim can lock",
+                      fmt::format("{} ({})", quote(dir), std::strerror(err)));
+  }
+  // Who holds it, for the message of the next one; the lock itself is the flock, not the text.
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(m_fd, 0) == 0) {
+    [[maybe_unused]] const ssize_t w = ::pwrite(m_fd, pid.data(), pid.size(), 0);
+  }
+}
+
+FolderLock::~FolderLock() {
+  if (m_fd >= 0) ::close(m_fd);  // releases the flock
+}
+
+}  // namespace v3sim
