@@ -468,6 +468,11 @@ OpCost dropped(std::string kernel, std::string note) {
   return c;
 }
 
+// FP32 FLOPs one SM's CUDA cores retire per clock: sub-partitions x FFMA lanes x 2.
+int64_t cuda_core_flops_per_clk(const HardwareConfig& hw) {
+  return hw.cuda_cores.sub_partitions * hw.cuda_cores.fp32_lanes_per_sub_partition * 2;
+}
+
 // Roofline (closed form): launch + max(executed FLOPs / peak, (bytes read + written) / sustained HBM).
 // Executed FLOPs include the recomputation of a backward kernel (recompute_flops). Peak: the BF16 tensor-core
 // rate for BF16 GEMMs and attention, the CUDA cores' FP32 rate (sub-partitions x FFMA lanes x 2 per clock) for the
@@ -475,8 +480,7 @@ OpCost dropped(std::string kernel, std::string note) {
 // attention reaches only the hardware's attention_{fwd,bwd}_efficiency of the tensor peak.
 OpCost roofline(const OpDesc& d, const CostContext& ctx, bool tensor) {
   const HardwareConfig& hw = *ctx.hw;
-  const int64_t per_sm_clk = tensor ? hw.tensor.bf16_flops_per_clk
-                                    : hw.cuda_cores.sub_partitions * hw.cuda_cores.fp32_lanes_per_sub_partition * 2;
+  const int64_t per_sm_clk = tensor ? hw.tensor.bf16_flops_per_clk : cuda_core_flops_per_clk(hw);
   const int64_t peak = per_sm_clk * ctx.compute_sms * hw.sustained_clock.hertz();  // FLOP/s
   const auto hbm = static_cast<int64_t>(
       std::llround(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()) * hw.hbm.achievable_fraction));
@@ -524,8 +528,7 @@ OpCost streaming(const OpDesc& d, const CostContext& ctx) {
   } catch (const ConfigError& e) {
     throw ConfigError(fmt::format("{}: cannot run on {}: {}", describe(d), hw.name, e.what()));
   }
-  const int64_t peak = hw.cuda_cores.sub_partitions * hw.cuda_cores.fp32_lanes_per_sub_partition * 2 *
-                       ctx.compute_sms * hw.sustained_clock.hertz();
+  const int64_t peak = cuda_core_flops_per_clk(hw) * ctx.compute_sms * hw.sustained_clock.hertz();
   const Time compute = hw.kernel.launch_overhead + ps_of(d.flops + d.recompute_flops, peak);
   OpCost c;
   c.model = CostModel::Streaming;
