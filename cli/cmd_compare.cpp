@@ -100,11 +100,12 @@ int run_step_compare(const CompareArgs& a, const ResultFile& measured, const std
     std::puts(j.dump(2).c_str());
     return 0;
   }
-  fmt::print("{} (measured{}, {} layers, {} events) against `v3sim step --deploy {}` on {} x {} (projected: MoE "
-             "layers {}, {} events)\n",
-             a.measured, measured.meta.count("gpu") ? " on " + measured.meta.at("gpu") : std::string(),
-             c.measured_layers, c.measured_events, s.setup.in.deploy.name, s.setup.in.cluster.name,
-             s.setup.in.hw.name, layers.empty() ? "-" : layers, c.projected_events);
+  fmt::print(
+      "{} (measured{}, {} layers, {} events) against `v3sim step --deploy {}` on {} x {} (projected: MoE "
+      "layers {}, {} events)\n",
+      a.measured, measured.meta.count("gpu") ? " on " + measured.meta.at("gpu") : std::string(), c.measured_layers,
+      c.measured_events, s.setup.in.deploy.name, s.setup.in.cluster.name, s.setup.in.hw.name,
+      layers.empty() ? "-" : layers, c.projected_events);
   fmt::print("error = (projected - measured) / measured; per layer = total / the timeline's distinct layers\n");
   for (const Table& t : comparison_tables(c)) fmt::print("\n{}", table_text(t));
   if (!a.output.empty()) fmt::print("\nwrote {}\n", a.output);
@@ -201,8 +202,7 @@ CommandRunner add_compare_command(CLI::App& app) {
       "  v3sim compare traces/measured/deepseek-v3-h800-profile.h5 --deploy v3-train-profile --json -o both.json\n"
       "  v3sim compare traces/published/deepgemm-h800.h5 --hw h800\n"
       "  v3sim compare traces/h200/gemm.h5 --hw h200 --json -o both.json   # Perfetto: both timelines");
-  cmd->add_option("measured", a->measured,
-                  "a measured trace (.h5) written by `v3sim import` or `v3sim measure`")
+  cmd->add_option("measured", a->measured, "a measured trace (.h5) written by `v3sim import` or `v3sim measure`")
       ->required();
   cmd->add_option("--deploy", a->config.deploy,
                   "deployment YAML or name to project as `v3sim step` does (default: the one the trace's /meta "

@@ -114,8 +114,9 @@ int run_import(const ImportArgs& a) {
   if (a.json) {
     nlohmann::json j = analysis_json(an);
     j["source_file"] = a.trace;
-    for (const char* key : {kMeasuredDeploymentKey, "source_sha256", "gpu", "sm_count", "distributed_rank", "distributed_world_size",
-                            "distributed_backend", "trace_name", "rules_file", "rules_sha256"}) {
+    for (const char* key :
+         {kMeasuredDeploymentKey, "source_sha256", "gpu", "sm_count", "distributed_rank", "distributed_world_size",
+          "distributed_backend", "trace_name", "rules_file", "rules_sha256"}) {
       if (imp.result.meta.count(key)) j[key] = imp.result.meta.at(key);
     }
     j["output"] = a.output;

@@ -222,7 +222,8 @@ void write_h5(const std::string& path, const StepArgs& a, const Loaded& l, const
 }
 
 int run_step(const StepArgs& a) {
-  if (!a.output.empty() && !a.output.ends_with(".h5") && !a.output.ends_with(".json") && !a.output.ends_with(".json.gz")) {
+  if (!a.output.empty() && !a.output.ends_with(".h5") && !a.output.ends_with(".json") &&
+      !a.output.ends_with(".json.gz")) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "an HDF5 result (.h5) or a Perfetto trace (.json)",
                       fmt::format("'{}'", a.output));
   }
@@ -295,7 +296,8 @@ CommandRunner add_step_command(CLI::App& app, std::vector<std::string> argv) {
       "step",
       "Simulate one whole step of a deployment on a cluster: training (pipeline schedule, optimizer, DP reduction),\n"
       "prefill or decode; every op timed by the cycle-level models or a labelled roofline fallback");
-  cmd->add_option("--deploy", a->config.deploy, "deployment YAML or name in configs/deployments (its phase decides the step)")
+  cmd->add_option("--deploy", a->config.deploy,
+                  "deployment YAML or name in configs/deployments (its phase decides the step)")
       ->capture_default_str();
   cmd->add_option("--model", a->config.model, "model YAML or name (default: the one the deployment names)");
   cmd->add_option("--cluster", a->config.cluster,

@@ -28,8 +28,8 @@ StepComparison compare_with_step(const ResultFile& measured, const StepConfigArg
     if (e.layer >= 0 && (e.kind == "all_to_all_dispatch" || e.kind == "grouped_gemm")) s.moe_layers.insert(e.layer);
   }
   if (s.moe_layers.empty()) {
-    s.notes.push_back(fmt::format("the projection of '{}' has no MoE layer: every projected event is compared",
-                                  d.name));
+    s.notes.push_back(
+        fmt::format("the projection of '{}' has no MoE layer: every projected event is compared", d.name));
   }
   StepCompareOptions o;
   o.projected_layers = s.moe_layers;

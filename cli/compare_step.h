@@ -20,7 +20,7 @@ std::string measured_deployment(const ResultFile& measured);
 
 struct StepComparison {
   StepSetup setup;
-  Timeline projected;  // the projected timeline (the step's profile window for a chunk-pair deployment)
+  Timeline projected;            // the projected timeline (the step's profile window for a chunk-pair deployment)
   std::set<int32_t> moe_layers;  // projected layers with MoE (an all-to-all or a grouped GEMM): those compared
   TimelineComparison comparison;
   std::vector<std::string> notes;  // what the reader should know (a deployment that is not a profiled chunk pair)

@@ -74,7 +74,8 @@ void AtomicFile::discard() noexcept {
 void AtomicFile::fail(const std::string& expected, int err) {
   discard();
   const std::string why = fmt::format("({}; nothing was written)", std::strerror(err));
-  throw ConfigError(where(m_flag, m_path), "", expected, (m_flag.empty() ? "a failed write " : quote(m_path) + " ") + why);
+  throw ConfigError(where(m_flag, m_path), "", expected,
+                    (m_flag.empty() ? "a failed write " : quote(m_path) + " ") + why);
 }
 
 void AtomicFile::write(std::string_view data) {

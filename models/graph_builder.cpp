@@ -141,9 +141,8 @@ class StageBuilder {
   }
   // A memory-bound kernel of the stack that the model's operations do not name (a copy, a cast back, a transpose
   // of scales): what it reads and writes, and its launch. Its output is transient (not kept for the backward).
-  Local stack_op(const std::string& name, OpKind kind, Module mod, int32_t layer, Pass pass, int64_t rows,
-                 int64_t read, int64_t written, Launch launch, std::initializer_list<Local> deps,
-                 uint32_t flags = kFlagNone) {
+  Local stack_op(const std::string& name, OpKind kind, Module mod, int32_t layer, Pass pass, int64_t rows, int64_t read,
+                 int64_t written, Launch launch, std::initializer_list<Local> deps, uint32_t flags = kFlagNone) {
     OpDesc d = base(name, kind, mod, layer, pass);
     d.tokens = rows;
     d.bytes_read = read;
@@ -482,8 +481,8 @@ class StageBuilder {
   Local residual_bwd(const std::string& name, Module mod, int32_t layer, Local branch, Local residual) {
     if (!ds()) return branch;
     const int64_t n = m_T * m_model.dim;
-    return stack_op(name, OpKind::Elementwise, mod, layer, Pass::Dgrad, m_T, 2 * n * 2, n * 2,
-                    torch_elementwise(n, 24), {branch, residual});
+    return stack_op(name, OpKind::Elementwise, mod, layer, Pass::Dgrad, m_T, 2 * n * 2, n * 2, torch_elementwise(n, 24),
+                    {branch, residual});
   }
 
   // ---- blocks: each emits its forward ops and pushes one closure that emits its backward ----
@@ -667,8 +666,7 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
     // DeepSeek's stack writes the E5M6 copy in a kernel of its own (per_token_cast_to_fp8_with_fp8_special_fmt);
     // attn.o_quant counts the memory it keeps.
     o_e5m6 = stack_op(lname(layer, "attn.o_cast_e5m6"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
-                      Ta * H * dv * 2, Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv), per_row(Ta, 32, 32),
-                      {core});
+                      Ta * H * dv * 2, Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv), per_row(Ta, 32, 32), {core});
   }
   Linear wo = make_linear(layer, mod, "attn.wo", Ta, D, H * dv, oq);
   Local o = linear_fwd(wo, {oq});
@@ -709,10 +707,10 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
       }
       Local k_asm_re = kNone, q_pe_re = kNone;
       if (ds()) {
-        k_asm_re = stack_op(lname(layer, "attn.k_assemble.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad,
-                            Ta, Ta * (H * dn + dr) * 2, Ta * H * dqk * 2, per_row(Ta, 90), {kv_re, rope_re});
-        q_pe_re = stack_op(lname(layer, "attn.q_pe_copy.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad,
-                           Ta, Ta * H * dr * 2, Ta * H * dr * 2, torch_elementwise(Ta * H * dr, 18), {rope_re});
+        k_asm_re = stack_op(lname(layer, "attn.k_assemble.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                            Ta * (H * dn + dr) * 2, Ta * H * dqk * 2, per_row(Ta, 90), {kv_re, rope_re});
+        q_pe_re = stack_op(lname(layer, "attn.q_pe_copy.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                           Ta * H * dr * 2, Ta * H * dr * 2, torch_elementwise(Ta * H * dr, 18), {rope_re});
       }
       OpDesc b = base(lname(layer, "attn.core.bwd"), OpKind::Attention, mod, layer, Pass::Dgrad);
       b.tokens = Ta;
@@ -739,8 +737,8 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
         d_split = stack_op(lname(layer, "attn.dk_split"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
                            Ta * H * dqk * 2, Ta * H * (dn + dr) * 2, per_row(Ta, 90), {dq_split});
       }
-      OpDesc drd =
-          elementwise_desc(lname(layer, "attn.rope.bwd"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3, Pass::Dgrad);
+      OpDesc drd = elementwise_desc(lname(layer, "attn.rope.bwd"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3,
+                                    Pass::Dgrad);
       if (ds()) drd.launch = rope_launch;
       Local d_rope = emit(std::move(drd), {d_core, d_split});
       Local d_kv = linear_bwd(wkv_b, d_core);

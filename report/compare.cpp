@@ -129,34 +129,44 @@ const char* to_string(Category c) {
 const std::vector<CategoryInfo>& category_info() {
   using C = Category;
   static const std::vector<CategoryInfo> rows = {
-      {"compute", "all compute-stream kernels",
+      {"compute",
+       "all compute-stream kernels",
        "every kernel on the compute streams (compute and compute2): the sum of the rows gemm to other",
        {C::GemmDense, C::GemmGrouped, C::Wgrad, C::Attention, C::Membound, C::Other}},
-      {"gemm", "GEMMs other than weight gradients",
+      {"gemm",
+       "GEMMs other than weight gradients",
        "FP8 (and the BF16 MoE gate's) GEMMs of the forward and Dgrad passes, dense and grouped",
        {C::GemmDense, C::GemmGrouped}},
       {"gemm_dense", "  dense GEMMs", "one problem per kernel (kind gemm; not pass wgrad)", {C::GemmDense}},
-      {"gemm_grouped", "  grouped GEMMs",
+      {"gemm_grouped",
+       "  grouped GEMMs",
        "the routed experts' grouped GEMMs (kind grouped_gemm, batched_gemm; not pass wgrad)",
        {C::GemmGrouped}},
-      {"wgrad", "weight-gradient GEMMs",
+      {"wgrad",
+       "weight-gradient GEMMs",
        "every GEMM of pass wgrad, dense or grouped, on either compute stream (DeepSeek's stack accumulates them into "
        "the FP32 gradient)",
        {C::Wgrad}},
-      {"attention", "attention fwd + bwd", "core attention (FlashAttention-style kernels), forward and backward",
+      {"attention",
+       "attention fwd + bwd",
+       "core attention (FlashAttention-style kernels), forward and backward",
        {C::Attention}},
-      {"membound", "memory-bound kernels",
+      {"membound",
+       "memory-bound kernels",
        "FP8 casts, transposes, SwiGLU, norms, RoPE, permute/unpermute, router, weight casts, element-wise, "
        "embedding, loss, optimizer",
        {C::Membound}},
-      {"other", "kernels v3sim has no op for",
+      {"other",
+       "kernels v3sim has no op for",
        "measured kernels of kind other or unmapped (copies, memsets, operand re-layouts the graph does not model)",
        {C::Other}},
-      {"membound_all", "memory-bound + other",
+      {"membound_all",
+       "memory-bound + other",
        "membound and other together: the trace rules call some memory-bound kernels other (copies, casts back to "
        "BF16, scale re-layouts) that a projection may model as memory-bound ops",
        {C::Membound, C::Other}},
-      {"comm", "communication stream",
+      {"comm",
+       "communication stream",
        "every kernel on a stream other than the compute streams (dispatch, combine, their notify/handshake "
        "kernels, collectives, and computation placed there); a profiler counts a communication kernel's wait for "
        "its peers",
@@ -245,7 +255,8 @@ std::string generic_op_name(const std::string& name) {
   // " mb<k>" at the end (projected events of several micro-batches)
   const size_t sp = n.rfind(" mb");
   if (sp != std::string::npos && sp + 3 < n.size() &&
-      std::all_of(n.begin() + static_cast<std::ptrdiff_t>(sp) + 3, n.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+      std::all_of(n.begin() + static_cast<std::ptrdiff_t>(sp) + 3, n.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
     n.resize(sp);
   }
   // "L<n>." at the start

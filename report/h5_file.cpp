@@ -191,7 +191,8 @@ void write_result_h5(const std::string& path, const ResultFile& f) {
   silence_hdf5();
   {
     Id file(h5::create_memory_file(path), H5Fclose);
-    if (!file.ok()) throw ConfigError(SourceLoc{path, 0}, "", "an HDF5 file v3sim can build", "HDF5 could not create it");
+    if (!file.ok())
+      throw ConfigError(SourceLoc{path, 0}, "", "an HDF5 file v3sim can build", "HDF5 could not create it");
     {
       Id meta(H5Gcreate2(file.get(), "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
       std::map<std::string, std::string> m = f.meta;

@@ -114,18 +114,18 @@ json record_json(const std::string& study, const std::string& fingerprint, const
   json metrics = json::object();
   for (const auto& [name, v] : r.metrics) metrics[name] = encode_number(v);
   json j{{"format", kPointFormat},
-              {"study", study},
-              {"study_fingerprint", fingerprint},
-              {"point_fingerprint", pt.fingerprint},
-              {"index", pt.index},
-              {"label", pt.label},
-              {"group", pt.group},
-              {"phase", to_string(pt.phase)},
-              {"value", pt.value},
-              {"value_num", encode_number(pt.value_num)},
-              {"status", r.status},
-              {"metrics", metrics},
-              {"wall_s", wall_s}};
+         {"study", study},
+         {"study_fingerprint", fingerprint},
+         {"point_fingerprint", pt.fingerprint},
+         {"index", pt.index},
+         {"label", pt.label},
+         {"group", pt.group},
+         {"phase", to_string(pt.phase)},
+         {"value", pt.value},
+         {"value_num", encode_number(pt.value_num)},
+         {"status", r.status},
+         {"metrics", metrics},
+         {"wall_s", wall_s}};
   j["sha256"] = record_checksum(j);
   return j;
 }

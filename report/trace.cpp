@@ -127,8 +127,7 @@ std::string chrome_trace_json(const std::vector<const Timeline*>& timelines,
                           {"ph", "M"},
                           {"pid", pid},
                           {"args", {{"name", fmt::format("{} GPU {}", tl.source, device)}}}});
-        events.push_back(
-            {{"name", "process_sort_index"}, {"ph", "M"}, {"pid", pid}, {"args", {{"sort_index", pid}}}});
+        events.push_back({{"name", "process_sort_index"}, {"ph", "M"}, {"pid", pid}, {"args", {{"sort_index", pid}}}});
       }
       const std::string sname = stream >= 0 && static_cast<size_t>(stream) < stream_names.size()
                                     ? stream_names[static_cast<size_t>(stream)]
@@ -206,8 +205,8 @@ void write_chrome_trace(const std::string& path, const std::vector<const Timelin
                         const std::vector<std::string>& stream_names) {
   const bool gz = path.ends_with(".json.gz");
   if (!path.ends_with(".json") && !gz) {
-    throw ConfigError(SourceLoc{"-o", 0}, "",
-                      "a trace file name ending in .json or .json.gz (or .h5 for results)", fmt::format("'{}'", path));
+    throw ConfigError(SourceLoc{"-o", 0}, "", "a trace file name ending in .json or .json.gz (or .h5 for results)",
+                      fmt::format("'{}'", path));
   }
   std::string text = chrome_trace_json(timelines, stream_names);
   if (gz) text = gzip_bytes(text, path);

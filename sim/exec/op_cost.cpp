@@ -816,8 +816,8 @@ Plan plan_op(const OpDesc& d, const Rewrites& rw, uint32_t index, const CostCont
                      "FP8 cast in TMA: the GEMM's load makes the scales it needs");
     return p;
   }
-  const bool compute_kind = d.kind == OpKind::Gemm || d.kind == OpKind::GroupedGemm ||
-                            d.kind == OpKind::BatchedGemm || d.kind == OpKind::Attention || is_communication(d.kind);
+  const bool compute_kind = d.kind == OpKind::Gemm || d.kind == OpKind::GroupedGemm || d.kind == OpKind::BatchedGemm ||
+                            d.kind == OpKind::Attention || is_communication(d.kind);
   if (d.launch.given() && !compute_kind && !(transposed && d.has(kFlagTransposeForFp8)) &&
       !(d.kind == OpKind::Quantize && rw.quant_dropped[index])) {
     p.cost = streaming(d, ctx);

@@ -16,7 +16,9 @@ constexpr int64_t kWarp = 32;
 constexpr int64_t kRegisterAllocationUnit = 256;  // registers per warp are allocated in units of 256 (sm_90)
 constexpr int64_t kSmemReservedPerCta = 1024;     // shared memory the system reserves per resident CTA (sm_80+)
 
-int64_t round_up(int64_t v, int64_t unit) { return (v + unit - 1) / unit * unit; }
+int64_t round_up(int64_t v, int64_t unit) {
+  return (v + unit - 1) / unit * unit;
+}
 
 }  // namespace
 
@@ -57,9 +59,10 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
     if (by_smem < ctas) ctas = by_smem, r.limiter = "shared memory";
   }
   if (ctas < 1) {
-    throw ConfigError(fmt::format("streaming kernel: a CTA of {} threads, {} registers each and {} B of shared memory "
-                                  "does not fit on one SM of {}",
-                                  l.block, l.regs, l.smem, hw.name));
+    throw ConfigError(
+        fmt::format("streaming kernel: a CTA of {} threads, {} registers each and {} B of shared memory "
+                    "does not fit on one SM of {}",
+                    l.block, l.regs, l.smem, hw.name));
   }
   r.ctas_per_sm = ctas;
   r.occupancy = static_cast<double>(ctas * warps * kWarp) / static_cast<double>(hw.cuda_cores.max_threads_per_sm);
@@ -87,8 +90,8 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
   if (l2_bw < bw) bw = l2_bw, r.bound = "l2";
   const double seconds = bytes / bw;
   if (!(seconds < 1e6)) {
-    throw ConfigError(fmt::format("streaming kernel: {} bytes at {:.3g} B/s take longer than the engine's time can hold",
-                                  bytes, bw));
+    throw ConfigError(
+        fmt::format("streaming kernel: {} bytes at {:.3g} B/s take longer than the engine's time can hold", bytes, bw));
   }
   r.time = hw.kernel.launch_overhead + Time::ps(static_cast<int64_t>(std::ceil(seconds * 1e12)));
   r.gbps = bytes / (static_cast<double>(r.time.picoseconds()) * 1e-12) / 1e9;

@@ -30,13 +30,13 @@ struct StreamingDesc {
 
 struct StreamingResult {
   Time time;
-  int64_t ctas_per_sm = 0;   // resident CTAs per SM (occupancy)
-  double occupancy = 0;      // resident threads / the SM's thread limit
-  int64_t active_sms = 0;    // SMs holding at least one CTA
-  int64_t waves = 0;         // rounds of CTAs over the SMs
-  double gbps = 0;           // bytes read + written per second
-  std::string limiter;       // what limits the CTAs per SM: "registers", "shared memory", "threads", "CTAs"
-  std::string bound;         // "hbm", "latency" (loads in flight), "l2"
+  int64_t ctas_per_sm = 0;  // resident CTAs per SM (occupancy)
+  double occupancy = 0;     // resident threads / the SM's thread limit
+  int64_t active_sms = 0;   // SMs holding at least one CTA
+  int64_t waves = 0;        // rounds of CTAs over the SMs
+  double gbps = 0;          // bytes read + written per second
+  std::string limiter;      // what limits the CTAs per SM: "registers", "shared memory", "threads", "CTAs"
+  std::string bound;        // "hbm", "latency" (loads in flight), "l2"
 };
 
 StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig& hw);

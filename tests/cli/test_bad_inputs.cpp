@@ -141,8 +141,8 @@ TEST_CASE("every input of issue 13's list is refused with exit 2 and one line wi
 
 TEST_CASE("a slow but legal what-if chip completes instead of ending in an internal error", "[cli][bad-inputs]") {
   // The SM watchdog fires on lack of progress, not on simulated time: one FP8 FLOP per clock is slow, not stuck.
-  const RunResult r = run_v3sim({"gemm", "--m", "256", "--n", "256", "--k", "1024", "--set",
-                                 "hw.tensor.fp8_flops_per_clk=1", "--json"});
+  const RunResult r = run_v3sim(
+      {"gemm", "--m", "256", "--n", "256", "--k", "1024", "--set", "hw.tensor.fp8_flops_per_clk=1", "--json"});
   INFO("stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("\"tflops\""));

@@ -33,8 +33,8 @@ void check_refused(const v3sim::test::RunResult& r, std::initializer_list<std::s
 TEST_CASE("import --deploy records the deployment; compare refuses what it cannot project", "[cli][compare]") {
   TempDir s("v3sim-compare-cli");
   const std::string out = s.file("tiny.h5");
-  auto r = run_v3sim({"import", kData + "tiny.json", "--rules", kRules, "--deploy", "v3-train-profile", "-o", out,
-                      "--json"});
+  auto r = run_v3sim(
+      {"import", kData + "tiny.json", "--rules", kRules, "--deploy", "v3-train-profile", "-o", out, "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(nlohmann::json::parse(r.out)["deployment"] == "v3-train-profile");
@@ -58,7 +58,8 @@ TEST_CASE("import --deploy records the deployment; compare refuses what it canno
   check_refused(run_v3sim({"compare", plain, "-o", s.file("x.txt")}), {"-o"});
 }
 
-TEST_CASE("compare on DeepSeek's profile: every category, finite errors, one nesting Perfetto trace", "[cli][compare][slow]") {
+TEST_CASE("compare on DeepSeek's profile: every category, finite errors, one nesting Perfetto trace",
+          "[cli][compare][slow]") {
   TempDir s("v3sim-compare-profile");
   const std::string trace = s.file("both.json");
   // The profile names its deployment (v3-train-profile) in /meta: no --deploy needed.

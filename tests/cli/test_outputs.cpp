@@ -2,8 +2,8 @@
 // with nothing left behind, and a finished run leaves exactly its file.
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <string>

@@ -1,12 +1,11 @@
 // core/atomic_file.h: a file appears whole under its name or not at all; a folder lock excludes a second holder.
-#include "core/atomic_file.h"
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "tests/temp_dir.h"
 
@@ -39,7 +38,7 @@ TEST_CASE("an atomic file replaces its target only on commit and leaves no tempo
     CHECK(fs::exists(f.temp_path()));
     CHECK(fs::path(f.temp_path()).parent_path() == fs::path(path).parent_path());
     CHECK(read(path) == "old\n");  // not yet
-  }  // no commit: as if an exception had passed
+  }                                // no commit: as if an exception had passed
   CHECK(read(path) == "old\n");
   CHECK(entries(dir.path()) == 1);
   try {

@@ -594,8 +594,8 @@ TEST_CASE("DeepSeek's kernel stack: its memory-bound kernels on the SM model, an
   }
   CHECK(seen["w_t"] > 0);
   CHECK(seen["scale_t"] > 0);
-  CHECK(seen["recompute"] > 0);      // RMSNorm recomputed as a forward kernel
-  CHECK(seen["h_cast_back"] > 0);    // the FP8-cached SwiGLU input back to BF16
+  CHECK(seen["recompute"] > 0);    // RMSNorm recomputed as a forward kernel
+  CHECK(seen["h_cast_back"] > 0);  // the FP8-cached SwiGLU input back to BF16
   CHECK(seen["k_assemble"] == 1);
   // A memory-bound kernel of few CTAs is latency-bound on the SM model; the roofline would call it HBM-bound.
   CHECK(before[index_of(g, "L0.attn.wqkv_a.scale_t")].bound == "latency");

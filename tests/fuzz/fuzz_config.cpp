@@ -67,9 +67,9 @@ void run_target(unsigned target, std::string_view text) {
       int n = 0;
       while (std::getline(lines, line) && n++ < 16) {
         const Override o = parse_override(line);
-        ConfigNode* doc = o.document == "model"    ? &model
-                          : o.document == "deploy" ? &deploy
-                          : o.document == "hw"     ? &hw
+        ConfigNode* doc = o.document == "model"     ? &model
+                          : o.document == "deploy"  ? &deploy
+                          : o.document == "hw"      ? &hw
                           : o.document == "cluster" ? &cluster
                                                     : nullptr;
         if (!doc) return;

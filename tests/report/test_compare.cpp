@@ -110,7 +110,8 @@ TEST_CASE("a step comparison sums categories per layer, pairs layers, kinds and 
     m.events.push_back(ev("L" + std::to_string(l) + ".attn.x_quant", "quantize", "fwd", 0, t + 102, t + 122, l));
     m.events.push_back(ev("L" + std::to_string(l) + ".moe.experts.w13", "grouped_gemm", "fwd", 0, t + 130, t + 180, l));
     m.events.push_back(ev("copy_tensor", "other", "fwd", 0, t + 190, t + 200, l));
-    m.events.push_back(ev("L" + std::to_string(l) + ".moe.experts.w13.wgrad", "grouped_gemm", "wgrad", 3, t, t + 40, l));
+    m.events.push_back(
+        ev("L" + std::to_string(l) + ".moe.experts.w13.wgrad", "grouped_gemm", "wgrad", 3, t, t + 40, l));
     m.events.push_back(ev("L" + std::to_string(l) + ".moe.dispatch", "all_to_all_dispatch", "fwd", 1, t, t + 150, l));
     m.events.push_back(ev("L" + std::to_string(l) + ".moe.dy_quant", "quantize", "dgrad", 1, t + 150, t + 200, l));
   }
@@ -123,7 +124,8 @@ TEST_CASE("a step comparison sums categories per layer, pairs layers, kinds and 
     p.events.push_back(
         ev("L" + std::to_string(l) + ".moe.experts.w13" + mb, "grouped_gemm", "fwd", 0, t + 120, t + 175, l));
     p.events.push_back(ev("L" + std::to_string(l) + ".moe.experts.w13.wgrad" + mb, "gemm", "wgrad", 3, t, t + 30, l));
-    p.events.push_back(ev("L" + std::to_string(l) + ".moe.dispatch" + mb, "all_to_all_dispatch", "fwd", 1, t, t + 100, l));
+    p.events.push_back(
+        ev("L" + std::to_string(l) + ".moe.dispatch" + mb, "all_to_all_dispatch", "fwd", 1, t, t + 100, l));
   }
   p.events.push_back(ev("L0.ffn.w1 mb0", "gemm", "fwd", 0, 0, 5000, 0));
   StepCompareOptions o;
@@ -257,8 +259,7 @@ TEST_CASE("the Perfetto writer nests slices per thread, and check_chrome_trace f
     CHECK(complete == 7);
     // measured: compute, comm, comm (2) (b overlaps a; c nests in a); projected: a on compute, c (overlapping a)
     // on compute (2), b (overlapping a by 0.2 ns and c) on compute (3)
-    CHECK(threads ==
-          std::set<std::pair<int, int>>{{0, 0}, {0, 1}, {0, 1001}, {1000, 0}, {1000, 1000}, {1000, 2000}});
+    CHECK(threads == std::set<std::pair<int, int>>{{0, 0}, {0, 1}, {0, 1001}, {1000, 0}, {1000, 1000}, {1000, 2000}});
     CHECK(thread_names.count("comm (2)") == 1);
     CHECK(thread_names.count("compute (2)") == 1);
   }

@@ -8,10 +8,10 @@
 #include <set>
 
 #include "core/error.h"
-#include "tests/temp_dir.h"
 #include "report/compare.h"
 #include "report/h5_file.h"
 #include "report/trace.h"
+#include "tests/temp_dir.h"
 
 using namespace v3sim;
 namespace fs = std::filesystem;

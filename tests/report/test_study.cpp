@@ -394,8 +394,8 @@ TEST_CASE("an edited point file is caught by its checksum and computed again on 
   std::ofstream(point) << j.dump() << "\n";
   fs::remove(out + "/results.h5");
 
-  const Run resumed = run({"study", study, "-o", out, "--evaluator", "fake", "--no-report", "--json", "--resume"},
-                          fake_env());
+  const Run resumed =
+      run({"study", study, "-o", out, "--evaluator", "fake", "--no-report", "--json", "--resume"}, fake_env());
   INFO(describe(resumed));
   REQUIRE(resumed.exit_code == 0);
   CHECK_THAT(resumed.err, Catch::Contains("00001.json") && Catch::Contains("sha256 does not match") &&
