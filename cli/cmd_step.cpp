@@ -24,6 +24,7 @@
 #include "models/model_config.h"
 #include "report/h5_file.h"
 #include "report/trace.h"
+#include "sim/exec/memory.h"
 #include "sim/exec/step.h"
 #include "sim/hardware.h"
 #include "sim/net/alltoall.h"
@@ -41,6 +42,7 @@ struct StepArgs {
   std::vector<std::string> bandwidths;
   std::string cache;
   bool no_cache = false;
+  bool allow_over_capacity = false;
   std::string seed = "1";
   std::vector<std::string> argv;
 };
@@ -109,6 +111,11 @@ nlohmann::json result_json(const Loaded& l, const exec::StepResult& r) {
   j["breakdown_s"] = r.breakdown_s;
   j["stream_busy_s"] = r.stream_busy_s;
   j["memory_per_gpu_bytes"] = r.memory_per_gpu_bytes;
+  j["memory_peak_rank"] = r.memory_peak_rank;
+  j["memory_rank_peak_bytes"] = r.memory_rank_peak_bytes;
+  j["over_capacity"] = !r.fits;
+  if (!r.fits) j["capacity_problem"] = r.capacity_problem;
+  if (r.kv_requests_fit >= 0) j["kv_requests_fit"] = r.kv_requests_fit;
   j["rank_busy_s"] = r.rank_busy_s;
   j["roofline_ops"] = r.roofline_ops;
   nlohmann::json kernels = nlohmann::json::array();
@@ -143,6 +150,7 @@ void print_bound(const exec::DecodeBound& b, const char* label) {
 
 void print_human(const Loaded& l, const exec::StepResult& r) {
   const Deployment& d = l.in.deploy;
+  if (!r.fits) fmt::print("OVER CAPACITY (--allow-over-capacity): this configuration does not fit GPU memory\n");
   fmt::print("{} {} step of {} on {} x {} ({}), {} GPUs\n", d.name, to_string(d.phase), l.in.model.name,
              l.in.cluster.name, l.in.hw.name, l.cluster_path, d.gpus);
   fmt::print("SMs: {} compute + {} communication\n", r.compute_sms, r.comm_sms);
@@ -172,18 +180,19 @@ void print_human(const Loaded& l, const exec::StepResult& r) {
   }
   fmt::print("by stream (busy per GPU):\n");
   for (const auto& [k, v] : r.stream_busy_s) fmt::print("  {:<24} {:>12}\n", k, si_time(v));
-  fmt::print("memory per GPU (most loaded rank), capacity {:.1f} GiB:\n", r.memory_capacity_bytes / (1 << 30));
-  for (const char* k : {"weights", "gradients", "optimizer", "activations", "kv_cache", "total"}) {
-    const double v = r.memory_per_gpu_bytes.count(k) ? r.memory_per_gpu_bytes.at(k) : 0.0;
-    fmt::print("  {:<24} {:>9.1f} GiB\n", k, v / (1 << 30));
-  }
   const double total = r.memory_per_gpu_bytes.count("total") ? r.memory_per_gpu_bytes.at("total") : 0.0;
-  if (total > r.memory_capacity_bytes) {
-    fmt::print(
-        "  more than the capacity: the activations are every forward output a backward op of the graph reads (the\n"
-        "  MoE SwiGLU input in FP8, the attention output in E5M6), for the micro-batches the schedule keeps in\n"
-        "  flight; recomputation beyond DeepSeek's (RMSNorm, MLA up-projections) and offloading are not modeled\n");
+  fmt::print("memory per GPU: peak {:.1f} GiB of {:.1f} GiB on pipeline rank {}, {} into the step; at the peak:\n",
+             total / (1 << 30), r.memory_capacity_bytes / (1 << 30), r.memory_peak_rank, si_time(r.memory_peak_time_s));
+  for (size_t c = 0; c < exec::kMemCategories; ++c) {
+    const char* k = exec::to_string(static_cast<exec::MemCategory>(c));
+    const double v = r.memory_per_gpu_bytes.count(k) ? r.memory_per_gpu_bytes.at(k) : 0.0;
+    if (v > 0) fmt::print("  {:<24} {:>9.2f} GiB\n", k, v / (1 << 30));
   }
+  if (r.kv_requests_fit >= 0) {
+    fmt::print("  KV cache room            {} requests per GPU at {} tokens of context\n", r.kv_requests_fit,
+               l.in.deploy.seq_len);
+  }
+  if (!r.fits) fmt::print("OVER CAPACITY: {}\n", r.capacity_problem);
   fmt::print("not modeled at cycle level ({} ops, roofline or closed form):", r.roofline_ops.size());
   const size_t shown = std::min<size_t>(r.roofline_ops.size(), 8);
   for (size_t i = 0; i < shown; ++i) fmt::print(" {}", r.roofline_ops[i]);
@@ -209,6 +218,8 @@ void write_h5(const std::string& path, const StepArgs& a, const Loaded& l, const
   f.meta["hardware_file"] = l.hw_path;
   f.meta["cluster_file"] = l.cluster_path;
   f.meta["phase"] = to_string(l.in.deploy.phase);
+  f.meta["over_capacity"] = r.fits ? "false" : "true";
+  if (!r.fits) f.meta["capacity_problem"] = r.capacity_problem;
   f.timeline = r.timeline;
   f.summary = r.metrics();
   f.stats = {{"ops", static_cast<double>(r.ops)},
@@ -244,7 +255,8 @@ int run_step(const StepArgs& a) {
   }
 
   const std::unique_ptr<exec::KernelCache> cache = open_kernel_cache(a.cache, a.no_cache);
-  const exec::StepResult r = simulate_step_with_progress(l, *cache, seed_of(a), !a.output.empty());
+  const exec::StepResult r =
+      simulate_step_with_progress(l, *cache, seed_of(a), !a.output.empty(), a.allow_over_capacity);
 
   if (!a.output.empty()) {
     if (a.output.ends_with(".h5")) {
@@ -321,6 +333,9 @@ CommandRunner add_step_command(CLI::App& app, std::vector<std::string> argv) {
   cmd->add_option("--cache", a->cache,
                   "kernel-result cache file (default $V3SIM_CACHE, else ~/.cache/v3sim/kernels.txt)");
   cmd->add_flag("--no-cache", a->no_cache, "simulate every kernel, keep nothing");
+  cmd->add_flag("--allow-over-capacity", a->allow_over_capacity,
+                "report a configuration whose peak memory per GPU exceeds the capacity instead of failing (every "
+                "output is marked over capacity)");
   cmd->add_option("--seed", a->seed, "seed of the routing of the all-to-all")->capture_default_str();
   cmd->footer(
       "\nExamples:\n"

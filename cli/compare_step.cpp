@@ -22,7 +22,7 @@ StepComparison compare_with_step(const ResultFile& measured, const StepConfigArg
         "whole {} step, and its per-layer figures sum every micro-batch and pipeline rank of a layer",
         d.name, to_string(d.phase)));
   }
-  exec::StepResult r = simulate_step_with_progress(s.setup, cache, 1, true);
+  exec::StepResult r = simulate_step_with_progress(s.setup, cache, 1, true, /*allow_over_capacity=*/true);
   s.projected = std::move(r.timeline);
   for (const TimelineEvent& e : s.projected.events) {
     if (e.layer >= 0 && (e.kind == "all_to_all_dispatch" || e.kind == "grouped_gemm")) s.moe_layers.insert(e.layer);

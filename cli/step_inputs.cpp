@@ -52,8 +52,9 @@ std::unique_ptr<exec::KernelCache> open_kernel_cache(const std::string& path, bo
 }
 
 exec::StepResult simulate_step_with_progress(const StepSetup& s, exec::KernelCache& cache, uint64_t seed,
-                                             bool keep_timeline) {
+                                             bool keep_timeline, bool allow_over_capacity) {
   exec::StepOptions o;
+  o.allow_over_capacity = allow_over_capacity;
   o.cache = &cache;
   o.seed = seed;
   o.keep_timeline = keep_timeline;

@@ -37,6 +37,6 @@ std::unique_ptr<exec::KernelCache> open_kernel_cache(const std::string& path, bo
 // exec::simulate_step with a progress line on stderr while kernels are simulated (redrawn on a terminal, a line
 // every few seconds otherwise).
 exec::StepResult simulate_step_with_progress(const StepSetup& s, exec::KernelCache& cache, uint64_t seed,
-                                             bool keep_timeline);
+                                             bool keep_timeline, bool allow_over_capacity = false);
 
 }  // namespace v3sim::cli

@@ -266,6 +266,85 @@ const ComponentSpec& experts_spec() {
   return spec;
 }
 
+const ComponentSpec& memory_spec() {
+  static const ComponentSpec spec{
+      "memory",
+      "what each GPU keeps: DeepSeek-V3's memory savings (each a switch, on by default) and unpublished overheads",
+      {
+          {.name = "recompute_norm",
+           .type = ParamType::Bool,
+           .description = "recompute every RMSNorm in the backward instead of keeping its output (DeepSeek-V3 "
+                          "§3.2.3)",
+           .required = false,
+           .default_text = "true"},
+          {.name = "recompute_mla_up_proj",
+           .type = ParamType::Bool,
+           .description = "recompute the MLA up-projections (q, k, v and RoPE) in the backward from the cached "
+                          "latents instead of keeping Q, K and V (DeepSeek-V3 §3.2.3)",
+           .required = false,
+           .default_text = "true"},
+          {.name = "ema_on_cpu",
+           .type = ParamType::Bool,
+           .description = "keep the exponential moving average of the weights in CPU memory (DeepSeek-V3 §3.2.3); "
+                          "false: an FP32 copy on the GPU, sharded like the master weights",
+           .required = false,
+           .default_text = "true"},
+          {.name = "mtp_shared_embedding_head",
+           .type = ParamType::Bool,
+           .description = "the MTP modules share the embedding and output head of the main model on the same "
+                          "pipeline rank (DeepSeek-V3 §3.2.3); false: their own copies",
+           .required = false,
+           .default_text = "true"},
+          {.name = "bf16_optimizer_moments",
+           .type = ParamType::Bool,
+           .description = "AdamW's first and second moments in BF16, master weights and gradients in FP32 "
+                          "(DeepSeek-V3 §3.3.3); false: FP32 moments",
+           .required = false,
+           .default_text = "true"},
+          {.name = "fp8_activation_cache",
+           .type = ParamType::Bool,
+           .description = "the inputs of the FP8 Linears (and the experts' dispatched tokens) kept for the "
+                          "backward in FP8 (DeepSeek-V3 §3.3.4); false: in BF16",
+           .required = false,
+           .default_text = "true"},
+          {.name = "attn_out_e5m6",
+           .type = ParamType::Bool,
+           .description = "the attention output, input of wo, kept once in DeepSeek's E5M6 format for both wo's "
+                          "weight gradient and the attention backward (DeepSeek-V3 §3.3.4); false: in BF16",
+           .required = false,
+           .default_text = "true"},
+          {.name = "moe_swiglu_fp8",
+           .type = ParamType::Bool,
+           .description = "the MoE SwiGLU input cached in FP8 and the SwiGLU output recomputed in the backward "
+                          "(DeepSeek-V3 §3.3.4); false: the input kept in BF16 and the output (w2's input) kept",
+           .required = false,
+           .default_text = "true"},
+          {.name = "workspace",
+           .type = ParamType::Bytes,
+           .description = "per GPU, the framework's own memory: CUDA context, GEMM and attention workspaces "
+                          "(not published)",
+           .required = false,
+           .default_text = "0B",
+           .unit = "bytes",
+           .range = range(0, 1e15)},
+          {.name = "comm_buffers",
+           .type = ParamType::Bytes,
+           .description = "per GPU, the all-to-all library's registered NVLink and RDMA buffers (not published)",
+           .required = false,
+           .default_text = "0B",
+           .unit = "bytes",
+           .range = range(0, 1e15)},
+          {.name = "fragmentation",
+           .type = ParamType::Float,
+           .description = "the allocator's fragmentation: memory held but not reusable, as a fraction of the live "
+                          "activations and working buffers (not published)",
+           .required = false,
+           .default_text = "0",
+           .range = range(0, 1)},
+      }};
+  return spec;
+}
+
 }  // namespace
 
 const ComponentSpec& deployment_spec() {
@@ -311,6 +390,10 @@ const ComponentSpec& deployment_spec() {
            .type = ParamType::Section,
            .description = "a part of the step to simulate against a profiler trace (training)",
            .section = &profile_spec()},
+          {.name = "memory",
+           .type = ParamType::Section,
+           .description = "what each GPU keeps in memory: DeepSeek-V3's savings and unpublished overheads",
+           .section = &memory_spec()},
       }};
   return spec;
 }
@@ -348,6 +431,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   const ParamReader& exp = r.section("experts");
   const ParamReader& exe = r.section("execution");
   const ParamReader& prof = r.section("profile");
+  const ParamReader& mem = r.section("memory");
 
   Deployment d;
   d.name = r.get_string("name");
@@ -388,6 +472,17 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
     }
   }
   d.mtp_acceptance = bat.get_float("mtp_acceptance");
+  d.memory.recompute_norm = mem.get_bool("recompute_norm");
+  d.memory.recompute_mla_up_proj = mem.get_bool("recompute_mla_up_proj");
+  d.memory.ema_on_cpu = mem.get_bool("ema_on_cpu");
+  d.memory.mtp_shared_embedding_head = mem.get_bool("mtp_shared_embedding_head");
+  d.memory.bf16_optimizer_moments = mem.get_bool("bf16_optimizer_moments");
+  d.memory.fp8_activation_cache = mem.get_bool("fp8_activation_cache");
+  d.memory.attn_out_e5m6 = mem.get_bool("attn_out_e5m6");
+  d.memory.moe_swiglu_fp8 = mem.get_bool("moe_swiglu_fp8");
+  d.memory.workspace_bytes = mem.get_bytes("workspace").count();
+  d.memory.comm_buffer_bytes = mem.get_bytes("comm_buffers").count();
+  d.memory.fragmentation = mem.get_float("fragmentation");
 
   // Keys that belong to another phase are mistakes, not silently ignored.
   auto only_for = [&](const ParamReader& sec, const char* key, Phase phase) {

@@ -79,6 +79,23 @@ struct Deployment {
   // profile_ep_ranks GPUs of the EP group.
   double load_cv = 0;
 
+  // memory (section `memory:`): DeepSeek-V3's published savings, each a switch (on by default: V3's recipe), and
+  // what nobody published. What a switch changes is in the graph (what the backward reads and what stays saved) or in
+  // the persistent state (sim/exec/memory.h).
+  struct Memory {
+    bool recompute_norm = true;             // §3.2.3: RMSNorm recomputed in the backward, its output not kept
+    bool recompute_mla_up_proj = true;      // §3.2.3: the MLA up-projections (q, k, v) recomputed in the backward
+    bool ema_on_cpu = true;                 // §3.2.3: the EMA of the weights in CPU memory (else FP32 on the GPU)
+    bool mtp_shared_embedding_head = true;  // §3.2.3: MTP shares the main model's embedding and output head
+    bool bf16_optimizer_moments = true;     // §3.3.3: AdamW moments in BF16 (FP32 master weights and gradients)
+    bool fp8_activation_cache = true;       // §3.3.4: Linear inputs cached in FP8 for the backward (else BF16)
+    bool attn_out_e5m6 = true;              // §3.3.4: the attention output (wo's input) kept once, in E5M6
+    bool moe_swiglu_fp8 = true;  // §3.3.4: MoE SwiGLU input cached in FP8, its output recomputed in the backward
+    int64_t workspace_bytes = 0;      // framework: CUDA context, GEMM and attention workspaces (assumption)
+    int64_t comm_buffer_bytes = 0;    // DeepEP's registered NVLink and RDMA buffers (assumption)
+    double fragmentation = 0;         // allocator: fraction of the live activations held but not reusable
+  } memory;
+
   // derived
   int64_t stage_gpus() const { return gpus / pp; }         // GPUs per pipeline rank
   int64_t dp() const { return gpus / (pp * tp); }          // data-parallel degree of the dense parameters

@@ -172,16 +172,23 @@ class StageBuilder {
     if (ds()) d.launch = norm_fwd_launch(cols);
     return emit(std::move(d), {in});
   }
-  // `fwd_in` is the norm's input: DeepSeek-V3 §3.2.3 recomputes RMSNorm in the backward pass from it instead of
-  // storing the output, so the input is what the backward keeps.
+  // `fwd_in` is the norm's input, `fwd_out` its output: DeepSeek-V3 §3.2.3 recomputes RMSNorm in the backward pass
+  // from the input instead of storing the output (memory.recompute_norm), so the input is what the backward keeps;
+  // without recomputation the backward reads the kept output as well.
   Local norm_bwd(const std::string& name, Module mod, int32_t layer, int64_t rows, int64_t cols, Local grad,
-                 Local fwd_in) {
+                 Local fwd_in, Local fwd_out) {
     OpDesc d = base(name + ".bwd", OpKind::Norm, mod, layer, Pass::Dgrad);
     d.tokens = rows;
     d.flops = 8 * rows * cols;
-    d.recompute_flops = 4 * rows * cols;
     d.bytes_read = 2 * rows * cols * 2 + cols * 4;
     d.bytes_written = rows * cols * 2 + cols * 4;
+    if (!m_deploy.memory.recompute_norm) {
+      if (ds()) d.launch = norm_bwd_launch(cols);
+      Local id = emit(std::move(d), {grad, fwd_in, fwd_out});
+      track_dense_wgrad(id);
+      return id;
+    }
+    d.recompute_flops = 4 * rows * cols;
     d.flags |= kFlagRecompute;
     Local recompute = kNone;
     if (ds()) {
@@ -201,6 +208,7 @@ class StageBuilder {
     }
     Local id = emit(std::move(d), {grad, fwd_in, recompute});
     track_dense_wgrad(id);
+    m_last_norm_output = recompute != kNone ? recompute : id;
     return id;
   }
   Local quantize(const std::string& name, Module mod, int32_t layer, int64_t rows, int64_t cols, Local in,
@@ -216,6 +224,9 @@ class StageBuilder {
     d.flops = 3 * rows * cols;
     d.bytes_read = rows * cols * 2;
     d.bytes_written = rows * cols + tile_scale_bytes(rows, cols);
+    // What the backward keeps of a forward cast (the input of an FP8 Linear, for its weight gradient): the FP8 copy,
+    // or (memory.fp8_activation_cache false) the activation in BF16.
+    if (bytes_saved < 0 && pass == Pass::Forward && !m_deploy.memory.fp8_activation_cache) bytes_saved = rows * cols * 2;
     d.bytes_saved = bytes_saved;
     if (ds()) d.launch = per_row(rows, 31);  // per_token_cast_to_fp8_with_channels: one CTA per row
     return emit(std::move(d), {in});
@@ -339,6 +350,7 @@ class StageBuilder {
       a = transpose_requant(lin.name + ".dy_t", lin.module, lin.layer, m, n, {dy});
       b = transpose_requant(lin.name + ".x_t", lin.module, lin.layer, m, k, {lin.x_op});
     }
+    m_last_x = b;
     // Wgrad: D[N,K] = A[N,M] B[K,M]^T, reducing over tokens; the FP32 output accumulates over micro-batches.
     OpDesc wg = gemm_desc(lin.name + ".wgrad", kind, lin.module, lin.layer, Pass::Wgrad, n, k, m, lin.groups, t, t,
                           DType::FP32);
@@ -374,6 +386,7 @@ class StageBuilder {
     }
     Local w = emit(std::move(wg), {a, b, grad2});
     (lin.expert ? m_t.wgrad_expert : m_t.wgrad_dense).push_back(w);
+    m_last_wgrad = w;
     return dx;
   }
 
@@ -508,6 +521,9 @@ class StageBuilder {
   bool m_train = false;
   bool m_decode = false;
   std::vector<double> m_load;
+  Local m_last_x = kNone;      // the op the last linear_bwd's weight gradient reads its input from
+  Local m_last_wgrad = kNone;  // the last linear_bwd's weight-gradient GEMM (one kernel)
+  Local m_last_norm_output = kNone;  // the op of the last norm_bwd that recomputes the norm's output
   uint32_t m_extra_flags = 0;  // kFlagMtp while emitting an MTP module
   int64_t m_fp8_weights = 0;   // FP8 GEMM weights of this stage (for the per-step casts)
 
@@ -519,7 +535,8 @@ class StageBuilder {
 
 Local StageBuilder::embedding(Local in, std::vector<Backward>& tape, const char* name, Module mod, int32_t layer) {
   const int64_t D = m_model.dim, V = m_model.vocab_size;
-  const bool shared = mod == Module::Mtp;  // MTP reads the main model's embedding
+  // MTP reads the main model's embedding (memory.mtp_shared_embedding_head), or has its own.
+  const bool shared = mod == Module::Mtp && m_deploy.memory.mtp_shared_embedding_head;
   OpDesc d = base(name, OpKind::Embedding, mod, layer);
   d.tokens = m_T;
   d.bytes_read = m_T * D * 2 + m_T * 4;
@@ -586,10 +603,11 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
   Local core;
   Linear wkv_b;
   int64_t pairs = 0;
+  Local kv = kNone, k_asm = kNone, q_pe = kNone;
   if (!m_decode) {
     Local kvq = quantize(lname(layer, "attn.kv_quant"), mod, layer, Ta, dc, kvn);
     wkv_b = make_linear(layer, mod, "attn.wkv_b", Ta, H * (dn + dv), dc, kvq);
-    Local kv = linear_fwd(wkv_b, {kvq});
+    kv = linear_fwd(wkv_b, {kvq});
     // Non-absorbed MHA form (head dim 192 = 128 + 64), causal over whole sequences.
     const int64_t S = m_deploy.seq_len;
     const int64_t seqs = Ta / S;
@@ -605,7 +623,6 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
     a.bytes_read = Ta * H * (2 * dqk + dv) * 2;
     a.bytes_written = Ta * H * dv * 2 + Ta * H * 4;
     if (m_train) a.bytes_saved = Ta * H * 4;  // the row log-sum-exp; O is kept by attn.o_quant
-    Local k_asm = kNone, q_pe = kNone;
     if (ds()) {
       // FlashAttention takes Q and K whole ([tokens, heads, 192]): DeepSeek's stack assembles K from k_nope and the
       // shared k_pe (a _copy_tensor_kernel, one CTA per token) and copies q_pe into Q (a torch element-wise copy).
@@ -659,10 +676,14 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
   // DeepSeek-V3 §3.3.4 keeps the attention output, the input of wo, once for the backward in a custom E5M6
   // format (12 bits, 1x128 tiles with power-of-2 scales): wo's Wgrad and the attention's backward both read that
   // copy. (The cast kernel's time does not include writing it: about 1.5 B per value more.)
-  const int64_t o_saved = m_train && !m_decode ? Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv) : -1;
+  // Without it (memory.attn_out_e5m6 false) the output is kept in BF16.
+  const bool e5m6 = m_deploy.memory.attn_out_e5m6;
+  const int64_t o_saved = !m_train || m_decode ? -1
+                          : e5m6               ? Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv)
+                                               : Ta * H * dv * 2;
   Local oq = quantize(lname(layer, "attn.o_quant"), mod, layer, Ta, H * dv, core, Pass::Forward, o_saved);
   Local o_e5m6 = kNone;
-  if (ds() && m_train && !m_decode) {
+  if (ds() && m_train && !m_decode && e5m6) {
     // DeepSeek's stack writes the E5M6 copy in a kernel of its own (per_token_cast_to_fp8_with_fp8_special_fmt);
     // attn.o_quant counts the memory it keeps.
     o_e5m6 = stack_op(lname(layer, "attn.o_cast_e5m6"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
@@ -694,19 +715,20 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
                           {o_e5m6, g});
       }
       // Q, K and V are not kept: the backward recomputes the up-projections (and RoPE) from the cached FP8
-      // latents (DeepSeek-V3 §3.2.3). Without q compression the query projection is not an up-projection and
-      // its output is kept.
-      Local kv_re = linear_recompute(wkv_b, g);
+      // latents (DeepSeek-V3 §3.2.3, memory.recompute_mla_up_proj). Without q compression the query projection is
+      // not an up-projection and its output is kept. Without recomputation the backward reads the forward's Q, K, V.
+      const bool up_re = m_deploy.memory.recompute_mla_up_proj;
+      Local kv_re = up_re ? linear_recompute(wkv_b, g) : kv;
       Local rope_re = rope;
-      if (dq > 0) {
+      if (dq > 0 && up_re) {
         Local q_re = linear_recompute(wq, g);
         OpDesc rr = recomputed(elementwise_desc(lname(layer, "attn.rope.recompute"), OpKind::Rope, mod, layer, Ta,
                                                 (H + 1) * dr, 1, 3, Pass::Dgrad));
         if (ds()) rr.launch = rope_launch;
         rope_re = emit(std::move(rr), {q_re, dn_op});
       }
-      Local k_asm_re = kNone, q_pe_re = kNone;
-      if (ds()) {
+      Local k_asm_re = up_re ? kNone : k_asm, q_pe_re = up_re ? kNone : q_pe;
+      if (ds() && up_re) {
         k_asm_re = stack_op(lname(layer, "attn.k_assemble.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
                             Ta * (H * dn + dr) * 2, Ta * H * dqk * 2, per_row(Ta, 90), {kv_re, rope_re});
         q_pe_re = stack_op(lname(layer, "attn.q_pe_copy.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
@@ -728,6 +750,7 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
       dep(o_back, d_core);
       dep(k_asm_re, d_core);
       dep(q_pe_re, d_core);
+      if (!up_re) dep(q, d_core);  // q_nope as the forward computed it
       Local d_split = kNone;
       if (ds()) {
         // dQ and dK come back whole ([tokens, heads, 192]) and are split into their nope and rope parts (two more
@@ -742,10 +765,10 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
       if (ds()) drd.launch = rope_launch;
       Local d_rope = emit(std::move(drd), {d_core, d_split});
       Local d_kv = linear_bwd(wkv_b, d_core);
-      Local d_kvn = norm_bwd(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, d_kv, dn_op);
+      Local d_kvn = norm_bwd(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, d_kv, dn_op, kvn);
       Local d_q = linear_bwd(wq, d_rope);
       Local d_down_in = d_q;
-      if (dq > 0) d_down_in = norm_bwd(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, d_q, dn_op);
+      if (dq > 0) d_down_in = norm_bwd(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, d_q, dn_op, qn);
       Local d_x = dq > 0 ? linear_bwd(down, d_down_in, d_kvn) : kNone;
       if (dq == 0) {
         // Without q compression, wq and wkv_a both read x: their input gradients add up.
@@ -756,7 +779,7 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
                    tp, Ta, Ta * D * 2, DType::BF16, {d_x});
       }
       return residual_bwd(lname(layer, "attn.residual.bwd"), mod, layer,
-                          norm_bwd(lname(layer, "attn_norm"), mod, layer, T, D, d_x, in), grad);
+                          norm_bwd(lname(layer, "attn_norm"), mod, layer, T, D, d_x, in, xn), grad);
     });
   }
   return out;
@@ -780,7 +803,7 @@ Local StageBuilder::dense_ffn(int32_t layer, Local in, std::vector<Backward>& ta
       Local d_act = linear_bwd(w2, grad);
       Local d_h = swiglu_bwd(layer, mod, "ffn.swiglu", T, I, d_act, h, false);
       Local d_x = linear_bwd(w13, d_h);
-      return norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_x, in);
+      return norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_x, in, xn);
     });
   }
   return out;
@@ -828,6 +851,8 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   pm.bytes_read = R * fp8_copy;
   pm.bytes_written = R * fp8_copy;
   if (ds()) pm.launch = {ceil_div(R, 16), 512, 32, 0};  // expand_to_fused_with_scales: 16 rows per CTA of 512
+  // The experts' input, kept for w13's weight gradient: in FP8 as dispatched, or in BF16 without the FP8 cache.
+  if (m_train && !m_deploy.memory.fp8_activation_cache) pm.bytes_saved = R * D * 2;
   Local perm = emit(std::move(pm), {recv, topk});
 
   Linear w13 = make_linear(layer, mod, "moe.experts.w13", R, 2 * I, D, perm);
@@ -835,8 +860,9 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   w13.groups = groups;
   w13.params = groups * 2 * I * D;
   // DeepSeek-V3 §3.3.4 caches the SwiGLU input of the MoE in FP8 (1x128 tiles) for the backward, which
-  // recomputes the SwiGLU from it.
-  if (m_train) w13.bytes_saved = R * 2 * I + tile_scale_bytes(R, 2 * I);
+  // recomputes the SwiGLU from it (memory.moe_swiglu_fp8); without it the input stays in BF16.
+  const bool swiglu_fp8 = m_deploy.memory.moe_swiglu_fp8;
+  if (m_train && swiglu_fp8) w13.bytes_saved = R * 2 * I + tile_scale_bytes(R, 2 * I);
   Local h = linear_fwd(w13, {perm});
   Local act = swiglu(layer, mod, "moe.experts.swiglu", R, I, h);
   Local hq = quantize(lname(layer, "moe.experts.h_quant"), mod, layer, R, I, act);
@@ -862,6 +888,9 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   if (shared_local) {
     // The shared expert runs on the GPU's own tokens while the dispatch is in flight.
     s13 = make_linear(layer, mod, "moe.shared.w13", T, 2 * Is, D, xq);
+    // The shared expert's SwiGLU input is cached in FP8 as well (DeepSeek's stack casts it back in the backward:
+    // profile-data's cast_back_impl in mlp(B)).
+    if (m_train && swiglu_fp8) s13.bytes_saved = T * 2 * Is + tile_scale_bytes(T, 2 * Is);
     s_h = linear_fwd(s13, {xq});
     Local s_act = swiglu(layer, mod, "moe.shared.swiglu", T, Is, s_h);
     Local s_q = quantize(lname(layer, "moe.shared.h_quant"), mod, layer, T, Is, s_act);
@@ -897,16 +926,22 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
       upb.bytes_written = R * fp8_copy;
       if (ds()) upb.launch = {ceil_div(R, 16), 512, 32, 0};
       Local g_perm = emit(std::move(upb), {g_recv});
-      Local d_act = linear_bwd(w2, g_perm, kNone, /*dy_fp8=*/true);
+      // With the SwiGLU output recomputed, w2's weight gradient reads it from the SwiGLU backward (which recomputes
+      // it) rather than a kept copy.
+      Linear w2b = w2;
+      if (swiglu_fp8) w2b.x_op = kNone;
+      Local d_act = linear_bwd(w2b, g_perm, kNone, /*dy_fp8=*/true);
+      const Local w2_x = m_last_x;
       Local h_back = kNone;
-      if (ds()) {
+      if (ds() && swiglu_fp8) {
         // DeepSeek's stack turns the FP8-cached SwiGLU input back into BF16 (cuda::cast_back_impl, 112 CTAs of 1024
         // threads) before the SwiGLU backward.
         h_back = stack_op(lname(layer, "moe.experts.h_cast_back"), OpKind::Elementwise, mod, layer, Pass::Dgrad, R,
                           R * 2 * I + tile_scale_bytes(R, 2 * I), R * 2 * I * 2, {112, 1024, 32, 0}, {g_perm});
       }
-      Local d_h = swiglu_bwd(layer, mod, "moe.experts.swiglu", R, I, d_act, h, true);
+      Local d_h = swiglu_bwd(layer, mod, "moe.experts.swiglu", R, I, d_act, h, swiglu_fp8);
       dep(h_back, d_h);
+      if (swiglu_fp8) dep(d_h, w2_x);
       Local d_x = linear_bwd(w13, d_h);
       OpDesc pb = base(lname(layer, "moe.permute.bwd"), OpKind::Unpermute, mod, layer, Pass::Dgrad);
       pb.tokens = R;
@@ -924,22 +959,36 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
       rb.flops = 2 * T * fanout * D + 4 * T * E;
       rb.bytes_read = T * fanout * D * 2 + T * D * 2;
       rb.bytes_written = T * E * 4;
+      // DeepSeek's stack applies the routing weights inside the SwiGLU (swiglu_forward_with_weight), so their
+      // gradient comes from the SwiGLU's (swiglu_weight_backward_with_weight) and the combined expert outputs are
+      // not kept; otherwise it is the dot products of dY with the k expert outputs the combine returned.
       if (ds()) rb.launch = per_row(2 * R, 40);  // swiglu_weight_backward_with_weight: one CTA per half row
-      Local d_scores = emit(std::move(rb), {grad, back});
-      Local d_gate = linear_bwd(gate, d_scores);
+      Local d_scores = emit(std::move(rb), {grad, ds() ? d_h : back});
+      // The gate is a BF16 Linear on the norm's output: with RMSNorm recomputed (memory.recompute_norm) its weight
+      // gradient reads the recomputed output, else the kept one.
+      const bool norm_re = m_deploy.memory.recompute_norm;
+      Linear gate_b = gate;
+      if (norm_re) gate_b.x_op = kNone;
+      Local d_gate = linear_bwd(gate_b, d_scores);
+      const Local gate_w = m_last_wgrad;
       Local d_shared = kNone;
       if (shared_local) {
-        Local d_sact = linear_bwd(s2, grad);
+        Linear s2b = s2;
+        if (swiglu_fp8) s2b.x_op = kNone;
+        Local d_sact = linear_bwd(s2b, grad);
+        const Local s2_x = m_last_x;
         Local s_back = kNone;
-        if (ds()) {
+        if (ds() && swiglu_fp8) {
           s_back = stack_op(lname(layer, "moe.shared.h_cast_back"), OpKind::Elementwise, mod, layer, Pass::Dgrad, T,
                             T * 2 * Is + tile_scale_bytes(T, 2 * Is), T * 2 * Is * 2, {112, 1024, 32, 0}, {grad});
         }
         Local d_sh = swiglu_bwd(layer, mod, "moe.shared.swiglu", T, Is, d_sact, s_h, false);
         dep(s_back, d_sh);
+        if (swiglu_fp8) dep(d_sh, s2_x);
         d_shared = linear_bwd(s13, d_sh);
       }
-      Local d_xn = norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_back, in);
+      Local d_xn = norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_back, in, xn);
+      if (norm_re) dep(m_last_norm_output, gate_w);
       dep(d_gate, d_xn);
       dep(d_shared, d_xn);
       return residual_bwd(lname(layer, "moe.residual.bwd"), mod, layer, d_xn, grad);
@@ -959,7 +1008,7 @@ Local StageBuilder::head(const char* prefix, Module mod, int32_t layer, Local in
   // The output head stays in BF16 (DeepSeek-V3 §3.3); the MTP module shares the main model's head.
   Linear h = make_linear(layer, mod, "", rows, V, D, xn, false);
   h.name = p + "head";
-  if (mod == Module::Mtp) h.params = 0;  // weights shared with the main head
+  if (mod == Module::Mtp && m_deploy.memory.mtp_shared_embedding_head) h.params = 0;  // the main head's weights
   linear_fwd(h, {xn});
   if (!m_train) return h.gemm;
   OpDesc l = base(p + "loss", OpKind::Loss, mod, layer);
@@ -975,8 +1024,16 @@ Local StageBuilder::head(const char* prefix, Module mod, int32_t layer, Local in
     lb.bytes_read = rows * V * 2;
     lb.bytes_written = rows * V * 2;
     Local d_logits = emit(std::move(lb), {loss, grad});
-    Local d_x = linear_bwd(h, d_logits);
-    return norm_bwd(p + "norm", mod, layer, rows, D, d_x, in);
+    // The output head is a BF16 Linear on the norm's output: with RMSNorm recomputed its weight gradient reads the
+    // recomputed output.
+    const bool norm_re = m_deploy.memory.recompute_norm;
+    Linear hb = h;
+    if (norm_re) hb.x_op = kNone;
+    Local d_x = linear_bwd(hb, d_logits);
+    const Local head_w = m_last_wgrad;
+    Local d_in = norm_bwd(p + "norm", mod, layer, rows, D, d_x, in, xn);
+    if (norm_re) dep(m_last_norm_output, head_w);
+    return d_in;
   });
   return loss;
 }
@@ -1013,9 +1070,9 @@ std::pair<Local, Local> StageBuilder::mtp_module(int64_t index, Local main_hidde
       Local g = grad;
       for (auto it = block.rbegin(); it != block.rend(); ++it) g = (*it)(g);
       Local d_xq = linear_bwd(proj, g);
-      Local d_e = norm_bwd(p + "enorm", mod, layer, T, D, d_xq, emb);
+      Local d_e = norm_bwd(p + "enorm", mod, layer, T, D, d_xq, emb, en);
       inner.front()(d_e);
-      Local d_h = norm_bwd(p + "hnorm", mod, layer, T, D, d_xq, main_hidden);
+      Local d_h = norm_bwd(p + "hnorm", mod, layer, T, D, d_xq, main_hidden, hn);
       m_extra_flags = keep;
       return d_h;
     });
@@ -1275,8 +1332,10 @@ OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const Gr
       OpDesc opt = step_desc(fmt::format("stage{}.optimizer", s), OpKind::Optimizer, gpus);
       opt.params = shard;
       opt.flops = 12 * shard;       // AdamW: moments, bias correction, update, weight decay
-      opt.bytes_read = 12 * shard;  // FP32 master + FP32 grad + BF16 m and v (DeepSeek-V3 §3.3.3)
-      opt.bytes_written = 8 * shard;
+      // FP32 master + FP32 grad + the two moments, in BF16 (DeepSeek-V3 §3.3.3, memory.bf16_optimizer_moments) or FP32.
+      const int64_t moment = deploy.memory.bf16_optimizer_moments ? 2 : 4;
+      opt.bytes_read = (8 + 2 * moment) * shard;
+      opt.bytes_written = (4 + 2 * moment) * shard;
       st.optimizer = g.add_desc(std::move(opt));
       if (zero) {
         st.ag_dense = add_collective(g, fmt::format("stage{}.params.all_gather", s), OpKind::AllGather, CommGroup::DP,

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "models/graph_builder.h"
 #include "sim/exec/executor.h"
+#include "sim/exec/memory.h"
 #include "sim/exec/pipeline.h"
 
 namespace v3sim::exec {
@@ -34,90 +35,6 @@ int64_t comm_sms_of(const StepInputs& in) {
 
 double gib(double bytes) {
   return bytes / (1024.0 * 1024.0 * 1024.0);
-}
-
-struct Memory {
-  double weights = 0, gradients = 0, optimizer = 0, activations = 0, kv_cache = 0;
-  double persistent() const { return weights + gradients + optimizer + kv_cache; }
-  double total() const { return persistent() + activations; }
-};
-
-// A forward op whose output a backward op (input or weight gradient) reads: kept until the backward runs.
-bool saved_for_backward(const OpGraph& g, OpId id) {
-  for (OpId s : g.successors(id)) {
-    if (g.descriptor(g.node(s).desc).pass != Pass::Forward) return true;
-  }
-  return false;
-}
-
-// Memory of the most loaded pipeline rank: weights (and, training, gradients, optimizer state and the activations
-// the schedule keeps in flight), KV cache in inference.
-Memory memory_per_gpu(const StepInputs& in, const OpGraph& g, const ExecResult* exec) {
-  const Deployment& d = in.deploy;
-  const bool train = d.phase == Phase::Train;
-  // Ranks of the graph: pipeline ranks, or the EP group's GPUs of a profiled chunk pair.
-  size_t pp = static_cast<size_t>(d.pp);
-  for (OpId id = 0; id < g.num_ops(); ++id) pp = std::max<size_t>(pp, g.node(id).pp_rank + 1u);
-  std::vector<Memory> ranks(pp);
-  std::vector<std::set<uint32_t>> seen(pp);
-  // Activations of one micro-batch per stage: the outputs of its forward ops that a backward op reads, or the part
-  // of them the graph says it keeps (bytes_saved: the MoE SwiGLU input cached in FP8). What the backward
-  // recomputes (RMSNorm, the MLA up-projections) no backward op reads.
-  std::vector<std::unordered_map<uint16_t, double>> chunk_bytes(pp);
-  std::vector<std::unordered_map<uint16_t, uint32_t>> chunk_mb(pp);  // the micro-batch measured per stage
-  for (OpId id = 0; id < g.num_ops(); ++id) {
-    const OpNode& n = g.node(id);
-    const OpDesc& od = g.descriptor(n.desc);
-    if (train && od.pass == Pass::Forward) {
-      auto it = chunk_mb[n.pp_rank].emplace(n.stage, n.micro_batch).first;
-      if (it->second == n.micro_batch && saved_for_backward(g, id)) {
-        chunk_bytes[n.pp_rank][n.stage] += static_cast<double>(od.bytes_saved >= 0 ? od.bytes_saved : od.bytes_written);
-      }
-    }
-    if (!seen[n.pp_rank].insert(n.desc).second) continue;
-    Memory& m = ranks[n.pp_rank];
-    const auto params = static_cast<double>(od.params);
-    if (od.kind == OpKind::Optimizer) {
-      m.optimizer += 8 * params;  // FP32 master weights + BF16 first and second moments (DeepSeek-V3 §3.3.3)
-      continue;
-    }
-    if (od.kind == OpKind::WeightCast) {
-      m.weights += static_cast<double>(od.bytes_written);  // FP8 copies of the weights for the step
-      continue;
-    }
-    if (od.pass != Pass::Forward || params == 0) continue;
-    if (train) {
-      m.weights += 2 * params;    // BF16 working copy
-      m.gradients += 4 * params;  // FP32 gradient accumulation over the micro-batches
-    } else {
-      const bool fp8 = od.gemm.b_type == DType::E4M3 || od.gemm.b_type == DType::E5M2;
-      m.weights += fp8 ? params + params / (128.0 * 128.0) * 4 : 2 * params;
-    }
-  }
-  if (train) {
-    for (size_t r = 0; r < pp; ++r) {
-      double largest = 0;
-      for (auto& [stage, bytes] : chunk_bytes[r]) largest = std::max(largest, bytes);
-      const int64_t in_flight = !exec                    ? static_cast<int64_t>(pp - r)
-                                : r < exec->ranks.size() ? exec->ranks[r].peak_in_flight
-                                                         : 0;
-      ranks[r].activations = largest * static_cast<double>(in_flight);
-    }
-  } else {
-    // MLA caches one latent vector per token and layer; every TP rank of an attention group holds the cache of
-    // all the group's requests (the latent is shared by the heads the ranks split).
-    const int64_t group = d.sp ? d.tp : 1;
-    const double per_token = static_cast<double>(in.model.kv_cache_bytes_per_token());
-    if (d.phase == Phase::Decode) {
-      ranks[0].kv_cache = static_cast<double>(d.requests_per_gpu * group * d.seq_len) * per_token;
-    } else {
-      ranks[0].kv_cache = static_cast<double>(d.tokens_per_gpu * group) * per_token;
-    }
-  }
-  Memory worst;
-  for (const Memory& m : ranks)
-    if (m.total() > worst.total()) worst = m;
-  return worst;
 }
 
 std::string bytes_text(double b) {
@@ -164,9 +81,13 @@ std::vector<std::string> metric_names(Phase phase) {
   for (int k = 0; k < static_cast<int>(OpKind::kCount); ++k) {
     names.push_back(std::string("breakdown_s.") + to_string(static_cast<OpKind>(k)));
   }
-  for (const char* m : {"weights", "gradients", "optimizer", "activations", "kv_cache", "total"}) {
-    names.push_back(std::string("memory_per_gpu_bytes.") + m);
+  for (size_t c = 0; c < kMemCategories; ++c) {
+    names.push_back(std::string("memory_per_gpu_bytes.") + to_string(static_cast<MemCategory>(c)));
   }
+  names.push_back("memory_per_gpu_bytes.total");
+  names.push_back("memory_peak_time_s");
+  names.push_back("memory_fits");
+  if (phase != Phase::Train) names.push_back("kv_requests_fit");
   for (int s = 0; s < kStreams; ++s) names.push_back(std::string("stream_busy_s.") + to_string(static_cast<Stream>(s)));
   std::sort(names.begin(), names.end());
   return names;
@@ -199,6 +120,9 @@ std::vector<std::pair<std::string, double>> StepResult::metrics() const {
   }
   for (const auto& [k, v] : breakdown_s) m.emplace_back("breakdown_s." + k, v);
   for (const auto& [k, v] : memory_per_gpu_bytes) m.emplace_back("memory_per_gpu_bytes." + k, v);
+  m.emplace_back("memory_peak_time_s", memory_peak_time_s);
+  m.emplace_back("memory_fits", fits ? 1.0 : 0.0);
+  if (phase != Phase::Train) m.emplace_back("kv_requests_fit", static_cast<double>(kv_requests_fit));
   for (const auto& [k, v] : stream_busy_s) m.emplace_back("stream_busy_s." + k, v);
   std::sort(m.begin(), m.end());
   return m;
@@ -232,17 +156,28 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
     return n.pp_rank == 0 && (n.micro_batch == 0) == (graph.descriptor(n.desc).pass == Pass::Forward);
   };
 
-  // Memory that must fit before anything runs: weights, gradients, optimizer state, KV cache.
-  {
-    const Memory m = memory_per_gpu(in, graph, nullptr);
-    const double cap = static_cast<double>(in.hw.hbm.capacity.count());
-    if (m.persistent() > cap) {
-      throw ConfigError(fmt::format(
+  // Memory that must fit before anything runs: weights, gradients, optimizer state, KV cache, workspace.
+  const int64_t mem_ranks = chunk_pair ? 1 : d.pp;
+  const double cap = static_cast<double>(in.hw.hbm.capacity.count());
+  if (!options.allow_over_capacity) {
+    const std::vector<MemBytes> fixed = persistent_memory(in.model, d, graph, mem_ranks);
+    for (const MemBytes& m : fixed) {
+      if (total(m) <= cap) continue;
+      auto part = [&](MemCategory c) { return bytes_text(m[static_cast<size_t>(c)]); };
+      std::string kv;
+      if (d.phase != Phase::Train) {
+        const double per = kv_bytes_per_request(in.model, d);
+        const double room = cap - (total(m) - m[static_cast<size_t>(MemCategory::KvCache)]);
+        kv = fmt::format("; the KV cache of {} tokens of context per request fits {} requests per GPU", d.seq_len,
+                         room <= 0 ? 0 : static_cast<int64_t>(room / per));
+      }
+      throw MemoryCapacityError(fmt::format(
           "deployment '{}' of model '{}' does not fit GPU memory: weights {} + gradients {} + optimizer {} + KV cache "
-          "{} = {} per GPU, more than the {} of '{}' (hbm.capacity); spread the experts over more GPUs "
-          "(parallelism.ep) or stages (parallelism.pp)",
-          d.name, in.model.name, bytes_text(m.weights), bytes_text(m.gradients), bytes_text(m.optimizer),
-          bytes_text(m.kv_cache), bytes_text(m.persistent()), bytes_text(cap), in.hw.name));
+          "{} + workspace {} + communication buffers {} = {} per GPU before any activation, more than the {} of '{}' "
+          "(hbm.capacity){}; spread the experts over more GPUs (parallelism.ep) or stages (parallelism.pp)",
+          d.name, in.model.name, part(MemCategory::Weights), part(MemCategory::Gradients),
+          part(MemCategory::Optimizer), part(MemCategory::KvCache), part(MemCategory::Workspace),
+          part(MemCategory::CommBuffers), bytes_text(total(m)), bytes_text(cap), in.hw.name, kv));
     }
   }
 
@@ -386,14 +321,52 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   }
   res.roofline_ops.assign(roofline.begin(), roofline.end());
 
-  // Memory, with the activations the schedule keeps in flight.
-  const Memory m = memory_per_gpu(in, graph, &ex);
-  res.memory_per_gpu_bytes = {{"weights", m.weights},         {"gradients", m.gradients}, {"optimizer", m.optimizer},
-                              {"activations", m.activations}, {"kv_cache", m.kv_cache},   {"total", m.total()}};
-  res.memory_capacity_bytes = static_cast<double>(in.hw.hbm.capacity.count());
+  // Memory over the step: the rank with the highest peak, its composition then, and whether it fits.
+  {
+    const MemoryResult mem = memory_over_time(in.model, d, graph, ex, mem_ranks, options.keep_timeline);
+    const RankMemory& w = mem.ranks[mem.worst];
+    for (size_t c = 0; c < kMemCategories; ++c) res.memory_per_gpu_bytes[to_string(static_cast<MemCategory>(c))] = w.at_peak[c];
+    res.memory_per_gpu_bytes["total"] = w.peak;
+    res.memory_capacity_bytes = cap;
+    const Time origin = chunk_pair ? window_start : first_start;
+    res.memory_peak_time_s = w.peak_time > origin ? (w.peak_time - origin).seconds() : 0.0;
+    res.memory_peak_rank = static_cast<int64_t>(mem.worst);
+    for (const RankMemory& rm : mem.ranks) res.memory_rank_peak_bytes.push_back(rm.peak);
+    for (const auto& [t, b] : w.track) res.memory_track.emplace_back(t > origin ? (t - origin).seconds() : 0.0, b);
+    if (d.phase != Phase::Train) {
+      // Requests whose KV cache fits beside everything else the GPU holds at its peak.
+      const double per = kv_bytes_per_request(in.model, d);
+      const double room = cap - (w.peak - w.at_peak[static_cast<size_t>(MemCategory::KvCache)]);
+      res.kv_requests_fit = room <= 0 ? 0 : static_cast<int64_t>(room / per);
+    }
+    res.fits = w.peak <= cap;
+    if (!res.fits) {
+      std::string parts;
+      for (size_t c = 0; c < kMemCategories; ++c) {
+        if (w.at_peak[c] <= 0) continue;
+        parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", to_string(static_cast<MemCategory>(c)),
+                             bytes_text(w.at_peak[c]));
+      }
+      std::string kv;
+      if (d.phase == Phase::Decode) {
+        kv = fmt::format("; the KV cache fits {} requests per GPU at a context of {} tokens, not batch.requests_per_gpu "
+                         "{}",
+                         res.kv_requests_fit, d.seq_len, d.requests_per_gpu);
+      } else if (d.phase == Phase::Prefill) {
+        kv = fmt::format("; the KV cache fits {} prompts of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
+                         res.kv_requests_fit, d.seq_len, d.tokens_per_gpu, d.seq_len);
+      }
+      res.capacity_problem = fmt::format(
+          "deployment '{}' of model '{}' needs {} per GPU at its peak (pipeline rank {}, {:.3f} s into the step: {}), "
+          "more than the {} of '{}' (hbm.capacity){}",
+          d.name, in.model.name, bytes_text(w.peak), mem.worst, res.memory_peak_time_s, parts, bytes_text(cap),
+          in.hw.name, kv);
+      if (!options.allow_over_capacity) throw MemoryCapacityError(res.capacity_problem);
+    }
+  }
 
   if (options.keep_timeline) {
-    res.timeline.source = "projected";
+    res.timeline.source = res.fits ? "projected" : "projected (over capacity)";
     res.timeline.events.reserve(graph.num_ops());
     for (OpId id = 0; id < graph.num_ops(); ++id) {
       if (!in_window(id)) continue;

@@ -37,6 +37,15 @@ struct StepOptions {
   uint64_t seed = 1;
   // Called while kernels are simulated: (kernels done, kernels to simulate, current kernel).
   CostProgress progress;
+  // A step whose memory does not fit the GPU still runs (StepResult::fits false) instead of throwing
+  // MemoryCapacityError.
+  bool allow_over_capacity = false;
+};
+
+// A deployment whose peak memory per GPU exceeds hw.hbm.capacity (a user's choice of configuration: exit 2).
+class MemoryCapacityError : public ConfigError {
+ public:
+  explicit MemoryCapacityError(const std::string& message) : ConfigError(message) {}
 };
 
 // A distinct kernel of the step and what it costs (the roofline table of a report).
@@ -72,8 +81,18 @@ struct StepResult {
   double exposed_comm_s = 0;                    // compute stream waiting on its own communication (max over ranks)
   std::map<std::string, double> breakdown_s;    // op kind -> seconds per GPU (mean over ranks)
   std::map<std::string, double> stream_busy_s;  // stream -> busy seconds per GPU (mean over ranks)
-  std::map<std::string, double> memory_per_gpu_bytes;  // weights, gradients, optimizer, activations, kv_cache, total
+  // Memory of the rank with the highest peak (memory.h): the composition at its peak (MemCategory names) and "total"
+  // (the peak); when the peak occurs; every rank's peak; the rank's bytes over time (with keep_timeline).
+  std::map<std::string, double> memory_per_gpu_bytes;
   double memory_capacity_bytes = 0;
+  double memory_peak_time_s = 0;
+  int64_t memory_peak_rank = 0;
+  std::vector<double> memory_rank_peak_bytes;
+  std::vector<std::pair<double, double>> memory_track;  // (seconds from the step's start, bytes)
+  bool fits = true;              // peak <= capacity
+  std::string capacity_problem;  // why not, one line
+  // Inference: requests per GPU whose KV cache fits beside everything else at the peak (-1: training).
+  int64_t kv_requests_fit = -1;
   std::vector<std::string> roofline_ops;  // ops not modeled at cycle level (layer prefix replaced by "L*")
   std::vector<KernelRow> kernels;
   int64_t compute_sms = 0;
