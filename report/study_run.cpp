@@ -490,7 +490,8 @@ StudyResults assemble_study_results(const StudySpec& spec, const std::vector<Stu
     r.value.push_back(rec.value);
     r.value_num.push_back(rec.value_num);
     r.status.push_back(rec.status);
-    if (rec.status != "ok") continue;
+    // An infeasible point (its memory does not fit) keeps its metrics; a failed one has none.
+    if (rec.status != "ok" && !rec.status.starts_with("infeasible")) continue;
     for (const auto& [name, v] : rec.metrics) {
       auto it = columns.find(name);
       if (it != columns.end()) it->second[i] = v;

@@ -63,6 +63,8 @@ class StepEvaluator final : public PointEvaluator {
     exec::StepResult r = simulate(pt);
     PointResult out;
     out.metrics = r.metrics();
+    // A point whose peak memory exceeds the GPU's keeps its figures (the report plots it against the capacity).
+    if (!r.fits) out.status = "infeasible: " + r.capacity_problem;
     out.metrics.emplace_back("numerics_rel_error", numerics_rel_error(pt));
     std::sort(out.metrics.begin(), out.metrics.end());
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -90,6 +92,7 @@ class StepEvaluator final : public PointEvaluator {
     so.keep_timeline = false;
     so.cache = m_cache.get();
     so.seed = m_options.seed;
+    so.allow_over_capacity = true;
     return exec::simulate_step(in, so);
   }
 

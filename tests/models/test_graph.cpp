@@ -176,8 +176,8 @@ TEST_CASE("training recomputes RMSNorm and the MLA up-projections instead of kee
 
 TEST_CASE("training keeps activations in DeepSeek's low-precision formats", "[models][graph]") {
   // DeepSeek-V3 §3.3.4: the routed experts' SwiGLU input is cached in FP8 with 1x128 scales, and the attention
-  // output (wo's input) once in E5M6 for both wo's Wgrad and the attention's backward. Elsewhere an op's whole
-  // output is what the backward keeps.
+  // output (wo's input) once in E5M6 for both wo's Wgrad and the attention's backward (memory.moe_swiglu_fp8,
+  // memory.attn_out_e5m6). Elsewhere an op's whole output is what the backward keeps.
   ModelConfig m = test::model("tiny-moe");
   OpGraph train = build_graph(m, test::deployment("tiny-train", m));
   const OpDesc* w13 = find_op(train, "L1.moe.experts.w13");
@@ -185,7 +185,11 @@ TEST_CASE("training keeps activations in DeepSeek's low-precision formats", "[mo
   const int64_t rows = w13->gemm.m, cols = w13->gemm.n;  // every expert's token copies
   CHECK(w13->bytes_written == rows * cols * 2);
   CHECK(w13->bytes_saved == rows * cols + rows * (cols / 128) * 4);
-  CHECK(find_op(train, "L1.moe.shared.w13")->bytes_saved == -1);
+  // The shared expert's SwiGLU input as well (DeepSeek's stack casts it back from FP8 in the backward).
+  const OpDesc* s13 = find_op(train, "L1.moe.shared.w13");
+  REQUIRE(s13);
+  CHECK(s13->bytes_saved == s13->gemm.m * s13->gemm.n + s13->gemm.m * (s13->gemm.n / 128) * 4);
+  CHECK(find_op(train, "L1.attn.wo")->bytes_saved == -1);
   const OpDesc* oq = find_op(train, "L1.attn.o_quant");
   const OpDesc* core = find_op(train, "L1.attn.core");
   REQUIRE(oq);
