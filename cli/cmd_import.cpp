@@ -74,8 +74,8 @@ void print_human(const ImportArgs& a, const ImportedTrace& imp, const TimelineAn
   fmt::print("{:<20} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9}\n", "kind", "events", "time ms", "/layer ms", "fwd ms",
              "dgrad ms", "wgrad ms");
   for (const auto& [kind, t] : an.by_kind) {
-    auto pass_ms = [&](const char* pass) {
-      auto it = an.by_kind_pass.find({kind, pass});
+    auto pass_ms = [&, &k = kind](const char* pass) {  // clang 14 does not capture structured bindings
+      auto it = an.by_kind_pass.find({k, pass});
       return it == an.by_kind_pass.end() ? 0.0 : ms(it->second.time);
     };
     fmt::print("{:<20} {:>7} {:>10.2f} {:>10.2f} {:>9.2f} {:>9.2f} {:>9.2f}\n", kind, t.events, ms(t.time),

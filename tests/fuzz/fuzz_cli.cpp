@@ -10,8 +10,8 @@
 //
 // The commands run in a sandbox folder (TMPDIR/v3sim-fuzz-cli.PID, removed at exit, stale ones of dead processes
 // removed at start) holding copies of configs/, traces/ and tests/data/reference: $V3SIM_CONFIGS, $V3SIM_CACHE and
-// $HOME point into it, and it is the working folder. An input with an argument that could name a path outside it
-// (an absolute path, "..", "~", or an option with an attached value holding '/': "--output=/x", "-o/x") is skipped
+// $HOME point into it, and it is the working folder of each command. An input with an argument that could name a path outside it
+// (an absolute path, also as an option's attached value: "--output=/x", "-o/x"; or "..") is skipped
 // (returns -1: libFuzzer keeps it out of the corpus); reading is harmless, but validating an output path creates and
 // removes a probe file beside it.
 //
@@ -20,6 +20,7 @@
 // Built by -DV3SIM_FUZZ=ON with clang (CMake preset "fuzz"); scripts/fuzz.sh runs it.
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstddef>
@@ -46,6 +47,7 @@ constexpr size_t kMaxArgs = 48;
 const char* const kPrefix = "v3sim-fuzz-cli.";
 
 fs::path g_sandbox;
+fs::path g_cwd;          // libFuzzer's working folder (its corpus and artifact paths may be relative to it)
 size_t g_entries = 0;    // files and folders in the sandbox after setup
 bool g_in_run = false;   // inside run_command_line (an exit() there is a finding)
 pid_t g_owner = 0;       // the process that made the sandbox (not a child a command forked)
@@ -88,13 +90,16 @@ void copy_tree(const fs::path& from, const fs::path& to) {
   fs::copy(from, to, fs::copy_options::recursive);
 }
 
-// An argument that could name a path outside the sandbox.
+// An argument that could name a path outside the sandbox: absolute ("/x"; also as an option's attached value:
+// "--output=/x", "-o/x", "-jo/x") or through "..". A relative one ("x.h5", "proposals/y", "-5GB/s") stays inside.
 bool escapes(std::string_view a) {
   if (a.empty()) return false;
-  if (a.front() == '/' || a.front() == '~') return true;
-  if (a.find("..") != std::string_view::npos) return true;
-  // "--output=/x", "-o/x", "--set=model.extends=/x": an option's attached value with a path in it.
-  if (a.front() == '-' && a.find('/') != std::string_view::npos) return true;
+  if (a.front() == '/' || a.find("..") != std::string_view::npos || a.find("=/") != std::string_view::npos) return true;
+  if (a.size() > 1 && a[0] == '-' && a[1] != '-') {
+    size_t i = 1;
+    while (i < a.size() && std::isalpha(static_cast<unsigned char>(a[i]))) ++i;
+    if (i > 1 && i < a.size() && a[i] == '/') return true;
+  }
   return false;
 }
 
@@ -109,8 +114,9 @@ std::vector<std::string> split(const uint8_t* data, size_t size) {
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
-  // A trailing separator ends the last argument; it does not add an empty one.
-  if (!out.empty() && out.back().empty() && size > 0 && text.back() == sep) out.pop_back();
+  // In a text file a trailing line break ends the last argument; it does not add an empty one (NUL-separated
+  // input can end in an empty argument: "gemm\0--stages\0").
+  if (sep == '\n' && !out.empty() && out.back().empty() && size > 0) out.pop_back();
   return out;
 }
 
@@ -121,6 +127,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const fs::path tmp = tmp_env && *tmp_env ? fs::path(tmp_env) : fs::temp_directory_path();
   remove_stale_sandboxes(tmp);
   g_owner = ::getpid();
+  g_cwd = fs::current_path();
   g_sandbox = tmp / (kPrefix + std::to_string(g_owner));
   fs::remove_all(g_sandbox);
   const fs::path src = V3SIM_SOURCE_DIR;
@@ -133,7 +140,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   ::setenv("V3SIM_CACHE", (g_sandbox / "home" / "kernels.txt").c_str(), 1);
   ::setenv("HOME", (g_sandbox / "home").c_str(), 1);
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "V3SIM_FAKE_EVALUATOR"}) ::unsetenv(v);
-  fs::current_path(g_sandbox);
   // Nothing waits on a terminal: a command that reads stdin reads nothing.
   if (!std::freopen("/dev/null", "r", stdin)) std::perror("fuzz_cli: stdin");
   g_entries = count_entries(g_sandbox);
@@ -154,6 +160,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The command runs in the sandbox; libFuzzer writes its corpus in its own folder once the input is done. (An
+  // artifact written on a crash goes to -artifact_prefix from the sandbox: scripts/fuzz.sh gives an absolute one.)
+  fs::current_path(g_sandbox);
   g_in_run = true;
   try {
     v3sim::cli::RunOptions o;
@@ -169,6 +178,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
   g_in_run = false;
+  fs::current_path(g_cwd);
   std::fflush(stdout);
   // Checking inputs writes nothing: anything new in the sandbox was written by a command that should only check.
   if (const size_t n = count_entries(g_sandbox); n != g_entries) {
