@@ -143,6 +143,14 @@ const ComponentSpec& kernel_spec() {
         .type = ParamType::Time,
         .description = "launch to the first CTA's main loop (CTA dispatch, prologue)",
         .range = range(0, 1e9)},
+       {.name = "launch_gap",
+        .type = ParamType::Time,
+        .description = "from the moment a stream may run its next kernel (the previous one ended, its inputs are "
+                       "ready) to that kernel's start: the front end's launch and dependency latency, the gap a "
+                       "profiler shows between back-to-back kernels",
+        .required = false,
+        .default_text = "0us",
+        .range = range(0, 1e9)},
        int_param("barrier_latency_cycles", "mbarrier completion to a waiting warp resuming", "cycles", kCycles),
        {.name = "attention_fwd_efficiency",
         .type = ParamType::Float,
@@ -249,7 +257,7 @@ HardwareConfig load_hardware(const ConfigNode& root) {
                     fmt::format("a list of {} spans without 128", h.tma.swizzle_bytes.size()));
   }
   const ParamReader& k = r.section("kernel");
-  h.kernel = {k.get_time("launch_overhead"), k.get_int("barrier_latency_cycles"),
+  h.kernel = {k.get_time("launch_overhead"), k.get_time("launch_gap"), k.get_int("barrier_latency_cycles"),
               k.get_float("attention_fwd_efficiency"), k.get_float("attention_bwd_efficiency")};
   const ParamReader& f = r.section("features");
   h.features = {f.get_bool("fp8_transposed_smem_reads"), f.get_bool("block_scaled_mma"), f.get_bool("tma_fp8_cast")};

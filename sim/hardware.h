@@ -61,6 +61,7 @@ struct TmaConfig {
 
 struct KernelConfig {
   Time launch_overhead;                // first CTA start after launch, until its prologue is done
+  Time launch_gap;                     // a stream's kernel starts this long after it may (stream free, inputs ready)
   int64_t barrier_latency_cycles = 0;  // mbarrier completion to a waiting warp resuming
   // Fused attention kernels (FlashAttention-class, not modeled at cycle level): the fraction of the tensor-core
   // peak at the sustained clock they reach, forward and backward (softmax, masking and the pipeline of two

@@ -243,7 +243,8 @@ class Executor {
         m_stream(desc_stream),
         m_steps(options),
         m_pp(static_cast<size_t>(options.pp * options.replicas)),
-        m_gate(!options.forward_only) {}
+        m_gate(!options.forward_only),
+        m_launch_gap(options.launch_gap) {}
 
   ExecResult run();
 
@@ -282,6 +283,7 @@ class Executor {
   const StepMap m_steps;
   const size_t m_pp;
   const bool m_gate;  // training: steps open as DualPipe's loop opens them
+  const Time m_launch_gap;
 
   std::vector<int32_t> m_step;
   std::vector<uint32_t> m_pending;
@@ -372,7 +374,9 @@ void Executor::dispatch(size_t li, int64_t now) {
   lane.busy = true;
   const OpNode& node = m_graph.node(id);
   const Time dur = m_time[node.desc];
-  const Time start = Time::ps(now);
+  const Time issue = Time::ps(now);
+  const Time gap = dur > Time{} ? m_launch_gap : Time{};
+  const Time start = issue + gap;
   m_res.start[id] = start;
   m_res.end[id] = start + dur;
   RankStats& stats = m_res.ranks[r];
@@ -385,7 +389,7 @@ void Executor::dispatch(size_t li, int64_t now) {
     // A collective: every member waits for the last to start, then takes its own time (a GPU's all-to-all kernel
     // spins until its peers have joined, as a profiler counts it).
     const auto gi = static_cast<size_t>(group);
-    m_group_last_start[gi] = std::max(m_group_last_start[gi], now);
+    m_group_last_start[gi] = std::max(m_group_last_start[gi], start.picoseconds());
     m_group_members[gi].push_back(id);
     if (++m_group_started[gi] == m_group_size[gi]) {
       for (OpId member : m_group_members[gi]) {
@@ -396,14 +400,15 @@ void Executor::dispatch(size_t li, int64_t now) {
   }
   if (stream == Stream::Compute) {
     Time& last = rs.last_compute_end;
-    if (start > last) {
+    stats.launch_gaps += gap;
+    if (issue > last) {
       bool comm_wait = false;
       if (ready > last.picoseconds() && m_critical[id] != kNoOp) {
         const OpNode& pred = m_graph.node(m_critical[id]);
         comm_wait = pred.pp_rank == node.pp_rank && m_stream[pred.desc] != Stream::Compute &&
                     m_graph.descriptor(pred.desc).kind != OpKind::SendRecv;
       }
-      (comm_wait ? stats.exposed_comm : stats.bubble) += start - last;
+      (comm_wait ? stats.exposed_comm : stats.bubble) += issue - last;
     }
   }
 }

@@ -38,12 +38,16 @@ struct ExecOptions {
   // Copies of the pipeline (ranks pp..2pp-1 run the programs of ranks 0..pp-1): the slow GPUs of an imbalanced EP
   // group (build_graph with experts.load_cv).
   int64_t replicas = 1;
+  // Every op with a duration starts this long after its stream could run it (hw kernel.launch_gap): the gaps a
+  // profiler shows between a stream's kernels. The stream is held through the gap.
+  Time launch_gap;
 };
 
 struct RankStats {
   std::array<Time, kStreams> busy{};  // sum of op times per stream
   Time bubble;                        // compute-stream idle attributed to the pipeline
   Time exposed_comm;                  // compute-stream idle attributed to the rank's own communication
+  Time launch_gaps;                   // compute-stream idle between kernels: ExecOptions::launch_gap each
   Time end;                           // when the rank's last op ends
   int64_t steps = 0;
   int64_t peak_in_flight = 0;  // micro-batches whose activations the rank holds at once (from its program)

@@ -55,7 +55,7 @@ constexpr const char* kCacheHeader = "v3sim-kernel-cache 1";
 // The version of the cost rules of this file that change a cached (cycle-level) result: how a graph op maps onto
 // a GemmDesc / CastDesc / AllToAllDesc and what its OpCost holds. Bump it by hand when such a rule changes; the
 // project version and git revision (core/version.h, stamped at every build) are part of the fingerprint too.
-constexpr const char* kCostRulesVersion = "op-cost 5";  // 5: handshakes, casts on the comm stream
+constexpr const char* kCostRulesVersion = "op-cost 6";  // 6: streaming kernels in rounds, latency + service
 
 constexpr int64_t kTile = 128;   // FP8 quantization tile and DeepGEMM's K block / contiguous M alignment
 constexpr int64_t kNAlign = 16;  // TMA: 16-byte rows of the FP8 B operand and the BF16 output

@@ -283,6 +283,7 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   eo.micro_batches = chunk_pair ? 2 : d.micro_batches();
   eo.forward_only = d.phase != Phase::Train;
   eo.chunk_pair = chunk_pair;
+  eo.launch_gap = in.hw.kernel.launch_gap;
   ExecResult ex = execute(graph, times, streams, eo);
 
   Time window_start = ex.makespan, window_end;
@@ -291,7 +292,10 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
     window_start = std::min(window_start, ex.start[id]);
     window_end = std::max(window_end, ex.end[id]);
   }
-  const double step = chunk_pair ? (window_end - window_start).seconds() : ex.makespan.seconds();
+  // The step spans its first kernel's start (a launch gap after time 0) to its last kernel's end.
+  Time first_start = ex.makespan;
+  for (const Time& t : ex.start) first_start = std::min(first_start, t);
+  const double step = chunk_pair ? (window_end - window_start).seconds() : (ex.makespan - first_start).seconds();
   const auto ranks = static_cast<double>(chunk_pair ? 1 : eo.pp);
   res.step_time_s = step;
   res.ops = graph.num_ops();

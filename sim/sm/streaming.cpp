@@ -69,32 +69,46 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
   const int64_t slots = ctas * sms;
   r.waves = (l.grid + slots - 1) / slots;
   r.active_sms = std::min(sms, l.grid);
-  const int64_t resident_threads = std::min(l.grid, slots) * l.block;
 
-  const double bytes = static_cast<double>(d.bytes_read) + static_cast<double>(d.bytes_written);
+  // The CTAs share the work evenly. A thread keeps one 16-byte load in flight, or less when it reads less in all.
+  const double grid = static_cast<double>(l.grid);
+  const double read_per_thread = static_cast<double>(d.bytes_read) / grid / static_cast<double>(l.block);
+  const double bytes_per_cta = (static_cast<double>(d.bytes_read) + static_cast<double>(d.bytes_written)) / grid;
+  const double in_flight = std::min(static_cast<double>(kBytesInFlightPerThread), read_per_thread);
+  // Round trips per thread: its reads, `in_flight` bytes at a time; the writes follow the reads they are computed
+  // from, within the same round trips.
+  const double trips = d.bytes_read > 0 ? std::ceil(read_per_thread / in_flight - 1e-9) : 0.0;
   const double clock = static_cast<double>(hw.sustained_clock.hertz());
-  // Little's law: the loads in flight over the load latency (an L2 miss: the L2's latency plus HBM's beyond it)
-  // bound the read rate; the writes follow the reads they are computed from.
   const double latency_s = static_cast<double>(hw.l2.hit_latency_cycles + hw.hbm.latency_cycles) / clock;
-  double latency_bw = std::numeric_limits<double>::infinity();
-  if (d.bytes_read > 0) {
-    latency_bw = static_cast<double>(resident_threads * kBytesInFlightPerThread) / latency_s * bytes /
-                 static_cast<double>(d.bytes_read);
-  }
   const double hbm_bw = static_cast<double>(hw.hbm.bandwidth.bytes_per_second()) * hw.hbm.achievable_fraction;
-  const double l2_bw = static_cast<double>(hw.l2.bytes_per_clk) * clock * static_cast<double>(r.active_sms) /
-                       static_cast<double>(hw.sms);
-  double bw = hbm_bw;
+
+  // A round of CTAs resident together: every round trip takes the idle latency (an L2 miss: the L2's latency plus
+  // HBM's beyond it) and, on top of it, the time the memory takes to serve what all resident threads asked for in
+  // it (queueing at the shared bandwidth: sustained HBM, or the L2 slices of the SMs held). So a kernel with few
+  // resident threads is latency-bound, one that fills the GPU is bandwidth-bound, and between the two both count.
+  // The rounds: as many full ones as the grid fills, then the tail (a partly filled round, which takes as many
+  // round trips with less to serve).
+  double latency_total = 0, service_total = 0;
+  const auto round = [&](int64_t resident, int64_t times) {
+    const double l2_bw = static_cast<double>(hw.l2.bytes_per_clk) * clock *
+                         static_cast<double>(std::min(sms, resident)) / static_cast<double>(hw.sms);
+    if (l2_bw < hbm_bw) r.bound = "l2";
+    latency_total += static_cast<double>(times) * trips * latency_s;
+    service_total +=
+        static_cast<double>(times) * static_cast<double>(resident) * bytes_per_cta / std::min(hbm_bw, l2_bw);
+  };
   r.bound = "hbm";
-  if (latency_bw < bw) bw = latency_bw, r.bound = "latency";
-  if (l2_bw < bw) bw = l2_bw, r.bound = "l2";
-  const double seconds = bytes / bw;
+  if (l.grid >= slots) round(slots, l.grid / slots);
+  if (l.grid % slots > 0) round(l.grid % slots, 1);
+  if (latency_total > service_total) r.bound = "latency";
+  const double seconds = latency_total + service_total;
   if (!(seconds < 1e6)) {
-    throw ConfigError(
-        fmt::format("streaming kernel: {} bytes at {:.3g} B/s take longer than the engine's time can hold", bytes, bw));
+    throw ConfigError(fmt::format("streaming kernel: {} bytes take longer than the engine's time can hold",
+                                  static_cast<double>(d.bytes_read) + static_cast<double>(d.bytes_written)));
   }
   r.time = hw.kernel.launch_overhead + Time::ps(static_cast<int64_t>(std::ceil(seconds * 1e12)));
-  r.gbps = bytes / (static_cast<double>(r.time.picoseconds()) * 1e-12) / 1e9;
+  r.gbps = (static_cast<double>(d.bytes_read) + static_cast<double>(d.bytes_written)) /
+           (static_cast<double>(r.time.picoseconds()) * 1e-12) / 1e9;
   return r;
 }
 

@@ -1,7 +1,9 @@
 // A memory-bound kernel on the SM and memory model, as a software stack launches it: its grid, block, registers
-// and shared memory give the CTAs resident on an SM (occupancy); the resident threads keep loads in flight, and by
-// Little's law those loads, over the memory latency, bound the bandwidth the kernel can draw; the kernel moves its
-// bytes at the least of that, the sustained HBM bandwidth, and the L2 bandwidth of the SMs it occupies.
+// and shared memory give the CTAs resident on an SM (occupancy) and the rounds (waves) the grid takes over the SMs.
+// Each resident thread keeps one 16-byte load in flight; a round trip costs the idle memory latency plus the time
+// the shared bandwidth (sustained HBM, or the L2 of the SMs held) takes to serve every resident thread's share of
+// it. So a few-CTA kernel is latency-bound, a full GPU bandwidth-bound, and a grid that leaves a partial last round
+// (a persistent kernel sized for all 132 SMs when the all-to-all holds 20) pays for that round whole.
 //
 // Example: the RMSNorm of DeepSeek's stack (profile-data: 396 CTAs of 128 threads, 168 registers each):
 //   StreamingDesc d{.launch = {396, 128, 168, 64}, .bytes_read = 58.7e6, .bytes_written = 58.7e6};
@@ -36,7 +38,7 @@ struct StreamingResult {
   int64_t waves = 0;        // rounds of CTAs over the SMs
   double gbps = 0;          // bytes read + written per second
   std::string limiter;      // what limits the CTAs per SM: "registers", "shared memory", "threads", "CTAs"
-  std::string bound;        // "hbm", "latency" (loads in flight), "l2"
+  std::string bound;        // what most of the time goes to: "hbm" or "l2" (serving the bytes), "latency" (round trips)
 };
 
 StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig& hw);

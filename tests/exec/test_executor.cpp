@@ -20,11 +20,12 @@ struct Tiny {
     streams.push_back(s);
     return g.add_op(g.add_desc(d), mb, 0, 0);
   }
-  ExecResult run(int64_t mbs = 1) {
+  ExecResult run(int64_t mbs = 1, Time launch_gap = Time()) {
     g.finalize();
     ExecOptions o;
     o.forward_only = true;
     o.micro_batches = mbs;
+    o.launch_gap = launch_gap;
     return execute(g, times, streams, o);
   }
 };
@@ -76,6 +77,31 @@ TEST_CASE("compute overlaps the other micro-batch's all-to-all; waiting on it is
   CHECK(r.start[m0] == Time::us(13));  // waits for the dispatch
   CHECK(r.makespan == Time::us(17));
   CHECK(r.ranks[0].exposed_comm == Time::us(2));  // compute idle 11 .. 13
+  CHECK(r.ranks[0].bubble == Time());
+}
+
+TEST_CASE("every kernel starts a launch gap after its stream could run it; the gap is neither busy nor bubble",
+          "[exec]") {
+  // As the compute-overlap case above, with 1 us between a stream being free (inputs ready) and its kernel starting.
+  Tiny t;
+  OpId a0 = t.op("attn", Stream::Compute, 5, 0);
+  OpId d0 = t.op("dispatch", Stream::Comm, 8, 0);
+  OpId m0 = t.op("mlp", Stream::Compute, 4, 0);
+  OpId a1 = t.op("attn", Stream::Compute, 6, 1);
+  OpId z = t.op("dropped", Stream::Compute, 0, 1);
+  t.g.add_dep(a0, d0);
+  t.g.add_dep(d0, m0);
+  t.g.add_dep(a1, z);
+  ExecResult r = t.run(2, Time::us(1));
+  CHECK(r.start[a0] == Time::us(1));
+  CHECK(r.start[d0] == Time::us(7));   // a0 ends at 6, then the comm stream's gap
+  CHECK(r.start[a1] == Time::us(7));   // back to back on the compute stream: 1 us apart
+  CHECK(r.start[z] == Time::us(13));   // a zero-time op has no gap
+  CHECK(r.start[m0] == Time::us(16));  // the dispatch ends at 15
+  CHECK(r.makespan == Time::us(20));
+  CHECK(r.ranks[0].busy[0] == Time::us(15));
+  CHECK(r.ranks[0].launch_gaps == Time::us(3));
+  CHECK(r.ranks[0].exposed_comm == Time::us(2));  // compute stream free at 13, the dispatch's output at 15
   CHECK(r.ranks[0].bubble == Time());
 }
 
