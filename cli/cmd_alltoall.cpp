@@ -135,7 +135,7 @@ void print_human(const AllToAllDesc& d, const net::ClusterConfig& c, const AllTo
   fmt::print("simulated {} events in {:.2f} s\n", r.events, wall);
 }
 
-int run_alltoall(AllToAllArgs& a) {
+int run_alltoall(AllToAllArgs& a, const RunOptions& opts) {
   AllToAllDesc& d = a.desc;
   net::read_alltoall_desc(a.table.read(), d);
   d.mode = a.mode == "normal" ? net::AllToAllMode::Normal : net::AllToAllMode::LowLatency;
@@ -150,6 +150,10 @@ int run_alltoall(AllToAllArgs& a) {
   const ConfigNode root = load_document(resolve_config(a.cluster, "clusters", "--cluster"), "cluster", overrides);
   const net::ClusterConfig c = net::load_cluster(root);
   a.table.guard([&] { d.validate(c); });
+  if (opts.validate_only) {
+    a.table.guard([&] { net::check_alltoall_work(c, d); });
+    return 0;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   const AllToAllResult r =
       a.table.guard([&] { return net::run_alltoall(c, d, !a.output.empty(), progress_printer("alltoall")); });
@@ -199,7 +203,7 @@ CommandRunner add_alltoall_command(CLI::App& app) {
   add_set_option(*cmd, a->sets);
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
   cmd->add_option("-o,--output", a->output, "write a Chrome/Perfetto trace (.json) of the links' busy time");
-  return [a] { return run_alltoall(*a); };
+  return [a](const RunOptions& opts) { return run_alltoall(*a, opts); };
 }
 
 }  // namespace v3sim::cli

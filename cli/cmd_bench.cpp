@@ -218,7 +218,7 @@ CommandRunner add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--filter", args->filter, "only workloads whose name contains this text");
   cmd->add_flag("--json", args->json, "print one JSON object on stdout");
-  return [args] { return run_bench(*args); };
+  return [args](const RunOptions& opts) { return opts.validate_only ? 0 : run_bench(*args); };
 }
 
 }  // namespace v3sim::cli

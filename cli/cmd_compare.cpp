@@ -17,6 +17,7 @@
 #include "cli/compare_step.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "models/graph_size.h"
 #include "report/compare.h"
 #include "report/h5_file.h"
 #include "report/published.h"
@@ -71,10 +72,18 @@ std::optional<Time> project(const TimelineEvent& e, const HardwareConfig& hw) {
 }
 
 // Measured against the step projection of a deployment.
-int run_step_compare(const CompareArgs& a, const ResultFile& measured, const std::string& deploy) {
+int run_step_compare(const CompareArgs& a, const ResultFile& measured, const std::string& deploy,
+                     const RunOptions& opts) {
   StepConfigArgs config = a.config;
   config.deploy = deploy;
   if (config.hw.empty()) config.hw = "h800";
+  if (opts.validate_only) {
+    // What compare_with_step() checks before it simulates: the configs, and the step as `v3sim step` checks it.
+    const StepSetup setup = load_step_setup(config);
+    exec::validate_step(setup.in);
+    check_graph_size(setup.in.model, setup.in.deploy);
+    return 0;
+  }
   const std::unique_ptr<exec::KernelCache> cache = open_kernel_cache(a.cache, a.no_cache);
   const StepComparison s = compare_with_step(measured, config, *cache, a.top);
   for (const std::string& n : s.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
@@ -112,7 +121,7 @@ int run_step_compare(const CompareArgs& a, const ResultFile& measured, const std
   return 0;
 }
 
-int run_compare(const CompareArgs& a) {
+int run_compare(const CompareArgs& a, const RunOptions& opts) {
   if (!a.output.empty()) {
     if (!a.output.ends_with(".json")) {
       throw ConfigError(SourceLoc{"-o", 0}, "", "a Chrome/Perfetto trace file name ending in .json",
@@ -126,7 +135,7 @@ int run_compare(const CompareArgs& a) {
                       fmt::format("'{}'", measured.timeline.source));
   }
   const std::string deploy = a.config.deploy.empty() ? measured_deployment(measured) : a.config.deploy;
-  if (!deploy.empty()) return run_step_compare(a, measured, deploy);
+  if (!deploy.empty()) return run_step_compare(a, measured, deploy, opts);
   if (!a.config.model.empty() || !a.config.cluster.empty()) {
     const char* flag = a.config.model.empty() ? "--cluster" : "--model";
     throw ConfigError(SourceLoc{flag, 0}, "", "--deploy (or a measured trace that names its deployment)",
@@ -136,6 +145,7 @@ int run_compare(const CompareArgs& a) {
   auto overrides = parse_overrides(a.config.sets, {"hw"});
   const std::string hw_name = a.config.hw.empty() ? "h800" : a.config.hw;
   const HardwareConfig hw = load_hardware(load_document(resolve_config(hw_name, "hardware", "--hw"), "hw", overrides));
+  if (opts.validate_only) return 0;
   Timeline projected;
   projected.source = "projected";
   for (const TimelineEvent& e : measured.timeline.events) {
@@ -225,7 +235,7 @@ CommandRunner add_compare_command(CLI::App& app) {
   cmd->add_option("--cache", a->cache,
                   "kernel-result cache file (default $V3SIM_CACHE, else ~/.cache/v3sim/kernels.txt)");
   cmd->add_flag("--no-cache", a->no_cache, "simulate every kernel, keep nothing");
-  return [a] { return run_compare(*a); };
+  return [a](const RunOptions& opts) { return run_compare(*a, opts); };
 }
 
 }  // namespace v3sim::cli

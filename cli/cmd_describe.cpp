@@ -51,7 +51,7 @@ nlohmann::json to_json(const ComponentSpec& spec) {
   return j;
 }
 
-int run_describe(const DescribeArgs& a) {
+int run_describe(const DescribeArgs& a, const RunOptions& opts) {
   std::vector<const ComponentSpec*> specs = model_component_specs();
   for (const ComponentSpec* s : sim_component_specs()) specs.push_back(s);
   for (const ComponentSpec* s : net::net_component_specs()) specs.push_back(s);
@@ -68,6 +68,7 @@ int run_describe(const DescribeArgs& a) {
     }
     specs = chosen;
   }
+  if (opts.validate_only) return 0;
   if (a.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto* s : specs) list.push_back(to_json(*s));
@@ -88,7 +89,7 @@ CommandRunner add_describe_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("describe", "List the config components and their parameter tables");
   cmd->add_option("component", args->component, "one component (model, deployment, ...)");
   cmd->add_flag("--json", args->json, "print the tables as one JSON object {\"components\": [...]}");
-  return [args] { return run_describe(*args); };
+  return [args](const RunOptions& opts) { return run_describe(*args, opts); };
 }
 
 }  // namespace v3sim::cli

@@ -76,12 +76,16 @@ nlohmann::json result_json(const sim::GemmResult& r, const HardwareConfig& hw) {
   return j;
 }
 
-int run_cast(GemmArgs& a, const HardwareConfig& hw, const sim::GemmDesc& g) {
+int run_cast(GemmArgs& a, const HardwareConfig& hw, const sim::GemmDesc& g, const RunOptions& opts) {
   sim::CastDesc d;
   d.kernel = a.kernel == "quantize" ? sim::CastKernel::Quantize : sim::CastKernel::TransposeRequant;
   d.rows = g.m;
   d.cols = g.k;
   d.sms = g.sms;
+  if (opts.validate_only) {
+    a.table.guard([&] { sim::check_cast(d, hw); });
+    return 0;
+  }
   const sim::CastResult r = a.table.guard([&] { return sim::simulate_cast(d, hw); });
   if (a.json) {
     nlohmann::json j;
@@ -111,12 +115,12 @@ int run_cast(GemmArgs& a, const HardwareConfig& hw, const sim::GemmDesc& g) {
   return 0;
 }
 
-int run_gemm(GemmArgs& a) {
+int run_gemm(GemmArgs& a, const RunOptions& opts) {
   sim::GemmDesc d = sim::read_gemm_desc(a.table.read());
   auto overrides = parse_overrides(a.sets, {"hw"});
   const HardwareConfig hw =
       load_hardware(load_document(resolve_config(a.hw.empty() ? "h800" : a.hw, "hardware", "--hw"), "hw", overrides));
-  if (a.kernel != "gemm") return run_cast(a, hw, d);
+  if (a.kernel != "gemm") return run_cast(a, hw, d, opts);
   d.layout = a.layout == "contiguous" ? sim::GemmLayout::Contiguous
              : a.layout == "masked"   ? sim::GemmLayout::Masked
                                       : sim::GemmLayout::Dense;
@@ -128,6 +132,10 @@ int run_gemm(GemmArgs& a) {
   d.c_accumulate = a.c_accumulate;
   d.b_row_scales = a.b_row_scales;
   d.promotion_overlap = !a.serial_promotion;
+  if (opts.validate_only) {
+    a.table.guard([&] { sim::plan_gemm(d, hw); });
+    return 0;
+  }
   const sim::GemmResult r = a.table.guard([&] { return sim::simulate_gemm(d, hw, progress_printer("gemm")); });
   if (a.json) {
     std::puts(result_json(r, hw).dump(2).c_str());
@@ -207,7 +215,7 @@ CommandRunner add_gemm_command(CLI::App& app) {
   a->table.add(*cmd, "--stages", "stages");
   add_set_option(*cmd, a->sets);
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
-  return [a] { return run_gemm(*a); };
+  return [a](const RunOptions& opts) { return run_gemm(*a, opts); };
 }
 
 }  // namespace v3sim::cli

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "models/deployment.h"
 #include "models/graph_builder.h"
+#include "models/graph_size.h"
 
 namespace v3sim::cli {
 
@@ -64,7 +65,7 @@ void write_dot_file(const OpGraph& graph, const std::string& path) {
   write_file_atomic(path, out.str(), "-o");
 }
 
-int run_graph(GraphArgs& a) {
+int run_graph(GraphArgs& a, const RunOptions& opts) {
   if (!a.output.empty()) {
     if (!a.output.ends_with(".dot") && !a.output.ends_with(".gv")) {
       throw ConfigError(SourceLoc{"-o", 0}, "", "a Graphviz file name ending in .dot or .gv",
@@ -115,6 +116,10 @@ int run_graph(GraphArgs& a) {
 
   GraphOptions options;
   options.max_micro_batches = a.micro_batches;
+  if (opts.validate_only) {
+    a.table.guard([&] { check_graph_size(model, deploy, options.max_micro_batches); });
+    return 0;
+  }
   auto t0 = std::chrono::steady_clock::now();
   OpGraph graph = a.table.guard([&] { return build_graph(model, deploy, options); });
   double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -216,7 +221,7 @@ CommandRunner add_graph_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "print one JSON object on stdout");
   cmd->add_option("-o,--output", args->output, "write the graph as Graphviz DOT (.dot)");
   add_set_option(*cmd, args->sets);
-  return [args] { return run_graph(*args); };
+  return [args](const RunOptions& opts) { return run_graph(*args, opts); };
 }
 
 }  // namespace v3sim::cli

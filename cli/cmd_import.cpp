@@ -74,8 +74,8 @@ void print_human(const ImportArgs& a, const ImportedTrace& imp, const TimelineAn
   fmt::print("{:<20} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9}\n", "kind", "events", "time ms", "/layer ms", "fwd ms",
              "dgrad ms", "wgrad ms");
   for (const auto& [kind, t] : an.by_kind) {
-    auto pass_ms = [&](const char* pass) {
-      auto it = an.by_kind_pass.find({kind, pass});
+    auto pass_ms = [&, &k = kind](const char* pass) {  // clang 14 does not capture structured bindings
+      auto it = an.by_kind_pass.find({k, pass});
       return it == an.by_kind_pass.end() ? 0.0 : ms(it->second.time);
     };
     fmt::print("{:<20} {:>7} {:>10.2f} {:>10.2f} {:>9.2f} {:>9.2f} {:>9.2f}\n", kind, t.events, ms(t.time),
@@ -93,7 +93,7 @@ void print_human(const ImportArgs& a, const ImportedTrace& imp, const TimelineAn
   }
 }
 
-int run_import(const ImportArgs& a) {
+int run_import(const ImportArgs& a, const RunOptions& opts) {
   if (!a.output.empty() && !a.output.ends_with(".h5")) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "an output file name ending in .h5", fmt::format("'{}'", a.output));
   }
@@ -103,6 +103,7 @@ int run_import(const ImportArgs& a) {
   // A shipped rules file is recorded as configs/traces/NAME.yaml, not by the path of this build's source tree.
   const fs::path shipped = fs::path(rules.file).lexically_relative(fs::path(configs_dir()).parent_path());
   if (a.rules != rules.file && !shipped.empty() && !shipped.string().starts_with("..")) rules.file = shipped.string();
+  if (opts.validate_only) return 0;
   ImportedTrace imp = import_profiler_trace(a.trace, rules);
   std::string cmd;
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
@@ -159,7 +160,7 @@ CommandRunner add_import_command(CLI::App& app, std::vector<std::string> argv) {
                   "the deployment (YAML or name in configs/deployments) whose work the trace measured, recorded in "
                   "/meta as `deployment`: `v3sim compare` then projects it");
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
-  return [a] { return run_import(*a); };
+  return [a](const RunOptions& opts) { return run_import(*a, opts); };
 }
 
 }  // namespace v3sim::cli

@@ -227,9 +227,10 @@ std::vector<Planned> plan(const MeasureArgs& a) {
   return out;
 }
 
-int run_measured(const MeasureArgs& a, const std::string& out) {
+int run_measured(const MeasureArgs& a, const std::string& out, const RunOptions& opts) {
   const std::vector<Planned> ops = plan(a);
   if (ops.empty()) throw ConfigError(SourceLoc{"measure", 0}, "", "at least one kernel to measure", "none");
+  if (opts.validate_only) return 0;
   kernels::RunnerOptions opt;
   opt.repeats = a.repeats;
   opt.warmup = a.warmup;
@@ -289,7 +290,7 @@ int run_measured(const MeasureArgs& a, const std::string& out) {
   return 0;
 }
 
-int run_measure(MeasureArgs& a) {
+int run_measure(MeasureArgs& a, const RunOptions& opts) {
   const ParamReader& t = a.table.read();
   for (auto [key, field] :
        {std::pair{"m", &a.m}, std::pair{"n", &a.n}, std::pair{"k", &a.k}, std::pair{"groups", &a.groups},
@@ -319,12 +320,13 @@ int run_measure(MeasureArgs& a) {
       std::filesystem::create_directories(std::filesystem::path(out).parent_path(), ec);
     }
     check_output_path(out, "-o");
-    return run_measured(a, out);
+    return run_measured(a, out, opts);
   }
   if (a.output.empty()) throw ConfigError(SourceLoc{"-o", 0}, "", "an output file (.h5)", "nothing");
   check_output_path(a.output, "-o");
   const std::string reference = a.reference.empty() ? default_reference() : a.reference;
   ResultFile f = published_deepgemm_h800(reference);
+  if (opts.validate_only) return 0;
   std::string cmd;
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
   f.meta["command_line"] = cmd;
@@ -379,7 +381,7 @@ CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv) 
   cmd->add_option("--reference", a->reference, "the reference YAML (default tests/data/reference/deepseek-v3.yaml)");
   cmd->add_option("-o,--output", a->output, "the measured trace to write (.h5; default traces/<kernel>.h5)");
   add_set_option(*cmd, a->sets);
-  return [a] { return run_measure(*a); };
+  return [a](const RunOptions& opts) { return run_measure(*a, opts); };
 }
 
 }  // namespace v3sim::cli

@@ -9,10 +9,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "sim/hardware.h"
 #include "sim/numerics/error_study.h"
 
@@ -127,12 +129,13 @@ uint32_t parse_bits(const std::string& text, const char* option) {
   return static_cast<uint32_t>(v);
 }
 
-int run_dot(const NumericsArgs& a) {
+int run_dot(const NumericsArgs& a, const RunOptions& opts) {
   const Format af = fp8_format(a.a_type, "--a-type"), bf = fp8_format(a.b_type, "--b-type");
   const AccumulatorModel model = pick_accumulator(a);
   constexpr size_t kK = 32;  // wgmma.m64nNk32: 32 products per output per instruction
   const std::vector<uint8_t> av = parse_codes(a.a_codes, "--a", kK), bv = parse_codes(a.b_codes, "--b", kK);
   const uint32_t c = parse_bits(a.c_bits, "--c");
+  if (opts.validate_only) return 0;
   std::vector<numerics::Term> ta, tb;
   for (size_t i = 0; i < kK; ++i) {
     ta.push_back(numerics::term_of(af, av[i]));
@@ -164,7 +167,7 @@ nlohmann::json stats_json(const numerics::ErrorStats& s, int64_t k) {
           {"macs_per_second", s.macs_per_second}};
 }
 
-int run_gemm(NumericsArgs& a) {
+int run_gemm(NumericsArgs& a, const RunOptions& opts) {
   const ParamReader& t = a.gemm_table.read();
   numerics::ErrorStudy s;
   s.m = t.get_int("m");
@@ -192,6 +195,7 @@ int run_gemm(NumericsArgs& a) {
       numerics::check_error_study_work(one);
     }
   });
+  if (opts.validate_only) return 0;
 
   nlohmann::json j;
   j["accumulator"] = s.emulation.model.name;
@@ -236,12 +240,12 @@ int run_gemm(NumericsArgs& a) {
   return 0;
 }
 
-int run_cast(const NumericsArgs& a) {
+int run_cast(const NumericsArgs& a, const RunOptions& opts) {
   Format f;
   if (!numerics::parse_format(a.to, f) || f == Format::UE8M0 || f == Format::FP32) {
     throw ConfigError(SourceLoc{"--to", 0}, "", "e4m3, e5m2, bf16 or fp16", fmt::format("'{}'", a.to));
   }
-  nlohmann::json rows = nlohmann::json::array();
+  std::vector<float> values;
   for (const auto& text : a.values) {
     size_t used = 0;
     float x = 0;
@@ -251,8 +255,13 @@ int run_cast(const NumericsArgs& a) {
       used = 0;
     }
     if (used != text.size() || text.empty()) {
-      throw ConfigError(SourceLoc{"numerics cast", 0}, "", "numbers like 0.3 or -448", fmt::format("'{}'", text));
+      throw ConfigError(SourceLoc{"numerics cast", 0}, "", "numbers like 0.3 or -448", quote(text));
     }
+    values.push_back(x);
+  }
+  if (opts.validate_only) return 0;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const float x : values) {
     const uint32_t code = numerics::encode(f, x);
     const double back = numerics::decode(f, code);
     rows.push_back(
@@ -316,10 +325,10 @@ CommandRunner add_numerics_command(CLI::App& app) {
   cast->add_option("values", a->values, "numbers")->required();
   cast->add_flag("--json", a->json, "print one JSON object on stdout");
 
-  return [a, dot, gemm, cast] {
-    if (dot->parsed()) return run_dot(*a);
-    if (gemm->parsed()) return run_gemm(*a);
-    if (cast->parsed()) return run_cast(*a);
+  return [a, dot, gemm, cast](const RunOptions& opts) {
+    if (dot->parsed()) return run_dot(*a, opts);
+    if (gemm->parsed()) return run_gemm(*a, opts);
+    if (cast->parsed()) return run_cast(*a, opts);
     return 2;
   };
 }

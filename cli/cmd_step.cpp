@@ -21,6 +21,7 @@
 #include "core/text.h"
 #include "core/units.h"
 #include "models/deployment.h"
+#include "models/graph_size.h"
 #include "models/model_config.h"
 #include "report/h5_file.h"
 #include "report/trace.h"
@@ -232,7 +233,7 @@ void write_h5(const std::string& path, const StepArgs& a, const Loaded& l, const
   write_result_h5(path, f);
 }
 
-int run_step(const StepArgs& a) {
+int run_step(const StepArgs& a, const RunOptions& opts) {
   if (!a.output.empty() && !a.output.ends_with(".h5") && !a.output.ends_with(".json") &&
       !a.output.ends_with(".json.gz")) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "an HDF5 result (.h5) or a Perfetto trace (.json)",
@@ -253,10 +254,17 @@ int run_step(const StepArgs& a) {
       exact.push_back(exec::decode_bound(l.in, bw, false));
     }
   }
+  const uint64_t seed = seed_of(a);
+  if (opts.validate_only) {
+    // What simulate_step() checks before it starts: the deployment on the cluster and in GPU memory, the graph's size.
+    exec::validate_step(l.in);
+    check_graph_size(l.in.model, l.in.deploy);
+    return 0;
+  }
 
   const std::unique_ptr<exec::KernelCache> cache = open_kernel_cache(a.cache, a.no_cache);
   const exec::StepResult r =
-      simulate_step_with_progress(l, *cache, seed_of(a), !a.output.empty(), a.allow_over_capacity);
+      simulate_step_with_progress(l, *cache, seed, !a.output.empty(), a.allow_over_capacity);
 
   if (!a.output.empty()) {
     if (a.output.ends_with(".h5")) {
@@ -346,7 +354,7 @@ CommandRunner add_step_command(CLI::App& app, std::vector<std::string> argv) {
       "  v3sim step --set deploy.parallelism.pp_schedule=1f1b -o step.h5\n"
       "Kernel results are cached by descriptor and config fingerprint, so a second run takes seconds.\n"
       "Exit codes: 0 ok, 2 bad input (the message names the file and key), 3 internal error.");
-  return [a] { return run_step(*a); };
+  return [a](const RunOptions& opts) { return run_step(*a, opts); };
 }
 
 }  // namespace v3sim::cli

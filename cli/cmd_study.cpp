@@ -183,17 +183,17 @@ nlohmann::json points_json(const std::vector<StudyPoint>& points) {
   return out;
 }
 
-int run_study_command(const StudyArgs& a, StudyComm& comm) {
+int run_study_command(const StudyArgs& a, StudyComm& comm, const RunOptions& opts) {
   const std::string path = resolve_config(a.file, "studies", "FILE");
   StudyLoadOptions lo;
   lo.configs_dir = configs_dir();
   lo.sets = a.sets;
   const StudySpec spec = load_study(path, lo);
   const std::vector<StudyPoint> points = enumerate_points(spec);
-  const std::unique_ptr<PointEvaluator> evaluator = make_evaluator(a, !a.dry_run);
-  if (a.dry_run) {
+  const std::unique_ptr<PointEvaluator> evaluator = make_evaluator(a, !a.dry_run && !opts.validate_only);
+  if (a.dry_run || opts.validate_only) {
     validate_study(spec, points, *evaluator);
-    if (comm.rank() != 0) return 0;
+    if (comm.rank() != 0 || opts.validate_only) return 0;
     if (a.json) {
       nlohmann::json j{{"study", spec.name},
                        {"points", points.size()},
@@ -244,11 +244,11 @@ int run_study_command(const StudyArgs& a, StudyComm& comm) {
   return write_report(s.results_path, o.out_dir, a.json, comparisons);
 }
 
-int run_study(const StudyArgs& a) {
-  // MPI_Init happens here, and only when mpirun started this process.
-  const std::unique_ptr<StudyComm> comm = make_study_comm();
+int run_study(const StudyArgs& a, const RunOptions& opts) {
+  // MPI_Init happens here, and only when mpirun started this process (never to check the inputs alone).
+  const std::unique_ptr<StudyComm> comm = opts.validate_only ? make_local_comm() : make_study_comm();
   try {
-    return run_study_command(a, *comm);
+    return run_study_command(a, *comm, opts);
   } catch (const ConfigError&) {
     if (comm->rank() != 0) return 2;  // the root prints the one error line
     throw;
@@ -290,7 +290,7 @@ CommandRunner add_study_command(CLI::App& app) {
   // Test-only: `--evaluator fake` runs report/study_fake.h's stand-in instead of the step simulator.
   cmd->add_option("--evaluator", a->evaluator, "point evaluator: step, or fake (test-only)")->group("");
   add_set_option(*cmd, a->sets);
-  return [a] { return run_study(*a); };
+  return [a](const RunOptions& opts) { return run_study(*a, opts); };
 }
 
 }  // namespace v3sim::cli

@@ -64,7 +64,7 @@ std::vector<Override> parse_overrides(const std::vector<std::string>& sets, cons
     }
     if (!known) {
       throw ConfigError(SourceLoc{"--set " + s, 0}, o.document + "." + o.key_path,
-                        "a key of a document this command reads (" + list + ")", "the document '" + o.document + "'");
+                        "a key of a document this command reads (" + list + ")", "the document " + quote(o.document));
     }
     out.push_back(std::move(o));
   }

@@ -59,16 +59,22 @@ exec::StepResult simulate_step_with_progress(const StepSetup& s, exec::KernelCac
   o.seed = seed;
   o.keep_timeline = keep_timeline;
   const bool tty = ::isatty(::fileno(stderr)) != 0;
-  auto last = std::chrono::steady_clock::now();
+  const auto begin = std::chrono::steady_clock::now();
+  auto last = begin;
   o.progress = [&](size_t done, size_t total, const std::string& kernel) {
     const auto now = std::chrono::steady_clock::now();
     if (done < total && now - last < std::chrono::milliseconds(tty ? 200 : 5000)) return;
     last = now;
+    // Elapsed, and the time left if the kernels still to simulate take as long as those done (they vary).
+    const double elapsed = std::chrono::duration<double>(now - begin).count();
+    const double left = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total - done) : 0.0;
     if (tty) {
-      std::fprintf(stderr, "\r\033[Ksimulating kernels %zu/%zu  %.60s", done, total, kernel.c_str());
+      std::fprintf(stderr, "\r\033[Ksimulating kernels %zu/%zu (%.0f s, about %.0f s left)  %.60s", done, total,
+                   elapsed, left, kernel.c_str());
       if (done >= total) std::fprintf(stderr, "\r\033[K");
     } else {
-      std::fprintf(stderr, "simulating kernels %zu/%zu: %s\n", done, total, kernel.c_str());
+      std::fprintf(stderr, "simulating kernels %zu/%zu (%.0f s, about %.0f s left): %s\n", done, total, elapsed, left,
+                   kernel.c_str());
     }
     std::fflush(stderr);
   };

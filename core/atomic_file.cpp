@@ -1,11 +1,13 @@
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -26,6 +28,28 @@ fs::path folder_of(const std::string& path) {
 
 SourceLoc where(const std::string& flag, const std::string& path) {
   return SourceLoc{flag.empty() ? path : flag, 0};
+}
+
+// The temporaries of `path` that writers killed before they finished left behind (NAME.tmp.PID whose process is
+// gone: kill(PID, 0) fails with ESRCH). A live writer's temporary stays, as does one whose process this one may not
+// signal (EPERM: it exists).
+void remove_stale_temporaries(const std::string& path) {
+  const std::string prefix = fs::path(path).filename().string() + ".tmp.";
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(folder_of(path), ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.empty() || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code rm;
+    fs::remove(it->path(), rm);
+  }
 }
 
 }  // namespace
@@ -52,6 +76,7 @@ void check_output_path(const std::string& path, const std::string& flag) {
 AtomicFile::AtomicFile(std::string path, std::string flag) : m_path(std::move(path)), m_flag(std::move(flag)) {
   // NAME.tmp.PID: two processes writing one name never share a temporary; study's resume removes stale ones.
   m_tmp = fmt::format("{}.tmp.{}", m_path, ::getpid());
+  remove_stale_temporaries(m_path);
   m_fd = ::open(m_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (m_fd < 0) {
     const int err = errno;

@@ -19,7 +19,9 @@ namespace v3sim {
 void check_output_path(const std::string& path, const std::string& flag);
 
 // A file being written under a temporary name beside its final name ("NAME.tmp.PID"); commit() makes it the final
-// file. Destroyed without commit() (an exception, an early return), it removes the temporary.
+// file. Destroyed without commit() (an exception, an early return), it removes the temporary. A process killed while
+// writing (SIGKILL) cannot remove its temporary: the next AtomicFile of the same NAME removes every NAME.tmp.PID whose
+// process is gone (a live writer's stays).
 class AtomicFile {
  public:
   // Creates the temporary. Throws ConfigError (naming `flag`, or the path when `flag` is empty) when it cannot.

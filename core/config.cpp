@@ -410,7 +410,7 @@ void apply_override(ConfigNode& root, std::string_view key_path, std::string_vie
     if (!child || child->is_null()) {
       child = &node->set(parts[i], ConfigNode::map(loc, node->child_path(parts[i])));
     } else if (!child->is_map()) {
-      throw ConfigError(loc, child->path(), "a map to set '" + parts[i + 1] + "' in", child->describe());
+      throw ConfigError(loc, child->path(), "a map to set " + quote(parts[i + 1]) + " in", child->describe());
     }
     node = child;
   }

@@ -25,11 +25,15 @@ std::string safe_part(std::string_view s, size_t max_chars) {
 
 constexpr size_t kMaxPart = 400;
 constexpr size_t kMaxMessage = 2000;
+// A key path or a location ("--set KEY=VALUE", a file) longer than this is cut in the middle: its start and its end
+// (the leaf key, the value) are what tell the reader where to look.
+constexpr size_t kMaxKeyPath = 120;
+constexpr size_t kMaxLocation = 200;
 
 std::string format_config_error(const SourceLoc& loc, const std::string& key_path, const std::string& expected,
                                 const std::string& found) {
-  std::string out = safe_part(loc.str(), kMaxPart);
-  if (!key_path.empty()) out += (out.empty() ? "" : ": ") + safe_part(key_path, kMaxPart);
+  std::string out = shorten_middle(loc.str(), kMaxLocation);
+  if (!key_path.empty()) out += (out.empty() ? "" : ": ") + shorten_middle(key_path, kMaxKeyPath);
   if (!out.empty()) out += ": ";
   out += "expected " + safe_part(expected, kMaxMessage);
   if (!found.empty()) out += ", found " + safe_part(found, kMaxPart);

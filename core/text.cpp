@@ -71,6 +71,17 @@ std::string quote(std::string_view s, size_t max_chars) {
   return fmt::format("'{}...' ({} bytes)", escape_text(s.substr(0, cut)), s.size());
 }
 
+std::string shorten_middle(std::string_view s, size_t max_chars) {
+  if (s.size() <= max_chars) return escape_text(s);
+  auto continuation = [&](size_t i) { return i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; };
+  // Character boundaries: the head ends before a UTF-8 sequence it would split, the tail starts after one.
+  size_t head = max_chars / 3;
+  while (head > 0 && continuation(head)) --head;
+  size_t tail = s.size() - (max_chars - max_chars / 3);
+  while (continuation(tail)) ++tail;
+  return escape_text(s.substr(0, head)) + "..." + escape_text(s.substr(tail));
+}
+
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;

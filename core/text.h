@@ -20,6 +20,10 @@ std::string escape_text(std::string_view s);
 // of the whole: 'abc', 'aaaa...' (204800 bytes).
 std::string quote(std::string_view s, size_t max_chars = kShownValueChars);
 
+// `s` escaped (escape_text) and, when longer than `max_chars`, cut in the middle: its start, "...", its end (a key
+// path keeps its first keys and its leaf: "model.mla.aaa...zzz.q_lora_rank"; a --set location its value).
+std::string shorten_middle(std::string_view s, size_t max_chars);
+
 // Levenshtein distance (insertions, deletions, substitutions).
 size_t edit_distance(std::string_view a, std::string_view b);
 

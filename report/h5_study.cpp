@@ -131,7 +131,7 @@ herr_t collect_link(hid_t, const char* name, const H5L_info_t*, void* data) {
 
 class Reader {
  public:
-  Reader(std::string path, hid_t file) : m_path(std::move(path)), m_file(file) {}
+  explicit Reader(std::string path) : m_path(std::move(path)) {}
 
   size_t length(hid_t ds, const std::string& name) const {
     Id space(H5Dget_space(ds), H5Sclose);
@@ -221,7 +221,6 @@ class Reader {
 
  private:
   std::string m_path;
-  hid_t m_file;
 };
 
 }  // namespace
@@ -319,7 +318,7 @@ StudyResults read_study_results(const std::string& path) {
     throw bad_file(path, fmt::format("an HDF5 file whose format attribute is {} (another tool's file?)",
                                      fmt_it == r.attrs.end() ? "missing" : "'" + fmt_it->second + "'"));
   }
-  const Reader rd(path, file.get());
+  const Reader rd(path);
   {
     Id points = rd.group(file.get(), "points", "/points");
     r.index = rd.numbers<int64_t>(points.get(), "index", "/points/index", H5T_NATIVE_INT64);

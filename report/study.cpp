@@ -50,7 +50,7 @@ const ConfigNode* scalar_of(const ConfigNode& n) {
     for (const auto& [k, v] : n.entries()) {
       if (k != "value" && !is_metadata_key(k)) {
         throw ConfigError(v.loc(), v.path(), "only value, source, note or assumption in a cited value",
-                          "unknown key '" + k + "'");
+                          "unknown key " + quote(k));
       }
     }
     const ConfigNode* v = n.find("value");

@@ -12,7 +12,7 @@ Time bytes_time(int64_t bytes, double ps_per_byte) {
 }  // namespace
 
 MemorySystem::MemorySystem(Engine& engine, const HardwareConfig& hw, const Clock& sm_clock)
-    : m_engine(engine), m_clock(sm_clock), m_hw(hw) {
+    : m_engine(engine), m_hw(hw) {
   const double period_ps = 1e12 / static_cast<double>(sm_clock.frequency().hertz());
   m_l2_ps_per_byte = period_ps / static_cast<double>(hw.l2.bytes_per_clk);
   m_hbm_ps_per_byte = 1e12 / (static_cast<double>(hw.hbm.bandwidth.bytes_per_second()) * hw.hbm.achievable_fraction);

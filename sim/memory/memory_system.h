@@ -27,6 +27,7 @@ struct MemoryStats {
 
 class MemorySystem : public Component {
  public:
+  // `sm_clock` turns the L2's bytes per clock and the latencies in cycles into times (read here, not kept).
   MemorySystem(Engine& engine, const HardwareConfig& hw, const Clock& sm_clock);
 
   // Reads a box of `bytes` named `key` from global memory; `done` runs when it has arrived in the SM.
@@ -55,7 +56,6 @@ class MemorySystem : public Component {
   void insert(uint64_t key, int64_t bytes, Time ready);
 
   Engine& m_engine;
-  const Clock& m_clock;
   const HardwareConfig& m_hw;
   FifoServer m_l2;
   FifoServer m_hbm;

@@ -440,10 +440,15 @@ WorkEstimate estimate_alltoall_work(const ClusterConfig& cluster, const AllToAll
   return e;
 }
 
-AllToAllResult run_alltoall(const ClusterConfig& cluster, const AllToAllDesc& desc, bool trace,
-                            const std::function<void(double)>& progress) {
+WorkEstimate check_alltoall_work(const ClusterConfig& cluster, const AllToAllDesc& desc) {
   const WorkEstimate work = estimate_alltoall_work(cluster, desc);
   check_work(SourceLoc{}, "alltoall", desc.str(cluster), work);
+  return work;
+}
+
+AllToAllResult run_alltoall(const ClusterConfig& cluster, const AllToAllDesc& desc, bool trace,
+                            const std::function<void(double)>& progress) {
+  const WorkEstimate work = check_alltoall_work(cluster, desc);
   Run run(cluster, desc, trace);
   if (progress) run.report([&](uint64_t events) { progress(static_cast<double>(events) / work.steps); });
   return run.run();

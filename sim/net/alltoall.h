@@ -120,6 +120,9 @@ void read_alltoall_desc(const ParamReader& r, AllToAllDesc& d);
 // The memory and events a simulation needs, estimated from the copies and the chunks of their bytes.
 WorkEstimate estimate_alltoall_work(const ClusterConfig& cluster, const AllToAllDesc& desc);
 
+// What run_alltoall() checks before it starts: the estimated work against what this machine can hold. Throws
+// ConfigError (key "alltoall"); returns the estimate. @pre desc.validate(cluster) passed
+WorkEstimate check_alltoall_work(const ClusterConfig& cluster, const AllToAllDesc& desc);
 // Simulates one phase. Throws ConfigError (key "alltoall") when the estimate exceeds what this machine can hold
 // (core/resources.h). `progress`, when given, is called now and then with the estimated fraction done.
 // @pre desc.validate(cluster) passed

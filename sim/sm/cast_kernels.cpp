@@ -208,10 +208,8 @@ void CastDesc::validate(const HardwareConfig& hw) const {
   }
 }
 
-CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw) {
+void check_cast(const CastDesc& d, const HardwareConfig& hw) {
   d.validate(hw);
-  auto shape = std::make_shared<Shape>();
-  shape->work = d.kernel == CastKernel::Quantize ? quantize_work(hw) : transpose_work(hw);
   const int64_t tiles = (d.rows / kTile) * (d.cols / kTile);
   const int64_t grid = std::min(d.sms > 0 ? d.sms : hw.sms, tiles);
   // About 30 events per 128 x 128 tile at 4.5M events per second (16384 x 16384: 16384 tiles in 0.08 s); a tile
@@ -222,6 +220,14 @@ CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw) {
   work.step_name = "events";
   work.bytes = 8 * static_cast<double>(tiles) + static_cast<double>(grid) * (1 << 16);
   check_work(SourceLoc{}, "cast", fmt::format("{} of {} x {}", to_string(d.kernel), d.rows, d.cols), work);
+}
+
+CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw) {
+  check_cast(d, hw);
+  auto shape = std::make_shared<Shape>();
+  shape->work = d.kernel == CastKernel::Quantize ? quantize_work(hw) : transpose_work(hw);
+  const int64_t tiles = (d.rows / kTile) * (d.cols / kTile);
+  const int64_t grid = std::min(d.sms > 0 ? d.sms : hw.sms, tiles);
   Engine engine;
   Clock clock(hw.sustained_clock);
   MemorySystem memory(engine, hw, clock);

@@ -37,6 +37,9 @@ struct CastResult {
   std::string bound;
 };
 
+// What simulate_cast() checks before it starts: the problem against the hardware (CastDesc::validate) and the
+// estimated work against what this machine can hold. Throws ConfigError.
+void check_cast(const CastDesc& d, const HardwareConfig& hw);
 CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw);
 
 }  // namespace v3sim::sim

@@ -612,13 +612,21 @@ WorkEstimate estimate_gemm_work(const GemmDesc& d, const GemmConfig& c, const Ha
   return e;
 }
 
+GemmPlan plan_gemm(const GemmDesc& d, const HardwareConfig& hw) {
+  GemmPlan p;
+  p.config = choose_gemm_config(d, hw);
+  p.work = estimate_gemm_work(d, p.config, hw);
+  check_work(SourceLoc{}, "gemm", d.str() + " on " + hw.name, p.work);
+  return p;
+}
+
 GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw, const std::function<void(double)>& progress) {
   GemmResult r;
   r.desc = d;
-  r.config = choose_gemm_config(d, hw);
+  const GemmPlan plan = plan_gemm(d, hw);
+  r.config = plan.config;
   const GemmConfig& c = r.config;
-  const WorkEstimate work = estimate_gemm_work(d, c, hw);
-  check_work(SourceLoc{}, "gemm", d.str() + " on " + hw.name, work);
+  const WorkEstimate& work = plan.work;
 
   Engine engine;
   if (progress) {

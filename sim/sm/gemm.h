@@ -105,7 +105,14 @@ struct GemmResult {
 // Runs the kernel on a cold L2 (DeepGEMM's benchmark flushes it between runs).
 // The memory and events a simulation needs (estimated from the tiles and K blocks before it starts).
 WorkEstimate estimate_gemm_work(const GemmDesc& d, const GemmConfig& c, const HardwareConfig& hw);
-// Simulates the kernel. Throws ConfigError (key "gemm") when the estimate exceeds what this machine can hold
+// What simulate_gemm() checks before it starts: the problem against the hardware (GemmDesc::validate), the
+// heuristic's configuration, and the estimated work against what this machine can hold. Throws ConfigError.
+struct GemmPlan {
+  GemmConfig config;
+  WorkEstimate work;
+};
+GemmPlan plan_gemm(const GemmDesc& d, const HardwareConfig& hw);
+// Simulates the kernel (plan_gemm() first). Throws ConfigError (key "gemm") when the estimate exceeds what this machine can hold
 // (core/resources.h). `progress`, when given, is called now and then with the estimated fraction done.
 GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw, const std::function<void(double)>& progress = {});
 

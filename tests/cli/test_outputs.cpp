@@ -1,5 +1,6 @@
 // Outputs are complete or absent (core/atomic_file.h): every -o is checked before any work, a full disk is exit 2
 // with nothing left behind, and a finished run leaves exactly its file.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,6 +74,30 @@ TEST_CASE("every -o is written whole under its name, with no temporary left", "[
     CHECK(fs::file_size(out) > 0);
     CHECK(listing(dir.path()) == std::vector<std::string>{fs::path(out).filename().string()});
     fs::remove(out);
+  }
+}
+
+TEST_CASE("a writer removes the temporaries of its file that a killed run left, not a running one's", "[cli][outputs]") {
+  // What SIGKILL during `step -o x.h5` leaves: x.h5.tmp.PID of a process that is gone (a reaped child's PID).
+  const pid_t dead = ::fork();
+  REQUIRE(dead >= 0);
+  if (dead == 0) ::_exit(0);
+  REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+  TempDir dir("v3sim-outputs");
+  for (const auto& args : writers(dir.path().string())) {
+    INFO(command_line(args));
+    const std::string out = args.back();
+    const std::string stale = out + ".tmp." + std::to_string(dead);
+    const std::string live = out + ".tmp." + std::to_string(::getpid());  // this test is alive: its file stays
+    dir.file(fs::path(stale).filename().string(), "half a file");
+    dir.file(fs::path(live).filename().string(), "a running writer's");
+    const RunResult r = run_v3sim(args);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(listing(dir.path()) ==
+          std::vector<std::string>{fs::path(out).filename().string(), fs::path(live).filename().string()});
+    fs::remove(out);
+    fs::remove(live);
   }
 }
 

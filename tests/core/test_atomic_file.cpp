@@ -1,4 +1,7 @@
 // core/atomic_file.h: a file appears whole under its name or not at all; a folder lock excludes a second holder.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -72,4 +75,27 @@ TEST_CASE("a folder lock is held by one owner at a time", "[core]") {
                       Catch::Contains("in use by process") && Catch::Contains("another -o"));
   }
   CHECK_NOTHROW(FolderLock(dir.path().string(), "-o"));  // released with its owner
+}
+
+TEST_CASE("an atomic file removes the temporaries of its name that a killed writer left, not a live writer's",
+          "[core]") {
+  test::TempDir dir("v3sim-atomic");
+  const std::string path = (dir.path() / "x.h5").string();
+  // A process that is gone: a child that has exited and been reaped.
+  const pid_t dead = ::fork();
+  REQUIRE(dead >= 0);
+  if (dead == 0) ::_exit(0);
+  REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+  REQUIRE(::kill(dead, 0) != 0);
+  const std::string stale = dir.file("x.h5.tmp." + std::to_string(dead), "half a file");
+  const std::string live = dir.file("x.h5.tmp." + std::to_string(::getppid()), "another writer's");
+  const std::string other = dir.file("y.h5.tmp." + std::to_string(dead), "another name's");
+  const std::string not_pid = dir.file("x.h5.tmp.abc", "not a temporary of ours");
+  write_file_atomic(path, "whole\n", "-o");
+  CHECK(read(path) == "whole\n");
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(live));
+  CHECK(fs::exists(other));
+  CHECK(fs::exists(not_pid));
+  CHECK(entries(dir.path()) == 4);
 }

@@ -248,3 +248,30 @@ SCENARIO("--set overrides one value by its key path", "[core][config]") {
   CHECK_THROWS_WITH(parse_override("deploy.parallelism.ep"), Catch::Contains("no '='"));
   CHECK_THROWS_WITH(parse_override("ep=32"), Catch::Contains("no document prefix"));
 }
+
+SCENARIO("a long key path is cut in the middle in a message, its leaf kept, its bytes escaped", "[core][config]") {
+  // 300 nested keys: a key path of about 3,600 characters, a control byte in one key.
+  std::string deep = "batch";
+  for (int i = 0; i < 300; ++i) deep += fmt::format(".k{:09d}", i);
+  deep += ".bad\x01key";
+  ConfigNode root = parse_config_text("name: x\n", "d.yaml");
+  const std::string text = "deploy." + deep + ".x=1";
+  const SourceLoc where{"--set " + text, 0};
+  apply_override(root, deep + ".x", "1", where);
+  try {
+    apply_override(root, deep + ".x.leaf", "2", where);  // x is a scalar: no map to set 'leaf' in
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    CHECK(e.key_path() == deep + ".x");  // the whole path stays with the error, for code that reads it
+    CHECK(m.size() < 500);
+    CHECK(m.find('\n') == std::string::npos);
+    CHECK(m.find('\x01') == std::string::npos);
+    CHECK_THAT(m, Catch::StartsWith("--set deploy.batch.k000000000"));
+    CHECK_THAT(m, Catch::Contains(".k000000299.bad\\x01key.x: expected a map to set 'leaf' in"));
+    CHECK_THAT(m, Catch::Contains("..."));
+  }
+  // Short paths are shown whole.
+  const ConfigError shortpath(SourceLoc{"d.yaml", 3}, "parallelism.ep", "an integer", "'x'");
+  CHECK(std::string(shortpath.what()) == "d.yaml:3: parallelism.ep: expected an integer, found 'x'");
+}
