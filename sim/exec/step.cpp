@@ -168,8 +168,13 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
       if (d.phase != Phase::Train) {
         const double per = kv_bytes_per_request(in.model, d);
         const double room = cap - (total(m) - m[static_cast<size_t>(MemCategory::KvCache)]);
-        kv = fmt::format("; the KV cache of {} tokens of context per request fits {} requests per GPU", d.seq_len,
-                         room <= 0 ? 0 : static_cast<int64_t>(room / per));
+        const int64_t fit = room <= 0 ? 0 : static_cast<int64_t>(room / per);
+        kv = d.phase == Phase::Decode
+                 ? fmt::format("; the KV cache of {} tokens of context per request fits {} requests per GPU, not "
+                               "batch.requests_per_gpu {}",
+                               d.seq_len, fit, d.requests_per_gpu)
+                 : fmt::format("; the KV cache fits {} prompts of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
+                               fit, d.seq_len, d.tokens_per_gpu, d.seq_len);
       }
       throw MemoryCapacityError(fmt::format(
           "deployment '{}' of model '{}' does not fit GPU memory: weights {} + gradients {} + optimizer {} + KV cache "

@@ -74,14 +74,16 @@ SCENARIO("buffers live from their op's start to their last reader's end", "[exec
         CHECK(at(r.at_peak, MemCategory::Gradients) == 32);
         CHECK(at(r.at_peak, MemCategory::Activations) == 50);
         CHECK(at(r.at_peak, MemCategory::Working) == 200);
-        // The track: 100 + 48 at 0, 158 at 10 (A and B), 98 at 20 (only what is kept), 298 at 30, 248 at 40 (C until W
-        // ends), 48 at 50.
-        REQUIRE(r.track.size() == 6);
-        CHECK(r.track[1] == std::make_pair(Time::ns(10), 158.0));
-        CHECK(r.track[2] == std::make_pair(Time::ns(20), 98.0));
-        CHECK(r.track[3] == std::make_pair(Time::ns(30), 298.0));
-        CHECK(r.track[4] == std::make_pair(Time::ns(40), 248.0));
-        CHECK(r.track[5] == std::make_pair(Time::ns(50), 48.0));
+        // The track: 48 before anything, 100 + 48 at 0, 158 at 10 (A and B), 98 at 20 (only what is kept), 298 at
+        // 30, 248 at 40 (C until W ends), 48 at 50.
+        REQUIRE(r.track.size() == 7);
+        CHECK(r.track[0] == std::make_pair(Time(), 48.0));
+        CHECK(r.track[1] == std::make_pair(Time(), 148.0));
+        CHECK(r.track[2] == std::make_pair(Time::ns(10), 158.0));
+        CHECK(r.track[3] == std::make_pair(Time::ns(20), 98.0));
+        CHECK(r.track[4] == std::make_pair(Time::ns(30), 298.0));
+        CHECK(r.track[5] == std::make_pair(Time::ns(40), 248.0));
+        CHECK(r.track[6] == std::make_pair(Time::ns(50), 48.0));
       }
     }
     WHEN("the allocator fragments 10% and the framework holds a workspace") {
