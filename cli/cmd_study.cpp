@@ -226,15 +226,19 @@ int run_study_command(const StudyArgs& a, StudyComm& comm, const RunOptions& opt
   if (a.json) {
     nlohmann::json j{{"study", spec.name},        {"points", s.points},
                      {"resumed", s.resumed},      {"ran", s.ran},
-                     {"failed", s.failed},        {"results", s.results_path},
+                     {"failed", s.failed},        {"infeasible", s.infeasible},
+                     {"results", s.results_path},
                      {"summary", s.summary_path}, {"fingerprint", s.fingerprint},
                      {"threads", o.threads},      {"ranks", comm.size()},
                      {"wall_s", s.wall_s}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("study %s: %lld points (%lld resumed, %lld run, %lld failed) in %.1f s on %d thread%s x %d rank%s\n",
-                spec.name.c_str(), static_cast<long long>(s.points), static_cast<long long>(s.resumed),
-                static_cast<long long>(s.ran), static_cast<long long>(s.failed), s.wall_s, o.threads,
+    std::printf(
+        "study %s: %lld points (%lld resumed, %lld run, %lld failed, %lld infeasible) in %.1f s on %d thread%s x %d "
+        "rank%s\n",
+        spec.name.c_str(), static_cast<long long>(s.points), static_cast<long long>(s.resumed),
+        static_cast<long long>(s.ran), static_cast<long long>(s.failed), static_cast<long long>(s.infeasible), s.wall_s,
+        o.threads,
                 o.threads == 1 ? "" : "s", comm.size(), comm.size() == 1 ? "" : "s");
     std::printf("results: %s\nsummary: %s\n", s.results_path.c_str(), s.summary_path.c_str());
   }

@@ -354,15 +354,23 @@ class Progress {
     std::lock_guard<std::mutex> lock(m_mu);
     ++m_done;
     if (!m_out) return;
+    // An infeasible point ran (its memory does not fit: status "infeasible: ..."); a failed one did not.
+    const bool infeasible = status.starts_with("infeasible");
+    const std::string reason = infeasible && status.starts_with("infeasible: ") ? status.substr(12) : status;
     if (m_tty) {
       if (status != "ok") {
-        std::fprintf(m_out, "\r\033[Kstudy: %s failed: %s\n", what.c_str(), status.c_str());
+        std::fprintf(m_out, "\r\033[Kstudy: %s %s\n", what.c_str(),
+                     infeasible ? status.c_str() : ("failed: " + status).c_str());
       }
       draw(m_done == m_to_run || status != "ok");
     } else {
       std::fprintf(m_out, "study: [%lld/%lld] %s %s (%.2fs)%s%s\n", static_cast<long long>(m_resumed + m_done),
-                   static_cast<long long>(m_total), status == "ok" ? "ok" : "FAILED", what.c_str(), wall_s,
-                   status == "ok" ? "" : ": ", status == "ok" ? "" : status.c_str());
+                   static_cast<long long>(m_total),
+                   status == "ok" ? "ok"
+                   : infeasible   ? "infeasible"
+                                  : "FAILED",
+                   what.c_str(), wall_s, status == "ok" ? "" : ": ",
+                   status == "ok" ? "" : reason.c_str());
       std::fflush(m_out);
     }
   }
@@ -763,7 +771,13 @@ StudyRunSummary run_study(const StudySpec& spec, const std::vector<StudyPoint>& 
   // 4. results.h5 and summary.json from the point files, in point order.
   const StudyResults results = assemble_study_results(spec, points, evaluator, o.out_dir, o.log);
   summary.ran = static_cast<int64_t>(pending.size());
-  for (const auto& s : results.status) summary.failed += s == "ok" ? 0 : 1;
+  for (const auto& s : results.status) {
+    if (s.starts_with("infeasible")) {
+      summary.infeasible += 1;
+    } else if (s != "ok") {
+      summary.failed += 1;
+    }
+  }
   summary.results_path = (fs::path(o.out_dir) / "results.h5").string();
   summary.summary_path = (fs::path(o.out_dir) / "summary.json").string();
   write_study_results(summary.results_path, results);

@@ -179,6 +179,10 @@ class Study:
     def ok(self, i):
         return self.points["status"][i] == "ok"
 
+    def infeasible(self, i):
+        """Ran, but its peak memory exceeds the capacity (its metrics are kept, the point is not a result)."""
+        return str(self.points["status"][i]).startswith("infeasible")
+
     def indices(self, group=None, phase=None):
         return [i for i in range(self.n())
                 if (group is None or self.points["group"][i] == group)
@@ -840,7 +844,9 @@ def failed_points(doc, study):
     if not bad:
         doc.para(f"None: all {study.n()} points ran.")
         return
-    doc.para(f"{len(bad)} of {study.n()} points failed; their metrics show as {DASH} everywhere.")
+    infeasible = sum(1 for i in bad if study.infeasible(i))
+    doc.para(f"{len(bad)} of {study.n()} points failed or did not fit ({infeasible} infeasible: their peak memory "
+             f"exceeds the GPU's capacity); their metrics show as {DASH} everywhere.")
     doc.table("table-failed", ["#", "label", "group", "phase", "value", "status"],
               [[str(int(study.points["index"][i])), study.points["label"][i], study.points["group"][i],
                 study.points["phase"][i], study.points["value"][i], study.points["status"][i]] for i in bad],
@@ -862,7 +868,9 @@ def section_gain(doc, study):
     for lab in labels:
         for p in phases:
             i = proposal_point(study, lab, p)
-            status = "no point" if i is None else "ok" if study.ok(i) else "failed (see Failed points)"
+            status = ("no point" if i is None else "ok" if study.ok(i) else
+                      "infeasible: over memory capacity (see Failed points)" if study.infeasible(i) else
+                      "failed (see Failed points)")
             rows.append([display_label(lab), p, num(step_time(study, "baseline", p), 4),
                          num(step_time(study, lab, p), 4), pct(gain(study, lab, p)), status])
     doc.table("table-gain", ["proposal", "phase", "baseline step (s)", "step (s)", "gain", "status"], rows,

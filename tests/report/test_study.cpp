@@ -514,6 +514,45 @@ TEST_CASE("the default study lists its points in a dry run", "[report][study]") 
   CHECK(j.at("point_list")[0].at("phase") == "train");
 }
 
+TEST_CASE("a point whose peak memory exceeds the capacity is infeasible, keeps its metrics and is counted apart",
+          "[report][study]") {
+  TempDir dir;
+  const std::string study = dir.file("capacity.yaml", R"(name: capacity
+base: {model: tiny-moe, hw: h800, cluster: h800-2048-mpft}
+phases:
+  train:
+    deployment: tiny-train
+    set: [cluster.nodes=1]
+proposals:
+  - label: baseline
+sweeps:
+  - name: hbm-capacity
+    phases: [train]
+    key: hw.hbm.capacity
+    values: [1MiB, 80GB]
+)");
+  const Run r = run({"study", study, "-o", dir / "out", "--json", "--no-report", "--kernel-cache", "none"},
+                    {{"V3SIM_CONFIGS", kConfigs}});
+  INFO(describe(r));
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j.at("failed") == 0);
+  CHECK(j.at("infeasible") == 1);
+  CHECK_THAT(r.err, Catch::Contains("infeasible"));
+  const StudyResults res = read_study_results(dir / "out/results.h5");
+  REQUIRE(res.size() == 3);
+  int infeasible = 0;
+  for (size_t i = 0; i < res.size(); ++i) {
+    INFO("point " << i << ": " << res.status[i]);
+    const bool over = res.status[i].starts_with("infeasible");
+    infeasible += over ? 1 : 0;
+    if (!over) CHECK(res.status[i] == "ok");
+    CHECK(std::isfinite((*res.metric("step_time_s"))[i]));  // an infeasible point keeps its metrics
+    if (over) CHECK_THAT(res.status[i], Catch::Contains("capacity"));
+  }
+  CHECK(infeasible == 1);
+}
+
 TEST_CASE("the step evaluator on tiny-moe: positive metrics, the kernels table, a reusable kernel cache",
           "[report][study]") {
   TempDir dir;
