@@ -263,8 +263,7 @@ int run_step(const StepArgs& a, const RunOptions& opts) {
   }
 
   const std::unique_ptr<exec::KernelCache> cache = open_kernel_cache(a.cache, a.no_cache);
-  const exec::StepResult r =
-      simulate_step_with_progress(l, *cache, seed, !a.output.empty(), a.allow_over_capacity);
+  const exec::StepResult r = simulate_step_with_progress(l, *cache, seed, !a.output.empty(), a.allow_over_capacity);
 
   if (!a.output.empty()) {
     if (a.output.ends_with(".h5")) {

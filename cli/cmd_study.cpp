@@ -224,13 +224,12 @@ int run_study_command(const StudyArgs& a, StudyComm& comm, const RunOptions& opt
   const StudyRunSummary s = run_study(spec, points, *evaluator, o, comm);
   if (comm.rank() != 0) return 0;
   if (a.json) {
-    nlohmann::json j{{"study", spec.name},        {"points", s.points},
-                     {"resumed", s.resumed},      {"ran", s.ran},
-                     {"failed", s.failed},        {"infeasible", s.infeasible},
-                     {"results", s.results_path},
-                     {"summary", s.summary_path}, {"fingerprint", s.fingerprint},
-                     {"threads", o.threads},      {"ranks", comm.size()},
-                     {"wall_s", s.wall_s}};
+    nlohmann::json j{{"study", spec.name},           {"points", s.points},
+                     {"resumed", s.resumed},         {"ran", s.ran},
+                     {"failed", s.failed},           {"infeasible", s.infeasible},
+                     {"results", s.results_path},    {"summary", s.summary_path},
+                     {"fingerprint", s.fingerprint}, {"threads", o.threads},
+                     {"ranks", comm.size()},         {"wall_s", s.wall_s}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf(
@@ -238,8 +237,7 @@ int run_study_command(const StudyArgs& a, StudyComm& comm, const RunOptions& opt
         "rank%s\n",
         spec.name.c_str(), static_cast<long long>(s.points), static_cast<long long>(s.resumed),
         static_cast<long long>(s.ran), static_cast<long long>(s.failed), static_cast<long long>(s.infeasible), s.wall_s,
-        o.threads,
-                o.threads == 1 ? "" : "s", comm.size(), comm.size() == 1 ? "" : "s");
+        o.threads, o.threads == 1 ? "" : "s", comm.size(), comm.size() == 1 ? "" : "s");
     std::printf("results: %s\nsummary: %s\n", s.results_path.c_str(), s.summary_path.c_str());
   }
   if (a.no_report) return 0;

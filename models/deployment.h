@@ -90,10 +90,10 @@ struct Deployment {
     bool bf16_optimizer_moments = true;     // §3.3.3: AdamW moments in BF16 (FP32 master weights and gradients)
     bool fp8_activation_cache = true;       // §3.3.4: Linear inputs cached in FP8 for the backward (else BF16)
     bool attn_out_e5m6 = true;              // §3.3.4: the attention output (wo's input) kept once, in E5M6
-    bool moe_swiglu_fp8 = true;  // §3.3.4: MoE SwiGLU input cached in FP8, its output recomputed in the backward
-    int64_t workspace_bytes = 0;      // framework: CUDA context, GEMM and attention workspaces (assumption)
-    int64_t comm_buffer_bytes = 0;    // DeepEP's registered NVLink and RDMA buffers (assumption)
-    double fragmentation = 0;         // allocator: fraction of the live activations held but not reusable
+    bool moe_swiglu_fp8 = true;     // §3.3.4: MoE SwiGLU input cached in FP8, its output recomputed in the backward
+    int64_t workspace_bytes = 0;    // framework: CUDA context, GEMM and attention workspaces (assumption)
+    int64_t comm_buffer_bytes = 0;  // DeepEP's registered NVLink and RDMA buffers (assumption)
+    double fragmentation = 0;       // allocator: fraction of the live activations held but not reusable
   } memory;
 
   // derived

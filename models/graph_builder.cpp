@@ -226,7 +226,8 @@ class StageBuilder {
     d.bytes_written = rows * cols + tile_scale_bytes(rows, cols);
     // What the backward keeps of a forward cast (the input of an FP8 Linear, for its weight gradient): the FP8 copy,
     // or (memory.fp8_activation_cache false) the activation in BF16.
-    if (bytes_saved < 0 && pass == Pass::Forward && !m_deploy.memory.fp8_activation_cache) bytes_saved = rows * cols * 2;
+    if (bytes_saved < 0 && pass == Pass::Forward && !m_deploy.memory.fp8_activation_cache)
+      bytes_saved = rows * cols * 2;
     d.bytes_saved = bytes_saved;
     if (ds()) d.launch = per_row(rows, 31);  // per_token_cast_to_fp8_with_channels: one CTA per row
     return emit(std::move(d), {in});
@@ -521,11 +522,11 @@ class StageBuilder {
   bool m_train = false;
   bool m_decode = false;
   std::vector<double> m_load;
-  Local m_last_x = kNone;      // the op the last linear_bwd's weight gradient reads its input from
-  Local m_last_wgrad = kNone;  // the last linear_bwd's weight-gradient GEMM (one kernel)
+  Local m_last_x = kNone;            // the op the last linear_bwd's weight gradient reads its input from
+  Local m_last_wgrad = kNone;        // the last linear_bwd's weight-gradient GEMM (one kernel)
   Local m_last_norm_output = kNone;  // the op of the last norm_bwd that recomputes the norm's output
-  uint32_t m_extra_flags = 0;  // kFlagMtp while emitting an MTP module
-  int64_t m_fp8_weights = 0;   // FP8 GEMM weights of this stage (for the per-step casts)
+  uint32_t m_extra_flags = 0;        // kFlagMtp while emitting an MTP module
+  int64_t m_fp8_weights = 0;         // FP8 GEMM weights of this stage (for the per-step casts)
 
  public:
   int64_t fp8_weights() const { return m_fp8_weights; }
@@ -1331,7 +1332,7 @@ OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const Gr
           zero ? b.dense_params / dense_group + b.expert_params / expert_group : b.dense_params + b.expert_params;
       OpDesc opt = step_desc(fmt::format("stage{}.optimizer", s), OpKind::Optimizer, gpus);
       opt.params = shard;
-      opt.flops = 12 * shard;       // AdamW: moments, bias correction, update, weight decay
+      opt.flops = 12 * shard;  // AdamW: moments, bias correction, update, weight decay
       // FP32 master + FP32 grad + the two moments, in BF16 (DeepSeek-V3 §3.3.3, memory.bf16_optimizer_moments) or FP32.
       const int64_t moment = deploy.memory.bf16_optimizer_moments ? 2 : 4;
       opt.bytes_read = (8 + 2 * moment) * shard;

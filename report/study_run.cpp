@@ -369,8 +369,7 @@ class Progress {
                    status == "ok" ? "ok"
                    : infeasible   ? "infeasible"
                                   : "FAILED",
-                   what.c_str(), wall_s, status == "ok" ? "" : ": ",
-                   status == "ok" ? "" : reason.c_str());
+                   what.c_str(), wall_s, status == "ok" ? "" : ": ", status == "ok" ? "" : reason.c_str());
       std::fflush(m_out);
     }
   }

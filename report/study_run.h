@@ -35,8 +35,8 @@ struct StudyRunOptions {
 
 struct StudyRunSummary {
   int64_t points = 0;
-  int64_t resumed = 0;  // found in DIR
-  int64_t ran = 0;      // evaluated by this run (all ranks)
+  int64_t resumed = 0;     // found in DIR
+  int64_t ran = 0;         // evaluated by this run (all ranks)
   int64_t failed = 0;      // points that did not run: status neither "ok" nor "infeasible: ..." (resumed included)
   int64_t infeasible = 0;  // points that ran but whose peak memory exceeds the capacity
   std::string results_path;

@@ -100,9 +100,9 @@ std::vector<MemBytes> persistent_memory(const ModelConfig& model, const Deployme
     at(m, MemCategory::CommBuffers) = static_cast<double>(d.memory.comm_buffer_bytes);
   }
   if (!train && ranks > 0) {
-    const double requests = d.phase == Phase::Decode ? static_cast<double>(d.requests_per_gpu)
-                                                     : static_cast<double>(d.tokens_per_gpu) /
-                                                           static_cast<double>(d.seq_len);
+    const double requests = d.phase == Phase::Decode
+                                ? static_cast<double>(d.requests_per_gpu)
+                                : static_cast<double>(d.tokens_per_gpu) / static_cast<double>(d.seq_len);
     for (MemBytes& m : out) at(m, MemCategory::KvCache) = requests * kv_bytes_per_request(model, d);
   }
   return out;

@@ -63,8 +63,7 @@ struct MemoryResult {
 };
 
 // The persistent part of each of `ranks` ranks (before anything runs).
-std::vector<MemBytes> persistent_memory(const ModelConfig& model, const Deployment& d, const OpGraph& g,
-                                        int64_t ranks);
+std::vector<MemBytes> persistent_memory(const ModelConfig& model, const Deployment& d, const OpGraph& g, int64_t ranks);
 
 // The whole profile over the executed step. `keep_track`: fill RankMemory::track of the worst rank.
 MemoryResult memory_over_time(const ModelConfig& model, const Deployment& d, const OpGraph& g, const ExecResult& ex,

@@ -170,9 +170,10 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
         const double room = cap - (total(m) - m[static_cast<size_t>(MemCategory::KvCache)]);
         const int64_t fit = room <= 0 ? 0 : static_cast<int64_t>(room / per);
         kv = d.phase == Phase::Decode
-                 ? fmt::format("; the KV cache of {} tokens of context per request fits {} requests per GPU, not "
-                               "batch.requests_per_gpu {}",
-                               d.seq_len, fit, d.requests_per_gpu)
+                 ? fmt::format(
+                       "; the KV cache of {} tokens of context per request fits {} requests per GPU, not "
+                       "batch.requests_per_gpu {}",
+                       d.seq_len, fit, d.requests_per_gpu)
                  : fmt::format("; the KV cache fits {} prompts of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
                                fit, d.seq_len, d.tokens_per_gpu, d.seq_len);
       }
@@ -180,9 +181,9 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
           "deployment '{}' of model '{}' does not fit GPU memory: weights {} + gradients {} + optimizer {} + KV cache "
           "{} + workspace {} + communication buffers {} = {} per GPU before any activation, more than the {} of '{}' "
           "(hbm.capacity){}; spread the experts over more GPUs (parallelism.ep) or stages (parallelism.pp)",
-          d.name, in.model.name, part(MemCategory::Weights), part(MemCategory::Gradients),
-          part(MemCategory::Optimizer), part(MemCategory::KvCache), part(MemCategory::Workspace),
-          part(MemCategory::CommBuffers), bytes_text(total(m)), bytes_text(cap), in.hw.name, kv));
+          d.name, in.model.name, part(MemCategory::Weights), part(MemCategory::Gradients), part(MemCategory::Optimizer),
+          part(MemCategory::KvCache), part(MemCategory::Workspace), part(MemCategory::CommBuffers),
+          bytes_text(total(m)), bytes_text(cap), in.hw.name, kv));
     }
   }
 
@@ -217,7 +218,8 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   eo.pp = chunk_pair ? chunk_gpus : d.pp;
   if (!chunk_pair) {
     int64_t graph_ranks = d.pp;
-    for (OpId id = 0; id < graph.num_ops(); ++id) graph_ranks = std::max<int64_t>(graph_ranks, graph.node(id).pp_rank + 1);
+    for (OpId id = 0; id < graph.num_ops(); ++id)
+      graph_ranks = std::max<int64_t>(graph_ranks, graph.node(id).pp_rank + 1);
     eo.replicas = graph_ranks / d.pp;  // a slow copy of the pipeline with MoE load imbalance
   }
   eo.micro_batches = chunk_pair ? 2 : d.micro_batches();
@@ -330,7 +332,8 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   {
     const MemoryResult mem = memory_over_time(in.model, d, graph, ex, mem_ranks, options.keep_timeline);
     const RankMemory& w = mem.ranks[mem.worst];
-    for (size_t c = 0; c < kMemCategories; ++c) res.memory_per_gpu_bytes[to_string(static_cast<MemCategory>(c))] = w.at_peak[c];
+    for (size_t c = 0; c < kMemCategories; ++c)
+      res.memory_per_gpu_bytes[to_string(static_cast<MemCategory>(c))] = w.at_peak[c];
     res.memory_per_gpu_bytes["total"] = w.peak;
     res.memory_capacity_bytes = cap;
     const Time origin = chunk_pair ? window_start : first_start;
@@ -354,9 +357,10 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
       }
       std::string kv;
       if (d.phase == Phase::Decode) {
-        kv = fmt::format("; the KV cache fits {} requests per GPU at a context of {} tokens, not batch.requests_per_gpu "
-                         "{}",
-                         res.kv_requests_fit, d.seq_len, d.requests_per_gpu);
+        kv = fmt::format(
+            "; the KV cache fits {} requests per GPU at a context of {} tokens, not batch.requests_per_gpu "
+            "{}",
+            res.kv_requests_fit, d.seq_len, d.requests_per_gpu);
       } else if (d.phase == Phase::Prefill) {
         kv = fmt::format("; the KV cache fits {} prompts of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
                          res.kv_requests_fit, d.seq_len, d.tokens_per_gpu, d.seq_len);

@@ -89,8 +89,8 @@ struct StepResult {
   int64_t memory_peak_rank = 0;
   std::vector<double> memory_rank_peak_bytes;
   std::vector<std::pair<double, double>> memory_track;  // (seconds from the step's start, bytes)
-  bool fits = true;              // peak <= capacity
-  std::string capacity_problem;  // why not, one line
+  bool fits = true;                                     // peak <= capacity
+  std::string capacity_problem;                         // why not, one line
   // Inference: requests per GPU whose KV cache fits beside everything else at the peak (-1: training).
   int64_t kv_requests_fit = -1;
   std::vector<std::string> roofline_ops;  // ops not modeled at cycle level (layer prefix replaced by "L*")

@@ -112,8 +112,8 @@ struct GemmPlan {
   WorkEstimate work;
 };
 GemmPlan plan_gemm(const GemmDesc& d, const HardwareConfig& hw);
-// Simulates the kernel (plan_gemm() first). Throws ConfigError (key "gemm") when the estimate exceeds what this machine can hold
-// (core/resources.h). `progress`, when given, is called now and then with the estimated fraction done.
+// Simulates the kernel (plan_gemm() first). Throws ConfigError (key "gemm") when the estimate exceeds what this machine
+// can hold (core/resources.h). `progress`, when given, is called now and then with the estimated fraction done.
 GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw, const std::function<void(double)>& progress = {});
 
 }  // namespace v3sim::sim

@@ -77,7 +77,8 @@ TEST_CASE("every -o is written whole under its name, with no temporary left", "[
   }
 }
 
-TEST_CASE("a writer removes the temporaries of its file that a killed run left, not a running one's", "[cli][outputs]") {
+TEST_CASE("a writer removes the temporaries of its file that a killed run left, not a running one's",
+          "[cli][outputs]") {
   // What SIGKILL during `step -o x.h5` leaves: x.h5.tmp.PID of a process that is gone (a reaped child's PID).
   const pid_t dead = ::fork();
   REQUIRE(dead >= 0);

@@ -34,8 +34,9 @@ StepInputs tiny(const std::string& deploy, const std::vector<std::pair<std::stri
 }  // namespace
 
 SCENARIO("buffers live from their op's start to their last reader's end", "[exec][memory]") {
-  GIVEN("a forward A (8 parameters, writes 100 B, keeps 40 for the backward), a forward B reading A, a backward C "
-        "reading both and a weight gradient W reading C") {
+  GIVEN(
+      "a forward A (8 parameters, writes 100 B, keeps 40 for the backward), a forward B reading A, a backward C "
+      "reading both and a weight gradient W reading C") {
     OpGraph g;
     auto desc = [&](const char* name, Pass pass, int64_t written, int64_t saved, int64_t params) {
       OpDesc d;
@@ -64,7 +65,9 @@ SCENARIO("buffers live from their op's start to their last reader's end", "[exec
     d.phase = Phase::Train;
     WHEN("the step is over") {
       const MemoryResult m = memory_over_time(ModelConfig{}, d, g, ex, 1, true);
-      THEN("the peak is the hand count at C's start: weights and gradients of A, the kept parts of A and B, C's output") {
+      THEN(
+          "the peak is the hand count at C's start: weights and gradients of A, the kept parts of A and B, C's "
+          "output") {
         // Persistent: 8 params x (2 B BF16 + 4 B FP32 gradient) = 48. At 30 ns: A keeps 40, B keeps 10 (all it
         // wrote), C's 200 is live; W's output is the persistent gradient.
         const RankMemory& r = m.ranks[0];
@@ -174,6 +177,6 @@ TEST_CASE("decode reports the requests its KV cache allows and refuses a batch t
   const double rest = r.memory_per_gpu_bytes.at("total") - r.memory_per_gpu_bytes.at("kv_cache");
   const auto cap = static_cast<int64_t>(rest + 5.5 * per);
   const StepInputs small = tiny("tiny-decode", {{"hbm.capacity", std::to_string(cap) + "B"}});
-  CHECK_THROWS_WITH(simulate_step(small, o), Catch::Contains("fits 5 requests per GPU") &&
-                                                 Catch::Contains("batch.requests_per_gpu 8"));
+  CHECK_THROWS_WITH(simulate_step(small, o),
+                    Catch::Contains("fits 5 requests per GPU") && Catch::Contains("batch.requests_per_gpu 8"));
 }

@@ -10,10 +10,10 @@
 //
 // The commands run in a sandbox folder (TMPDIR/v3sim-fuzz-cli.PID, removed at exit, stale ones of dead processes
 // removed at start) holding copies of configs/, traces/ and tests/data/reference: $V3SIM_CONFIGS, $V3SIM_CACHE and
-// $HOME point into it, and it is the working folder of each command. An input with an argument that could name a path outside it
-// (an absolute path, also as an option's attached value: "--output=/x", "-o/x"; or "..") is skipped
-// (returns -1: libFuzzer keeps it out of the corpus); reading is harmless, but validating an output path creates and
-// removes a probe file beside it.
+// $HOME point into it, and it is the working folder of each command. An input with an argument that could name a path
+// outside it (an absolute path, also as an option's attached value: "--output=/x", "-o/x"; or "..") is skipped (returns
+// -1: libFuzzer keeps it out of the corpus); reading is harmless, but validating an output path creates and removes a
+// probe file beside it.
 //
 // V3SIM_FUZZ_CLI_DICT=FILE: writes a libFuzzer dictionary of every command and option name to FILE first
 // (scripts/fuzz.sh).
@@ -47,10 +47,10 @@ constexpr size_t kMaxArgs = 48;
 const char* const kPrefix = "v3sim-fuzz-cli.";
 
 fs::path g_sandbox;
-fs::path g_cwd;          // libFuzzer's working folder (its corpus and artifact paths may be relative to it)
-size_t g_entries = 0;    // files and folders in the sandbox after setup
-bool g_in_run = false;   // inside run_command_line (an exit() there is a finding)
-pid_t g_owner = 0;       // the process that made the sandbox (not a child a command forked)
+fs::path g_cwd;         // libFuzzer's working folder (its corpus and artifact paths may be relative to it)
+size_t g_entries = 0;   // files and folders in the sandbox after setup
+bool g_in_run = false;  // inside run_command_line (an exit() there is a finding)
+pid_t g_owner = 0;      // the process that made the sandbox (not a child a command forked)
 
 size_t count_entries(const fs::path& dir) {
   std::error_code ec;

@@ -1,8 +1,7 @@
 // The memory-bound kernel model (sim/sm/streaming): occupancy from a launch, rounds of CTAs, round trips of loads
 // in flight at the memory latency, and the HBM and L2 bandwidth that serves them.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 
 #include "core/error.h"
 #include "sim/sm/streaming.h"
