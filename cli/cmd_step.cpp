@@ -222,6 +222,7 @@ void write_h5(const std::string& path, const StepArgs& a, const Loaded& l, const
   f.meta["over_capacity"] = r.fits ? "false" : "true";
   if (!r.fits) f.meta["capacity_problem"] = r.capacity_problem;
   f.timeline = r.timeline;
+  f.memory = r.memory_track;
   f.summary = r.metrics();
   f.stats = {{"ops", static_cast<double>(r.ops)},
              {"kernels", static_cast<double>(r.kernels.size())},
@@ -271,7 +272,11 @@ int run_step(const StepArgs& a, const RunOptions& opts) {
     } else {
       std::vector<std::string> streams;
       for (int s = 0; s < exec::kStreams; ++s) streams.emplace_back(exec::to_string(static_cast<exec::Stream>(s)));
-      write_chrome_trace(a.output, {&r.timeline}, streams);
+      // The memory track counts from the step's first kernel, the timeline from time 0.
+      Time first = r.timeline.events.empty() ? Time() : r.timeline.events.front().start;
+      for (const TimelineEvent& e : r.timeline.events) first = std::min(first, e.start);
+      write_chrome_trace(a.output, {&r.timeline}, streams,
+                         {static_cast<int>(r.memory_peak_rank), &r.memory_track, first.seconds()});
     }
   }
 

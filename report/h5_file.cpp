@@ -235,6 +235,18 @@ void write_result_h5(const std::string& path, const ResultFile& f) {
                              std::vector<const char*>(kTimelineStreams.begin(), kTimelineStreams.end()));
       for (const auto& [column, unit] : kColumnUnits) write_string_attr(ds.get(), std::string(column) + ".unit", unit);
     }
+    if (!f.memory.empty()) {
+      std::vector<double> flat;
+      flat.reserve(2 * f.memory.size());
+      for (const auto& [t, b] : f.memory) flat.insert(flat.end(), {t, b});
+      const hsize_t dims[2] = {f.memory.size(), 2};
+      Id space(H5Screate_simple(2, dims, nullptr), H5Sclose);
+      Id ds(H5Dcreate2(file.get(), "memory", H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+            H5Dclose);
+      H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data());
+      write_string_attr(ds.get(), "columns", "time_s, bytes");
+      write_string_attr(ds.get(), "description", "memory in use on the GPU of the peak, from the step's start");
+    }
     for (const auto& [group, values] : {std::pair{"summary", &f.summary}, std::pair{"stats", &f.stats}}) {
       Id g(H5Gcreate2(file.get(), group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
       for (const auto& [k, v] : *values) write_double_attr(g.get(), k, v);
@@ -323,6 +335,20 @@ ResultFile read_result_h5(const std::string& path) {
     v.doubles = out;
     hsize_t idx = 0;
     H5Aiterate2(g.get(), H5_INDEX_NAME, H5_ITER_NATIVE, &idx, visit_attr, &v);
+  }
+  if (H5Lexists(file.get(), "memory", H5P_DEFAULT) > 0) {
+    Id ds(H5Dopen2(file.get(), "memory", H5P_DEFAULT), H5Dclose);
+    Id space(H5Dget_space(ds.get()), H5Sclose);
+    hsize_t dims[2] = {0, 0};
+    if (H5Sget_simple_extent_ndims(space.get()) != 2 || H5Sget_simple_extent_dims(space.get(), dims, nullptr) != 2 ||
+        dims[1] != 2) {
+      throw bad_file(path, "a /memory dataset of n rows of (time_s, bytes)");
+    }
+    std::vector<double> flat(2 * dims[0]);
+    if (!flat.empty() && H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()) < 0) {
+      throw bad_file(path, "a readable /memory dataset");
+    }
+    for (size_t i = 0; i < dims[0]; ++i) f.memory.emplace_back(flat[2 * i], flat[2 * i + 1]);
   }
   return f;
 }

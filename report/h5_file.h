@@ -26,6 +26,9 @@ struct ResultFile {
   Timeline timeline;
   std::vector<std::pair<std::string, double>> summary;
   std::vector<std::pair<std::string, double>> stats;
+  // Memory in use over time on one GPU (seconds from the step's start, bytes): /memory, an n x 2 dataset; empty when
+  // the file has none.
+  std::vector<std::pair<double, double>> memory;
 
   // A summary value by name; nullptr when absent.
   const double* summary_value(const std::string& name) const;

@@ -80,8 +80,17 @@ std::vector<int> assign_lanes(const std::vector<std::pair<int64_t, int64_t>>& sp
 }  // namespace
 
 std::string chrome_trace_json(const std::vector<const Timeline*>& timelines,
-                              const std::vector<std::string>& stream_names) {
+                              const std::vector<std::string>& stream_names, MemoryCounter memory) {
   nlohmann::json events = nlohmann::json::array();
+  if (memory.samples != nullptr) {
+    for (const auto& [t, bytes] : *memory.samples) {
+      events.push_back({{"name", "memory GiB"},
+                        {"ph", "C"},
+                        {"ts", ns_to_us(static_cast<int64_t>(std::llround((memory.origin_s + t) * 1e9)))},
+                        {"pid", memory.device},
+                        {"args", {{"GiB", bytes / static_cast<double>(int64_t{1} << 30)}}}});
+    }
+  }
   for (size_t t = 0; t < timelines.size(); ++t) {
     const Timeline& tl = *timelines[t];
     const int pid_base = static_cast<int>(t) * 1000;
@@ -202,13 +211,13 @@ std::vector<std::string> check_chrome_trace(const std::string& text) {
 }
 
 void write_chrome_trace(const std::string& path, const std::vector<const Timeline*>& timelines,
-                        const std::vector<std::string>& stream_names) {
+                        const std::vector<std::string>& stream_names, MemoryCounter memory) {
   const bool gz = path.ends_with(".json.gz");
   if (!path.ends_with(".json") && !gz) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "a trace file name ending in .json or .json.gz (or .h5 for results)",
                       fmt::format("'{}'", path));
   }
-  std::string text = chrome_trace_json(timelines, stream_names);
+  std::string text = chrome_trace_json(timelines, stream_names, memory);
   if (gz) text = gzip_bytes(text, path);
   write_file_atomic(path, text, "-o");
 }

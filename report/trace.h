@@ -19,12 +19,21 @@
 namespace v3sim {
 
 // Throws ConfigError when the file cannot be written or the name does not end in .json or .json.gz.
+// `memory`, when given, becomes a counter track ("memory GiB") in the process of GPU `memory_device` of the first
+// timeline: (seconds from the timeline's origin, bytes) pairs.
+struct MemoryCounter {
+  int device = 0;
+  const std::vector<std::pair<double, double>>* samples = nullptr;
+  double origin_s = 0;  // where the samples' time 0 lies on the timelines
+};
 void write_chrome_trace(const std::string& path, const std::vector<const Timeline*>& timelines,
-                        const std::vector<std::string>& stream_names = {"compute", "communication"});
+                        const std::vector<std::string>& stream_names = {"compute", "communication"},
+                        MemoryCounter memory = {});
 
 // The trace as a JSON string (for tests and other writers).
 std::string chrome_trace_json(const std::vector<const Timeline*>& timelines,
-                              const std::vector<std::string>& stream_names = {"compute", "communication"});
+                              const std::vector<std::string>& stream_names = {"compute", "communication"},
+                              MemoryCounter memory = {});
 
 // What is wrong with a Chrome trace's complete events, one line each (empty: nothing): a text that is not JSON or has
 // no traceEvents list, an "X" event without a numeric ts and a dur >= 0, or two events of one (pid, tid) that

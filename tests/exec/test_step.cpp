@@ -256,6 +256,16 @@ TEST_CASE("v3sim step writes its HDF5 result, JSON and Perfetto trace", "[exec][
     CHECK(js.contains(k));
   }
   CHECK(js["step_time_s"].get<double>() == *f.summary_value("step_time_s"));
+  // /memory: the peak rank's memory over the step; its largest sample is the reported peak, at the reported time.
+  REQUIRE(!f.memory.empty());
+  const auto top = std::max_element(f.memory.begin(), f.memory.end(),
+                                    [](const auto& a, const auto& b) { return a.second < b.second; });
+  REQUIRE(f.summary_value("memory_per_gpu_bytes.total") != nullptr);
+  CHECK(top->second == Approx(*f.summary_value("memory_per_gpu_bytes.total")));
+  for (const auto& [t, b] : f.memory) {
+    CHECK(t >= 0);
+    CHECK(b >= 0);
+  }
 
   // -o x.json: a Perfetto trace with one process per pipeline rank.
   const std::string trace = dir + "/step.json";
@@ -263,9 +273,18 @@ TEST_CASE("v3sim step writes its HDF5 result, JSON and Perfetto trace", "[exec][
   std::ifstream tin(trace);
   const auto tj = nlohmann::json::parse(tin);
   std::set<int> pids;
-  for (const auto& e : tj["traceEvents"])
+  size_t counters = 0;
+  double peak_gib = 0;
+  for (const auto& e : tj["traceEvents"]) {
     if (e.value("ph", "") == "X") pids.insert(e["pid"].get<int>());
+    if (e.value("ph", "") == "C" && e.value("name", "") == "memory GiB") {
+      ++counters;
+      peak_gib = std::max(peak_gib, e["args"]["GiB"].get<double>());
+    }
+  }
   CHECK(pids.size() == 2);
+  CHECK(counters == f.memory.size());  // the memory counter track
+  CHECK(peak_gib * double(int64_t{1} << 30) == Approx(*f.summary_value("memory_per_gpu_bytes.total")));
 
   // Bad input: exit 2 and one clear line.
   const test::RunResult bad = test::run_v3sim({"step", "--deploy", "v3-train-2048", "--cluster", "h800-decode-40node"});
