@@ -190,8 +190,9 @@ void print_human(const Loaded& l, const exec::StepResult& r) {
     if (v > 0) fmt::print("  {:<24} {:>9.2f} GiB\n", k, v / (1 << 30));
   }
   if (r.kv_requests_fit >= 0) {
-    fmt::print("  KV cache room            {} requests per GPU at {} tokens of context\n", r.kv_requests_fit,
-               l.in.deploy.seq_len);
+    const bool prefill = l.in.deploy.phase == Phase::Prefill;
+    fmt::print("  KV cache room            {} {} per GPU at {} tokens of context\n", r.kv_requests_fit,
+               prefill ? "prompts" : "requests", l.in.deploy.seq_len);
   }
   if (!r.fits) fmt::print("OVER CAPACITY: {}\n", r.capacity_problem);
   fmt::print("not modeled at cycle level ({} ops, roofline or closed form):", r.roofline_ops.size());

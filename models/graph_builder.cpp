@@ -312,7 +312,10 @@ class StageBuilder {
                    : kNone;
     lin.gemm = emit(std::move(d), deps);
     dep(st, lin.gemm);
-    if (lin.fp8) m_fp8_weights += lin.params;
+    if (lin.fp8) {
+      m_fp8_weights += lin.params;
+      m_fp8_scale_bytes += lin.groups * block_scale_bytes(lin.n, lin.k);  // one FP32 scale per 128x128 block
+    }
     (lin.expert ? expert_params : dense_params) += lin.params;
     return lin.gemm;
   }
@@ -527,9 +530,11 @@ class StageBuilder {
   Local m_last_norm_output = kNone;  // the op of the last norm_bwd that recomputes the norm's output
   uint32_t m_extra_flags = 0;        // kFlagMtp while emitting an MTP module
   int64_t m_fp8_weights = 0;         // FP8 GEMM weights of this stage (for the per-step casts)
+  int64_t m_fp8_scale_bytes = 0;     // their 128x128 block scales, counted per tensor
 
  public:
   int64_t fp8_weights() const { return m_fp8_weights; }
+  int64_t fp8_scale_bytes() const { return m_fp8_scale_bytes; }
   int64_t dense_params = 0;   // parameters reduced over the dense DP group
   int64_t expert_params = 0;  // parameters reduced over the expert DP group
 };
@@ -1312,7 +1317,7 @@ OpGraph build_graph(const ModelConfig& model, const Deployment& deploy, const Gr
       cast.flags |= kFlagFp8;
       cast.flops = 3 * p8;
       cast.bytes_read = 2 * p8;
-      cast.bytes_written = p8 + p8 / (kQuantTile * kQuantTile) * 4;
+      cast.bytes_written = p8 + b.fp8_scale_bytes();
       OpDesc cast_t = cast;
       cast_t.name = fmt::format("stage{}.weights.cast_fp8_transposed", s);
       cast_t.flags |= kFlagTransposeForFp8;

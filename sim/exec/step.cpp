@@ -362,8 +362,9 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
             "{}",
             res.kv_requests_fit, d.seq_len, d.requests_per_gpu);
       } else if (d.phase == Phase::Prefill) {
-        kv = fmt::format("; the KV cache fits {} prompts of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
-                         res.kv_requests_fit, d.seq_len, d.tokens_per_gpu, d.seq_len);
+        kv = fmt::format("; the KV cache fits {} prompt{} of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
+                         res.kv_requests_fit, res.kv_requests_fit == 1 ? "" : "s", d.seq_len, d.tokens_per_gpu,
+                         d.seq_len);
       }
       res.capacity_problem = fmt::format(
           "deployment '{}' of model '{}' needs {} per GPU at its peak (pipeline rank {}, {:.3f} s into the step: {}), "

@@ -101,6 +101,71 @@ SCENARIO("buffers live from their op's start to their last reader's end", "[exec
   }
 }
 
+TEST_CASE("the tiny model's weights, gradients and optimizer state equal a hand count of its tensors",
+          "[exec][memory]") {
+  // tiny-train: tiny-moe (5 layers, the first dense, one MTP module) on 8 GPUs, PP 2 with DualPipe, EP 4, ZeRO-1.
+  // DualPipe puts stage r and stage PP-1-r on pipeline rank r: with PP 2 each rank holds every stage, so each holds
+  // the whole model, with its routed experts split over the EP group of 4.
+  const StepInputs in = tiny("tiny-train");
+  const ModelConfig& m = in.model;
+  REQUIRE(in.deploy.pp == 2);
+  REQUIRE(in.deploy.ep == 4);
+  const int64_t D = m.dim, V = m.vocab_size, H = m.n_heads, E = m.n_routed_experts;
+  const int64_t dq = m.q_lora_rank, dc = m.kv_lora_rank, dr = m.qk_rope_head_dim;
+  const int64_t dn = m.qk_nope_head_dim, dv = m.v_head_dim, I = m.moe_inter_dim;
+  const int64_t local_experts = E / in.deploy.ep;
+  // One block: the MLA projections (wq_a and wkv_a fused, wq_b, wkv_b, wo) and norms (attn, q, kv, ffn).
+  const int64_t mla_fp8 = D * (dq + dc + dr) + dq * H * (dn + dr) + dc * H * (dn + dv) + H * dv * D;
+  const int64_t block_norms = D + dq + dc + D;
+  const int64_t dense_ffn = 3 * D * m.inter_dim;
+  const int64_t expert = 3 * D * I;                   // w1, w3 and w2 of one expert
+  const int64_t moe_dense = D * E + E + expert;       // BF16 gate, its score-correction bias, the shared expert
+  const int64_t moe_experts = local_experts * expert;  // this GPU's routed experts
+  const int64_t moe_blocks = m.n_layers - m.n_dense_layers + m.n_mtp_layers;
+  const int64_t blocks = m.n_layers + m.n_mtp_layers;
+  // The MTP module: its two norms, the 2D -> D projection, its block and final norm; embedding and head shared.
+  const int64_t mtp_own = 2 * D + 2 * D * D + D;
+  const int64_t params_dense = V * D + blocks * (mla_fp8 + block_norms) + m.n_dense_layers * dense_ffn +
+                               moe_blocks * moe_dense + D + D * V + mtp_own;
+  const int64_t params_expert = moe_blocks * moe_experts;
+  const int64_t params = params_dense + params_expert;
+  CHECK(params == 5'056'080);  // the same count written out: 262,144 embedding, 647,936 dense layer, ...
+  // The FP8 GEMM weights (all Linears but gate and head) and their 128x128 block scales, tensor by tensor.
+  const int64_t fp8 = blocks * mla_fp8 + m.n_dense_layers * dense_ffn + moe_blocks * (expert + moe_experts) + 2 * D * D;
+  auto blocks128 = [](int64_t n, int64_t k) { return ((n + 127) / 128) * ((k + 127) / 128); };
+  const int64_t scales =
+      4 * (blocks * (blocks128(dc + dr + dq, D) + blocks128(H * (dn + dr), dq) + blocks128(H * (dn + dv), dc) +
+                     blocks128(D, H * dv)) +
+           m.n_dense_layers * (blocks128(2 * m.inter_dim, D) + blocks128(D, m.inter_dim)) +
+           moe_blocks * (1 + local_experts) * (blocks128(2 * I, D) + blocks128(D, I)) + blocks128(D, 2 * D));
+
+  const OpGraph g = build_graph(m, in.deploy);
+  const std::vector<MemBytes> per_rank = persistent_memory(m, in.deploy, g, in.deploy.pp);
+  REQUIRE(per_rank.size() == 2);
+  // ZeRO-1: a stage's state is sharded over its data-parallel replicas, twice as many with DualPipe's two copies:
+  // 4 x 2 for the dense parameters, 1 x 2 for the experts (one replica of each expert slot set per stage). A rank
+  // holds the shards of both stages, so a shard of the whole model.
+  const int64_t dense_shard = params_dense / (in.deploy.dp() * 2);
+  const int64_t expert_shard = params_expert / (in.deploy.expert_dp() * 2);
+  for (size_t r = 0; r < per_rank.size(); ++r) {
+    INFO("pipeline rank " << r);
+    // BF16 working weights + the step's FP8 copies, K-major and transposed (the ideal kernel stack).
+    CHECK(at(per_rank[r], MemCategory::Weights) == static_cast<double>(2 * params + 2 * (fp8 + scales)));
+    CHECK(at(per_rank[r], MemCategory::Gradients) == static_cast<double>(4 * params));  // FP32 accumulation
+    // FP32 master weights and BF16 moments: 8 B per parameter of the shard.
+    CHECK(at(per_rank[r], MemCategory::Optimizer) == static_cast<double>(8 * (dense_shard + expert_shard)));
+    CHECK(at(per_rank[r], MemCategory::KvCache) == 0);
+  }
+  // What `step` reports at the peak: the same persistent parts, plus the dynamic ones over the schedule.
+  StepOptions o;
+  o.keep_timeline = false;
+  const StepResult step = simulate_step(in, o);
+  CHECK(step.memory_per_gpu_bytes.at("weights") == static_cast<double>(2 * params + 2 * (fp8 + scales)));
+  CHECK(step.memory_per_gpu_bytes.at("gradients") == static_cast<double>(4 * params));
+  CHECK(step.memory_per_gpu_bytes.at("optimizer") == static_cast<double>(8 * (dense_shard + expert_shard)));
+  CHECK(step.memory_per_gpu_bytes.at("activations") > 0);
+}
+
 TEST_CASE("each of DeepSeek-V3's memory savings saves memory on the tiny model", "[exec][memory]") {
   StepOptions o;
   o.keep_timeline = false;
@@ -179,4 +244,26 @@ TEST_CASE("decode reports the requests its KV cache allows and refuses a batch t
   const StepInputs small = tiny("tiny-decode", {{"hbm.capacity", std::to_string(cap) + "B"}});
   CHECK_THROWS_WITH(simulate_step(small, o),
                     Catch::Contains("fits 5 requests per GPU") && Catch::Contains("batch.requests_per_gpu 8"));
+}
+
+TEST_CASE("prefill holds the KV cache of its prompts and refuses more prompts than fit", "[exec][memory]") {
+  StepOptions o;
+  o.keep_timeline = false;
+  const StepInputs in = tiny("tiny-prefill");
+  REQUIRE(in.deploy.sp);
+  const StepResult r = simulate_step(in, o);
+  // Sequence parallelism over TP 2: each rank of the attention group holds the latent cache of the group's prompts.
+  const double per = kv_bytes_per_request(in.model, in.deploy);
+  CHECK(per == static_cast<double>(in.deploy.tp * in.deploy.seq_len * in.model.kv_cache_bytes_per_token()));
+  const int64_t prompts = in.deploy.tokens_per_gpu / in.deploy.seq_len;
+  REQUIRE(prompts == 2);
+  CHECK(r.memory_per_gpu_bytes.at("kv_cache") == Approx(per * static_cast<double>(prompts)));
+  REQUIRE(r.kv_requests_fit > prompts);
+  // Room for one prompt besides the rest of the peak: the batch of two is refused, and the error says one fits.
+  const double rest = r.memory_per_gpu_bytes.at("total") - r.memory_per_gpu_bytes.at("kv_cache");
+  const auto cap = static_cast<int64_t>(rest + 1.5 * per);
+  const StepInputs small = tiny("tiny-prefill", {{"hbm.capacity", std::to_string(cap) + "B"}});
+  CHECK_THROWS_AS(simulate_step(small, o), MemoryCapacityError);
+  CHECK_THROWS_WITH(simulate_step(small, o), Catch::Contains("fits 1 prompt of 256 tokens per GPU") &&
+                                                 Catch::Contains("batch.tokens_per_gpu 512 / 256"));
 }
