@@ -369,7 +369,7 @@ StudySweep parse_sweep(const ConfigNode& n, const StudySpec& spec) {
       }
       std::vector<std::string> item_keys;
       for (const auto& [k, v] : item.entries())
-        if (!is_metadata_key(k)) item_keys.push_back(k);
+        if (!is_metadata_key(k) && k != "label") item_keys.push_back(k);
       if (item_keys.empty()) {
         throw ConfigError(item.loc(), item.path(), "a map DOC.KEY.PATH -> value with at least one key", "no keys");
       }
@@ -398,7 +398,15 @@ StudySweep parse_sweep(const ConfigNode& n, const StudySpec& spec) {
         s.loc = vn.loc();
         v.sets.push_back(std::move(s));
       }
+      // The point's name: its `label`, or the value of the first key.
       v.text = v.sets.front().value;
+      if (const ConfigNode* label = item.find("label")) {
+        const ConfigNode* l = scalar_of(*label);
+        if (!l || l->text().empty()) {
+          throw ConfigError(label->loc(), label->path(), "a non-empty name for the point", label->describe());
+        }
+        v.text = l->text();
+      }
       v.number = study_value_number(v.text);
       add_value(std::move(v));
     }

@@ -77,7 +77,7 @@ struct StudyProposal {
 };
 
 struct SweepValue {
-  std::string text;  // the primary key's value as written ("50GB/s")
+  std::string text;  // the point's name: its `label`, else the primary key's value as written ("50GB/s")
   double number = std::numeric_limits<double>::quiet_NaN();
   std::vector<StudySet> sets;  // one per key
   SourceLoc loc;

@@ -70,6 +70,7 @@ METRIC_LABELS = {
     "tokens_per_s_per_node": "tokens/s per node", "mfu": "MFU", "ttft_ms": "TTFT (ms)", "tpot_ms": "TPOT (ms)",
     "tokens_per_s_per_request": "tokens/s per request",
     "gpu_hours_per_trillion_tokens": "GPU hours per trillion tokens",
+    "memory_per_gpu_bytes.total": "peak memory per GPU (GiB)",
 }
 
 
@@ -943,7 +944,7 @@ def memory_values(study, label, phase):
     """{part: bytes, "total", "capacity"} of one proposal point (NaN where absent or failed), or None without a
     point. The total is the simulator's, or the sum of the parts it reports."""
     i = proposal_point(study, label, phase)
-    if i is None or not study.ok(i):
+    if i is None or not (study.ok(i) or study.infeasible(i)):  # an infeasible point keeps its metrics
         return None
     v = {part: study.metric(f"memory_per_gpu_bytes.{part}", i) for part in MEMORY_PARTS}
     total = study.metric("memory_per_gpu_bytes.total", i)
@@ -989,12 +990,66 @@ def memory_section(doc, study, labels, phases):
     if not any(k == "memory_capacity_bytes" for k in study.metrics):
         doc.para("Capacity unknown: add `memory_capacity_bytes` to the study's `metrics`.")
         return
+    doc.figure(memory_figure(study, phases), "memory-capacity",
+               "Peak memory per GPU against the GPU's capacity, per phase and point (proposals, then sweep points "
+               "by their value): a red bar needs more memory than its GPU has, and the point is infeasible.")
     over = over_capacity(study, labels, phases)
     if over:
         doc.para("Over the GPU's memory: " + "; ".join(
             f"`{lab}` ({p}): {num(t / gib)} of {num(c / gib)} GiB" for lab, p, t, c in over) + ".")
     else:
         doc.para("Every proposal point fits the GPU's memory.")
+
+
+def value_text(value):
+    """A sweep value for a label: a byte count written out in bytes ('84943110144B') in GiB."""
+    m = re.fullmatch(r"(\d{7,})B", str(value))
+    return f"{int(m.group(1)) / 1024 ** 3:.1f}GiB" if m else str(value)
+
+
+def memory_figure(study, phases):
+    """Peak memory per GPU (bars) against capacity (ticks) of every point that reports both, one panel per phase."""
+    gib = 1024.0 ** 3
+    panels = []
+    for p in phases:
+        rows = []
+        for i in study.indices(phase=p):
+            if not (study.ok(i) or study.infeasible(i)):
+                continue
+            peak = study.metric("memory_per_gpu_bytes.total", i) / gib
+            cap = study.metric("memory_capacity_bytes", i) / gib
+            if finite(peak) and finite(cap):
+                g = study.points["group"][i]
+                name = (display_label(study.points["label"][i]) if g == "proposals" else
+                        f"{g}={value_text(study.points['value'][i])}")
+                rows.append((name, peak, cap))
+        if rows:
+            panels.append((p, rows))
+    if not panels:
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no point reports both its peak memory and its capacity", ha="center")
+        return fig
+    heights = [len(rows) + 1.5 for _, rows in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 0.28 * sum(heights) + 0.6), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (p, rows) in zip(axes.flat, panels):
+        y = np.arange(len(rows))[::-1]
+        over = [peak > cap for _, peak, cap in rows]
+        ax.barh(y, [peak for _, peak, _ in rows], 0.7, color=[("#c0392b" if o else PHASE_COLORS.get(p, "#888"))
+                                                                for o in over])
+        ax.scatter([cap for _, _, cap in rows], y, marker="|", s=260, color="#111", zorder=3,
+                   label="capacity per GPU")
+        for yi, (_, peak, cap), o in zip(y, rows, over):
+            ax.annotate(f"{peak:.1f}" + (" (over)" if o else ""), (max(peak, cap), yi), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=7)
+        ax.set_yticks(y, [name for name, _, _ in rows], fontsize=8)
+        ax.set_xlabel("GiB per GPU (bar: peak memory; tick: capacity; red: over capacity)")
+        ax.set_title(p, fontsize=10, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
 
 
 def breakdown_values(study, label, phase, kinds):
@@ -1096,9 +1151,18 @@ def section_sensitivity(doc, study):
 
 
 def sweep_metrics(study, group, phase):
-    idx = [i for i in study.indices(group=group, phase=phase) if study.ok(i)]
+    idx = [i for i in study.indices(group=group, phase=phase) if study.ok(i) or study.infeasible(i)]
     names = SWEEP_METRICS.get(phase, ("step_time_s",))
-    return [m for m in names if any(finite(study.metric(m, i)) for i in idx)]
+    out = [m for m in names if any(finite(study.metric(m, i)) for i in idx)]
+    # Peak memory where the sweep moves it or a point does not fit (a capacity or memory-saving sweep).
+    peaks = {study.metric(PEAK_MEMORY, i) for i in idx if finite(study.metric(PEAK_MEMORY, i))}
+    if len(peaks) > 1 or (peaks and any(study.infeasible(i) for i in idx)):
+        out.append(PEAK_MEMORY)
+    return out
+
+
+PEAK_MEMORY = "memory_per_gpu_bytes.total"
+METRIC_SCALE = {PEAK_MEMORY: 1.0 / 1024 ** 3}  # shown in GiB
 
 
 def sweep_axis(study, group):
@@ -1123,9 +1187,10 @@ def sweep_section(doc, study, group):
     metrics = [m for m in dict.fromkeys(m for _, m in panels)]
     rows = []
     for i in study.indices(group=group):
+        kept = study.ok(i) or study.infeasible(i)  # an infeasible point's metrics are kept
         rows.append([study.points["value"][i], study.points["phase"][i]] +
-                    [num(study.metric(m, i), 4) if study.ok(i) else DASH for m in metrics] +
-                    [study.points["status"][i]])
+                    [num(study.metric(m, i) * METRIC_SCALE.get(m, 1.0), 4) if kept else DASH for m in metrics] +
+                    ["infeasible (see Failed points)" if study.infeasible(i) else study.points["status"][i]])
     rows.sort(key=lambda r: (r[1], sort_value(study, group, r[0])))
     doc.table(f"table-sweep-{slug(group)}", ["value", "phase"] + [METRIC_LABELS.get(m, m) for m in metrics] +
               ["status"], rows, numeric=range(2, 2 + len(metrics)))
@@ -1146,16 +1211,22 @@ def sweep_figure(study, group, panels):
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax, (p, m) in zip(axes.flat, panels):
-        idx = [i for i in study.indices(group=group, phase=p) if study.ok(i)]
+        idx = [i for i in study.indices(group=group, phase=p) if study.ok(i) or study.infeasible(i)]
         numeric = all(finite(study.points["value_num"][i]) for i in idx)
         if numeric:  # by value; else categorical, in the order of the study
             idx.sort(key=lambda i: study.points["value_num"][i])
         xs = [study.points["value_num"][i] * scale for i in idx] if numeric else list(range(len(idx)))
-        ys = [study.metric(m, i) for i in idx]
-        ax.plot(xs, ys, marker="o", color=PHASE_COLORS.get(p, "#333"), label=p)
+        ys = [study.metric(m, i) * METRIC_SCALE.get(m, 1.0) for i in idx]
+        ax.plot(xs, ys, marker="o", color=PHASE_COLORS.get(p, "#333"), label=p, ls="-" if numeric else "none")
+        bad = [(x, y) for x, y, i in zip(xs, ys, idx) if study.infeasible(i)]
+        if bad:  # over memory capacity: hollow, red-edged
+            ax.scatter(*zip(*bad), s=40, facecolors="white", edgecolors="#c0392b", zorder=3, label="infeasible")
+            ax.legend(frameon=False, fontsize=7)
         if log and numeric and all(x > 0 for x in xs):
             ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [study.points["value"][i] for i in idx], rotation=30 if len(xs) > 5 else 0, fontsize=8)
+        long = len(xs) > 5 or not numeric
+        ax.set_xticks(xs, [value_text(study.points["value"][i]) for i in idx], rotation=35 if long else 0,
+                      ha="right" if long else "center", fontsize=8)
         ax.minorticks_off()
         ax.set_xlabel(xlabel)
         ax.set_title(f"{p}: {METRIC_LABELS.get(m, m)}", fontsize=10)

@@ -83,6 +83,7 @@ def metrics_of(phase, kinds, exposed, bubble, step_time):
     m["memory_per_gpu_bytes.gradients"] = 24e9 if phase == "train" else nan
     m["memory_per_gpu_bytes.optimizer"] = 20e9 if phase == "train" else nan
     m["memory_capacity_bytes"] = 80e9
+    m["memory_per_gpu_bytes.total"] = sum(v for k, v in m.items() if k.startswith("memory_per_gpu_bytes.") and v == v)
     m["stream_busy_s.compute"] = sum(v for k, v in kinds.items() if k not in COMM_KINDS)
     m["stream_busy_s.comm"] = sum(kinds[k] for k in COMM_KINDS)
     return m
@@ -111,6 +112,14 @@ def build_points(minimal):
         if status != "ok":
             m = dict.fromkeys(m, float("nan"))
         rows.append((f"nvl-{domain}", "nvlink-domain", "decode", str(domain), float(domain), status, m))
+    # HBM capacity for training: the 94 GB peak fits only the largest; the others are infeasible, metrics kept.
+    for cap in (64e9, 80e9, 96e9, 141e9):
+        m = metrics_of("train", *step("train", 1.0, 1.0))
+        m["memory_capacity_bytes"] = cap
+        peak = m["memory_per_gpu_bytes.total"]
+        status = "ok" if peak <= cap else (f"infeasible: deployment 'fake-train' needs {peak / 1e9:g} GB per GPU at "
+                                           f"its peak, more than the {cap / 1e9:g} GB of 'fake' (hbm.capacity)")
+        rows.append((f"hbm-{cap / 1e9:g}GB", "hbm-capacity", "train", f"{cap / 1e9:g}GB", cap, status, m))
     return rows
 
 

@@ -303,6 +303,7 @@ class FullStudy(ReportCase):
             groups = [x.decode() for x in pts["group"][()]]
             phases = [x.decode() for x in pts["phase"][()]]
             status = [x.decode() for x in pts["status"][()]]
+            values = [x.decode() for x in pts["value"][()]]
             m = f["metrics"]
             parts = [np.nan_to_num(m[f"memory_per_gpu_bytes.{k}"][()]) for k in
                      ("weights", "gradients", "optimizer", "activations", "kv_cache")]
@@ -321,6 +322,22 @@ class FullStudy(ReportCase):
         self.assertIn(f"**Memory.** {len(over)} proposal points ({len(over)} in train) need more memory", summary)
         for lab, _ in over:
             self.assertIn(f"`{lab}` (train): ", section(self.md, SECTIONS[2]))
+        # The figure of peak against capacity, and the capacity sweep: infeasible points keep their metrics (the
+        # peak memory column shows them) and say so.
+        self.assertIn("figures/memory-capacity.png", section(self.md, SECTIONS[2]))
+        self.assertTrue(os.path.exists(os.path.join(self.out, "figures", "memory-capacity.png")))
+        sweep = self.tables["table-sweep-hbm-capacity"]
+        peak_col = sweep[0].index("peak memory per GPU (GiB)")
+        by_value = {r[0]: r for r in sweep[1:]}
+        sweep_points = [(v, st, t, c) for v, g, st, t, c in
+                        zip(values, groups, status, total, capacity) if g == "hbm-capacity"]
+        self.assertEqual(len(by_value), len(sweep_points))
+        for v, st, t, c in sweep_points:
+            row = by_value[v]
+            self.assertAlmostEqual(float(row[peak_col]), t / gib, places=2)
+            self.assertEqual(row[-1], "infeasible (see Failed points)" if t > c else "ok")
+            self.assertEqual(st.startswith("infeasible"), t > c)
+        self.assertIn("infeasible", [st.split(":")[0] for st in status])
 
     def test_breakdown_sweeps_numerics_roofline(self):
         self.assertIn("table-breakdown-train", self.tables)

@@ -272,6 +272,30 @@ TEST_CASE("study file errors name the file, line, key and what was expected", "[
     CHECK_THAT(what, Catch::Contains("fp8_flops"));
     CHECK_THAT(what, Catch::Contains("study point 'baseline' (train)"));
   }
+  SECTION("two points of a sweep with the same label") {
+    const std::string text = small_study("bad", R"(  - name: savings
+    phases: [train]
+    keys: [deploy.memory.recompute_norm, deploy.memory.ema_on_cpu]
+    values:
+      - {label: norm, deploy.memory.recompute_norm: false, deploy.memory.ema_on_cpu: true}
+      - {label: norm, deploy.memory.recompute_norm: true, deploy.memory.ema_on_cpu: false}
+)");
+    const auto [path, what] = study_error(dir, text);
+    CHECK_THAT(what, Catch::Contains("sweeps[1].values"));
+    CHECK_THAT(what, Catch::Contains("expected distinct values"));
+    CHECK_THAT(what, Catch::Contains("'norm' again"));
+  }
+  SECTION("a label that is not a name") {
+    const std::string text = small_study("bad", R"(  - name: savings
+    phases: [train]
+    keys: [deploy.memory.recompute_norm, deploy.memory.ema_on_cpu]
+    values:
+      - {label: [a], deploy.memory.recompute_norm: false, deploy.memory.ema_on_cpu: true}
+)");
+    const auto [path, what] = study_error(dir, text);
+    CHECK_THAT(what, Catch::StartsWith(file_line(path, text, "label: [a]")));
+    CHECK_THAT(what, Catch::Contains("label: expected a non-empty name for the point"));
+  }
   SECTION("the command line prints one error line and exits 2") {
     const std::string path = dir.file("bad.yaml", small_study("bad", "tables: [kernel]\n"));
     const Run r = run({"study", path, "--evaluator", "fake", "--dry-run"}, fake_env());
@@ -281,6 +305,38 @@ TEST_CASE("study file errors name the file, line, key and what was expected", "[
     CHECK_THAT(r.err, Catch::Contains("tables[0]: expected a table the evaluator 'fake' produces"));
     CHECK_THAT(r.err, Catch::Contains("found 'kernel'"));
   }
+}
+
+TEST_CASE("a sweep value that sets several keys is named by its label, else by its first key's value",
+          "[report][study]") {
+  TempDir dir;
+  const std::string path = dir.file("labels.yaml", small_study("labels", R"(  - name: savings
+    phases: [train]
+    keys: [deploy.memory.recompute_norm, deploy.memory.ema_on_cpu]
+    values:
+      - {label: norm-off, deploy.memory.recompute_norm: false, deploy.memory.ema_on_cpu: true}
+      - {label: ema-off, deploy.memory.recompute_norm: true, deploy.memory.ema_on_cpu: false}
+      - {deploy.memory.recompute_norm: false, deploy.memory.ema_on_cpu: false}
+)"));
+  StudyLoadOptions o;
+  o.configs_dir = kConfigs;
+  const StudySpec spec = load_study(path, o);
+  REQUIRE(spec.sweeps.size() == 2);
+  const StudySweep& sw = spec.sweeps[1];
+  REQUIRE(sw.values.size() == 3);
+  CHECK(sw.values[0].text == "norm-off");
+  CHECK(sw.values[1].text == "ema-off");
+  CHECK(sw.values[2].text == "false");
+  CHECK(std::isnan(sw.values[0].number));
+  // The label names the point; the keys still set both switches.
+  REQUIRE(sw.values[1].sets.size() == 2);
+  CHECK(sw.values[1].sets[0].value == "true");
+  CHECK(sw.values[1].sets[1].value == "false");
+  const std::vector<StudyPoint> points = enumerate_points(spec);
+  std::vector<std::string> names;
+  for (const StudyPoint& p : points)
+    if (p.group == "savings") names.push_back(p.value);
+  CHECK(names == std::vector<std::string>{"norm-off", "ema-off", "false"});
 }
 
 TEST_CASE("a study gives the same datasets on 1 and 2 threads, and lists its points in a dry run", "[report][study]") {
@@ -508,8 +564,8 @@ TEST_CASE("the default study lists its points in a dry run", "[report][study]") 
   REQUIRE(r.exit_code == 0);
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j.at("study") == "deepseek-v3-proposals");
-  // 8 proposals x 3 phases, 5 scale-out bandwidths and 6 NVLink domain sizes for decode.
-  CHECK(j.at("points") == 8 * 3 + 5 + 6);
+  // 8 proposals x 3 phases, 5 scale-out bandwidths and 6 NVLink domain sizes for decode, 4 HBM capacities for training.
+  CHECK(j.at("points") == 8 * 3 + 5 + 6 + 4);
   CHECK(j.at("point_list")[0].at("label") == "baseline");
   CHECK(j.at("point_list")[0].at("phase") == "train");
 }
