@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "core/text.h"
 #include "models/components.h"
 #include "report/trace_rules.h"
+#include "sim/exec/metrics.h"
 #include "sim/hardware.h"
 #include "sim/net/cluster.h"
 
@@ -51,7 +53,40 @@ nlohmann::json to_json(const ComponentSpec& spec) {
   return j;
 }
 
+// `describe metrics`: the metric registry (sim/exec/metrics.h), every name with the attributes results.h5 gives it.
+int describe_metrics(const DescribeArgs& a) {
+  std::vector<std::string> names;
+  for (Phase p : {Phase::Train, Phase::Prefill, Phase::Decode}) {
+    for (auto& n : exec::metric_names(p, true)) names.push_back(std::move(n));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  if (a.json) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& n : names) {
+      nlohmann::json m = exec::metric_info(n)->attributes();
+      nlohmann::json phases = nlohmann::json::array();
+      for (Phase p : {Phase::Train, Phase::Prefill, Phase::Decode}) {
+        const auto in = exec::metric_names(p, true);
+        if (std::binary_search(in.begin(), in.end(), n)) phases.push_back(to_string(p));
+      }
+      m["phases"] = phases;
+      j[n] = m;
+    }
+    std::puts(nlohmann::json{{"metrics", j}}.dump(2).c_str());
+    return 0;
+  }
+  fmt::print("metrics of a step and of a study point (sim/exec/metrics.h); results.h5 keeps each one's entry as the\n"
+             "attributes of its /metrics dataset:\n");
+  for (const exec::MetricSpec& m : exec::metric_registry()) {
+    const std::string name = std::string(m.name) + (std::string_view(m.name).ends_with('.') ? "<member>" : "");
+    fmt::print("  {:<32} {:<9} {}\n", name, m.unit, m.description);
+  }
+  return 0;
+}
+
 int run_describe(const DescribeArgs& a, const RunOptions& opts) {
+  if (a.component == "metrics") return opts.validate_only ? 0 : describe_metrics(a);
   std::vector<const ComponentSpec*> specs = model_component_specs();
   for (const ComponentSpec* s : sim_component_specs()) specs.push_back(s);
   for (const ComponentSpec* s : net::net_component_specs()) specs.push_back(s);
@@ -64,7 +99,8 @@ int run_describe(const DescribeArgs& a, const RunOptions& opts) {
       if (s->name == a.component) chosen.push_back(s);
     }
     if (chosen.empty()) {
-      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + ")", quote(a.component));
+      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + ") or metrics",
+                        quote(a.component));
     }
     specs = chosen;
   }
@@ -87,7 +123,8 @@ int run_describe(const DescribeArgs& a, const RunOptions& opts) {
 CommandRunner add_describe_command(CLI::App& app) {
   auto args = std::make_shared<DescribeArgs>();
   CLI::App* cmd = app.add_subcommand("describe", "List the config components and their parameter tables");
-  cmd->add_option("component", args->component, "one component (model, deployment, ...)");
+  cmd->add_option("component", args->component,
+                  "one component (model, deployment, ...), or `metrics`: the metrics of a step and a study point");
   cmd->add_flag("--json", args->json, "print the tables as one JSON object {\"components\": [...]}");
   return [args](const RunOptions& opts) { return run_describe(*args, opts); };
 }

@@ -21,14 +21,16 @@
 #include "cli/common.h"
 #include "cli/compare_step.h"
 #include "core/error.h"
-#include "report/study.h"
-#include "report/study_comm.h"
-#include "report/study_fake.h"
-#include "report/study_run.h"
-#include "report/study_step.h"
+#include "study/spec.h"
+#include "study/comm.h"
+#include "study/fake.h"
+#include "study/run.h"
+#include "study/step_evaluator.h"
 #include "sim/exec/op_cost.h"
 
 namespace v3sim::cli {
+
+using namespace v3sim::study;  // the study library this command drives
 
 namespace {
 
@@ -140,9 +142,9 @@ std::string default_reference() {
   return (std::filesystem::path(configs_dir()) / ".." / "tests" / "data" / "reference" / "deepseek-v3.yaml").string();
 }
 
-// The evaluators `--evaluator` can name. "step" is the whole-step simulator (report/study_step.h) with one kernel
+// The evaluators `--evaluator` can name. "step" is the whole-step simulator (study/step_evaluator.h) with one kernel
 // cache for the whole study, kept in the --kernel-cache file (none when `persist` is false: a dry run writes
-// nothing); "fake" is the test-only stand-in of report/study_fake.h (options from $V3SIM_FAKE_EVALUATOR).
+// nothing); "fake" is the test-only stand-in of study/fake.h (options from $V3SIM_FAKE_EVALUATOR).
 std::unique_ptr<PointEvaluator> make_evaluator(const StudyArgs& a, bool persist) {
   if (a.evaluator == "fake") return make_fake_evaluator(fake_evaluator_options_from_env());
   if (a.evaluator == "step") {
@@ -188,6 +190,7 @@ int run_study_command(const StudyArgs& a, StudyComm& comm, const RunOptions& opt
   StudyLoadOptions lo;
   lo.configs_dir = configs_dir();
   lo.sets = a.sets;
+  lo.set_origin = "--set";
   const StudySpec spec = load_study(path, lo);
   const std::vector<StudyPoint> points = enumerate_points(spec);
   const std::unique_ptr<PointEvaluator> evaluator = make_evaluator(a, !a.dry_run && !opts.validate_only);
@@ -214,6 +217,8 @@ int run_study_command(const StudyArgs& a, StudyComm& comm, const RunOptions& opt
   StudyRunOptions o;
   o.out_dir = a.output.empty() ? "out/" + spec.name : a.output;
   o.resume = a.resume;
+  o.out_dir_name = "-o";
+  o.resume_name = "--resume";
   o.threads = a.threads;
   if (o.threads <= 0) {
     const int cores = static_cast<int>(std::thread::hardware_concurrency());
@@ -289,7 +294,7 @@ CommandRunner add_study_command(CLI::App& app) {
   cmd->add_option("--kernel-cache", a->kernel_cache,
                   "kernel-result cache shared by the points and with later runs (default: $V3SIM_CACHE, else "
                   "~/.cache/v3sim/kernels.txt; 'none': in memory only)");
-  // Test-only: `--evaluator fake` runs report/study_fake.h's stand-in instead of the step simulator.
+  // Test-only: `--evaluator fake` runs study/fake.h's stand-in instead of the step simulator.
   cmd->add_option("--evaluator", a->evaluator, "point evaluator: step, or fake (test-only)")->group("");
   add_set_option(*cmd, a->sets);
   return [a](const RunOptions& opts) { return run_study(*a, opts); };

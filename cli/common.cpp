@@ -55,7 +55,7 @@ std::string resolve_deployment_model(const std::string& deploy_path, const std::
 std::vector<Override> parse_overrides(const std::vector<std::string>& sets, const std::vector<std::string>& documents) {
   std::vector<Override> out;
   for (const auto& s : sets) {
-    Override o = parse_override(s);
+    Override o = parse_override(s, "--set");
     bool known = false;
     std::string list;
     for (const auto& d : documents) {

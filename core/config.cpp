@@ -420,11 +420,11 @@ void apply_override(ConfigNode& root, std::string_view key_path, std::string_vie
   node->set(parts.back(), convert(y, loc.file, path, loc.line));
 }
 
-Override parse_override(std::string_view text) {
+Override parse_override(std::string_view text, const std::string& origin) {
   Override o;
   o.text = std::string(text);
   size_t eq = text.find('=');
-  SourceLoc loc{"--set " + std::string(text), 0};
+  SourceLoc loc{origin + " " + std::string(text), 0};
   if (eq == std::string_view::npos) {
     throw ConfigError(loc, "", "KEY.PATH=VALUE with the key prefixed by its document (model., deploy., hw., cluster.)",
                       "no '='");

@@ -99,7 +99,7 @@ void merge_config(ConfigNode& base, const ConfigNode& over);
 // Throws ConfigError when the path runs through a non-map or the value is not valid YAML.
 void apply_override(ConfigNode& root, std::string_view key_path, std::string_view value, const SourceLoc& loc);
 
-// One `--set` argument split into the document it addresses ("model", "deploy", "hw", "cluster", ...), the key
+// One override (the command line's `--set`) split into the document it addresses ("model", "deploy", "hw", "cluster", ...), the key
 // path inside it and the value: "deploy.parallelism.ep=32" -> {"deploy", "parallelism.ep", "32"}.
 struct Override {
   std::string document;
@@ -107,7 +107,8 @@ struct Override {
   std::string value;
   std::string text;  // as given, for error locations
 };
-// Throws ConfigError when the text has no '=', no document prefix, or an empty key.
-Override parse_override(std::string_view text);
+// Throws ConfigError when the text has no '=', no document prefix, or an empty key; its location is
+// "ORIGIN TEXT" (the command line passes its flag as the origin).
+Override parse_override(std::string_view text, const std::string& origin = "override");
 
 }  // namespace v3sim

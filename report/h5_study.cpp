@@ -268,7 +268,13 @@ void write_study_results(const std::string& path, const StudyResults& r) {
     }
     {
       Id metrics(w.group(file.get(), "metrics"), H5Gclose);
-      for (const auto& [name, col] : r.metrics) w.doubles(metrics.get(), name, col);
+      for (const auto& [name, col] : r.metrics) {
+        w.doubles(metrics.get(), name, col);
+        const auto attrs = r.metric_attrs.find(name);
+        if (attrs == r.metric_attrs.end() || attrs->second.empty()) continue;
+        Id ds(H5Dopen2(metrics.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+        for (const auto& [k, v] : attrs->second) w.string_attr(ds.get(), k, v);
+      }
     }
     {
       Id tables(w.group(file.get(), "tables"), H5Gclose);
@@ -340,6 +346,11 @@ StudyResults read_study_results(const std::string& path) {
       auto col = rd.numbers<double>(metrics.get(), name, "/metrics/" + name, H5T_NATIVE_DOUBLE);
       if (col.size() != r.index.size()) throw bad_file(path, fmt::format("/metrics/{} of another length", name));
       r.metrics.emplace_back(name, std::move(col));
+      Id ds(H5Dopen2(metrics.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+      std::map<std::string, std::string> attrs;
+      hsize_t idx = 0;
+      if (ds.ok()) H5Aiterate2(ds.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, collect_attr, &attrs);
+      if (!attrs.empty()) r.metric_attrs[name] = std::move(attrs);
     }
   }
   if (H5Lexists(file.get(), "tables", H5P_DEFAULT) > 0) {

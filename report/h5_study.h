@@ -5,7 +5,10 @@
 //   /points         1-D datasets of length n, in point order: index int64, label, group, phase, value, status
 //                   (variable-length UTF-8 strings), value_num float64 (SI base units, NaN when not a number)
 //   /metrics        one float64 dataset of length n per metric, NaN where the metric does not apply or the point
-//                   failed
+//                   failed; string attributes from the evaluator's metric registry (sim/exec/metrics.h): unit,
+//                   label, description, and where they apply family (its prefix, "breakdown_s."), sweep (the order
+//                   in a phase's sensitivity curves) with sweep_phases ("train,decode"), and traits such as stream
+//                   (compute or comm, of a breakdown_s.<op kind>)
 //   /tables/<name>  attributes title, source, columns (the column names in order, joined by ","); one dataset per
 //                   column (float64 or string) with attribute unit
 // Written to a temporary name and renamed. Only report/h5*.cpp include HDF5.
@@ -29,6 +32,7 @@ struct StudyResults {
   std::vector<std::string> label, group, phase, value, status;
   std::vector<double> value_num;
   std::vector<std::pair<std::string, std::vector<double>>> metrics;  // sorted by name
+  std::map<std::string, std::map<std::string, std::string>> metric_attrs;  // by metric: its dataset's attributes
   std::vector<Table> tables;                                         // sorted by name
 
   size_t size() const { return index.size(); }

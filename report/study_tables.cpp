@@ -176,7 +176,7 @@ Table numerics_error_table(const std::vector<NumericsAccumulator>& accumulators,
                         numerics::to_string(o.dist), o.seed);
   std::vector<std::string> labels;
   for (const auto& a : accumulators) labels.push_back(a.label);
-  t.source = "sim/numerics/error_study (as `v3sim numerics gemm --sweep-k`): " + join(labels) +
+  t.source = "sim/numerics/error_study (what `v3sim numerics gemm` computes over a range of K): " + join(labels) +
              "; errors against the FP64 product of the same quantized inputs";
   t.columns.reserve(5);
   TableColumn& name = t.add_text("accumulator");

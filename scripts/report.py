@@ -59,19 +59,10 @@ PHASES = ("train", "prefill", "decode")
 PHASE_COLORS = {"train": "#4c72b0", "prefill": "#dd8452", "decode": "#55a868"}
 DASH = "\u2014"
 STUDY_HINT = "`v3sim study configs/studies/deepseek-v3-proposals.yaml -o out/deepseek-v3-proposals`"
-# The metrics a sensitivity curve shows for a phase, in order; those with no data are left out.
-SWEEP_METRICS = {
-    "decode": ("tpot_ms", "tokens_per_s_per_request", "tokens_per_s_per_gpu"),
-    "prefill": ("ttft_ms", "tokens_per_s_per_gpu"),
-    "train": ("step_time_s", "tokens_per_s_per_gpu", "mfu"),
-}
-METRIC_LABELS = {
-    "step_time_s": "step time (s)", "tokens_per_s_per_gpu": "tokens/s per GPU",
-    "tokens_per_s_per_node": "tokens/s per node", "mfu": "MFU", "ttft_ms": "TTFT (ms)", "tpot_ms": "TPOT (ms)",
-    "tokens_per_s_per_request": "tokens/s per request",
-    "gpu_hours_per_trillion_tokens": "GPU hours per trillion tokens",
-    "memory_per_gpu_bytes.total": "peak memory per GPU (GiB)",
-}
+GIB = 1024.0 ** 3
+# What a metric is (its label, unit, which sensitivity curves draw it, which stream an op kind runs on) comes from the
+# attributes of its /metrics dataset, which v3sim writes from its metric registry (sim/exec/metrics.h): a metric
+# added there reaches this report without a change here.
 
 
 class ReportError(Exception):
@@ -169,6 +160,7 @@ class Study:
     points: dict  # column -> list
     metrics: dict  # name -> np.ndarray
     tables: dict  # name -> Table
+    metric_attrs: dict = field(default_factory=dict)  # name -> {attribute: text} (unit, label, sweep, stream, ...)
 
     def n(self):
         return len(self.points["label"])
@@ -179,6 +171,28 @@ class Study:
 
     def ok(self, i):
         return self.points["status"][i] == "ok"
+
+    def attr(self, name, key, default=""):
+        return str(self.metric_attrs.get(name, {}).get(key, default))
+
+    def scale(self, name):
+        """The factor a metric is shown with: bytes in GiB."""
+        return 1.0 / GIB if self.attr(name, "unit") == "bytes" else 1.0
+
+    def label(self, name):
+        """A metric's label (the registry's), its unit as shown; the name where the file has no label."""
+        label = self.attr(name, "label", name)
+        return label.replace("(bytes", "(GiB") if self.attr(name, "unit") == "bytes" else label
+
+    def sweep_metrics(self, phase):
+        """The metrics a phase's sensitivity curves draw, in the registry's order."""
+        drawn = [(int(self.attr(m, "sweep")), m) for m in self.metrics
+                 if self.attr(m, "sweep").isdigit() and phase in self.attr(m, "sweep_phases").split(",")]
+        return [m for _, m in sorted(drawn)]
+
+    def is_comm_kind(self, kind):
+        """Does an op kind of the breakdown run on the communication stream?"""
+        return self.attr("breakdown_s." + kind, "stream") == "comm"
 
     def infeasible(self, i):
         """Ran, but its peak memory exceeds the capacity (its metrics are kept, the point is not a result)."""
@@ -262,13 +276,14 @@ def read_study(path, f):
     for col, values in points.items():
         if len(values) != n:
             raise ReportError(f"{path}: /points/{col} has {len(values)} entries, /points/label {n}")
-    metrics = {}
+    metrics, metric_attrs = {}, {}
     for k in f.get("metrics", {}).keys():
         metrics[k] = np.asarray(f["metrics"][k][()], dtype=np.float64)
+        metric_attrs[k] = attrs_of(f["metrics"][k])
         if metrics[k].shape != (n,):
             raise ReportError(f"{path}: /metrics/{k} has shape {metrics[k].shape}, expected one value per point ({n})")
     tables = {k: read_table(k, f["tables"][k]) for k in f.get("tables", {}).keys()}
-    return Study(path, attrs, points, metrics, tables)
+    return Study(path, attrs, points, metrics, tables, metric_attrs)
 
 
 @dataclass
@@ -900,20 +915,10 @@ def gain_figure(study, labels, phases):
     return fig
 
 
-# Op kinds that run on the communication stream (models/op.cpp to_string(OpKind)): they overlap the compute stream,
-# which only waits for them when they are exposed.
-COMM_KIND_KEYS = ("all_to_all", "alltoall", "all_gather", "reduce_scatter", "all_reduce", "send_recv", "p2p",
-                  "dispatch", "combine", "comm")
-
-
-def is_comm_kind(kind):
-    return model_class_of(kind, COMM_KIND_KEYS)
-
-
 def breakdown_kinds(study):
     """The op kinds of breakdown_s.<kind>: compute kinds by name, then communication kinds by name."""
     kinds = sorted(k[len("breakdown_s."):] for k in study.metrics if k.startswith("breakdown_s."))
-    return [k for k in kinds if not is_comm_kind(k)] + [k for k in kinds if is_comm_kind(k)]
+    return [k for k in kinds if not study.is_comm_kind(k)] + [k for k in kinds if study.is_comm_kind(k)]
 
 
 def section_breakdown(doc, study):
@@ -1061,9 +1066,9 @@ def breakdown_values(study, label, phase, kinds):
     return {n: study.metric(n, i) for n in names}
 
 
-def kind_colors(kinds):
-    compute = [k for k in kinds if not is_comm_kind(k)]
-    comm = [k for k in kinds if is_comm_kind(k)]
+def kind_colors(study, kinds):
+    compute = [k for k in kinds if not study.is_comm_kind(k)]
+    comm = [k for k in kinds if study.is_comm_kind(k)]
     cool = [c for j, c in enumerate(plt.get_cmap("tab20").colors) if j not in (6, 7)]  # tab20 6, 7: the reds
     warm = plt.get_cmap("Reds")(np.linspace(0.85, 0.35, max(2, len(comm))))
     out = {k: cool[j % len(cool)] for j, k in enumerate(compute)}
@@ -1074,20 +1079,20 @@ def kind_colors(kinds):
 def breakdown_figure(study, labels, phases, kinds):
     width = min(11.5, 3.6 * len(phases) + 1.6)
     fig, axes = plt.subplots(1, len(phases), figsize=(width, 0.5 * len(labels) + 1.9), sharey=True, squeeze=False)
-    colors = kind_colors(kinds)
+    colors = kind_colors(study, kinds)
     y = np.arange(len(labels))
     for ax, p in zip(axes[0], phases):
         values = [breakdown_values(study, lab, p, kinds) for lab in labels]
         scale, unit = time_unit([v["step_time_s"] for v in values])
         left, comm_left = np.zeros(len(labels)), np.zeros(len(labels))
-        stacks = [(f"breakdown_s.{k}", k, colors[k], None) for k in kinds if not is_comm_kind(k)]
+        stacks = [(f"breakdown_s.{k}", k, colors[k], None) for k in kinds if not study.is_comm_kind(k)]
         stacks += [("exposed_comm_s", "exposed comm", "#c44e52", "////"), ("bubble_s", "bubble", "#c8c8c8", "..")]
         for key, name, color, hatch in stacks:
             w = np.array([v[key] * scale if finite(v[key]) else 0 for v in values])
             ax.barh(y - 0.12, w, height=0.56, left=left, color=color, hatch=hatch, label=name, edgecolor="white",
                     lw=0.4)
             left += w
-        for k in [k for k in kinds if is_comm_kind(k)]:
+        for k in [k for k in kinds if study.is_comm_kind(k)]:
             w = np.array([v[f"breakdown_s.{k}"] * scale if finite(v[f"breakdown_s.{k}"]) else 0 for v in values])
             ax.barh(y + 0.3, w, height=0.2, left=comm_left, color=colors[k], label=k, edgecolor="white", lw=0.3)
             comm_left += w
@@ -1118,7 +1123,7 @@ def breakdown_table(doc, study, labels, phase, kinds):
     scale, unit = time_unit([v["step_time_s"] for v in values.values()])
     rows = [["step time"] + [num(v["step_time_s"] * scale, 4) for v in values.values()]]
     for k in used:
-        rows.append([k + (" (comm stream)" if is_comm_kind(k) else "")] +
+        rows.append([k + (" (comm stream)" if study.is_comm_kind(k) else "")] +
                     [num(v[f"breakdown_s.{k}"] * scale) for v in values.values()])
     rows.append(["exposed comm"] + [num(v["exposed_comm_s"] * scale) for v in values.values()])
     rows.append(["bubble"] + [num(v["bubble_s"] * scale) for v in values.values()])
@@ -1152,8 +1157,7 @@ def section_sensitivity(doc, study):
 
 def sweep_metrics(study, group, phase):
     idx = [i for i in study.indices(group=group, phase=phase) if study.ok(i) or study.infeasible(i)]
-    names = SWEEP_METRICS.get(phase, ("step_time_s",))
-    out = [m for m in names if any(finite(study.metric(m, i)) for i in idx)]
+    out = [m for m in study.sweep_metrics(phase) if any(finite(study.metric(m, i)) for i in idx)]
     # Peak memory where the sweep moves it or a point does not fit (a capacity or memory-saving sweep).
     peaks = {study.metric(PEAK_MEMORY, i) for i in idx if finite(study.metric(PEAK_MEMORY, i))}
     if len(peaks) > 1 or (peaks and any(study.infeasible(i) for i in idx)):
@@ -1162,7 +1166,6 @@ def sweep_metrics(study, group, phase):
 
 
 PEAK_MEMORY = "memory_per_gpu_bytes.total"
-METRIC_SCALE = {PEAK_MEMORY: 1.0 / 1024 ** 3}  # shown in GiB
 
 
 def sweep_axis(study, group):
@@ -1189,10 +1192,10 @@ def sweep_section(doc, study, group):
     for i in study.indices(group=group):
         kept = study.ok(i) or study.infeasible(i)  # an infeasible point's metrics are kept
         rows.append([study.points["value"][i], study.points["phase"][i]] +
-                    [num(study.metric(m, i) * METRIC_SCALE.get(m, 1.0), 4) if kept else DASH for m in metrics] +
+                    [num(study.metric(m, i) * study.scale(m), 4) if kept else DASH for m in metrics] +
                     ["infeasible (see Failed points)" if study.infeasible(i) else study.points["status"][i]])
     rows.sort(key=lambda r: (r[1], sort_value(study, group, r[0])))
-    doc.table(f"table-sweep-{slug(group)}", ["value", "phase"] + [METRIC_LABELS.get(m, m) for m in metrics] +
+    doc.table(f"table-sweep-{slug(group)}", ["value", "phase"] + [study.label(m) for m in metrics] +
               ["status"], rows, numeric=range(2, 2 + len(metrics)))
 
 
@@ -1216,7 +1219,7 @@ def sweep_figure(study, group, panels):
         if numeric:  # by value; else categorical, in the order of the study
             idx.sort(key=lambda i: study.points["value_num"][i])
         xs = [study.points["value_num"][i] * scale for i in idx] if numeric else list(range(len(idx)))
-        ys = [study.metric(m, i) * METRIC_SCALE.get(m, 1.0) for i in idx]
+        ys = [study.metric(m, i) * study.scale(m) for i in idx]
         ax.plot(xs, ys, marker="o", color=PHASE_COLORS.get(p, "#333"), label=p, ls="-" if numeric else "none")
         bad = [(x, y) for x, y, i in zip(xs, ys, idx) if study.infeasible(i)]
         if bad:  # over memory capacity: hollow, red-edged
@@ -1229,7 +1232,7 @@ def sweep_figure(study, group, panels):
                       ha="right" if long else "center", fontsize=8)
         ax.minorticks_off()
         ax.set_xlabel(xlabel)
-        ax.set_title(f"{p}: {METRIC_LABELS.get(m, m)}", fontsize=10)
+        ax.set_title(f"{p}: {study.label(m)}", fontsize=10)
         ax.grid(alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()

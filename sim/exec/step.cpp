@@ -64,66 +64,18 @@ void validate_step(const StepInputs& in) {
   }
 }
 
-std::vector<std::string> metric_names(Phase phase) {
-  std::vector<std::string> names = {"step_time_s",    "tokens_per_s_per_gpu",  "tokens_per_s_per_node", "bubble_s",
-                                    "exposed_comm_s", "memory_capacity_bytes", "compute_sms",           "comm_sms"};
-  switch (phase) {
-    case Phase::Train:
-      names.insert(names.end(), {"mfu", "gpu_hours_per_trillion_tokens"});
-      break;
-    case Phase::Prefill:
-      names.insert(names.end(), {"ttft_ms"});
-      break;
-    case Phase::Decode:
-      names.insert(names.end(), {"tpot_ms", "tokens_per_s_per_request", "accepted_tokens_per_step"});
-      break;
-  }
-  for (int k = 0; k < static_cast<int>(OpKind::kCount); ++k) {
-    names.push_back(std::string("breakdown_s.") + to_string(static_cast<OpKind>(k)));
-  }
-  for (size_t c = 0; c < kMemCategories; ++c) {
-    names.push_back(std::string("memory_per_gpu_bytes.") + to_string(static_cast<MemCategory>(c)));
-  }
-  names.push_back("memory_per_gpu_bytes.total");
-  names.push_back("memory_peak_time_s");
-  names.push_back("memory_fits");
-  if (phase != Phase::Train) names.push_back("kv_requests_fit");
-  for (int s = 0; s < kStreams; ++s) names.push_back(std::string("stream_busy_s.") + to_string(static_cast<Stream>(s)));
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 std::vector<std::pair<std::string, double>> StepResult::metrics() const {
-  std::vector<std::pair<std::string, double>> m = {
-      {"step_time_s", step_time_s},
-      {"tokens_per_s_per_gpu", tokens_per_s_per_gpu},
-      {"tokens_per_s_per_node", tokens_per_s_per_node},
-      {"bubble_s", bubble_s},
-      {"exposed_comm_s", exposed_comm_s},
-      {"memory_capacity_bytes", memory_capacity_bytes},
-      {"compute_sms", static_cast<double>(compute_sms)},
-      {"comm_sms", static_cast<double>(comm_sms)},
-  };
-  switch (phase) {
-    case Phase::Train:
-      m.emplace_back("mfu", mfu);
-      m.emplace_back("gpu_hours_per_trillion_tokens", gpu_hours_per_trillion_tokens);
-      break;
-    case Phase::Prefill:
-      m.emplace_back("ttft_ms", ttft_ms);
-      break;
-    case Phase::Decode:
-      m.emplace_back("tpot_ms", tpot_ms);
-      m.emplace_back("tokens_per_s_per_request", tokens_per_s_per_request);
-      m.emplace_back("accepted_tokens_per_step", accepted_tokens_per_step);
-      break;
+  // The registry (metrics.h) lists them; those of other phases are absent.
+  const std::vector<std::string> names = metric_names(phase);
+  std::vector<std::pair<std::string, double>> m;
+  for (const MetricSpec& spec : metric_registry()) {
+    if (spec.get) {
+      if (std::binary_search(names.begin(), names.end(), spec.name)) m.emplace_back(spec.name, spec.get(*this));
+      continue;
+    }
+    if (!spec.members) continue;
+    for (auto& [k, v] : spec.members(*this)) m.emplace_back(spec.name + k, v);
   }
-  for (const auto& [k, v] : breakdown_s) m.emplace_back("breakdown_s." + k, v);
-  for (const auto& [k, v] : memory_per_gpu_bytes) m.emplace_back("memory_per_gpu_bytes." + k, v);
-  m.emplace_back("memory_peak_time_s", memory_peak_time_s);
-  m.emplace_back("memory_fits", fits ? 1.0 : 0.0);
-  if (phase != Phase::Train) m.emplace_back("kv_requests_fit", static_cast<double>(kv_requests_fit));
-  for (const auto& [k, v] : stream_busy_s) m.emplace_back("stream_busy_s." + k, v);
   std::sort(m.begin(), m.end());
   return m;
 }

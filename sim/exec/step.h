@@ -16,6 +16,7 @@
 #include "models/deployment.h"
 #include "models/model_config.h"
 #include "models/timeline.h"
+#include "sim/exec/metrics.h"
 #include "sim/exec/op_cost.h"
 #include "sim/hardware.h"
 #include "sim/net/cluster.h"
@@ -104,13 +105,11 @@ struct StepResult {
   uint64_t kernels_simulated = 0;  // cache misses of this step
   double wall_s = 0;               // simulator time
 
-  // Named scalars (the --json keys, breakdown_s.<kind>, memory_per_gpu_bytes.<category>, stream_busy_s.<stream>) for
-  // HDF5 summaries and studies. Metrics that do not apply to the phase are absent.
+  // The registry's metrics (metrics.h) of this phase, by name, for HDF5 summaries and studies; metric_names(phase)
+  // lists every name they can take.
   std::vector<std::pair<std::string, double>> metrics() const;
 };
 
-// The metric names metrics() can return for a phase (for a study to reject a metric nobody computes).
-std::vector<std::string> metric_names(Phase phase);
 
 // Checks that the deployment fits the cluster and the model fits GPU memory; throws ConfigError naming the key.
 void validate_step(const StepInputs& in);

@@ -3,12 +3,16 @@
 report reads, for the tests of scripts/report.py. Not a simulation: the numbers are made up to look like a
 DeepSeek-V3 proposal study on H800 (a ~20 s training step, ~1 s prefill, ~25 ms decode).
 
-    make_fake_study.py OUT.h5 [--minimal] [--traces DIR]
+    make_fake_study.py OUT.h5 [--minimal] [--traces DIR] [--registry METRICS.json]
 
 --minimal writes the points and metrics only (no /tables, no sweeps, one failed point), to check that every
 section of the report still appears and says what is missing. --traces DIR also writes two v3sim result files
-(format v3sim-result-1) there, one measured and one projected, like those under traces/.
+(format v3sim-result-1) there, one measured and one projected, like those under traces/. --registry takes v3sim's
+metric registry (`v3sim describe metrics --json`): each metric's dataset gets the attributes v3sim gives it, and a
+metric of the registry that a sensitivity curve draws but these made-up points lack gets made-up values too (so a
+metric added to the registry shows in the report of this fake study as in a real one).
 """
+import json
 import argparse
 import math
 import os
@@ -225,8 +229,21 @@ def validation_table(tables):
                                      ("source", "", cols[5])])
 
 
-def write_study(path, minimal):
+def add_registry_metrics(rows, registry):
+    """Made-up values of the registry's swept metrics the rows lack: 1 / step time, in each phase that has them."""
+    for name, attrs in registry.items():
+        if not attrs.get("sweep"):
+            continue
+        for r in rows:
+            m = r[6]
+            if name not in m and r[2] in attrs.get("phases", []):
+                m[name] = 1.0 / m["step_time_s"] if m["step_time_s"] == m["step_time_s"] else float("nan")
+
+
+def write_study(path, minimal, registry=None):
     rows = build_points(minimal)
+    if registry:
+        add_registry_metrics(rows, registry)
     with h5py.File(path, "w") as f:
         f.attrs["format"] = "v3sim-study-1"
         f.attrs["study"] = "deepseek-v3-proposals"
@@ -244,6 +261,9 @@ def write_study(path, minimal):
         m = f.create_group("metrics")
         for name in names:
             m.create_dataset(name, data=np.array([r[6].get(name, float("nan")) for r in rows], dtype=np.float64))
+            for key, value in (registry or {}).get(name, {}).items():
+                if key != "phases":  # results.h5 stores the rest as string attributes
+                    m[name].attrs[key] = value
         tables = f.create_group("tables")
         if not minimal:
             numerics_table(tables)
@@ -280,8 +300,13 @@ def main(argv):
     ap.add_argument("out")
     ap.add_argument("--minimal", action="store_true", help="points and metrics only, one failed point")
     ap.add_argument("--traces", help="also write two trace files (measured, projected) in this folder")
+    ap.add_argument("--registry", help="v3sim's metric registry, `v3sim describe metrics --json`")
     a = ap.parse_args(argv)
-    write_study(a.out, a.minimal)
+    registry = None
+    if a.registry:
+        with open(a.registry, encoding="utf-8") as f:
+            registry = json.load(f)["metrics"]
+    write_study(a.out, a.minimal, registry)
     if a.traces:
         os.makedirs(os.path.join(a.traces, "h200"), exist_ok=True)
         write_trace(os.path.join(a.traces, "h200", "fp8-gemm.h5"), "measured", 0.97)

@@ -137,6 +137,20 @@ def expected_gains(path):
     return out
 
 
+def registry_file(folder):
+    """v3sim's metric registry (`v3sim describe metrics --json`) in a file, for make_fake_study.py --registry: the
+    fake studies carry the attributes a real results.h5 has. SkipTest without a v3sim binary."""
+    binary = V3SIM or os.path.join(ROOT, "build", "release", "v3sim")
+    if not os.path.exists(binary):
+        raise unittest.SkipTest(f"no v3sim binary for its metric registry ({binary}; pass --v3sim)")
+    r = run([binary, "describe", "metrics", "--json"])
+    assert r.returncode == 0, r.stderr
+    path = os.path.join(folder, "metrics.json")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(r.stdout)
+    return path
+
+
 class ReportCase(unittest.TestCase):
     """Shared helpers: a temporary folder per class, outputs read once."""
 
@@ -149,9 +163,9 @@ class ReportCase(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
-    def make(cls, name, *flags):
+    def make(cls, name, *flags, registry=None):
         path = os.path.join(cls.tmp, name)
-        r = run([PYTHON, MAKE_FAKE, path, *flags])
+        r = run([PYTHON, MAKE_FAKE, path, *flags, "--registry", registry or registry_file(cls.tmp)])
         assert r.returncode == 0, r.stderr
         return path
 
@@ -327,7 +341,9 @@ class FullStudy(ReportCase):
         self.assertIn("figures/memory-capacity.png", section(self.md, SECTIONS[2]))
         self.assertTrue(os.path.exists(os.path.join(self.out, "figures", "memory-capacity.png")))
         sweep = self.tables["table-sweep-hbm-capacity"]
-        peak_col = sweep[0].index("peak memory per GPU (GiB)")
+        with h5py.File(self.h5, "r") as f:  # the registry's label, bytes shown in GiB
+            label = f["metrics"]["memory_per_gpu_bytes.total"].attrs["label"].replace("(bytes", "(GiB")
+        peak_col = sweep[0].index(label)
         by_value = {r[0]: r for r in sweep[1:]}
         sweep_points = [(v, st, t, c) for v, g, st, t, c in
                         zip(values, groups, status, total, capacity) if g == "hbm-capacity"]
@@ -522,6 +538,39 @@ class Comparisons(ReportCase):
         r = run([PYTHON, REPORT, h5, "-o", os.path.join(self.tmp, "x"), "--comparisons", bad])
         self.assertEqual(r.returncode, 2)
         self.assertIn("not a v3sim comparisons file", r.stderr)
+
+
+class AddedMetric(ReportCase):
+    """A metric added to v3sim's registry reaches the report with no change to report.py: here one added to the
+    registry file the fake study is written with, as a new entry of sim/exec/metrics.h would be."""
+
+    def test_a_registry_metric_appears_in_the_sweep_tables(self):
+        path = registry_file(self.tmp)
+        with open(path, encoding="utf-8") as f:
+            registry = json.load(f)
+        registry["metrics"]["widgets_per_s"] = {
+            "unit": "1/s", "label": "widgets per second", "description": "a metric only this test knows",
+            "sweep": "2", "sweep_phases": "decode", "phases": ["decode"]}
+        added = os.path.join(self.tmp, "added-metrics.json")
+        with open(added, "w", encoding="utf-8") as f:
+            json.dump(registry, f)
+        h5 = self.make("added.h5", registry=added)
+        r, out, md, page = self.produce(h5, "added-out")
+        self.assert_ran(r)
+        with h5py.File(h5, "r") as f:
+            values = [x.decode() for x in f["points"]["value"][()]]
+            groups = [x.decode() for x in f["points"]["group"][()]]
+            status = [x.decode() for x in f["points"]["status"][()]]
+            widgets = f["metrics"]["widgets_per_s"][()]
+        table = Tables(page).tables["table-sweep-ib-bandwidth"]
+        col = table[0].index("widgets per second")  # the registry's label, in the registry's order (after TPOT)
+        self.assertLess(table[0].index(registry["metrics"]["tpot_ms"]["label"]), col)
+        rows = {row[0]: row for row in table[1:]}
+        for v, g, st, w in zip(values, groups, status, widgets):
+            if g == "ib-bandwidth" and st == "ok":
+                self.assertAlmostEqual(float(rows[v][col].replace(",", "")), w, places=2)
+        # Not drawn for the phases the registry does not name.
+        self.assertNotIn("widgets per second", Tables(page).tables["table-sweep-hbm-capacity"][0])
 
 
 @unittest.skipUnless(os.environ.get("V3SIM_REPORT_REAL_STUDY", "1") == "1", "V3SIM_REPORT_REAL_STUDY=0")

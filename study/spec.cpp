@@ -1,4 +1,4 @@
-#include "report/study.h"
+#include "study/spec.h"
 
 #include <fmt/format.h>
 
@@ -14,7 +14,7 @@
 #include "core/text.h"
 #include "core/units.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 namespace fs = std::filesystem;
 
@@ -515,10 +515,10 @@ StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options
   if (!options.sets.empty()) {
     ConfigNode* set_n = root.find("set");
     if (!set_n || !set_n->is_sequence()) {
-      set_n = &root.set("set", ConfigNode::sequence(SourceLoc{"--set", 0}, "set"));
+      set_n = &root.set("set", ConfigNode::sequence(SourceLoc{options.set_origin, 0}, "set"));
     }
     for (const auto& text : options.sets) {
-      const SourceLoc loc{"--set " + text, 0};
+      const SourceLoc loc{options.set_origin + " " + text, 0};
       ConfigNode item = ConfigNode::scalar(text, loc, fmt::format("set[{}]", set_n->items().size()));
       spec.sets.push_back(parse_set(item));
       set_n->push_back(std::move(item));
@@ -785,4 +785,4 @@ std::string fingerprint_hex(const std::vector<std::string>& parts) {
   return fmt::format("{:016x}", h);
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::study

@@ -1,4 +1,4 @@
-#include "report/study_step.h"
+#include "study/step_evaluator.h"
 
 #include <fmt/format.h>
 
@@ -20,7 +20,7 @@
 #include "sim/net/cluster.h"
 #include "sim/numerics/error_study.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 namespace {
 
@@ -44,12 +44,7 @@ class StepEvaluator final : public PointEvaluator {
 
   std::string name() const override { return "step"; }
 
-  std::vector<std::string> metric_names(Phase phase) const override {
-    std::vector<std::string> names = exec::metric_names(phase);
-    names.push_back("numerics_rel_error");
-    std::sort(names.begin(), names.end());
-    return names;
-  }
+  std::vector<std::string> metric_names(Phase phase) const override { return exec::metric_names(phase, true); }
 
   std::vector<std::string> table_names() const override {
     std::vector<std::string> names = {"kernels", "hardware"};
@@ -240,4 +235,4 @@ std::unique_ptr<PointEvaluator> make_step_evaluator(const StepEvaluatorOptions& 
   return std::make_unique<StepEvaluator>(options);
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::study

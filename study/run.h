@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "report/h5_study.h"
-#include "report/study.h"
-#include "report/study_comm.h"
+#include "study/spec.h"
+#include "study/comm.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 struct StudyRunOptions {
   std::string out_dir;
@@ -31,6 +31,9 @@ struct StudyRunOptions {
   bool resume = false;   // skip the points DIR already holds (they must belong to this study)
   FILE* log = nullptr;   // progress; nullptr: none
   bool log_tty = false;  // a progress bar redrawn in place, else one line per point
+  // How errors name the output folder and the resume switch (the command line: "-o" and "--resume").
+  std::string out_dir_name = "the output folder";
+  std::string resume_name = "resume";
 };
 
 struct StudyRunSummary {
@@ -67,4 +70,4 @@ StudyResults assemble_study_results(const StudySpec& spec, const std::vector<Stu
 // One point's file name in DIR/points ("00042.json").
 std::string point_file_name(int64_t index);
 
-}  // namespace v3sim
+}  // namespace v3sim::study

@@ -1,4 +1,4 @@
-#include "report/study_run.h"
+#include "study/run.h"
 
 #include <fmt/format.h>
 
@@ -27,7 +27,7 @@
 #include "core/sha256.h"
 #include "v3sim/version.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -218,9 +218,11 @@ Table parse_table(const json& j) {
   return t;
 }
 
-bool is_per_kind_metric(const std::string& name) {
-  return name.starts_with("breakdown_s.") || name.starts_with("memory_per_gpu_bytes.") ||
-         name.starts_with("stream_busy_s.");
+// A member of a metric family (breakdown_s.<kind>, ...): kept whatever `metrics:` lists, as the report's breakdowns
+// need them all.
+bool is_per_kind_metric(const PointEvaluator& evaluator, const std::string& name) {
+  const std::optional<exec::MetricInfo> info = evaluator.metric_info(name);
+  return info && !info->family.empty();
 }
 
 // Checks DIR before anything runs and returns the indices of the points it already holds (root only).
@@ -269,8 +271,9 @@ std::set<int64_t> prepare_dir(const StudySpec& spec, const std::vector<StudyPoin
         !files.empty() || fs::exists(results, ec) || fs::exists(manifest, ec) || fs::exists(out / "summary.json", ec);
     if (has) {
       throw ConfigError(
-          SourceLoc{"-o", 0}, "",
-          "an output folder without results (use --resume to continue that study, or another -o)",
+          SourceLoc{o.out_dir_name, 0}, "",
+          fmt::format("an output folder without results ({} to continue that study, or another {})", o.resume_name,
+                      o.out_dir_name),
           fmt::format("'{}' holding the results of a study ({} finished points)", o.out_dir, files.size()));
     }
   }
@@ -290,7 +293,9 @@ std::set<int64_t> prepare_dir(const StudySpec& spec, const std::vector<StudyPoin
     }
     if (!found.empty()) {
       throw ConfigError(SourceLoc{manifest.string(), 0}, "",
-                        "the folder of this study to resume (--resume) or a fresh -o", found);
+                        fmt::format("the folder of this study to resume ({}) or a fresh {}", o.resume_name,
+                                    o.out_dir_name),
+                        found);
     }
   }
   std::set<int64_t> done;
@@ -482,7 +487,7 @@ StudyResults assemble_study_results(const StudySpec& spec, const std::vector<Stu
   std::set<std::string> names(spec.metrics.begin(), spec.metrics.end());
   for (const auto& rec : records) {
     for (const auto& [name, v] : rec.metrics) {
-      if (spec.metrics.empty() || is_per_kind_metric(name)) names.insert(name);
+      if (spec.metrics.empty() || is_per_kind_metric(evaluator, name)) names.insert(name);
     }
   }
   const size_t n = records.size();
@@ -504,7 +509,11 @@ StudyResults assemble_study_results(const StudySpec& spec, const std::vector<Stu
       if (it != columns.end()) it->second[i] = v;
     }
   }
-  for (auto& [name, col] : columns) r.metrics.emplace_back(name, std::move(col));
+  for (auto& [name, col] : columns) {
+    // The registry's entry of the metric, as the dataset's attributes (report.py reads labels, units and roles there).
+    if (const std::optional<exec::MetricInfo> info = evaluator.metric_info(name)) r.metric_attrs[name] = info->attributes();
+    r.metrics.emplace_back(name, std::move(col));
+  }
   std::vector<std::string> tables = spec.tables;
   std::sort(tables.begin(), tables.end());
   for (const auto& name : tables) {
@@ -811,4 +820,4 @@ bool launched_under_mpi() {
   return false;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::study

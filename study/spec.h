@@ -5,7 +5,7 @@
 //
 // Lifecycle: load_study() parses and checks the file's own shape -> enumerate_points() resolves every point's
 // documents -> validate_study() checks metrics, tables and every point with the evaluator, all before anything
-// runs (a user's mistake is a ConfigError naming the study file, line and key) -> run_study() (report/study_run.h)
+// runs (a user's mistake is a ConfigError naming the study file, line and key) -> run_study() (study/run.h)
 // evaluates the points and writes the results.
 //
 // Study file:
@@ -23,7 +23,7 @@
 //     - name: ib_bandwidth
 //       phases: [decode]
 //       key: cluster.nic.bandwidth     # or keys: [a, b] (a scalar or range value sets every key)
-//       values: [25GB/s, 50GB/s]       # or maps {a: x, b: y}, or {from, to, steps, scale: linear|log}
+//       values: [25GB/s, 50GB/s]       # or maps {a: x, b: y, label: name}, or {from, to, steps, scale: linear|log}
 //   metrics: [step_time_s, ...]        # optional (default: everything); checked against the evaluator
 //   tables: [numerics_error_vs_k]      # optional extra tables the evaluator produces
 // Overrides apply in this order on top of the files: the phase's set, the study's set, the CLI's --set (together:
@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,8 +45,9 @@
 #include "core/config.h"
 #include "models/deployment.h"
 #include "report/table.h"
+#include "sim/exec/metrics.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 // One DOC.KEY=VALUE override of a study, with where it was written.
 struct StudySet {
@@ -115,7 +117,8 @@ struct StudySpec {
 // Where names resolve and what the command line adds.
 struct StudyLoadOptions {
   std::string configs_dir;        // configs/<kind>/<name>.yaml
-  std::vector<std::string> sets;  // --set DOC.KEY=VALUE, applied to every point
+  std::vector<std::string> sets;  // DOC.KEY=VALUE, applied to every point (the command line's --set)
+  std::string set_origin = "override";  // where `sets` came from, in their error locations ("--set" from the CLI)
 };
 
 // Reads a study file (a path, extends: resolved). Throws ConfigError naming file:line:key for unknown keys, missing
@@ -160,6 +163,9 @@ class PointEvaluator {
   virtual std::string name() const = 0;
   // Every metric evaluate() can return for a phase; an entry "prefix.*" stands for any name with that prefix.
   virtual std::vector<std::string> metric_names(Phase phase) const = 0;
+  // A metric's entry in the registry (sim/exec/metrics.h), which results.h5 stores as its dataset's attributes;
+  // nullopt for a name the registry does not know.
+  virtual std::optional<exec::MetricInfo> metric_info(const std::string& name) const { return exec::metric_info(name); }
   // The extra tables table() can produce.
   virtual std::vector<std::string> table_names() const { return {}; }
   // Is the point well-formed (keys, types, units of the resolved documents)? Called for every point before any
@@ -187,4 +193,4 @@ double study_value_number(const std::string& text);
 // A 64-bit FNV-1a digest as 16 hex digits (fingerprints of studies and points).
 std::string fingerprint_hex(const std::vector<std::string>& parts);
 
-}  // namespace v3sim
+}  // namespace v3sim::study

@@ -1,4 +1,4 @@
-#include "report/study_fake.h"
+#include "study/fake.h"
 
 #include <fmt/format.h>
 
@@ -18,7 +18,7 @@
 #include "sim/hardware.h"
 #include "sim/net/cluster.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 namespace {
 
@@ -49,39 +49,8 @@ class FakeEvaluator final : public PointEvaluator {
 
   std::string name() const override { return "fake"; }
 
-  std::vector<std::string> metric_names(Phase phase) const override {
-    std::vector<std::string> names = {"step_time_s",
-                                      "tokens_per_step",
-                                      "tokens_per_s_per_gpu",
-                                      "tokens_per_s_per_node",
-                                      "bubble_s",
-                                      "exposed_comm_s",
-                                      "memory_capacity_bytes",
-                                      "breakdown_s.gemm",
-                                      "breakdown_s.attention",
-                                      "breakdown_s.all_to_all",
-                                      "breakdown_s.other",
-                                      "stream_busy_s.compute",
-                                      "stream_busy_s.comm",
-                                      "memory_per_gpu_bytes.weights",
-                                      "memory_per_gpu_bytes.activations",
-                                      "memory_per_gpu_bytes.total",
-                                      "numerics_rel_error"};
-    switch (phase) {
-      case Phase::Train:
-        names.insert(names.end(), {"mfu", "gpu_hours_per_trillion_tokens", "memory_per_gpu_bytes.gradients",
-                                   "memory_per_gpu_bytes.optimizer"});
-        break;
-      case Phase::Prefill:
-        names.insert(names.end(), {"ttft_ms"});
-        break;
-      case Phase::Decode:
-        names.insert(names.end(), {"tpot_ms", "tokens_per_s_per_request", "accepted_tokens_per_step",
-                                   "memory_per_gpu_bytes.kv_cache"});
-        break;
-    }
-    return names;
-  }
+  // The registry's names (sim/exec/metrics.h), as the step evaluator's: evaluate() returns some of them.
+  std::vector<std::string> metric_names(Phase phase) const override { return exec::metric_names(phase, true); }
 
   std::vector<std::string> table_names() const override {
     return {"kernels", "hardware", "numerics_error_vs_k", "validation"};
@@ -140,7 +109,6 @@ class FakeEvaluator final : public PointEvaluator {
     PointResult r;
     auto add = [&](const std::string& n, double v) { r.metrics.emplace_back(n, v); };
     add("step_time_s", step);
-    add("tokens_per_step", tokens);
     add("numerics_rel_error", std::ldexp(1.0, -l.hw.fp8.fraction_bits));  // fewer bits kept, more error
     add("tokens_per_s_per_gpu", tokens / step / gpus);
     add("tokens_per_s_per_node", tokens / step / gpus * static_cast<double>(l.deploy.gpus_per_node));
@@ -149,8 +117,8 @@ class FakeEvaluator final : public PointEvaluator {
     add("memory_capacity_bytes", hbm);
     add("breakdown_s.gemm", compute * 0.6);
     add("breakdown_s.attention", compute * 0.25);
-    add("breakdown_s.other", compute * 0.15);
-    add("breakdown_s.all_to_all", comm);
+    add("breakdown_s.elementwise", compute * 0.15);
+    add("breakdown_s.all_to_all_dispatch", comm);
     add("stream_busy_s.compute", compute);
     add("stream_busy_s.comm", comm);
     add("memory_per_gpu_bytes.weights", weights);
@@ -180,6 +148,12 @@ class FakeEvaluator final : public PointEvaluator {
       }
     }
     add("memory_per_gpu_bytes.total", total);
+    // Made-up values, but only of metrics the registry declares for the phase (as the step evaluator's).
+    const std::vector<std::string> known = metric_names(pt.phase);
+    for (const auto& [name, v] : r.metrics) {
+      V3SIM_ASSERT_MSG(std::binary_search(known.begin(), known.end(), name),
+                       "the fake evaluator returns " + name + ", which the metric registry does not declare");
+    }
     return r;
   }
 
@@ -319,4 +293,4 @@ std::unique_ptr<PointEvaluator> make_fake_evaluator(const FakeEvaluatorOptions& 
   return std::make_unique<FakeEvaluator>(options);
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::study

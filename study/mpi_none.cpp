@@ -1,12 +1,12 @@
-// Studies in a build without MPI (report/study_comm.h): one process; refused under mpirun with several ranks.
+// Studies in a build without MPI (study/comm.h): one process; refused under mpirun with several ranks.
 #include <fmt/format.h>
 
 #include <cstdlib>
 
 #include "core/error.h"
-#include "report/study_comm.h"
+#include "study/comm.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 std::unique_ptr<StudyComm> make_study_comm() {
   if (launched_under_mpi()) {
@@ -25,4 +25,4 @@ bool study_mpi_built() {
   return false;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::study

@@ -1,6 +1,6 @@
-// How the ranks of a study talk: one process (LocalComm) or MPI ranks under mpirun. Only report/study_mpi.cpp
+// How the ranks of a study talk: one process (LocalComm) or MPI ranks under mpirun. Only study/mpi.cpp
 // includes MPI; it is its own library (v3sim_study_mpi) so nothing else links libmpi, and a build without MPI gets
-// report/study_mpi_none.cpp instead.
+// study/mpi_none.cpp instead.
 //
 // Rank 0 (the root) owns the output folder; the other ranks send it each point they finish. Only the thread that
 // created the communicator calls it (MPI_THREAD_FUNNELED).
@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace v3sim {
+namespace v3sim::study {
 
 class StudyComm {
  public:
@@ -46,4 +46,4 @@ std::unique_ptr<StudyComm> make_study_comm();
 // Whether this build can run studies over MPI.
 bool study_mpi_built();
 
-}  // namespace v3sim
+}  // namespace v3sim::study

@@ -19,10 +19,11 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "report/h5_study.h"
-#include "report/study.h"
-#include "report/study_fake.h"
+#include "study/spec.h"
+#include "study/fake.h"
 
 using namespace v3sim;
+using namespace v3sim::study;
 namespace fs = std::filesystem;
 
 namespace {

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "report/study.h"
+#include "study/spec.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 struct FakeEvaluatorOptions {
   int64_t kill_after = -1;            // SIGKILL this process when evaluation number kill_after + 1 starts
@@ -26,4 +26,4 @@ FakeEvaluatorOptions fake_evaluator_options_from_env();
 
 std::unique_ptr<PointEvaluator> make_fake_evaluator(const FakeEvaluatorOptions& options = {});
 
-}  // namespace v3sim
+}  // namespace v3sim::study

@@ -20,9 +20,9 @@
 #include <memory>
 #include <string>
 
-#include "report/study.h"
+#include "study/spec.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 struct StepEvaluatorOptions {
   std::string configs_dir;     // the shipped configs/ (numerics_error_vs_k, validation)
@@ -34,4 +34,4 @@ struct StepEvaluatorOptions {
 // Throws ConfigError when the cache file cannot be read or created, or is not a v3sim kernel cache.
 std::unique_ptr<PointEvaluator> make_step_evaluator(const StepEvaluatorOptions& options);
 
-}  // namespace v3sim
+}  // namespace v3sim::study

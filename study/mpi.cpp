@@ -1,4 +1,4 @@
-// Studies over MPI ranks (report/study_comm.h): the only file of v3sim that includes MPI. MPI_Init runs only when the
+// Studies over MPI ranks (study/comm.h): the only file of v3sim that includes MPI. MPI_Init runs only when the
 // environment says mpirun started this process; a plain run never touches MPI.
 #include <mpi.h>
 
@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "core/error.h"
-#include "report/study_comm.h"
+#include "study/comm.h"
 
-namespace v3sim {
+namespace v3sim::study {
 
 namespace {
 
@@ -91,4 +91,4 @@ bool study_mpi_built() {
   return true;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::study
