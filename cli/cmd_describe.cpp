@@ -76,8 +76,9 @@ int describe_metrics(const DescribeArgs& a) {
     std::puts(nlohmann::json{{"metrics", j}}.dump(2).c_str());
     return 0;
   }
-  fmt::print("metrics of a step and of a study point (sim/exec/metrics.h); results.h5 keeps each one's entry as the\n"
-             "attributes of its /metrics dataset:\n");
+  fmt::print(
+      "metrics of a step and of a study point (sim/exec/metrics.h); results.h5 keeps each one's entry as the\n"
+      "attributes of its /metrics dataset:\n");
   for (const exec::MetricSpec& m : exec::metric_registry()) {
     const std::string name = std::string(m.name) + (std::string_view(m.name).ends_with('.') ? "<member>" : "");
     fmt::print("  {:<32} {:<9} {}\n", name, m.unit, m.description);

@@ -21,12 +21,12 @@
 #include "cli/common.h"
 #include "cli/compare_step.h"
 #include "core/error.h"
-#include "study/spec.h"
+#include "sim/exec/op_cost.h"
 #include "study/comm.h"
 #include "study/fake.h"
 #include "study/run.h"
+#include "study/spec.h"
 #include "study/step_evaluator.h"
-#include "sim/exec/op_cost.h"
 
 namespace v3sim::cli {
 

@@ -99,8 +99,8 @@ void merge_config(ConfigNode& base, const ConfigNode& over);
 // Throws ConfigError when the path runs through a non-map or the value is not valid YAML.
 void apply_override(ConfigNode& root, std::string_view key_path, std::string_view value, const SourceLoc& loc);
 
-// One override (the command line's `--set`) split into the document it addresses ("model", "deploy", "hw", "cluster", ...), the key
-// path inside it and the value: "deploy.parallelism.ep=32" -> {"deploy", "parallelism.ep", "32"}.
+// One override (the command line's `--set`) split into the document it addresses ("model", "deploy", "hw", "cluster",
+// ...), the key path inside it and the value: "deploy.parallelism.ep=32" -> {"deploy", "parallelism.ep", "32"}.
 struct Override {
   std::string document;
   std::string key_path;

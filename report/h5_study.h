@@ -31,9 +31,9 @@ struct StudyResults {
   std::vector<int64_t> index;
   std::vector<std::string> label, group, phase, value, status;
   std::vector<double> value_num;
-  std::vector<std::pair<std::string, std::vector<double>>> metrics;  // sorted by name
+  std::vector<std::pair<std::string, std::vector<double>>> metrics;        // sorted by name
   std::map<std::string, std::map<std::string, std::string>> metric_attrs;  // by metric: its dataset's attributes
-  std::vector<Table> tables;                                         // sorted by name
+  std::vector<Table> tables;                                               // sorted by name
 
   size_t size() const { return index.size(); }
   // A metric's column; nullptr when absent.

@@ -292,10 +292,9 @@ std::set<int64_t> prepare_dir(const StudySpec& spec, const std::vector<StudyPoin
       found = "a study.json that is not a v3sim study folder's";
     }
     if (!found.empty()) {
-      throw ConfigError(SourceLoc{manifest.string(), 0}, "",
-                        fmt::format("the folder of this study to resume ({}) or a fresh {}", o.resume_name,
-                                    o.out_dir_name),
-                        found);
+      throw ConfigError(
+          SourceLoc{manifest.string(), 0}, "",
+          fmt::format("the folder of this study to resume ({}) or a fresh {}", o.resume_name, o.out_dir_name), found);
     }
   }
   std::set<int64_t> done;
@@ -511,7 +510,8 @@ StudyResults assemble_study_results(const StudySpec& spec, const std::vector<Stu
   }
   for (auto& [name, col] : columns) {
     // The registry's entry of the metric, as the dataset's attributes (report.py reads labels, units and roles there).
-    if (const std::optional<exec::MetricInfo> info = evaluator.metric_info(name)) r.metric_attrs[name] = info->attributes();
+    if (const std::optional<exec::MetricInfo> info = evaluator.metric_info(name))
+      r.metric_attrs[name] = info->attributes();
     r.metrics.emplace_back(name, std::move(col));
   }
   std::vector<std::string> tables = spec.tables;

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "report/h5_study.h"
-#include "study/spec.h"
 #include "study/comm.h"
+#include "study/spec.h"
 
 namespace v3sim::study {
 

@@ -116,8 +116,8 @@ struct StudySpec {
 
 // Where names resolve and what the command line adds.
 struct StudyLoadOptions {
-  std::string configs_dir;        // configs/<kind>/<name>.yaml
-  std::vector<std::string> sets;  // DOC.KEY=VALUE, applied to every point (the command line's --set)
+  std::string configs_dir;              // configs/<kind>/<name>.yaml
+  std::vector<std::string> sets;        // DOC.KEY=VALUE, applied to every point (the command line's --set)
   std::string set_origin = "override";  // where `sets` came from, in their error locations ("--set" from the CLI)
 };
 

@@ -31,7 +31,7 @@ struct MetricSpec {
   const char* description;  // one sentence
   uint8_t phases = kAllPhases;
   int sweep = 0;  // > 0: a study's sensitivity curves draw it, in this order among a phase's metrics
-  uint8_t sweep_phases = kAllPhases;  // ... in these of its phases
+  uint8_t sweep_phases = kAllPhases;           // ... in these of its phases
   double (*get)(const StepResult&) = nullptr;  // a scalar's value
   // A family's members: every key it can have, and those of one result with their values.
   std::vector<std::string> (*keys)() = nullptr;
@@ -47,8 +47,8 @@ const std::vector<MetricSpec>& metric_registry();
 // family its prefix, plus traits of the member (breakdown_s.<kind>: "stream" compute or comm, by the op kind).
 struct MetricInfo {
   std::string name, unit, label, description, family;
-  int sweep = 0;               // as MetricSpec::sweep
-  std::string sweep_phases;    // "train,prefill": the phases whose sensitivity curves draw it
+  int sweep = 0;             // as MetricSpec::sweep
+  std::string sweep_phases;  // "train,prefill": the phases whose sensitivity curves draw it
   std::map<std::string, std::string> traits;
 
   // As results.h5 stores them on the metric's dataset (and `v3sim describe metrics --json` prints them): unit,

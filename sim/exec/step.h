@@ -110,7 +110,6 @@ struct StepResult {
   std::vector<std::pair<std::string, double>> metrics() const;
 };
 
-
 // Checks that the deployment fits the cluster and the model fits GPU memory; throws ConfigError naming the key.
 void validate_step(const StepInputs& in);
 

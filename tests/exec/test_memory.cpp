@@ -118,8 +118,8 @@ TEST_CASE("the tiny model's weights, gradients and optimizer state equal a hand 
   const int64_t mla_fp8 = D * (dq + dc + dr) + dq * H * (dn + dr) + dc * H * (dn + dv) + H * dv * D;
   const int64_t block_norms = D + dq + dc + D;
   const int64_t dense_ffn = 3 * D * m.inter_dim;
-  const int64_t expert = 3 * D * I;                   // w1, w3 and w2 of one expert
-  const int64_t moe_dense = D * E + E + expert;       // BF16 gate, its score-correction bias, the shared expert
+  const int64_t expert = 3 * D * I;                    // w1, w3 and w2 of one expert
+  const int64_t moe_dense = D * E + E + expert;        // BF16 gate, its score-correction bias, the shared expert
   const int64_t moe_experts = local_experts * expert;  // this GPU's routed experts
   const int64_t moe_blocks = m.n_layers - m.n_dense_layers + m.n_mtp_layers;
   const int64_t blocks = m.n_layers + m.n_mtp_layers;

@@ -185,12 +185,11 @@ TEST_CASE("default cache path and fingerprint", "[exec][cost][cache]") {
   // The HBM capacity costs no op: a capacity sweep keeps the kernel cache, a bandwidth change does not.
   const std::string hw = "hbm:\n  capacity: 80GB\n  bandwidth: 3.35TB/s\nl2:\n  capacity: 50MB\n";
   const std::string base = cost_fingerprint(hw, "cluster: 1");
-  CHECK(base == cost_fingerprint("hbm:\n  capacity: 141GB\n  bandwidth: 3.35TB/s\nl2:\n  capacity: 50MB\n",
-                                 "cluster: 1"));
-  CHECK(base != cost_fingerprint("hbm:\n  capacity: 80GB\n  bandwidth: 4TB/s\nl2:\n  capacity: 50MB\n",
-                                 "cluster: 1"));
-  CHECK(base != cost_fingerprint("hbm:\n  capacity: 80GB\n  bandwidth: 3.35TB/s\nl2:\n  capacity: 40MB\n",
-                                 "cluster: 1"));
+  CHECK(base ==
+        cost_fingerprint("hbm:\n  capacity: 141GB\n  bandwidth: 3.35TB/s\nl2:\n  capacity: 50MB\n", "cluster: 1"));
+  CHECK(base != cost_fingerprint("hbm:\n  capacity: 80GB\n  bandwidth: 4TB/s\nl2:\n  capacity: 50MB\n", "cluster: 1"));
+  CHECK(base !=
+        cost_fingerprint("hbm:\n  capacity: 80GB\n  bandwidth: 3.35TB/s\nl2:\n  capacity: 40MB\n", "cluster: 1"));
 }
 
 TEST_CASE("streams: layer communication, pipeline and data-parallel traffic, compute", "[exec][cost]") {
