@@ -16,6 +16,7 @@
 #include "cli/common.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "report/trace.h"
 #include "sim/net/alltoall.h"
 #include "v3sim/version.h"
 
@@ -37,44 +38,6 @@ struct AllToAllArgs {
   bool json = false;
   std::string output;
 };
-
-// A Chrome/Perfetto trace: one process per GPU (and one for the switches), one thread per link, one slice per
-// busy interval. Complete or absent (core/atomic_file.h).
-void write_trace(const std::string& path, const AllToAllResult& r, const std::string& problem,
-                 const ConfigNode& cluster) {
-  constexpr int kFabricPid = 1 << 20;
-  fmt::memory_buffer out;
-  auto meta = nlohmann::json{{"tool", fmt::format("v3sim {}", kVersion)},
-                             {"git_revision", kGitRevision},
-                             {"problem", problem},
-                             {"cluster_config", cluster.to_yaml()}};
-  fmt::format_to(std::back_inserter(out), "{{\"displayTimeUnit\":\"ns\",\"metadata\":{},\"traceEvents\":[\n",
-                 meta.dump());
-  bool first = true;
-  auto event = [&](const std::string& json) {
-    fmt::format_to(std::back_inserter(out), "{}{}", first ? "" : ",\n", json);
-    first = false;
-  };
-  std::map<int, bool> processes;
-  for (size_t tid = 0; tid < r.trace.size(); ++tid) {
-    const net::TracedLink& l = r.trace[tid];
-    const int pid = l.gpu >= 0 ? l.gpu : kFabricPid;
-    if (!processes[pid]) {
-      processes[pid] = true;
-      const std::string pname = l.gpu >= 0 ? fmt::format("GPU {}", l.gpu) : std::string("switches");
-      event(fmt::format(R"({{"name":"process_name","ph":"M","pid":{},"args":{{"name":"{}"}}}})", pid, pname));
-    }
-    event(fmt::format(R"({{"name":"thread_name","ph":"M","pid":{},"tid":{},"args":{{"name":{}}}}})", pid, tid,
-                      nlohmann::json(l.name).dump()));
-    const std::string_view cls = net::link_class_name(l.cls);
-    for (const auto& [start, end] : l.busy) {
-      event(fmt::format(R"({{"name":"{}","cat":"link","ph":"X","pid":{},"tid":{},"ts":{:.6f},"dur":{:.6f}}})", cls, pid,
-                        tid, start.microseconds(), (end - start).microseconds()));
-    }
-  }
-  fmt::format_to(std::back_inserter(out), "\n]}}\n");
-  write_file_atomic(path, std::string_view(out.data(), out.size()), "-o");
-}
 
 nlohmann::json to_json(const AllToAllDesc& d, const net::ClusterConfig& c, const AllToAllResult& r, double wall) {
   nlohmann::json j;
@@ -141,8 +104,8 @@ int run_alltoall(AllToAllArgs& a, const RunOptions& opts) {
   d.mode = a.mode == "normal" ? net::AllToAllMode::Normal : net::AllToAllMode::LowLatency;
   d.phase = a.phase == "dispatch" ? net::AllToAllPhase::Dispatch : net::AllToAllPhase::Combine;
   d.routing = net::parse_routing(a.routing, "--routing");
-  if (!a.output.empty() && !a.output.ends_with(".json")) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", "a Chrome/Perfetto trace file name ending in .json",
+  if (!a.output.empty() && !a.output.ends_with(".json") && !a.output.ends_with(".json.gz")) {
+    throw ConfigError(SourceLoc{"-o", 0}, "", "a Chrome/Perfetto trace file name ending in .json or .json.gz",
                       fmt::format("'{}'", a.output));
   }
   if (!a.output.empty()) check_output_path(a.output, "-o");
@@ -158,7 +121,13 @@ int run_alltoall(AllToAllArgs& a, const RunOptions& opts) {
   const AllToAllResult r =
       a.table.guard([&] { return net::run_alltoall(c, d, !a.output.empty(), progress_printer("alltoall")); });
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.output.empty()) write_trace(a.output, r, d.str(c), root);
+  if (!a.output.empty()) {
+    const auto meta = nlohmann::json{{"tool", fmt::format("v3sim {}", kVersion)},
+                                     {"git_revision", kGitRevision},
+                                     {"problem", d.str(c)},
+                                     {"cluster_config", root.to_yaml()}};
+    write_link_trace(a.output, r.trace, meta.dump());
+  }
   if (a.json) {
     std::puts(to_json(d, c, r, wall).dump(2).c_str());
   } else {

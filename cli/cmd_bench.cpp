@@ -122,15 +122,10 @@ net::AllToAllDesc decode_ep320() {
 Run whole_step(const std::string& deployment, const std::string& cluster, bool cached) {
   const std::string dpath = resolve_config(deployment, "deployments", "bench");
   const ConfigNode droot = load_config_file(dpath);
-  auto in = std::make_shared<exec::StepInputs>();
-  in->model = load_model_config(load_config_file(resolve_deployment_model(dpath, deployment_model_name(droot))));
-  in->deploy = load_deployment(droot, in->model);
+  const ConfigNode mroot = load_config_file(resolve_deployment_model(dpath, deployment_model_name(droot)));
   const ConfigNode hroot = load_config_file(resolve_config("h800", "hardware", "bench"));
   const ConfigNode croot = load_config_file(resolve_config(cluster, "clusters", "bench"));
-  in->hw = load_hardware(hroot);
-  in->cluster = net::load_cluster(croot);
-  in->hw_yaml = hroot.to_yaml();
-  in->cluster_yaml = croot.to_yaml();
+  auto in = std::make_shared<exec::StepInputs>(exec::load_step_inputs(mroot, droot, hroot, croot));
   auto cache = std::make_shared<exec::KernelCache>();
   exec::StepOptions o;
   o.keep_timeline = false;

@@ -22,8 +22,6 @@
 #include "report/h5_file.h"
 #include "report/published.h"
 #include "report/trace.h"
-#include "sim/sm/cast_kernels.h"
-#include "sim/sm/gemm.h"
 
 namespace v3sim::cli {
 
@@ -38,38 +36,6 @@ struct CompareArgs {
   std::string cache;
   bool no_cache = false;
 };
-
-int64_t int_field(const std::vector<std::pair<std::string, std::string>>& kv, const std::string& key, int64_t dflt) {
-  for (const auto& [k, v] : kv)
-    if (k == key) return std::stoll(v);
-  return dflt;
-}
-
-// The projected duration of one measured op, or nothing when v3sim has no model of it.
-std::optional<Time> project(const TimelineEvent& e, const HardwareConfig& hw) {
-  auto [kind, kv] = parse_op_name(e.name);
-  if (kind == "gemm" || kind == "gemm-cublaslt") {
-    sim::GemmDesc d;
-    d.m = int_field(kv, "m", 0);
-    d.n = int_field(kv, "n", 0);
-    d.k = int_field(kv, "k", 0);
-    d.groups = int_field(kv, "groups", 1);
-    if (d.groups > 1) d.layout = sim::GemmLayout::Contiguous;
-    for (const auto& [key, v] : kv)
-      if (key == "layout" && v == "masked") d.layout = sim::GemmLayout::Masked;
-    d.sms = int_field(kv, "sms", 0);
-    const sim::GemmResult r = sim::simulate_gemm(d, hw);
-    return r.time;
-  }
-  if (kind == "quantize" || kind == "transpose-requant") {
-    sim::CastDesc d;
-    d.kernel = kind == "quantize" ? sim::CastKernel::Quantize : sim::CastKernel::TransposeRequant;
-    d.rows = int_field(kv, "rows", 0);
-    d.cols = int_field(kv, "cols", 0);
-    return sim::simulate_cast(d, hw).time;
-  }
-  return std::nullopt;
-}
 
 // Measured against the step projection of a deployment.
 int run_step_compare(const CompareArgs& a, const ResultFile& measured, const std::string& deploy,
@@ -146,15 +112,7 @@ int run_compare(const CompareArgs& a, const RunOptions& opts) {
   const std::string hw_name = a.config.hw.empty() ? "h800" : a.config.hw;
   const HardwareConfig hw = load_hardware(load_document(resolve_config(hw_name, "hardware", "--hw"), "hw", overrides));
   if (opts.validate_only) return 0;
-  Timeline projected;
-  projected.source = "projected";
-  for (const TimelineEvent& e : measured.timeline.events) {
-    if (auto t = project(e, hw)) {
-      TimelineEvent p = e;
-      p.end = p.start + *t;
-      projected.events.push_back(p);
-    }
-  }
+  const Timeline projected = project_kernel_trace(measured.timeline, hw);
   const Comparison c = compare_timelines(measured.timeline, projected);
   if (!a.output.empty()) write_chrome_trace(a.output, {&measured.timeline, &projected});
   if (a.json) {

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "models/components.h"
+#include "report/study_tables.h"
 #include "report/trace_rules.h"
 #include "sim/exec/metrics.h"
 #include "sim/hardware.h"
@@ -86,8 +87,36 @@ int describe_metrics(const DescribeArgs& a) {
   return 0;
 }
 
+// `describe tables`: the schemas of the tables a study stores (report/study_tables.h), as results.h5 carries them.
+int describe_tables(const DescribeArgs& a) {
+  if (a.json) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const TableSpec* t : table_specs()) {
+      nlohmann::json cols = nlohmann::json::array();
+      for (const TableColumnSpec& c : t->columns) {
+        cols.push_back({{"name", c.name}, {"unit", c.unit}, {"text", c.text}, {"description", c.description}});
+      }
+      j[t->name] = {{"source", t->source}, {"columns", cols}, {"attrs", t->attrs}};
+    }
+    std::puts(nlohmann::json{{"tables", j}}.dump(2).c_str());
+    return 0;
+  }
+  fmt::print(
+      "tables of a study (report/study_tables.h); results.h5 keeps them as /tables/<name>, each column with\n"
+      "its unit and description as attributes:\n");
+  for (const TableSpec* t : table_specs()) {
+    fmt::print("\n{} ({})\n", t->name, t->source);
+    for (const TableColumnSpec& c : t->columns) {
+      fmt::print("  {:<16} {:<7} {:<5} {}\n", c.name, c.unit, c.text ? "text" : "", c.description);
+    }
+    for (const auto& [k, v] : t->attrs) fmt::print("  attribute {} = {}\n", k, v);
+  }
+  return 0;
+}
+
 int run_describe(const DescribeArgs& a, const RunOptions& opts) {
   if (a.component == "metrics") return opts.validate_only ? 0 : describe_metrics(a);
+  if (a.component == "tables") return opts.validate_only ? 0 : describe_tables(a);
   std::vector<const ComponentSpec*> specs = model_component_specs();
   for (const ComponentSpec* s : sim_component_specs()) specs.push_back(s);
   for (const ComponentSpec* s : net::net_component_specs()) specs.push_back(s);
@@ -100,7 +129,7 @@ int run_describe(const DescribeArgs& a, const RunOptions& opts) {
       if (s->name == a.component) chosen.push_back(s);
     }
     if (chosen.empty()) {
-      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + ") or metrics",
+      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + "), metrics or tables",
                         quote(a.component));
     }
     specs = chosen;
@@ -125,7 +154,8 @@ CommandRunner add_describe_command(CLI::App& app) {
   auto args = std::make_shared<DescribeArgs>();
   CLI::App* cmd = app.add_subcommand("describe", "List the config components and their parameter tables");
   cmd->add_option("component", args->component,
-                  "one component (model, deployment, ...), or `metrics`: the metrics of a step and a study point");
+                  "one component (model, deployment, ...), `metrics`: the metrics of a step and a study point, or "
+                  "`tables`: the schemas of a study's tables");
   cmd->add_flag("--json", args->json, "print the tables as one JSON object {\"components\": [...]}");
   return [args](const RunOptions& opts) { return run_describe(*args, opts); };
 }

@@ -19,6 +19,7 @@
 #include "kernels/fp8_gemm.h"
 #include "kernels/mla_decode.h"
 #include "kernels/moe.h"
+#include "kernels/plan.h"
 #include "kernels/runner.h"
 #include "models/graph_builder.h"
 #include "report/h5_file.h"
@@ -81,67 +82,13 @@ struct MeasureArgs {
   std::vector<std::string> argv;
 };
 
-// One kernel to measure: the op's factory and the name `compare` will read back ("gemm:m=..,n=..,k=..").
-struct Planned {
-  std::string name;
-  std::string kind;
-  std::function<std::unique_ptr<kernels::DeviceOp>()> make;
-};
+using Planned = kernels::PlannedKernel;
 
 std::string default_reference() {
   return (std::filesystem::path(configs_dir()) / ".." / "tests" / "data" / "reference" / "deepseek-v3.yaml").string();
 }
 
-kernels::Fp8GemmProblem gemm_problem(int64_t m, int64_t n, int64_t k, int64_t groups, const std::string& layout,
-                                     int64_t sms) {
-  kernels::Fp8GemmProblem p;
-  if (layout == "contiguous" || (groups > 1 && layout == "dense")) {
-    p = kernels::Fp8GemmProblem::contiguous(std::vector<int64_t>(static_cast<size_t>(groups), m), n, k);
-  } else if (layout == "masked") {
-    p = kernels::Fp8GemmProblem::masked(static_cast<int>(groups), m,
-                                        std::vector<int64_t>(static_cast<size_t>(groups), m), n, k);
-  } else {
-    p = kernels::Fp8GemmProblem::dense(m, n, k);
-  }
-  p.num_sms = static_cast<int>(sms);
-  return p;
-}
-
-std::string gemm_name(const char* kind, int64_t m, int64_t n, int64_t k, int64_t groups, const std::string& layout,
-                      int64_t sms) {
-  std::string s = fmt::format("{}:m={},n={},k={}", kind, m, n, k);
-  if (groups > 1) s += fmt::format(",groups={},layout={}", groups, layout == "dense" ? "contiguous" : layout);
-  if (sms > 0) s += fmt::format(",sms={}", sms);
-  return s;
-}
-
-void plan_gemm(std::vector<Planned>& out, const std::string& kernel, int64_t m, int64_t n, int64_t k, int64_t groups,
-               const std::string& layout, int64_t sms) {
-  kernels::Fp8GemmProblem p = gemm_problem(m, n, k, groups, layout, sms);
-  p.validate();  // a shape the kernel cannot run is the user's mistake, reported before touching the device
-  if (kernel == "gemm-cublaslt") {
-    out.push_back({gemm_name("gemm-cublaslt", m, n, k, groups, layout, sms), "gemm",
-                   [p] { return kernels::make_cublaslt_fp8_gemm_op(p); }});
-  } else {
-    out.push_back(
-        {gemm_name("gemm", m, n, k, groups, layout, sms), "gemm", [p] { return kernels::make_fp8_gemm_op(p); }});
-  }
-}
-
-void plan_cast(std::vector<Planned>& out, kernels::CastKind kind, int64_t rows, int64_t cols, bool ue8m0) {
-  kernels::CastProblem p;
-  p.kind = kind;
-  p.rows = rows;
-  p.cols = cols;
-  p.ue8m0 = ue8m0;
-  p.validate();
-  const char* name = kind == kernels::CastKind::Quant1x128     ? "quantize"
-                     : kind == kernels::CastKind::Quant128x128 ? "quantize-128x128"
-                                                               : "transpose-requant";
-  out.push_back({fmt::format("{}:rows={},cols={}", name, rows, cols), name, [p] { return kernels::make_cast_op(p); }});
-}
-
-// Every distinct kernel of a graph that kernels/ implements: FP8 GEMMs, grouped GEMMs, casts, MLA decode.
+// Every distinct kernel of the deployment's graph that kernels/ implements (kernels/plan.h).
 std::vector<Planned> plan_graph(const MeasureArgs& a) {
   auto overrides = parse_overrides(a.sets, {"model", "deploy"});
   const std::string dpath = resolve_config(a.deploy, "deployments", "--deploy");
@@ -150,35 +97,9 @@ std::vector<Planned> plan_graph(const MeasureArgs& a) {
                                             : resolve_config(a.model, "models", "--model");
   const ModelConfig model = load_model_config(load_document(mpath, "model", overrides));
   const Deployment deploy = load_deployment(droot, model);
-  GraphOptions opt;
-  opt.max_micro_batches = 1;
-  const OpGraph g = build_graph(model, deploy, opt);
-  std::vector<Planned> out;
-  std::set<std::string> seen;
-  for (uint32_t i = 0; i < g.num_descs(); ++i) {
-    const OpDesc& d = g.descriptor(i);
-    std::vector<Planned> one;
-    try {
-      if ((d.kind == OpKind::Gemm || d.kind == OpKind::GroupedGemm) && d.gemm.a_type == DType::E4M3) {
-        const int64_t groups = d.gemm.groups;
-        // The contiguous layout pads each expert's segment to the 128-row alignment.
-        const int64_t rows = groups > 1 ? (d.gemm.m / groups + 127) / 128 * 128 : d.gemm.m;
-        plan_gemm(one, "gemm", rows, d.gemm.n, d.gemm.k, groups, groups > 1 ? "contiguous" : "dense", a.sms);
-      } else if (d.kind == OpKind::Quantize) {
-        plan_cast(one, kernels::CastKind::Quant1x128, d.gemm.m, d.gemm.k, false);
-      } else if (d.kind == OpKind::TransposeRequant) {
-        plan_cast(one, kernels::CastKind::TransposeRequant, d.gemm.m, d.gemm.k, false);
-      }
-    } catch (const std::invalid_argument& e) {
-      if (seen.insert("refused " + std::string(e.what())).second) {
-        std::fprintf(stderr, "note: %s (and ops of the same shape): not measured (%s)\n", d.name.c_str(), e.what());
-      }
-      continue;
-    }
-    for (auto& p : one)
-      if (seen.insert(p.name).second) out.push_back(std::move(p));
-  }
-  return out;
+  return kernels::plan_graph_kernels(model, deploy, a.sms, [](const std::string& op, const std::string& why) {
+    std::fprintf(stderr, "note: %s (and ops of the same shape): not measured (%s)\n", op.c_str(), why.c_str());
+  });
 }
 
 std::vector<Planned> plan(const MeasureArgs& a) {
@@ -190,36 +111,29 @@ std::vector<Planned> plan(const MeasureArgs& a) {
         for (const TimelineEvent& e :
              published_deepgemm_h800(a.reference.empty() ? default_reference() : a.reference).timeline.events) {
           auto [kind, kv] = parse_op_name(e.name);
-          plan_gemm(out, a.kernel, std::stoll(kv[0].second), std::stoll(kv[1].second), std::stoll(kv[2].second), 1,
-                    "dense", a.sms);
+          out.push_back(kernels::plan_gemm(a.kernel == "gemm-cublaslt", std::stoll(kv[0].second),
+                                           std::stoll(kv[1].second), std::stoll(kv[2].second), 1, "dense", a.sms));
         }
       } else {
-        plan_gemm(out, a.kernel, a.m, a.n, a.k, a.groups, a.layout, a.sms);
+        out.push_back(kernels::plan_gemm(a.kernel == "gemm-cublaslt", a.m, a.n, a.k, a.groups, a.layout, a.sms));
       }
     } else if (a.kernel == "quant" || a.kernel == "quant-128x128" || a.kernel == "transpose-requant") {
       const kernels::CastKind kind = a.kernel == "quant"           ? kernels::CastKind::Quant1x128
                                      : a.kernel == "quant-128x128" ? kernels::CastKind::Quant128x128
                                                                    : kernels::CastKind::TransposeRequant;
-      plan_cast(out, kind, a.m, a.k, a.ue8m0);
+      out.push_back(kernels::plan_cast(kind, a.m, a.k, a.ue8m0));
     } else if (a.kernel == "moe-permute" || a.kernel == "moe-unpermute") {
       kernels::MoeProblem p;
       p.tokens = a.tokens;
       p.hidden = a.hidden;
       p.topk = static_cast<int>(a.topk);
       p.experts = static_cast<int>(a.experts);
-      p.validate();
-      const bool permute = a.kernel == "moe-permute";
-      out.push_back(
-          {fmt::format("{}:tokens={},hidden={},topk={},experts={}", a.kernel, p.tokens, p.hidden, p.topk, p.experts),
-           a.kernel,
-           [p, permute] { return permute ? kernels::make_moe_permute_op(p) : kernels::make_moe_unpermute_op(p); }});
+      out.push_back(kernels::plan_moe(a.kernel == "moe-permute", p));
     } else if (a.kernel == "mla-decode") {
       kernels::MlaDecodeProblem p;
       p.batch = a.batch;
       p.cache_len = a.cache_len;
-      p.validate();
-      out.push_back({fmt::format("mla-decode:batch={},cache={}", p.batch, p.cache_len), "attention",
-                     [p] { return kernels::make_mla_decode_op(p); }});
+      out.push_back(kernels::plan_mla_decode(p));
     }
   } catch (const std::invalid_argument& e) {
     throw ConfigError(SourceLoc{"measure", 0}, "", "a shape the kernel can run", e.what());

@@ -26,21 +26,17 @@ StepSetup load_step_setup(const StepConfigArgs& a) {
     l.model_path = resolve_config("deepseek-v3-671b", "models", "--model");
   }
   ConfigNode mroot = load_document(l.model_path, "model", overrides);
-  l.in.model = load_model_config(mroot);
-  l.in.deploy = load_deployment(droot, l.in.model);
   l.hw_path = resolve_config(a.hw, "hardware", "--hw");
   ConfigNode hroot = load_document(l.hw_path, "hw", overrides);
   // The cluster DeepSeek ran the phase on: the 2048-GPU training cluster, the 40-node decode deployment.
   std::string cluster = a.cluster;
   if (cluster.empty()) {
-    cluster = l.in.deploy.phase == Phase::Decode ? "h800-decode-40node" : "h800-2048-mpft";
+    cluster = load_deployment(droot, load_model_config(mroot)).phase == Phase::Decode ? "h800-decode-40node"
+                                                                                      : "h800-2048-mpft";
   }
   l.cluster_path = resolve_config(cluster, "clusters", "--cluster");
   ConfigNode croot = load_document(l.cluster_path, "cluster", overrides);
-  l.in.hw = load_hardware(hroot);
-  l.in.cluster = net::load_cluster(croot);
-  l.in.hw_yaml = hroot.to_yaml();
-  l.in.cluster_yaml = croot.to_yaml();
+  l.in = exec::load_step_inputs(mroot, droot, hroot, croot);
   l.model_yaml = mroot.to_yaml();
   l.deploy_yaml = droot.to_yaml();
   return l;

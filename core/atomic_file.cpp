@@ -154,9 +154,10 @@ FolderLock::FolderLock(const std::string& dir, const std::string& flag) {
     ::close(m_fd);
     m_fd = -1;
     if (err == EWOULDBLOCK) {
-      throw ConfigError(where(flag, dir), "", "an output folder no other v3sim run is writing",
-                        fmt::format("{} in use by process {} (its lock {}); wait for it to finish or use another -o",
-                                    quote(dir), quote(holder), quote(path)));
+      throw ConfigError(
+          where(flag, dir), "", "an output folder no other v3sim run is writing",
+          fmt::format("{} in use by process {} (its lock {}); wait for it to finish or write to another folder",
+                      quote(dir), quote(holder), quote(path)));
     }
     throw ConfigError(where(flag, dir), "", "an output folder v3sim can lock",
                       fmt::format("{} ({})", quote(dir), std::strerror(err)));

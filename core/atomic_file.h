@@ -53,8 +53,8 @@ void write_file_atomic(const std::string& path, std::string_view text, const std
 
 // An exclusive lock on a folder (flock on DIR/.v3sim.lock, released when the object dies or the process does, even
 // killed): two runs writing one folder (two `study --resume`) never work side by side. Throws ConfigError when
-// another process holds it ("... is in use by process N; wait for it to finish or use another -o") or when the lock
-// file cannot be created in DIR (a read-only folder).
+// another process holds it ("... is in use by process N; wait for it to finish or write to another folder") or when the
+// lock file cannot be created in DIR (a read-only folder).
 class FolderLock {
  public:
   FolderLock(const std::string& dir, const std::string& flag);

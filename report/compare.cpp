@@ -11,6 +11,9 @@
 
 #include "core/error.h"
 #include "models/op.h"
+#include "report/published.h"
+#include "sim/sm/cast_kernels.h"
+#include "sim/sm/gemm.h"
 
 namespace v3sim {
 
@@ -467,7 +470,7 @@ std::vector<Table> comparison_tables(const TimelineComparison& c) {
   };
   std::vector<Table> out;
   {
-    Table t{"categories", "Per category, ms per layer", "", {}};
+    Table t{"categories", "Per category, ms per layer", "", {}, {}};
     t.add_text("category");
     figure_columns(t);
     t.add_text("what");
@@ -479,7 +482,7 @@ std::vector<Table> comparison_tables(const TimelineComparison& c) {
     out.push_back(std::move(t));
   }
   {
-    Table t{"kind_pass", "Per op kind and pass, ms per layer", "", {}};
+    Table t{"kind_pass", "Per op kind and pass, ms per layer", "", {}, {}};
     t.add_text("kind");
     t.add_text("pass");
     t.add_text("category");
@@ -497,7 +500,7 @@ std::vector<Table> comparison_tables(const TimelineComparison& c) {
     out.push_back(std::move(t));
   }
   {
-    Table t{"layers", "Per layer (the i-th measured layer against the i-th projected one), ms", "", {}};
+    Table t{"layers", "Per layer (the i-th measured layer against the i-th projected one), ms", "", {}, {}};
     t.add_number("layer m");
     t.add_number("layer p");
     figure_columns(t, "compute ");
@@ -511,7 +514,7 @@ std::vector<Table> comparison_tables(const TimelineComparison& c) {
     out.push_back(std::move(t));
   }
   {
-    Table t{"streams", "Per stream (whole timelines): busy, idle and the gaps between kernels", "", {}};
+    Table t{"streams", "Per stream (whole timelines): busy, idle and the gaps between kernels", "", {}, {}};
     t.add_text("stream");
     t.add_text("timeline");
     t.add_number("events");
@@ -540,6 +543,7 @@ std::vector<Table> comparison_tables(const TimelineComparison& c) {
             fmt::format("Per op name, the {} of {} with the most measured time, ms per layer", c.names.size(),
                         c.names_total),
             "",
+            {},
             {}};
     t.add_text("name");
     t.add_text("kind");
@@ -556,6 +560,55 @@ std::vector<Table> comparison_tables(const TimelineComparison& c) {
     out.push_back(std::move(t));
   }
   return out;
+}
+
+namespace {
+
+int64_t int_field(const std::vector<std::pair<std::string, std::string>>& kv, const std::string& key, int64_t dflt) {
+  for (const auto& [k, v] : kv)
+    if (k == key) return std::stoll(v);
+  return dflt;
+}
+
+// The projected duration of one measured op, or nothing when v3sim has no model of it.
+std::optional<Time> project(const TimelineEvent& e, const HardwareConfig& hw) {
+  auto [kind, kv] = parse_op_name(e.name);
+  if (kind == "gemm" || kind == "gemm-cublaslt") {
+    sim::GemmDesc d;
+    d.m = int_field(kv, "m", 0);
+    d.n = int_field(kv, "n", 0);
+    d.k = int_field(kv, "k", 0);
+    d.groups = int_field(kv, "groups", 1);
+    if (d.groups > 1) d.layout = sim::GemmLayout::Contiguous;
+    for (const auto& [key, v] : kv)
+      if (key == "layout" && v == "masked") d.layout = sim::GemmLayout::Masked;
+    d.sms = int_field(kv, "sms", 0);
+    const sim::GemmResult r = sim::simulate_gemm(d, hw);
+    return r.time;
+  }
+  if (kind == "quantize" || kind == "transpose-requant") {
+    sim::CastDesc d;
+    d.kernel = kind == "quantize" ? sim::CastKernel::Quantize : sim::CastKernel::TransposeRequant;
+    d.rows = int_field(kv, "rows", 0);
+    d.cols = int_field(kv, "cols", 0);
+    return sim::simulate_cast(d, hw).time;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Timeline project_kernel_trace(const Timeline& measured, const HardwareConfig& hw) {
+  Timeline projected;
+  projected.source = "projected";
+  for (const TimelineEvent& e : measured.events) {
+    if (auto t = project(e, hw)) {
+      TimelineEvent p = e;
+      p.end = p.start + *t;
+      projected.events.push_back(p);
+    }
+  }
+  return projected;
 }
 
 }  // namespace v3sim

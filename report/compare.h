@@ -26,6 +26,7 @@
 #include "models/timeline.h"
 #include "report/table.h"
 #include "report/trace_analysis.h"
+#include "sim/hardware.h"
 
 namespace v3sim {
 
@@ -45,6 +46,11 @@ struct Comparison {
 };
 
 Comparison compare_timelines(const Timeline& measured, const Timeline& projected);
+
+// The projection of a trace of single kernels (`v3sim measure`: ops named with their problem, "gemm:m=..,n=..,k=..",
+// "quantize:rows=..,cols=.."): each op the cycle-level models know (FP8 GEMMs, grouped ones, casts) simulated on
+// `hw`, at the measured op's start; ops without a model are left out (compare_timelines counts them unmatched).
+Timeline project_kernel_trace(const Timeline& measured, const HardwareConfig& hw);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Categories of kernels: what the time of a training step goes to, for measured (trace-rule kinds) and projected

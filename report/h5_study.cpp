@@ -297,8 +297,14 @@ void write_study_results(const std::string& path, const StudyResults& r) {
           }
           Id ds(H5Dopen2(g.get(), c.name.c_str(), H5P_DEFAULT), H5Dclose);
           w.string_attr(ds.get(), "unit", c.unit);
+          if (!c.description.empty()) w.string_attr(ds.get(), "description", c.description);
         }
         w.string_attr(g.get(), "columns", columns);
+        for (const auto& [k, v] : t.attrs) {
+          V3SIM_ASSERT_MSG(k != "title" && k != "source" && k != "columns",
+                           "table " + t.name + " attribute '" + k + "' is not one results.h5 sets itself");
+          w.string_attr(g.get(), k, v);
+        }
       }
     }
     h5::write_image(file.get(), path);
@@ -362,6 +368,11 @@ StudyResults read_study_results(const std::string& path) {
       t.title = read_string_attr(g.get(), "title");
       t.source = read_string_attr(g.get(), "source");
       const std::string columns = read_string_attr(g.get(), "columns");
+      std::map<std::string, std::string> attrs;
+      hsize_t attr_idx = 0;
+      H5Aiterate2(g.get(), H5_INDEX_NAME, H5_ITER_INC, &attr_idx, collect_attr, &attrs);
+      for (auto& [k, v] : attrs)
+        if (k != "title" && k != "source" && k != "columns") t.attrs[k] = std::move(v);
       size_t start = 0;
       while (!columns.empty() && start <= columns.size()) {
         const size_t comma = std::min(columns.find(',', start), columns.size());
@@ -372,6 +383,7 @@ StudyResults read_study_results(const std::string& path) {
         TableColumn col;
         col.name = c;
         col.unit = read_string_attr(ds.get(), "unit");
+        col.description = read_string_attr(ds.get(), "description");
         col.text = rd.is_string(ds.get());
         if (col.text) {
           col.texts = rd.strings(g.get(), c, shown);

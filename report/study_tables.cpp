@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "sim/exec/op_cost.h"
 #include "sim/net/alltoall.h"
 #include "sim/sm/gemm.h"
 
@@ -247,6 +248,47 @@ Table make_study_table(const std::string& name, const StudyTableInputs& in) {
   }
   throw ConfigError(SourceLoc{"study tables", 0}, "", "a table name (" + join(study_table_names()) + ")",
                     fmt::format("'{}'", name));
+}
+
+const TableSpec& kernels_table_spec() {
+  static const TableSpec spec = [] {
+    std::string closed;
+    for (const exec::CostModel m : exec::kCostModels)
+      if (exec::is_closed_form(m)) closed += (closed.empty() ? "" : ",") + std::string(exec::to_string(m));
+    return TableSpec{
+        "kernels",
+        "v3sim study: sim/exec simulate_step, StepResult::kernels",
+        {{"phase", "", true, "the phase of the baseline point (train, prefill, decode)"},
+         {"name", "", true, "the op's name in the graph (one row per distinct kernel)"},
+         {"kind", "", true, "the op kind (models/op.h)"},
+         {"model", "", true, "the cost model that priced it (sim/exec CostModel)"},
+         {"bound", "", true, "what limits it (tensor, hbm, l2, nic, ...)"},
+         {"flops", "FLOP", false, "floating-point operations per call"},
+         {"bytes", "B", false, "bytes moved to and from memory per call"},
+         {"time_s", "s", false, "time per call"},
+         {"calls", "", false, "calls per step on the representative GPU of its pipeline rank"},
+         {"kernel", "", true, "the kernel's key, which identical ops share (\"gemm m4096 n7168 k2048 ...\")"}},
+        {{"closed_form_models", closed}}};
+  }();
+  return spec;
+}
+
+const TableSpec& hardware_table_spec() {
+  static const TableSpec spec{"hardware",
+                              "configs/hardware, as each point resolves them (proposals and overrides applied)",
+                              {{"name", "", true, "the chip's name"},
+                               {"file", "", true, "the hardware config file of the point"},
+                               {"sms", "", false, "streaming multiprocessors"},
+                               {"peak_flops", "FLOP/s", false, "FP8 dense tensor-core peak"},
+                               {"bf16_peak_flops", "FLOP/s", false, "BF16 dense tensor-core peak"},
+                               {"hbm_Bps", "B/s", false, "HBM bandwidth"},
+                               {"hbm_bytes", "B", false, "HBM capacity"}},
+                              {}};
+  return spec;
+}
+
+std::vector<const TableSpec*> table_specs() {
+  return {&kernels_table_spec(), &hardware_table_spec()};
 }
 
 }  // namespace v3sim

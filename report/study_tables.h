@@ -80,6 +80,17 @@ struct StudyTableInputs {
   std::string reference_yaml;  // deepseek-v3.yaml
 };
 
+// ---- schemas ------------------------------------------------------------------------------------------------------
+
+// The kernels of each phase's baseline step (study/step_evaluator): phase, name, kind, model, bound (text), flops,
+// bytes, time_s, calls, kernel. Attribute closed_form_models: the cost models (sim/exec CostModel names) that are
+// closed-form estimates, comma-separated.
+const TableSpec& kernels_table_spec();
+// The chips of a study's points: name, file (text), sms, peak_flops, bf16_peak_flops, hbm_Bps, hbm_bytes.
+const TableSpec& hardware_table_spec();
+// Every table schema declared here, for `v3sim describe tables`.
+std::vector<const TableSpec*> table_specs();
+
 // The tables make_study_table can build: "numerics_error_vs_k", "validation".
 std::vector<std::string> study_table_names();
 // Builds a table by name with the default inputs above. Throws ConfigError for an unknown name (listing the

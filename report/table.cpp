@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.h"
+
 namespace v3sim {
 
 namespace {
@@ -19,6 +21,24 @@ std::string number_text(double v, const std::string& unit) {
 }
 
 }  // namespace
+
+Table Table::from_spec(const TableSpec& spec) {
+  Table t;
+  t.name = spec.name;
+  t.source = spec.source;
+  t.attrs = spec.attrs;
+  for (const TableColumnSpec& c : spec.columns) {
+    t.columns.push_back(TableColumn{c.name, c.unit, c.text, {}, {}, c.description});
+  }
+  return t;
+}
+
+TableColumn& Table::column(std::string_view column) {
+  for (auto& c : columns)
+    if (c.name == column) return c;
+  V3SIM_ASSERT_MSG(false, fmt::format("table {} has a column {}", name, column));
+  return columns.front();
+}
 
 std::string table_text(const Table& t) {
   std::vector<std::vector<std::string>> cells(t.columns.size());

@@ -23,7 +23,7 @@ namespace {
 std::string gzip_bytes(const std::string& text, const std::string& path) {
   z_stream z{};
   if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", "zlib to compress the trace", fmt::format("'{}'", path));
+    throw ConfigError(SourceLoc{path, 0}, "", "zlib to compress the trace", "an error from deflateInit2");
   }
   std::string out(deflateBound(&z, static_cast<uLong>(text.size())), '\0');
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
@@ -34,7 +34,7 @@ std::string gzip_bytes(const std::string& text, const std::string& path) {
   out.resize(z.total_out);
   deflateEnd(&z);
   if (rc != Z_STREAM_END) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", "a trace zlib can compress in one pass", fmt::format("'{}'", path));
+    throw ConfigError(SourceLoc{path, 0}, "", "a trace zlib can compress in one pass", "an error from deflate");
   }
   return out;
 }
@@ -210,16 +210,56 @@ std::vector<std::string> check_chrome_trace(const std::string& text) {
   return problems;
 }
 
-void write_chrome_trace(const std::string& path, const std::vector<const Timeline*>& timelines,
-                        const std::vector<std::string>& stream_names, MemoryCounter memory) {
+namespace {
+
+// A trace's text to `path` (.json, or .json.gz compressed), complete or absent.
+void write_trace_text(const std::string& path, std::string text) {
   const bool gz = path.ends_with(".json.gz");
   if (!path.ends_with(".json") && !gz) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", "a trace file name ending in .json or .json.gz (or .h5 for results)",
+    throw ConfigError(SourceLoc{path, 0}, "", "a trace file name ending in .json or .json.gz (or .h5 for results)",
                       fmt::format("'{}'", path));
   }
-  std::string text = chrome_trace_json(timelines, stream_names, memory);
   if (gz) text = gzip_bytes(text, path);
-  write_file_atomic(path, text, "-o");
+  write_file_atomic(path, text);
+}
+
+}  // namespace
+
+void write_chrome_trace(const std::string& path, const std::vector<const Timeline*>& timelines,
+                        const std::vector<std::string>& stream_names, MemoryCounter memory) {
+  write_trace_text(path, chrome_trace_json(timelines, stream_names, memory));
+}
+
+void write_link_trace(const std::string& path, const std::vector<net::TracedLink>& links,
+                      const std::string& metadata_json) {
+  constexpr int kFabricPid = 1 << 20;
+  fmt::memory_buffer out;
+  fmt::format_to(std::back_inserter(out), "{{\"displayTimeUnit\":\"ns\",\"metadata\":{},\"traceEvents\":[\n",
+                 metadata_json);
+  bool first = true;
+  auto event = [&](const std::string& json) {
+    fmt::format_to(std::back_inserter(out), "{}{}", first ? "" : ",\n", json);
+    first = false;
+  };
+  std::map<int, bool> processes;
+  for (size_t tid = 0; tid < links.size(); ++tid) {
+    const net::TracedLink& l = links[tid];
+    const int pid = l.gpu >= 0 ? l.gpu : kFabricPid;
+    if (!processes[pid]) {
+      processes[pid] = true;
+      const std::string pname = l.gpu >= 0 ? fmt::format("GPU {}", l.gpu) : std::string("switches");
+      event(fmt::format(R"({{"name":"process_name","ph":"M","pid":{},"args":{{"name":"{}"}}}})", pid, pname));
+    }
+    event(fmt::format(R"({{"name":"thread_name","ph":"M","pid":{},"tid":{},"args":{{"name":{}}}}})", pid, tid,
+                      nlohmann::json(l.name).dump()));
+    const std::string_view cls = net::link_class_name(l.cls);
+    for (const auto& [start, end] : l.busy) {
+      event(fmt::format(R"({{"name":"{}","cat":"link","ph":"X","pid":{},"tid":{},"ts":{:.6f},"dur":{:.6f}}})", cls, pid,
+                        tid, start.microseconds(), (end - start).microseconds()));
+    }
+  }
+  fmt::format_to(std::back_inserter(out), "\n]}}\n");
+  write_trace_text(path, std::string(out.data(), out.size()));
 }
 
 }  // namespace v3sim

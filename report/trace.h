@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "models/timeline.h"
+#include "sim/net/alltoall.h"
 
 namespace v3sim {
 
@@ -29,6 +30,12 @@ struct MemoryCounter {
 void write_chrome_trace(const std::string& path, const std::vector<const Timeline*>& timelines,
                         const std::vector<std::string>& stream_names = {"compute", "communication"},
                         MemoryCounter memory = {});
+
+// A network simulation's links as a Chrome/Perfetto trace (`v3sim alltoall -o`): one process per GPU and one for
+// the switches, one thread per link, one slice per busy interval, named by the link's class. `metadata_json` (a JSON
+// object: tool, problem, configs) goes into the file's "metadata". Same file names and guarantees as above.
+void write_link_trace(const std::string& path, const std::vector<net::TracedLink>& links,
+                      const std::string& metadata_json);
 
 // The trace as a JSON string (for tests and other writers).
 std::string chrome_trace_json(const std::vector<const Timeline*>& timelines,

@@ -1361,7 +1361,6 @@ def roofs(study, kernels):
     return hw_roofs
 
 
-CLOSED_FORM = ("roofline", "analytical")
 KERNEL_SPEC = {
     "name": (("name", "kernel", "op"), REQUIRED), "flops": (("flops",), REQUIRED), "bytes": (("bytes",), REQUIRED),
     "time_s": (("time_s", "duration_s"), REQUIRED), "phase": (("phase",), "step"), "kind": (("kind",), ""),
@@ -1376,6 +1375,8 @@ def kernels_view(t):
     if missing or any(isinstance(v[c], list) for c in ("flops", "bytes", "time_s")):
         return None
     v["n"] = t.rows()
+    # Which cost models are closed-form estimates: v3sim says so in the table's attributes (report/study_tables.h).
+    v["closed_form"] = tuple(m for m in text(t.attrs.get("closed_form_models", "")).split(",") if m)
     return v
 
 
@@ -1392,7 +1393,7 @@ def section_roofline(doc, study):
     plotted = [i for i in kept if k["flops"][i] > 0 and k["bytes"][i] > 0 and k["time_s"][i] > 0]
     dropped = k["n"] - len(kept)
     doc.para(f"{t.title}. Achieved FLOP/s = flops / time_s per call, arithmetic intensity = flops / bytes. Filled "
-             f"markers: kernels simulated at cycle level; hollow squares: closed-form ({', '.join(CLOSED_FORM)}) "
+             f"markers: kernels simulated at cycle level; hollow squares: closed-form ({', '.join(k['closed_form'])}) "
              f"estimates. {len(kept) - len(plotted)} kernels without FLOPs (communication, copies) are listed but not "
              f"plotted" + (f"; {dropped} dropped from the step model are left out." if dropped else "."))
     if not chips:
@@ -1424,7 +1425,7 @@ def roofline_figure(k, plotted, chips):
         phase_total[k["phase"][i]] = phase_total.get(k["phase"][i], 0) + kernel_total(k, i)
     share = np.array([kernel_total(k, i) / phase_total[k["phase"][i]] if phase_total[k["phase"][i]] > 0 else 0
                       for i in plotted])
-    closed = np.array([k["model"][i] in CLOSED_FORM for i in plotted])
+    closed = np.array([k["model"][i] in k["closed_form"] for i in plotted])
     for p in phase_total:
         color = PHASE_COLORS.get(p, "#555")
         mine = np.array([k["phase"][i] == p for i in plotted])
@@ -1442,7 +1443,7 @@ def roofline_figure(k, plotted, chips):
                         textcoords="offset points")
     for p in phase_total:
         ax.scatter([], [], color=PHASE_COLORS.get(p, "#555"), label=f"{p} (cycle model)")
-    if any(k["model"][i] in CLOSED_FORM for i in plotted):
+    if any(k["model"][i] in k["closed_form"] for i in plotted):
         ax.scatter([], [], marker="s", facecolors="none", edgecolors="#555", label="closed-form estimate")
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -15,6 +15,8 @@
 #include "core/hash.h"
 #include "models/deployment.h"
 #include "models/model_config.h"
+#include "report/study_tables.h"
+#include "sim/exec/step.h"
 #include "sim/hardware.h"
 #include "sim/net/cluster.h"
 
@@ -27,20 +29,9 @@ double unit(uint64_t h, uint64_t salt) {
   return static_cast<double>(mix64(h ^ mix64(salt)) >> 11) * 0x1.0p-53;
 }
 
-struct Loaded {
-  ModelConfig model;
-  Deployment deploy;
-  HardwareConfig hw;
-  net::ClusterConfig cluster;
-};
-
-Loaded load_all(const StudyPoint& pt) {
-  Loaded l;
-  l.model = load_model_config(pt.model);
-  l.deploy = load_deployment(pt.deploy, l.model);
-  l.hw = load_hardware(pt.hw);
-  l.cluster = net::load_cluster(pt.cluster);
-  return l;
+// The same loading as the step evaluator's (exec::load_step_inputs), so a fake study refuses the same configs.
+exec::StepInputs load_all(const StudyPoint& pt) {
+  return exec::load_step_inputs(pt.model, pt.deploy, pt.hw, pt.cluster);
 }
 
 class FakeEvaluator final : public PointEvaluator {
@@ -69,7 +60,7 @@ class FakeEvaluator final : public PointEvaluator {
       throw ConfigError(SourceLoc{pt.deploy_file, 0}, "", "a point the fake evaluator accepts",
                         fmt::format("point {}, listed in fail=", pt.index));
     }
-    const Loaded l = load_all(pt);
+    const exec::StepInputs l = load_all(pt);
     if (l.deploy.gpus_per_node != l.cluster.gpus_per_node) {
       throw ConfigError(SourceLoc{pt.deploy_file, 0}, "gpus_per_node",
                         fmt::format("the cluster's {} GPUs per node", l.cluster.gpus_per_node),
@@ -183,38 +174,36 @@ class FakeEvaluator final : public PointEvaluator {
         }
       }
     } else if (name == "kernels") {
+      t = Table::from_spec(kernels_table_spec());
+      t.source = "fake evaluator (test data, not a simulation)";
       t.title = "Kernels of the baseline step (fake)";
-      auto& phase = t.add_text("phase");
-      auto& kname = t.add_text("name");
-      auto& kind = t.add_text("kind");
-      auto& model = t.add_text("model");
-      auto& bound = t.add_text("bound");
-      auto& flops = t.add_number("flops", "FLOP");
-      auto& bytes = t.add_number("bytes", "B");
-      auto& time = t.add_number("time_s", "s");
-      auto& calls = t.add_number("calls");
       for (size_t i = 0; i < std::min<size_t>(points.size(), 4); ++i) {
-        phase.texts.emplace_back(to_string(points[i].phase));
-        kname.texts.push_back(fmt::format("kernel_{}", i));
-        kind.texts.emplace_back(i % 2 ? "attention" : "gemm");
-        model.texts.emplace_back(i % 2 ? "roofline" : "cycle-gemm");
-        bound.texts.emplace_back(i % 2 ? "hbm" : "tensor");
-        flops.numbers.push_back(1e12 * static_cast<double>(i + 1));
-        bytes.numbers.push_back(1e9 * static_cast<double>(i + 1));
-        time.numbers.push_back(1e-3 * static_cast<double>(i + 1));
-        calls.numbers.push_back(61);
+        t.column("phase").texts.emplace_back(to_string(points[i].phase));
+        t.column("name").texts.push_back(fmt::format("kernel_{}", i));
+        t.column("kind").texts.emplace_back(i % 2 ? "attention" : "gemm");
+        t.column("model").texts.emplace_back(i % 2 ? "roofline" : "cycle-gemm");
+        t.column("bound").texts.emplace_back(i % 2 ? "hbm" : "tensor");
+        t.column("flops").numbers.push_back(1e12 * static_cast<double>(i + 1));
+        t.column("bytes").numbers.push_back(1e9 * static_cast<double>(i + 1));
+        t.column("time_s").numbers.push_back(1e-3 * static_cast<double>(i + 1));
+        t.column("calls").numbers.push_back(61);
+        t.column("kernel").texts.push_back(fmt::format("fake kernel {}", i));
       }
     } else if (name == "hardware") {
+      t = Table::from_spec(hardware_table_spec());
+      t.source = "fake evaluator (test data, not a simulation)";
       t.title = "The chips of the study (fake)";
-      auto& chip = t.add_text("name");
-      auto& peak = t.add_number("peak_flops", "FLOP/s");
-      auto& hbm = t.add_number("hbm_Bps", "B/s");
       for (const auto& pt : points) {
         const HardwareConfig hw = load_hardware(pt.hw);
-        if (std::find(chip.texts.begin(), chip.texts.end(), hw.name) != chip.texts.end()) continue;
-        chip.texts.push_back(hw.name);
-        peak.numbers.push_back(hw.fp8_peak_flops());
-        hbm.numbers.push_back(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()));
+        auto& names = t.column("name").texts;
+        if (std::find(names.begin(), names.end(), hw.name) != names.end()) continue;
+        names.push_back(hw.name);
+        t.column("file").texts.push_back(pt.hw_file);
+        t.column("sms").numbers.push_back(static_cast<double>(hw.sms));
+        t.column("peak_flops").numbers.push_back(hw.fp8_peak_flops());
+        t.column("bf16_peak_flops").numbers.push_back(hw.bf16_peak_flops());
+        t.column("hbm_Bps").numbers.push_back(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()));
+        t.column("hbm_bytes").numbers.push_back(static_cast<double>(hw.hbm.capacity.count()));
       }
     } else if (name == "validation") {
       t.title = "Projected against measured (fake)";

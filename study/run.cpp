@@ -167,13 +167,13 @@ std::string record_mismatch(const PointRecord& r, const std::string& fingerprint
 }
 
 // Creates DIR when needed and locks it: two runs never write one folder side by side (a second --resume refuses).
-std::unique_ptr<FolderLock> lock_dir(const std::string& out) {
+std::unique_ptr<FolderLock> lock_dir(const std::string& out, const std::string& name) {
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", "a folder v3sim can create", fmt::format("'{}' ({})", out, ec.message()));
+    throw ConfigError(SourceLoc{name, 0}, "", "a folder v3sim can create", fmt::format("'{}' ({})", out, ec.message()));
   }
-  return std::make_unique<FolderLock>(out, "-o");
+  return std::make_unique<FolderLock>(out, name);
 }
 
 fs::path points_dir(const std::string& out) {
@@ -232,7 +232,7 @@ std::set<int64_t> prepare_dir(const StudySpec& spec, const std::vector<StudyPoin
   const fs::path out(o.out_dir);
   const fs::path results = out / "results.h5";
   std::error_code ec;
-  const std::string refuse = "; it is left untouched: move it away or use another -o";
+  const std::string refuse = "; it is left untouched: move it away or write to another folder";
   if (fs::exists(results, ec)) {
     StudyResults existing;
     try {
@@ -325,13 +325,13 @@ std::set<int64_t> prepare_dir(const StudySpec& spec, const std::vector<StudyPoin
     if (!why.empty()) {
       throw ConfigError(SourceLoc{f.string(), 0}, "",
                         "a finished point of this study (resume only continues the same study with the same configs; "
-                        "use another -o)",
+                        "write to another folder)",
                         why);
     }
   }
   fs::create_directories(points_dir(o.out_dir), ec);
   if (ec)
-    throw ConfigError(SourceLoc{"-o", 0}, "", "a folder v3sim can create",
+    throw ConfigError(SourceLoc{o.out_dir_name, 0}, "", "a folder v3sim can create",
                       fmt::format("'{}' ({})", o.out_dir, ec.message()));
   const json m{{"format", kDirFormat},          {"study", spec.name},      {"study_fingerprint", fingerprint},
                {"evaluator", evaluator.name()}, {"points", points.size()}, {"study_yaml", spec.yaml}};
@@ -603,7 +603,7 @@ StudyRunSummary run_study(const StudySpec& spec, const std::vector<StudyPoint>& 
   if (root) {
     try {
       if (local_error) std::rethrow_exception(local_error);
-      dir_lock = lock_dir(o.out_dir);
+      dir_lock = lock_dir(o.out_dir, o.out_dir_name);
       const std::set<int64_t> done = prepare_dir(spec, points, fingerprint, evaluator, o);
       summary.resumed = static_cast<int64_t>(done.size());
       plan = "OK";

@@ -25,14 +25,7 @@ namespace v3sim::study {
 namespace {
 
 exec::StepInputs load_inputs(const StudyPoint& pt) {
-  exec::StepInputs in;
-  in.model = load_model_config(pt.model);
-  in.deploy = load_deployment(pt.deploy, in.model);
-  in.hw = load_hardware(pt.hw);
-  in.cluster = net::load_cluster(pt.cluster);
-  in.hw_yaml = pt.hw.to_yaml();
-  in.cluster_yaml = pt.cluster.to_yaml();
-  return in;
+  return exec::load_step_inputs(pt.model, pt.deploy, pt.hw, pt.cluster);
 }
 
 class StepEvaluator final : public PointEvaluator {
@@ -154,35 +147,23 @@ class StepEvaluator final : public PointEvaluator {
   }
 
   Table kernels_table(const std::vector<StudyPoint>& points) const {
-    Table t;
-    t.name = "kernels";
+    Table t = Table::from_spec(kernels_table_spec());
     std::vector<std::string> used;
-    t.add_text("phase");
-    t.add_text("name");
-    t.add_text("kind");
-    t.add_text("model");
-    t.add_text("bound");
-    t.add_number("flops", "FLOP");
-    t.add_number("bytes", "B");
-    t.add_number("time_s", "s");
-    t.add_number("calls");
-    t.add_text("kernel");
-    std::vector<TableColumn>& c = t.columns;
     for (const StudyPoint* pt : baseline_points(points)) {
       const auto rows = kernels_of(*pt);
       if (!rows) continue;
       used.push_back(fmt::format("{} '{}'", to_string(pt->phase), pt->label));
       for (const exec::KernelRow& k : *rows) {
-        c[0].texts.emplace_back(to_string(pt->phase));
-        c[1].texts.push_back(k.name);
-        c[2].texts.push_back(k.kind);
-        c[3].texts.emplace_back(exec::to_string(k.model));
-        c[4].texts.push_back(k.bound);
-        c[5].numbers.push_back(k.flops);
-        c[6].numbers.push_back(k.bytes);
-        c[7].numbers.push_back(k.time_s);
-        c[8].numbers.push_back(static_cast<double>(k.calls));
-        c[9].texts.push_back(k.kernel);
+        t.column("phase").texts.emplace_back(to_string(pt->phase));
+        t.column("name").texts.push_back(k.name);
+        t.column("kind").texts.push_back(k.kind);
+        t.column("model").texts.emplace_back(exec::to_string(k.model));
+        t.column("bound").texts.push_back(k.bound);
+        t.column("flops").numbers.push_back(k.flops);
+        t.column("bytes").numbers.push_back(k.bytes);
+        t.column("time_s").numbers.push_back(k.time_s);
+        t.column("calls").numbers.push_back(static_cast<double>(k.calls));
+        t.column("kernel").texts.push_back(k.kernel);
       }
     }
     std::string phases;
@@ -191,33 +172,23 @@ class StepEvaluator final : public PointEvaluator {
         "The distinct kernels of each phase's baseline step, per call, calls on the representative "
         "GPU of each pipeline rank ({})",
         phases.empty() ? "no feasible baseline point" : phases);
-    t.source = "v3sim study: sim/exec simulate_step, StepResult::kernels";
     return t;
   }
 
   static Table hardware_table(const std::vector<StudyPoint>& points) {
-    Table t;
-    t.name = "hardware";
+    Table t = Table::from_spec(hardware_table_spec());
     t.title = "The chips of the study's points (roofs of the roofline: FP8 dense peak and HBM bandwidth)";
-    t.source = "configs/hardware, as each point resolves them (proposals and overrides applied)";
-    t.add_text("name");
-    t.add_text("file");
-    t.add_number("sms");
-    t.add_number("peak_flops", "FLOP/s");
-    t.add_number("bf16_peak_flops", "FLOP/s");
-    t.add_number("hbm_Bps", "B/s");
-    t.add_number("hbm_bytes", "B");
     std::set<std::string> seen;
     for (const auto& pt : points) {
       if (!seen.insert(pt.hw.to_yaml()).second) continue;
       const HardwareConfig hw = load_hardware(pt.hw);
-      t.columns[0].texts.push_back(hw.name);
-      t.columns[1].texts.push_back(pt.hw_file);
-      t.columns[2].numbers.push_back(static_cast<double>(hw.sms));
-      t.columns[3].numbers.push_back(hw.fp8_peak_flops());
-      t.columns[4].numbers.push_back(hw.bf16_peak_flops());
-      t.columns[5].numbers.push_back(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()));
-      t.columns[6].numbers.push_back(static_cast<double>(hw.hbm.capacity.count()));
+      t.column("name").texts.push_back(hw.name);
+      t.column("file").texts.push_back(pt.hw_file);
+      t.column("sms").numbers.push_back(static_cast<double>(hw.sms));
+      t.column("peak_flops").numbers.push_back(hw.fp8_peak_flops());
+      t.column("bf16_peak_flops").numbers.push_back(hw.bf16_peak_flops());
+      t.column("hbm_Bps").numbers.push_back(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()));
+      t.column("hbm_bytes").numbers.push_back(static_cast<double>(hw.hbm.capacity.count()));
     }
     return t;
   }

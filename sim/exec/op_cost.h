@@ -41,6 +41,13 @@ enum class CostModel : uint8_t {
   Dropped,        // the op does not exist on this chip (e.g. a transpose a transposed-read chip never makes)
 };
 const char* to_string(CostModel m);
+inline constexpr CostModel kCostModels[] = {CostModel::CycleGemm, CostModel::CycleCast, CostModel::CycleAllToAll,
+                                            CostModel::Roofline,  CostModel::Streaming, CostModel::Analytical,
+                                            CostModel::Dropped};
+// A closed-form estimate (no model of the kernel's mechanism): the roofline and the alpha-beta formulas.
+inline bool is_closed_form(CostModel m) {
+  return m == CostModel::Roofline || m == CostModel::Analytical;
+}
 inline bool is_cycle_level(CostModel m) {
   return m == CostModel::CycleGemm || m == CostModel::CycleCast || m == CostModel::CycleAllToAll ||
          m == CostModel::Dropped;

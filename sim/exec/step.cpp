@@ -16,6 +16,18 @@
 
 namespace v3sim::exec {
 
+StepInputs load_step_inputs(const ConfigNode& model, const ConfigNode& deploy, const ConfigNode& hw,
+                            const ConfigNode& cluster) {
+  StepInputs in;
+  in.model = load_model_config(model);
+  in.deploy = load_deployment(deploy, in.model);
+  in.hw = load_hardware(hw);
+  in.cluster = net::load_cluster(cluster);
+  in.hw_yaml = hw.to_yaml();
+  in.cluster_yaml = cluster.to_yaml();
+  return in;
+}
+
 namespace {
 
 // "L12.attn.wq_b" -> "L*.attn.wq_b": the op as every layer runs it.

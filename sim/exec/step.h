@@ -32,6 +32,12 @@ struct StepInputs {
   std::string cluster_yaml;
 };
 
+// The inputs of a step from its four resolved documents (overrides already applied): the model, the deployment
+// of that model, the chip and the cluster, each checked by its own loader (ConfigError naming the file and key).
+// The one place the loading order lives: `v3sim step`, `compare`, `bench` and both study evaluators call it.
+StepInputs load_step_inputs(const ConfigNode& model, const ConfigNode& deploy, const ConfigNode& hw,
+                            const ConfigNode& cluster);
+
 struct StepOptions {
   bool keep_timeline = true;     // fill StepResult::timeline (every op instance)
   KernelCache* cache = nullptr;  // shared kernel results; nullptr: a private in-memory cache

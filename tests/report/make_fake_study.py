@@ -3,14 +3,16 @@
 report reads, for the tests of scripts/report.py. Not a simulation: the numbers are made up to look like a
 DeepSeek-V3 proposal study on H800 (a ~20 s training step, ~1 s prefill, ~25 ms decode).
 
-    make_fake_study.py OUT.h5 [--minimal] [--traces DIR] [--registry METRICS.json]
+    make_fake_study.py OUT.h5 [--minimal] [--traces DIR] [--registry REGISTRY.json]
 
 --minimal writes the points and metrics only (no /tables, no sweeps, one failed point), to check that every
 section of the report still appears and says what is missing. --traces DIR also writes two v3sim result files
 (format v3sim-result-1) there, one measured and one projected, like those under traces/. --registry takes v3sim's
 metric registry (`v3sim describe metrics --json`): each metric's dataset gets the attributes v3sim gives it, and a
 metric of the registry that a sensitivity curve draws but these made-up points lack gets made-up values too (so a
-metric added to the registry shows in the report of this fake study as in a real one).
+metric added to the registry shows in the report of this fake study as in a real one). When the registry file also
+holds v3sim's table schemas (`v3sim describe tables --json`, under "tables"), the tables it declares (kernels,
+hardware) take their columns, units, descriptions and attributes from it, in its order.
 """
 import json
 import argparse
@@ -131,8 +133,22 @@ def write_strings(group, name, values):
     group.create_dataset(name, data=np.array(values, dtype=object), dtype=h5py.string_dtype())
 
 
+SCHEMAS = {}  # v3sim's table schemas (`v3sim describe tables --json`), when given
+
+
 def write_table(tables, name, title, source, columns, attrs=None):
-    """columns: list of (name, unit, values); text columns hold str values."""
+    """columns: list of (name, unit, values); text columns hold str values. A table v3sim declares a schema for is
+    written in the schema's column order, units, descriptions and attributes; every schema column must have values."""
+    schema = SCHEMAS.get(name)
+    descriptions = {}
+    if schema:
+        values = {c[0]: c[2] for c in columns}
+        missing = [c["name"] for c in schema["columns"] if c["name"] not in values]
+        if missing:
+            raise SystemExit(f"make_fake_study.py: table {name}: no made-up values for schema columns {missing}")
+        columns = [(c["name"], c["unit"], values[c["name"]]) for c in schema["columns"]]
+        descriptions = {c["name"]: c["description"] for c in schema["columns"]}
+        attrs = dict(schema.get("attrs", {}), **(attrs or {}))
     g = tables.create_group(name)
     g.attrs["title"] = title
     g.attrs["source"] = source
@@ -145,6 +161,8 @@ def write_table(tables, name, title, source, columns, attrs=None):
         else:
             g.create_dataset(col, data=np.asarray(values, dtype=np.float64))
         g[col].attrs["unit"] = unit
+        if descriptions.get(col):
+            g[col].attrs["description"] = descriptions[col]
 
 
 def numerics_table(tables):
@@ -195,10 +213,10 @@ def kernels_table(tables):
             else:
                 flops, bytes_ = 2.0e7 * scale + 1e6, 1.2e8 * scale + 1e6
                 time, bound = bytes_ / 2.6e12 + 3e-6, "hbm"
-            rows.append((phase, name, kind, model, bound, flops, bytes_, time, 61.0))
+            rows.append((phase, name, kind, model, bound, flops, bytes_, time, 61.0, f"{kind} {name}"))
     cols = list(zip(*rows))
-    names = ("phase", "name", "kind", "model", "bound", "flops", "bytes", "time_s", "calls")
-    units = ("", "", "", "", "", "FLOP", "B", "s", "")
+    names = ("phase", "name", "kind", "model", "bound", "flops", "bytes", "time_s", "calls", "kernel")
+    units = ("", "", "", "", "", "FLOP", "B", "s", "", "")
     write_table(tables, "kernels", "The V3 kernels of each phase on H800 (one layer's worth, per call)",
                 "sim/exec step kernels (synthetic values)",
                 [(n, u, list(c)) for n, u, c in zip(names, units, cols)],
@@ -207,8 +225,9 @@ def kernels_table(tables):
 
 def hardware_table(tables):
     write_table(tables, "hardware", "The chips of the study", "configs/hardware (synthetic values)",
-                [("name", "", ["H800", "B200"]), ("peak_flops", "FLOP/s", [1.979e15, 4.5e15]),
-                 ("hbm_Bps", "B/s", [3.35e12, 8.0e12])])
+                [("name", "", ["H800", "B200"]), ("file", "", ["h800.yaml", "b200.yaml"]), ("sms", "", [132.0, 148.0]),
+                 ("peak_flops", "FLOP/s", [1.979e15, 4.5e15]), ("bf16_peak_flops", "FLOP/s", [0.989e15, 2.25e15]),
+                 ("hbm_Bps", "B/s", [3.35e12, 8.0e12]), ("hbm_bytes", "B", [84943110144.0, 193273528320.0])])
 
 
 def validation_table(tables):
@@ -300,12 +319,15 @@ def main(argv):
     ap.add_argument("out")
     ap.add_argument("--minimal", action="store_true", help="points and metrics only, one failed point")
     ap.add_argument("--traces", help="also write two trace files (measured, projected) in this folder")
-    ap.add_argument("--registry", help="v3sim's metric registry, `v3sim describe metrics --json`")
+    ap.add_argument("--registry", help="v3sim's metric registry (`v3sim describe metrics --json`), optionally with "
+                    "its table schemas (`v3sim describe tables --json`) under \"tables\"")
     a = ap.parse_args(argv)
     registry = None
     if a.registry:
         with open(a.registry, encoding="utf-8") as f:
-            registry = json.load(f)["metrics"]
+            loaded = json.load(f)
+        registry = loaded["metrics"]
+        SCHEMAS.update(loaded.get("tables", {}))
     write_study(a.out, a.minimal, registry)
     if a.traces:
         os.makedirs(os.path.join(a.traces, "h200"), exist_ok=True)

@@ -138,16 +138,20 @@ def expected_gains(path):
 
 
 def registry_file(folder):
-    """v3sim's metric registry (`v3sim describe metrics --json`) in a file, for make_fake_study.py --registry: the
-    fake studies carry the attributes a real results.h5 has. SkipTest without a v3sim binary."""
+    """v3sim's metric registry and table schemas (`v3sim describe metrics --json`, `v3sim describe tables --json`) in
+    one file, for make_fake_study.py --registry: the fake studies carry the attributes and columns a real results.h5
+    has. SkipTest without a v3sim binary."""
     binary = V3SIM or os.path.join(ROOT, "build", "release", "v3sim")
     if not os.path.exists(binary):
         raise unittest.SkipTest(f"no v3sim binary for its metric registry ({binary}; pass --v3sim)")
-    r = run([binary, "describe", "metrics", "--json"])
-    assert r.returncode == 0, r.stderr
-    path = os.path.join(folder, "metrics.json")
+    registry = {}
+    for what in ("metrics", "tables"):
+        r = run([binary, "describe", what, "--json"])
+        assert r.returncode == 0, r.stderr
+        registry.update(json.loads(r.stdout))
+    path = os.path.join(folder, "registry.json")
     with open(path, "w", encoding="utf-8") as f:
-        f.write(r.stdout)
+        json.dump(registry, f)
     return path
 
 

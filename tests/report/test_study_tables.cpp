@@ -9,7 +9,9 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "report/h5_study.h"
 #include "report/study_tables.h"
+#include "tests/temp_dir.h"
 
 using namespace v3sim;
 
@@ -200,4 +202,64 @@ TEST_CASE("study tables by name", "[report][study_tables]") {
   CHECK(study_table_names() == std::vector<std::string>{"numerics_error_vs_k", "validation"});
   CHECK_THROWS_WITH(make_study_table("roofline", {kConfigs, kReference}),
                     Catch::Contains("numerics_error_vs_k, validation") && Catch::Contains("'roofline'"));
+}
+
+TEST_CASE("a table declared by its schema reaches results.h5 with its columns, units, descriptions and attributes",
+          "[report][study_tables][h5]") {
+  const TableSpec& spec = kernels_table_spec();
+  Table t = Table::from_spec(spec);
+  REQUIRE(t.columns.size() == spec.columns.size());
+  for (TableColumn& c : t.columns) {
+    if (c.text) {
+      c.texts.emplace_back("x");
+    } else {
+      c.numbers.push_back(1.5);
+    }
+  }
+  // Which models are closed-form comes from sim/exec's CostModel, not from a list of names.
+  CHECK(t.attrs.at("closed_form_models") == "roofline,analytical");
+  StudyResults r;
+  r.attrs["study"] = "schema-test";
+  r.index = {0};
+  r.label = {"a"};
+  r.group = {""};
+  r.phase = {"train"};
+  r.value = {""};
+  r.status = {"ok"};
+  r.value_num = {std::nan("")};
+  r.tables.push_back(t);
+  const test::TempDir dir("v3sim-schema");
+  const std::string path = (dir.path() / "results.h5").string();
+  write_study_results(path, r);
+  const StudyResults back = read_study_results(path);
+  const Table* k = back.table("kernels");
+  REQUIRE(k != nullptr);
+  REQUIRE(k->columns.size() == spec.columns.size());
+  for (size_t i = 0; i < spec.columns.size(); ++i) {
+    INFO(spec.columns[i].name);
+    CHECK(k->columns[i].name == spec.columns[i].name);
+    CHECK(k->columns[i].unit == spec.columns[i].unit);
+    CHECK(k->columns[i].text == spec.columns[i].text);
+    CHECK(k->columns[i].description == spec.columns[i].description);
+    CHECK(k->columns[i].size() == 1);
+  }
+  CHECK(k->attrs == spec.attrs);
+  CHECK(k->source == spec.source);
+}
+
+TEST_CASE("every declared table schema is well formed", "[report][study_tables]") {
+  std::set<std::string> names;
+  for (const TableSpec* s : table_specs()) {
+    INFO(s->name);
+    CHECK(names.insert(s->name).second);
+    std::set<std::string> cols;
+    for (const TableColumnSpec& c : s->columns) {
+      INFO(c.name);
+      CHECK(cols.insert(c.name).second);
+      CHECK(std::string(c.description).size() > 5);
+      CHECK(std::string(c.name).find_first_of("/,") == std::string::npos);
+    }
+  }
+  CHECK(names.count("kernels") == 1);
+  CHECK(names.count("hardware") == 1);
 }

@@ -19,8 +19,8 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "report/h5_study.h"
-#include "study/spec.h"
 #include "study/fake.h"
+#include "study/spec.h"
 
 using namespace v3sim;
 using namespace v3sim::study;
@@ -473,7 +473,7 @@ TEST_CASE("a second run on a study folder in use refuses with exit 2 and the fir
     INFO(describe(second));
     CHECK(second.exit_code == 2);
     CHECK_THAT(second.err, Catch::Contains("in use by process '" + std::to_string(::getpid()) + "'") &&
-                               Catch::Contains("another -o"));
+                               Catch::Contains("another folder"));
     CHECK_FALSE(fs::exists(out + "/points"));
   }
   // Two processes at once: the one that comes second refuses; the first finishes every point exactly once.
