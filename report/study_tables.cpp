@@ -287,6 +287,16 @@ const TableSpec& hardware_table_spec() {
   return spec;
 }
 
+void add_hardware_row(Table& t, const HardwareConfig& hw, const std::string& file) {
+  t.column("name").texts.push_back(hw.name);
+  t.column("file").texts.push_back(file);
+  t.column("sms").numbers.push_back(static_cast<double>(hw.sms));
+  t.column("peak_flops").numbers.push_back(hw.fp8_peak_flops());
+  t.column("bf16_peak_flops").numbers.push_back(hw.bf16_peak_flops());
+  t.column("hbm_Bps").numbers.push_back(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()));
+  t.column("hbm_bytes").numbers.push_back(static_cast<double>(hw.hbm.capacity.count()));
+}
+
 std::vector<const TableSpec*> table_specs() {
   return {&kernels_table_spec(), &hardware_table_spec()};
 }

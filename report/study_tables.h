@@ -88,6 +88,8 @@ struct StudyTableInputs {
 const TableSpec& kernels_table_spec();
 // The chips of a study's points: name, file (text), sms, peak_flops, bf16_peak_flops, hbm_Bps, hbm_bytes.
 const TableSpec& hardware_table_spec();
+// One chip's row of the hardware table (from hardware_table_spec()), read from its config file `file`.
+void add_hardware_row(Table& t, const HardwareConfig& hw, const std::string& file);
 // Every table schema declared here, for `v3sim describe tables`.
 std::vector<const TableSpec*> table_specs();
 

@@ -197,13 +197,7 @@ class FakeEvaluator final : public PointEvaluator {
         const HardwareConfig hw = load_hardware(pt.hw);
         auto& names = t.column("name").texts;
         if (std::find(names.begin(), names.end(), hw.name) != names.end()) continue;
-        names.push_back(hw.name);
-        t.column("file").texts.push_back(pt.hw_file);
-        t.column("sms").numbers.push_back(static_cast<double>(hw.sms));
-        t.column("peak_flops").numbers.push_back(hw.fp8_peak_flops());
-        t.column("bf16_peak_flops").numbers.push_back(hw.bf16_peak_flops());
-        t.column("hbm_Bps").numbers.push_back(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()));
-        t.column("hbm_bytes").numbers.push_back(static_cast<double>(hw.hbm.capacity.count()));
+        add_hardware_row(t, hw, pt.hw_file);
       }
     } else if (name == "validation") {
       t.title = "Projected against measured (fake)";

@@ -182,13 +182,7 @@ class StepEvaluator final : public PointEvaluator {
     for (const auto& pt : points) {
       if (!seen.insert(pt.hw.to_yaml()).second) continue;
       const HardwareConfig hw = load_hardware(pt.hw);
-      t.column("name").texts.push_back(hw.name);
-      t.column("file").texts.push_back(pt.hw_file);
-      t.column("sms").numbers.push_back(static_cast<double>(hw.sms));
-      t.column("peak_flops").numbers.push_back(hw.fp8_peak_flops());
-      t.column("bf16_peak_flops").numbers.push_back(hw.bf16_peak_flops());
-      t.column("hbm_Bps").numbers.push_back(static_cast<double>(hw.hbm.bandwidth.bytes_per_second()));
-      t.column("hbm_bytes").numbers.push_back(static_cast<double>(hw.hbm.capacity.count()));
+      add_hardware_row(t, hw, pt.hw_file);
     }
     return t;
   }
