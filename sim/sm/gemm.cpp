@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/math.h"
+#include "core/quant.h"
 #include "core/resources.h"
 #include "sim/core/engine.h"
 #include "sim/sm/sm.h"
@@ -26,11 +28,7 @@ const char* to_string(GemmLayout l) {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
-
-constexpr int64_t kBlockK = 128;           // one scale block of K per pipeline stage
+constexpr int64_t kBlockK = kQuantTile;    // one scale block of K per pipeline stage
 constexpr int64_t kContiguousAlign = 128;  // DeepGEMM's M alignment of the contiguous grouped layout
 constexpr int64_t kSwizzleGroup = 16;      // DeepGEMM scheduler: tiles grouped 16 at a time for L2 reuse
 

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/math.h"
 
 namespace v3sim::sim {
 
@@ -15,10 +16,6 @@ namespace {
 constexpr int64_t kWarp = 32;
 constexpr int64_t kRegisterAllocationUnit = 256;  // registers per warp are allocated in units of 256 (sm_90)
 constexpr int64_t kSmemReservedPerCta = 1024;     // shared memory the system reserves per resident CTA (sm_80+)
-
-int64_t round_up(int64_t v, int64_t unit) {
-  return (v + unit - 1) / unit * unit;
-}
 
 }  // namespace
 
