@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include "core/math.h"
 #include "core/quant.h"
 #include "kernels/cuda_common.h"
 #include "kernels/moe.h"
@@ -163,7 +164,7 @@ __global__ void __launch_bounds__(kThreads)
 // ---- host side --------------------------------------------------------------------------------------------------
 
 int chunks_of(const MoeProblem& p) {
-  return static_cast<int>((p.tokens * p.topk + kChunk - 1) / kChunk);
+  return static_cast<int>(ceil_div(p.tokens * p.topk, kChunk));
 }
 
 class PermuteLaunch {

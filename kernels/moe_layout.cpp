@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "core/math.h"
 #include "core/quant.h"
 #include "core/random.h"
 #include "kernels/moe.h"
@@ -105,8 +106,7 @@ MoeLayout moe_layout(const MoeProblem& p, const std::vector<int32_t>& topk_idx) 
   for (int32_t e : topk_idx)
     if (e >= 0) ++l.counts[static_cast<size_t>(e)];
   l.offsets.assign(experts + 1, 0);
-  for (size_t e = 0; e < experts; ++e)
-    l.offsets[e + 1] = l.offsets[e] + (l.counts[e] + p.align - 1) / p.align * p.align;
+  for (size_t e = 0; e < experts; ++e) l.offsets[e + 1] = l.offsets[e] + round_up(l.counts[e], p.align);
   l.row_token.assign(static_cast<size_t>(l.rows()), -1);
   l.row_group.assign(static_cast<size_t>(l.rows()), -1);
   for (size_t e = 0; e < experts; ++e)

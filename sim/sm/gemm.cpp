@@ -341,9 +341,7 @@ struct KernelShape {
   bool block_scaled = false;  // the tensor core applies the scales: no promotion FFMAs
   bool promote = true;
   int64_t fp32_lanes = 32;  // FFMA lanes per sub-partition: a warp's FFMA takes 32 / lanes issue cycles
-  int64_t fp32_cycles(int64_t warp_instructions) const {
-    return (warp_instructions * 32 + fp32_lanes - 1) / fp32_lanes;
-  }
+  int64_t fp32_cycles(int64_t warp_instructions) const { return ceil_div(warp_instructions * 32, fp32_lanes); }
   int barrier_full(int64_t s) const { return static_cast<int>(s); }
   int barrier_empty(int64_t s) const { return static_cast<int>(c.stages + s); }
   int barrier_epilogue() const { return static_cast<int>(2 * c.stages); }

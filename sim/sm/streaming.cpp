@@ -38,7 +38,7 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
   d.validate(hw);
   const Launch& l = d.launch;
   const int64_t sms = d.sms > 0 ? d.sms : hw.sms;
-  const int64_t warps = (l.block + kWarp - 1) / kWarp;
+  const int64_t warps = ceil_div(l.block, kWarp);
 
   // Occupancy: the least of what the register file, shared memory, thread slots and CTA slots hold.
   StreamingResult r;
@@ -64,7 +64,7 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
   r.ctas_per_sm = ctas;
   r.occupancy = static_cast<double>(ctas * warps * kWarp) / static_cast<double>(hw.cuda_cores.max_threads_per_sm);
   const int64_t slots = ctas * sms;
-  r.waves = (l.grid + slots - 1) / slots;
+  r.waves = ceil_div(l.grid, slots);
   r.active_sms = std::min(sms, l.grid);
 
   // The CTAs share the work evenly. A thread keeps one 16-byte load in flight, or less when it reads less in all.
