@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/compare_step.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "sim/exec/op_cost.h"
 #include "study/comm.h"
@@ -100,12 +101,7 @@ std::string write_comparisons(const std::string& out_dir, const std::string& ker
   const nlohmann::json doc = {{"format", "v3sim-comparisons-1"},
                               {"units", "ms per layer; error = (projected - measured) / measured"},
                               {"comparisons", list}};
-  {
-    std::ofstream f(out.string() + ".tmp");
-    f << doc.dump(2) << "\n";
-    if (!f.flush()) throw ConfigError(SourceLoc{out.string(), 0}, "", "a writable file", "a write error");
-  }
-  fs::rename(out.string() + ".tmp", out);
+  write_file_atomic(out.string(), doc.dump(2) + "\n");
   return out.string();
 }
 

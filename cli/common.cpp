@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/config_names.h"
 #include "core/error.h"
 #include "core/resources.h"
 #include "core/text.h"
@@ -30,18 +31,16 @@ std::string resolve_config(const std::string& arg, const std::string& kind, cons
   // A name has no .yaml suffix; it may name a subfolder ("proposals/fp32-accumulation").
   bool looks_like_name = !arg.empty() && arg.front() != '/' && !arg.ends_with(".yaml") && !arg.ends_with(".yml");
   if (looks_like_name) {
-    fs::path named = fs::path(configs_dir()) / kind / (arg + ".yaml");
-    if (fs::exists(named, ec)) return named.string();
-    std::vector<std::string> found;
-    for (const auto& entry : fs::directory_iterator(fs::path(configs_dir()) / kind, ec)) {
-      if (entry.path().extension() == ".yaml") found.push_back(entry.path().stem().string());
-    }
-    std::sort(found.begin(), found.end());
+    if (std::string named = find_config(configs_dir(), kind, arg); !named.empty()) return named;
     std::string names;
-    for (const auto& n : found) names += (names.empty() ? "" : ", ") + n;
+    for (const auto& n : config_names(configs_dir(), kind)) names += (names.empty() ? "" : ", ") + n;
+    std::string found = fmt::format("'{}'", arg);
+    if (const std::string guess = closest_config_name(configs_dir(), kind, arg); !guess.empty()) {
+      found += " (did you mean '" + guess + "'?)";
+    }
     throw ConfigError(SourceLoc{option, 0}, "",
                       fmt::format("a YAML file or the name of a config in {}/{} ({})", configs_dir(), kind, names),
-                      fmt::format("'{}'", arg));
+                      found);
   }
   throw ConfigError(SourceLoc{option, 0}, "", "an existing YAML file", fmt::format("'{}' (no such file)", arg));
 }

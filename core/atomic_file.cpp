@@ -131,10 +131,39 @@ void AtomicFile::commit() {
   }
 }
 
+bool AtomicFile::commit_if_absent() {
+  V3SIM_ASSERT_MSG(m_fd >= 0 && !m_committed, "AtomicFile::commit twice or after a failure");
+  if (::fsync(m_fd) != 0) fail("room on the disk for the output file", errno);
+  const int fd = m_fd;
+  m_fd = -1;
+  if (::close(fd) != 0) fail("room on the disk for the output file", errno);
+  if (::link(m_tmp.c_str(), m_path.c_str()) != 0) {
+    const int err = errno;
+    if (err != EEXIST) fail("an output path v3sim can write", err);
+    discard();
+    return false;
+  }
+  ::unlink(m_tmp.c_str());
+  m_tmp.clear();
+  m_committed = true;
+  const int dir = ::open(folder_of(m_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return true;
+}
+
 void write_file_atomic(const std::string& path, std::string_view text, const std::string& flag) {
   AtomicFile f(path, flag);
   f.write(text);
   f.commit();
+}
+
+bool create_file_atomic(const std::string& path, std::string_view text, const std::string& flag) {
+  AtomicFile f(path, flag);
+  f.write(text);
+  return f.commit_if_absent();
 }
 
 FolderLock::FolderLock(const std::string& dir, const std::string& flag) {

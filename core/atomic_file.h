@@ -35,6 +35,9 @@ class AtomicFile {
   void write(std::string_view data);
   // fsync, close, rename over the final name, fsync the folder. Throws ConfigError on failure (temporary removed).
   void commit();
+  // As commit(), but never replaces a file already at the final name (hard link, then the temporary removed): returns
+  // false, leaving that file alone, when one is there. Two processes creating one name: exactly one returns true.
+  bool commit_if_absent();
 
   const std::string& path() const { return m_path; }
   const std::string& temp_path() const { return m_tmp; }
@@ -50,6 +53,9 @@ class AtomicFile {
 
 // The whole of `text` as the file `path`, atomically (AtomicFile).
 void write_file_atomic(const std::string& path, std::string_view text, const std::string& flag = {});
+// The whole of `text` as the file `path` unless a file of that name exists (left alone: returns false), atomically
+// (AtomicFile::commit_if_absent): no reader ever sees `path` without all of `text`.
+bool create_file_atomic(const std::string& path, std::string_view text, const std::string& flag = {});
 
 // An exclusive lock on a folder (flock on DIR/.v3sim.lock, released when the object dies or the process does, even
 // killed): two runs writing one folder (two `study --resume`) never work side by side. Throws ConfigError when

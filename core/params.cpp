@@ -156,23 +156,27 @@ bool parse_number(const std::string& text, T& out) {
 
 }  // namespace
 
+void check_keys(const ConfigNode& map, const std::vector<std::string>& known, const std::string& what) {
+  for (const auto& [key, value] : map.entries()) {
+    if (is_metadata_key(key) || std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    std::string found = "unknown key " + quote(key);
+    if (const std::string guess = closest(key, known); !guess.empty()) found += " (did you mean '" + guess + "'?)";
+    throw ConfigError(value.loc(), value.path(), "a key of " + what + " (" + list + ")", found);
+  }
+}
+
 ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_node(&node), m_spec(&spec) {
   if (!node.is_null() && !node.is_map()) {
     throw ConfigError(node.loc(), node.path().empty() ? spec.name : node.path(),
                       "a map of " + spec.name + " parameters", node.describe());
   }
   // Unknown keys first: a typo should be named as such, not as a missing required key.
-  for (const auto& [key, value] : node.entries()) {
-    if (is_metadata_key(key) || spec.find(key)) continue;
-    std::string known;
+  if (node.is_map()) {
     std::vector<std::string> names;
-    for (const auto& p : spec.params) {
-      known += (known.empty() ? "" : ", ") + p.name;
-      names.push_back(p.name);
-    }
-    std::string found = "unknown key " + quote(key);
-    if (const std::string best = closest(key, names); !best.empty()) found += " (did you mean '" + best + "'?)";
-    throw ConfigError(value.loc(), value.path(), "a key of " + spec.name + " (" + known + ")", found);
+    for (const auto& p : spec.params) names.push_back(p.name);
+    check_keys(node, names, spec.name);
   }
   for (const auto& p : spec.params) {
     const ConfigNode* v = node.find(p.name);

@@ -87,6 +87,10 @@ std::vector<std::pair<std::string, const ParamSpec*>> all_params(const Component
 // The metadata keys every map accepts.
 bool is_metadata_key(std::string_view key);
 
+// Rejects the first key of `map` that is neither in `known` nor metadata (source, note, assumption), suggesting the
+// nearest: ConfigError at that key, expected "a key of WHAT (known, ...)", found "unknown key 'x' (did you mean 'y'?)".
+void check_keys(const ConfigNode& map, const std::vector<std::string>& known, const std::string& what);
+
 // Reads one map of a config tree against a ComponentSpec. The constructor validates everything eagerly
 // (unknown keys, required keys, types, units, bounds, nested sections), so a config either loads whole or
 // fails on its first mistake with file, line and key path.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "core/math.h"
 #include "kernels/casts.h"
 #include "kernels/cuda_common.h"
 
@@ -219,7 +220,7 @@ class CastLaunch {
         break;
       case CastKind::Quant128x128: {
         const dim3 grid(static_cast<unsigned>(p.cols / kCastBlock),
-                        static_cast<unsigned>((p.rows + kCastBlock - 1) / kCastBlock));
+                        static_cast<unsigned>(ceil_div(p.rows, kCastBlock)));
         quant_128x128_kernel<<<grid, kBlockThreads>>>(m_in_bf16.get(), m_out_codes.get(), m_out_scales.get(), p.rows,
                                                       p.cols, p.ue8m0);
         break;

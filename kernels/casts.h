@@ -16,7 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/hd.h"
+#include "core/hd.h"
+#include "core/quant.h"
 #include "kernels/kernel_op.h"
 
 namespace v3sim::kernels {
@@ -24,7 +25,7 @@ namespace v3sim::kernels {
 enum class CastKind : uint8_t { Quant1x128, Quant128x128, TransposeRequant };
 const char* to_string(CastKind kind);  // "quant-1x128", "quant-128x128", "transpose-requant"
 
-inline constexpr int kCastBlock = 128;
+inline constexpr int kCastBlock = kQuantTile;
 inline constexpr float kCastMinAmax = 1e-4f;  // DeepSeek-V3 inference/kernel.py clamps amax before dividing
 inline constexpr float kE4m3Max = 448.0f;
 

@@ -4,6 +4,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "core/math.h"
 #include "kernels/casts.h"
 
 namespace v3sim::kernels {
@@ -37,7 +38,7 @@ int64_t CastProblem::out_scales() const {
     case CastKind::Quant1x128:
       return rows * (cols / kCastBlock);
     case CastKind::Quant128x128:
-      return ((rows + kCastBlock - 1) / kCastBlock) * (cols / kCastBlock);
+      return ceil_div(rows, kCastBlock) * (cols / kCastBlock);
     case CastKind::TransposeRequant:
       return cols * (rows / kCastBlock);
   }

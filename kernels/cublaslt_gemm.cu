@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "core/math.h"
+#include "core/quant.h"
 #include "kernels/cublaslt_gemm.h"
 #include "kernels/cuda_common.h"
 #include "kernels/vendor_libs.h"
@@ -13,18 +15,14 @@ namespace {
 
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;  // cuBLAS's own recommendation for Hopper is 32 MiB
 
-int64_t round_up(int64_t x, int64_t m) {
-  return (x + m - 1) / m * m;
-}
-
 // One cuBLASLt matmul: handle, descriptors, operands, scales and the chosen algorithm.
 class LtGemm {
  public:
   LtGemm(const Fp8GemmProblem& p, CublasLtScaling want) : m_p(p), m_api(cublaslt_api()) {
     validate_cublaslt_problem(p);
     use_hopper_device();
-    m_kb = p.k / 128;
-    m_nb = (p.n + 127) / 128;
+    m_kb = p.k / kQuantTile;
+    m_nb = ceil_div(p.n, kQuantTile);
     m_kb4 = round_up(m_kb, 4);
     m_a = device_alloc<uint8_t>(static_cast<size_t>(p.m * p.k));
     m_b = device_alloc<uint8_t>(static_cast<size_t>(p.n * p.k));

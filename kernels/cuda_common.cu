@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/random.h"
 #include "kernels/cuda_common.h"
 #include "kernels/device.h"
 
@@ -35,14 +36,6 @@ Event::~Event() {
 }
 
 namespace {
-
-// splitmix64 of a counter: independent, reproducible values per element.
-__device__ __forceinline__ uint64_t mix64(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 // A standard normal from one 64-bit hash (Box-Muller on two 24-bit uniforms in (0, 1]).
 __device__ __forceinline__ float normal_of(uint64_t h) {

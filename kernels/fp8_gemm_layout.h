@@ -11,14 +11,16 @@
 
 #include <cstdint>
 
+#include "core/math.h"
+#include "core/quant.h"
 #include "kernels/wgmma_layout.h"
 
 namespace v3sim::fp8gemm {
 
 // ---- constants ---------------------------------------------------------------------------------------------------
 
-inline constexpr int kBlockK = 128;        // K per pipeline stage = the scale block: one promotion per stage
-inline constexpr int kWgmmaK = wgmma::kK;  // 32 FP8 elements per wgmma
+inline constexpr int kBlockK = kQuantTile;  // K per pipeline stage = the scale block: one promotion per stage
+inline constexpr int kWgmmaK = wgmma::kK;   // 32 FP8 elements per wgmma
 inline constexpr int kWgmmasPerStage = kBlockK / kWgmmaK;
 inline constexpr int kWarpgroupRows = wgmma::kM;  // 64 rows of A per math warpgroup
 inline constexpr int kThreadsPerWarpgroup = 128;
@@ -124,9 +126,7 @@ struct Tile {
   int64_t col0 = 0;  // first column of D
 };
 
-V3SIM_HD constexpr int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
+using v3sim::ceil_div;
 
 // The tile space of a layout: `rows` = rows of A (dense: M; contiguous: sum of group rows; masked: M_max).
 V3SIM_HD constexpr TileSpace tile_space(Layout layout, int64_t rows, int64_t n, int64_t groups, int block_m,

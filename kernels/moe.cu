@@ -12,6 +12,8 @@
 
 #include <algorithm>
 
+#include "core/math.h"
+#include "core/quant.h"
 #include "kernels/cuda_common.h"
 #include "kernels/moe.h"
 
@@ -109,7 +111,7 @@ __global__ void __launch_bounds__(kThreads)
                       const int32_t* __restrict__ row_token, const int32_t* __restrict__ offsets, int experts,
                       int64_t hidden, uint8_t* __restrict__ out_codes, float* __restrict__ out_scales) {
   const int64_t total = offsets[experts];
-  const int64_t vec = hidden / 16, nscales = hidden / 128;
+  const int64_t vec = hidden / 16, nscales = hidden / kQuantTile;
   const int lane = static_cast<int>(threadIdx.x % 32);
   const int64_t warps = int64_t{gridDim.x} * blockDim.x / 32;
   for (int64_t row = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) / 32; row < total; row += warps) {
@@ -162,7 +164,7 @@ __global__ void __launch_bounds__(kThreads)
 // ---- host side --------------------------------------------------------------------------------------------------
 
 int chunks_of(const MoeProblem& p) {
-  return static_cast<int>((p.tokens * p.topk + kChunk - 1) / kChunk);
+  return static_cast<int>(ceil_div(p.tokens * p.topk, kChunk));
 }
 
 class PermuteLaunch {
@@ -179,9 +181,9 @@ class PermuteLaunch {
     m_row_token = device_alloc<int32_t>(rows);
     m_row_group = device_alloc<int32_t>(rows);
     m_codes = device_alloc<uint8_t>(static_cast<size_t>(p.tokens * p.hidden));
-    m_scales = device_alloc<float>(static_cast<size_t>(p.tokens * (p.hidden / 128)));
+    m_scales = device_alloc<float>(static_cast<size_t>(p.tokens * (p.hidden / kQuantTile)));
     m_out_codes = device_alloc<uint8_t>(rows * static_cast<size_t>(p.hidden));
-    m_out_scales = device_alloc<float>(rows * static_cast<size_t>(p.hidden / 128));
+    m_out_scales = device_alloc<float>(rows * static_cast<size_t>(p.hidden / kQuantTile));
   }
 
   void set_inputs(const std::vector<int32_t>& idx, const std::vector<uint8_t>& codes,
@@ -194,7 +196,8 @@ class PermuteLaunch {
   void fill_random(const std::vector<int32_t>& idx, uint64_t seed) {
     copy_to_device(m_idx.get(), idx);
     fill_e4m3_normal(m_codes.get(), static_cast<size_t>(m_p.tokens * m_p.hidden), seed);
-    fill_uniform_f32(m_scales.get(), static_cast<size_t>(m_p.tokens * (m_p.hidden / 128)), 0.004f, 0.008f, seed + 1);
+    fill_uniform_f32(m_scales.get(), static_cast<size_t>(m_p.tokens * (m_p.hidden / kQuantTile)), 0.004f, 0.008f,
+                     seed + 1);
     V3SIM_CUDA_CHECK(cudaDeviceSynchronize());
   }
 
@@ -231,7 +234,7 @@ class PermuteLaunch {
     l.row_group = to_host(m_row_group.get(), rows);
     l.dest_row = to_host(m_dest.get(), static_cast<size_t>(m_p.tokens * m_p.topk));
     r.codes = to_host(m_out_codes.get(), rows * static_cast<size_t>(m_p.hidden));
-    r.scales = to_host(m_out_scales.get(), rows * static_cast<size_t>(m_p.hidden / 128));
+    r.scales = to_host(m_out_scales.get(), rows * static_cast<size_t>(m_p.hidden / kQuantTile));
     return r;
   }
 

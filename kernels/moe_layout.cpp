@@ -5,6 +5,9 @@
 #include <limits>
 #include <stdexcept>
 
+#include "core/math.h"
+#include "core/quant.h"
+#include "core/random.h"
 #include "kernels/moe.h"
 
 namespace v3sim::kernels {
@@ -14,7 +17,7 @@ int64_t MoeProblem::max_rows() const {
 }
 
 int64_t MoeProblem::fp8_row_bytes() const {
-  return hidden + 4 * (hidden / 128);
+  return hidden + 4 * (hidden / kQuantTile);
 }
 
 OpCost MoeProblem::permute_cost(int64_t routed_rows, int64_t total_rows) const {
@@ -39,7 +42,8 @@ std::string MoeProblem::describe() const {
 void MoeProblem::validate() const {
   auto fail = [&](const std::string& what) { throw std::invalid_argument("moe: " + what + " (" + describe() + ")"); };
   if (tokens < 1) fail("tokens must be >= 1");
-  if (hidden < 128 || hidden % 128 != 0) fail(fmt::format("hidden={} must be a positive multiple of 128", hidden));
+  if (hidden < kQuantTile || hidden % kQuantTile != 0)
+    fail(fmt::format("hidden={} must be a positive multiple of 128", hidden));
   if (experts < 1 || experts > 1024) fail(fmt::format("experts={} must be in [1, 1024]", experts));
   if (topk < 1 || topk > experts) fail(fmt::format("topk={} must be in [1, experts]", topk));
   if (align < 1) fail(fmt::format("align={} must be >= 1", align));
@@ -48,13 +52,8 @@ void MoeProblem::validate() const {
 
 MoeRouting random_routing(const MoeProblem& p, uint64_t seed) {
   p.validate();
-  uint64_t state = seed;
-  auto next = [&state]() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  };
+  SplitMix64 rng{seed};
+  auto next = [&rng]() { return rng.next(); };
   MoeRouting r;
   const size_t k = static_cast<size_t>(p.topk);
   r.topk_idx.resize(static_cast<size_t>(p.tokens) * k);
@@ -107,8 +106,7 @@ MoeLayout moe_layout(const MoeProblem& p, const std::vector<int32_t>& topk_idx) 
   for (int32_t e : topk_idx)
     if (e >= 0) ++l.counts[static_cast<size_t>(e)];
   l.offsets.assign(experts + 1, 0);
-  for (size_t e = 0; e < experts; ++e)
-    l.offsets[e + 1] = l.offsets[e] + (l.counts[e] + p.align - 1) / p.align * p.align;
+  for (size_t e = 0; e < experts; ++e) l.offsets[e + 1] = l.offsets[e] + round_up(l.counts[e], p.align);
   l.row_token.assign(static_cast<size_t>(l.rows()), -1);
   l.row_group.assign(static_cast<size_t>(l.rows()), -1);
   for (size_t e = 0; e < experts; ++e)
@@ -130,7 +128,7 @@ void check_permute_input(const MoeProblem& p, const MoeRouting& routing, const s
                          const std::vector<float>& scales) {
   check_routing(p, routing);
   const size_t want_codes = static_cast<size_t>(p.tokens * p.hidden);
-  const size_t want_scales = static_cast<size_t>(p.tokens * (p.hidden / 128));
+  const size_t want_scales = static_cast<size_t>(p.tokens * (p.hidden / kQuantTile));
   if (codes.size() != want_codes || scales.size() != want_scales)
     throw std::invalid_argument(fmt::format("moe permute: codes has {} and scales {} elements, expected {} and {} ({})",
                                             codes.size(), scales.size(), want_codes, want_scales, p.describe()));

@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include "kernels/hd.h"
+#include "core/hd.h"
 
 namespace v3sim::wgmma {
 

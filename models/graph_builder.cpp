@@ -10,18 +10,14 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/hash.h"
+#include "core/math.h"
+#include "core/quant.h"
+#include "core/random.h"
 #include "models/graph_size.h"
 
 namespace v3sim {
 
 namespace {
-
-constexpr int64_t kQuantTile = 128;  // DeepSeek-V3 §3.3: 1x128 activation tiles, 128x128 weight blocks
-
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
 
 // Bytes of the FP32 scales of a rows x cols FP8 tensor quantized in 1x128 tiles along cols.
 int64_t tile_scale_bytes(int64_t rows, int64_t cols) {
@@ -344,7 +340,8 @@ class StageBuilder {
       // block) rather than keep a transposed copy; a chip with transposed shared-memory reads needs none.
       const int64_t wbytes = lin.params + lin.groups * block_scale_bytes(n, k);
       wt = stack_op(lin.name + ".w_t", OpKind::WeightCast, lin.module, lin.layer, Pass::Dgrad, m, wbytes, wbytes,
-                    {ceil_div(lin.params, 128 * 128), 512, 32, 16896}, {grad}, kFlagFp8 | kFlagTransposeForFp8);
+                    {ceil_div(lin.params, kQuantTile * kQuantTile), 512, 32, 16896}, {grad},
+                    kFlagFp8 | kFlagTransposeForFp8);
       if (!lin.expert) st = scale_transpose(lin.name + ".dgrad", lin.module, lin.layer, Pass::Dgrad, m, n, {dy});
     }
     Local dx = emit(std::move(dg), {dy, grad2, wt, st});

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "core/error.h"
-#include "core/hash.h"
+#include "core/random.h"
 #include "models/deployment.h"
 #include "models/model_config.h"
 #include "report/study_tables.h"

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "core/config_names.h"
 #include "core/error.h"
 #include "core/params.h"
 #include "core/text.h"
@@ -27,16 +28,6 @@ std::string join(const std::vector<std::string>& items, const std::string& sep =
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
   return out;
-}
-
-// Rejects keys of a map that are neither `known` nor metadata (source, note, assumption), suggesting the nearest.
-void check_keys(const ConfigNode& map, const std::vector<std::string>& known, const std::string& what) {
-  for (const auto& [key, value] : map.entries()) {
-    if (is_metadata_key(key) || std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string found = "unknown key " + quote(key);
-    if (const std::string guess = closest(key, known); !guess.empty()) found += " (did you mean '" + guess + "'?)";
-    throw ConfigError(value.loc(), value.path(), "a key of " + what + " (" + join(known) + ")", found);
-  }
 }
 
 void require_map(const ConfigNode& n, const std::string& what) {
@@ -99,21 +90,15 @@ std::string resolve_file(const ConfigNode& n, const std::string& kind, const std
   }
   const bool looks_like_name = !arg.ends_with(".yaml") && !arg.ends_with(".yml") && !p.is_absolute();
   if (looks_like_name) {
-    fs::path named = fs::path(configs_dir) / kind / (arg + ".yaml");
-    if (is_file(named)) return named.string();
-    std::vector<std::string> names;
-    std::error_code ec;
-    const fs::path root = fs::path(configs_dir) / kind;
-    for (const auto& e : fs::recursive_directory_iterator(root, ec)) {
-      if (e.path().extension() == ".yaml") {
-        names.push_back(e.path().lexically_relative(root).replace_extension().generic_string());
-      }
+    if (std::string named = find_config(configs_dir, kind, arg); !named.empty()) return named;
+    std::string found = fmt::format("'{}' (no such file or config)", arg);
+    if (const std::string guess = closest_config_name(configs_dir, kind, arg); !guess.empty()) {
+      found += " (did you mean '" + guess + "'?)";
     }
-    std::sort(names.begin(), names.end());
-    throw ConfigError(
-        n.loc(), n.path(),
-        fmt::format("an existing YAML file or the name of a config in {}/{} ({})", configs_dir, kind, join(names)),
-        fmt::format("'{}' (no such file or config)", arg));
+    throw ConfigError(n.loc(), n.path(),
+                      fmt::format("an existing YAML file or the name of a config in {}/{} ({})", configs_dir, kind,
+                                  join(config_names(configs_dir, kind))),
+                      found);
   }
   throw ConfigError(n.loc(), n.path(), "an existing YAML file", fmt::format("'{}' (no such file)", arg));
 }

@@ -36,8 +36,11 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/math.h"
+#include "core/quant.h"
 #include "core/text.h"
 #include "sim/net/alltoall.h"
 #include "sim/net/topology.h"
@@ -58,16 +61,9 @@ constexpr const char* kCacheHeader = "v3sim-kernel-cache 1";
 // project version and git revision (core/version.h, stamped at every build) are part of the fingerprint too.
 constexpr const char* kCostRulesVersion = "op-cost 6";  // 6: streaming kernels in rounds, latency + service
 
-constexpr int64_t kTile = 128;   // FP8 quantization tile and DeepGEMM's K block / contiguous M alignment
+// kQuantTile (core/quant.h): the FP8 quantization tile, also DeepGEMM's K block and contiguous M alignment
 constexpr int64_t kNAlign = 16;  // TMA: 16-byte rows of the FP8 B operand and the BF16 output
 constexpr int64_t kNoInstance = -1;
-
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
-int64_t round_up(int64_t a, int64_t b) {
-  return ceil_div(a, b) * b;
-}
 
 // ceil(num * 10^12 / rate) picoseconds. @pre rate > 0, num >= 0
 Time ps_of(int64_t num, int64_t rate) {
@@ -191,7 +187,7 @@ ConfigError cache_error(const std::string& path, int line, const std::string& ex
   return ConfigError(SourceLoc{path, line}, "", expected, found);
 }
 
-// Creates `path` holding only the header, atomically (a temporary file hard-linked into place), so no process
+// Creates `path` holding only the header, atomically (core/atomic_file.h: hard-linked into place), so no process
 // ever reads a cache file without its header. An existing file is left alone.
 void create_cache_file(const std::string& path) {
   namespace fs = std::filesystem;
@@ -205,21 +201,7 @@ void create_cache_file(const std::string& path) {
     }
   }
   if (fs::exists(path, ec)) return;
-  const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << kCacheHeader << '\n';
-    out.close();
-    if (!out) {
-      throw cache_error(path, 0, "a writable kernel-cache file", fmt::format("cannot write '{}'", tmp));
-    }
-  }
-  const int rc = ::link(tmp.c_str(), path.c_str());
-  const int err = errno;
-  ::unlink(tmp.c_str());
-  if (rc != 0 && err != EEXIST) {
-    throw cache_error(path, 0, "a kernel-cache file that can be created", std::strerror(err));
-  }
+  create_file_atomic(path, std::string(kCacheHeader) + "\n");  // another process's file, when there, is left alone
 }
 
 }  // namespace
@@ -665,20 +647,20 @@ Plan plan_gemm(const OpDesc& d, bool a_cast, const CostContext& ctx) {
     // dW_e = dY_e^T X_e per expert: M = the weight's rows (per expert), K = the expert's tokens (DeepGEMM's
     // k-grouped Wgrad), each expert's token segment padded to the 128-row K block.
     g.layout = sim::GemmLayout::Contiguous;
-    g.m = round_up(s.m, kTile);
-    k = round_up(ceil_div(s.k, s.groups), kTile);
+    g.m = round_up(s.m, kQuantTile);
+    k = round_up(ceil_div(s.k, s.groups), kQuantTile);
     origin += fmt::format(" k-grouped(K{}/{})", s.k, s.groups);
   } else if (ctx.deploy->phase == Phase::Decode) {
     g.layout = sim::GemmLayout::Masked;
     g.m = ceil_div(s.m, s.groups);
   } else {
     g.layout = sim::GemmLayout::Contiguous;
-    g.m = round_up(ceil_div(s.m, s.groups), kTile);
+    g.m = round_up(ceil_div(s.m, s.groups), kQuantTile);
   }
   g.groups = d.kind == OpKind::Gemm ? 1 : s.groups;
   // K and N of the kernel are whole 128-wide scale blocks and 16-byte TMA rows: a shape that is not (the fused
   // q/kv down-projection's Dgrad has K = 2112) runs on zero-padded operands (TMA fills the tail with zeros).
-  g.k = round_up(k, kTile);
+  g.k = round_up(k, kQuantTile);
   g.n = round_up(s.n, kNAlign);
   if (g.k != k) origin += fmt::format(" K{}->{}", k, g.k);
   if (g.n != s.n) origin += fmt::format(" N{}->{}", s.n, g.n);
@@ -736,8 +718,8 @@ Plan plan_cast(const OpDesc& d, const CostContext& ctx) {
   p.job = Job::Cast;
   p.cast.kernel = d.kind == OpKind::Quantize ? sim::CastKernel::Quantize : sim::CastKernel::TransposeRequant;
   // The kernel works on whole 128 x 128 tiles: a partial tile at the edge costs a whole one (TMA masks it).
-  p.cast.rows = round_up(d.gemm.m, kTile);
-  p.cast.cols = round_up(d.gemm.k, kTile);
+  p.cast.rows = round_up(d.gemm.m, kQuantTile);
+  p.cast.cols = round_up(d.gemm.k, kQuantTile);
   // On the communication stream (kFlagCommStream) a kernel gets the SMs communication holds.
   p.cast.sms = d.has(kFlagCommStream) && ctx.comm_sms > 0 ? ctx.comm_sms : ctx.compute_sms;
   p.cost.model = CostModel::CycleCast;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/random.h"
 
 namespace v3sim::net {
 
@@ -16,8 +17,8 @@ namespace {
 class Rng {
  public:
   Rng(uint64_t seed, uint64_t stream) {
-    uint64_t x = seed * 0x9e3779b97f4a7c15ULL + stream;
-    for (auto& s : m_s) s = splitmix(x);
+    SplitMix64 seeder{seed * kSplitMixGamma + stream};
+    for (auto& s : m_s) s = seeder.next();
   }
   uint64_t next() {
     const uint64_t result = rotl(m_s[1] * 5, 7) * 9;
@@ -39,12 +40,6 @@ class Rng {
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  static uint64_t splitmix(uint64_t& x) {
-    uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
   uint64_t m_s[4];
 };
 

@@ -5,7 +5,7 @@
 #include <deque>
 
 #include "core/error.h"
-#include "core/hash.h"
+#include "core/random.h"
 
 namespace v3sim::net {
 

@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "core/error.h"
+#include "core/math.h"
 
 namespace v3sim::net {
 
@@ -70,7 +71,7 @@ void TransferEngine::send(int32_t route, Bytes size, uint64_t stream, uint64_t t
     m_msgs.emplace_back();
     m = static_cast<int32_t>(m_msgs.size()) - 1;
   }
-  const int64_t n = (size.count() + chunk - 1) / chunk;
+  const int64_t n = ceil_div(size.count(), chunk);
   V3SIM_ASSERT(n <= INT32_MAX);
   m_msgs[static_cast<size_t>(m)] = Message{route, static_cast<int32_t>(n), stream, tag};
   for (int64_t i = 0; i < n; ++i) {

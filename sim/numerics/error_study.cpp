@@ -7,6 +7,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "core/random.h"
+
 namespace v3sim::numerics {
 
 const char* to_string(Distribution d) {
@@ -33,14 +35,9 @@ bool parse_distribution(std::string_view text, Distribution& out) {
 
 namespace {
 
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+struct UnitRng {
+  SplitMix64 bits;
+  uint64_t next() { return bits.next(); }
   // Uniform in (0, 1): 53 random bits, never 0.
   double unit() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
 };
@@ -48,7 +45,7 @@ struct SplitMix64 {
 }  // namespace
 
 std::vector<float> random_matrix(int64_t rows, int64_t cols, Distribution d, uint64_t seed) {
-  SplitMix64 rng{seed};
+  UnitRng rng{{seed}};
   std::vector<float> x(static_cast<size_t>(rows * cols));
   for (size_t i = 0; i < x.size(); ++i) {
     switch (d) {

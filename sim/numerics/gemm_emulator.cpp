@@ -35,7 +35,7 @@ std::vector<Term> split_all(const QuantizedMatrix& q) {
 
 bool scales_constant_along_k(const QuantizedMatrix& q) {
   return q.granularity == Granularity::PerRow || q.granularity == Granularity::PerTensor ||
-         (q.granularity == Granularity::Tile128x1) || q.cols <= kQuantBlock;
+         (q.granularity == Granularity::Tile128x1) || q.cols <= kQuantTile;
 }
 
 }  // namespace
@@ -47,11 +47,11 @@ void check_promotion(const AccumulatorModel& model, int promote_every) {
     throw ConfigError(SourceLoc{}, "numerics_gemm.promote_every",
                       fmt::format("0 or a multiple of the {}-product MMA group", group), std::to_string(P));
   }
-  if (P > 0 && (kQuantBlock % P != 0)) {
+  if (P > 0 && (kQuantTile % P != 0)) {
     throw ConfigError(SourceLoc{}, "numerics_gemm.promote_every",
                       fmt::format("an interval that divides the {}-element scale blocks (the scales change every {} "
                                   "elements of K and are applied at promotion)",
-                                  kQuantBlock, kQuantBlock),
+                                  kQuantTile, kQuantTile),
                       std::to_string(P));
   }
 }

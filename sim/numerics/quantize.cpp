@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/math.h"
 
 namespace v3sim::numerics {
 
@@ -25,7 +26,7 @@ const char* to_string(Granularity g) {
 
 namespace {
 int64_t blocks(int64_t n) {
-  return (n + kQuantBlock - 1) / kQuantBlock;
+  return ceil_div(n, kQuantTile);
 }
 }  // namespace
 
@@ -60,11 +61,11 @@ int64_t QuantizedMatrix::scale_cols() const {
 int64_t QuantizedMatrix::scale_index(int64_t r, int64_t c) const {
   switch (granularity) {
     case Granularity::Tile1x128:
-      return r * scale_cols() + c / kQuantBlock;
+      return r * scale_cols() + c / kQuantTile;
     case Granularity::Tile128x1:
-      return (r / kQuantBlock) * cols + c;
+      return (r / kQuantTile) * cols + c;
     case Granularity::Block128x128:
-      return (r / kQuantBlock) * scale_cols() + c / kQuantBlock;
+      return (r / kQuantTile) * scale_cols() + c / kQuantTile;
     case Granularity::PerRow:
       return r;
     case Granularity::PerTensor:

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/quant.h"
 #include "sim/numerics/formats.h"
 
 namespace v3sim::numerics {
@@ -23,7 +24,6 @@ enum class Granularity : uint8_t {
 };
 const char* to_string(Granularity g);
 
-inline constexpr int kQuantBlock = 128;
 inline constexpr float kMinAmax = 1e-4f;  // DeepSeek-V3 inference/kernel.py clamps amax before dividing
 
 struct QuantizedMatrix {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/quant.h"
 #include "core/resources.h"
 #include "sim/core/engine.h"
 #include "sim/sm/sm.h"
@@ -21,7 +22,6 @@ const char* to_string(CastKernel k) {
 
 namespace {
 
-constexpr int64_t kTile = 128;
 constexpr int kStages = 4;
 
 // Per-warp work of one 128 x 128 tile (the worker warpgroup's 4 warps run it in parallel on the 4 sub-partitions;
@@ -66,8 +66,8 @@ TileWork transpose_work(const HardwareConfig& hw) {
   // (requantize) and 32 prmt to pack; plus the scale exchange (4 sts, barrier, 16 lds, 4 rcp) and addressing.
   t.alu_before = 64 + 64 + 128 + 128 + 128 + 24;
   t.alu_after = 128 + 64 + 32 + 16;
-  t.in_bytes = kTile * kTile + kTile * 4;
-  t.out_bytes = kTile * kTile + kTile * 4;
+  t.in_bytes = kQuantTile * kQuantTile + kQuantTile * 4;
+  t.out_bytes = kQuantTile * kQuantTile + kQuantTile * 4;
   return t;
 }
 
@@ -87,8 +87,8 @@ TileWork quantize_work(const HardwareConfig& hw) {
   t.store_wavefronts_per_instruction = store;
   t.alu_before = 32 * (4 + 10 + 4);
   t.alu_after = 32 * (4 + 2 + 2);
-  t.in_bytes = kTile * kTile * 2;
-  t.out_bytes = kTile * kTile + kTile * 4;
+  t.in_bytes = kQuantTile * kQuantTile * 2;
+  t.out_bytes = kQuantTile * kQuantTile + kQuantTile * 4;
   return t;
 }
 
@@ -196,8 +196,8 @@ void CastDesc::validate(const HardwareConfig& hw) const {
     throw ConfigError(SourceLoc{}, rows <= 0 ? "cast.rows" : "cast.cols", "positive rows and columns",
                       fmt::format("{} x {}", rows, cols));
   }
-  if (rows % kTile != 0 || cols % kTile != 0) {
-    throw ConfigError(SourceLoc{}, rows % kTile != 0 ? "cast.rows" : "cast.cols",
+  if (rows % kQuantTile != 0 || cols % kQuantTile != 0) {
+    throw ConfigError(SourceLoc{}, rows % kQuantTile != 0 ? "cast.rows" : "cast.cols",
                       "rows and columns that are multiples of 128 (the kernel works on 128 x 128 tiles of 1x128 "
                       "quantization groups)",
                       fmt::format("{} x {}", rows, cols));
@@ -210,12 +210,12 @@ void CastDesc::validate(const HardwareConfig& hw) const {
 
 void check_cast(const CastDesc& d, const HardwareConfig& hw) {
   d.validate(hw);
-  const int64_t tiles = (d.rows / kTile) * (d.cols / kTile);
+  const int64_t tiles = (d.rows / kQuantTile) * (d.cols / kQuantTile);
   const int64_t grid = std::min(d.sms > 0 ? d.sms : hw.sms, tiles);
   // About 30 events per 128 x 128 tile at 4.5M events per second (16384 x 16384: 16384 tiles in 0.08 s); a tile
   // index per tile and each SM's state in memory.
   WorkEstimate work;
-  work.steps = 30 * static_cast<double>(d.rows / kTile) * static_cast<double>(d.cols / kTile);
+  work.steps = 30 * static_cast<double>(d.rows / kQuantTile) * static_cast<double>(d.cols / kQuantTile);
   work.steps_per_second = 4.5e6;
   work.step_name = "events";
   work.bytes = 8 * static_cast<double>(tiles) + static_cast<double>(grid) * (1 << 16);
@@ -226,7 +226,7 @@ CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw) {
   check_cast(d, hw);
   auto shape = std::make_shared<Shape>();
   shape->work = d.kernel == CastKernel::Quantize ? quantize_work(hw) : transpose_work(hw);
-  const int64_t tiles = (d.rows / kTile) * (d.cols / kTile);
+  const int64_t tiles = (d.rows / kQuantTile) * (d.cols / kQuantTile);
   const int64_t grid = std::min(d.sms > 0 ? d.sms : hw.sms, tiles);
   Engine engine;
   Clock clock(hw.sustained_clock);

@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/math.h"
+#include "core/quant.h"
 #include "core/resources.h"
 #include "sim/core/engine.h"
 #include "sim/sm/sm.h"
@@ -26,11 +28,7 @@ const char* to_string(GemmLayout l) {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
-
-constexpr int64_t kBlockK = 128;           // one scale block of K per pipeline stage
+constexpr int64_t kBlockK = kQuantTile;    // one scale block of K per pipeline stage
 constexpr int64_t kContiguousAlign = 128;  // DeepGEMM's M alignment of the contiguous grouped layout
 constexpr int64_t kSwizzleGroup = 16;      // DeepGEMM scheduler: tiles grouped 16 at a time for L2 reuse
 
@@ -343,9 +341,7 @@ struct KernelShape {
   bool block_scaled = false;  // the tensor core applies the scales: no promotion FFMAs
   bool promote = true;
   int64_t fp32_lanes = 32;  // FFMA lanes per sub-partition: a warp's FFMA takes 32 / lanes issue cycles
-  int64_t fp32_cycles(int64_t warp_instructions) const {
-    return (warp_instructions * 32 + fp32_lanes - 1) / fp32_lanes;
-  }
+  int64_t fp32_cycles(int64_t warp_instructions) const { return ceil_div(warp_instructions * 32, fp32_lanes); }
   int barrier_full(int64_t s) const { return static_cast<int>(s); }
   int barrier_empty(int64_t s) const { return static_cast<int>(c.stages + s); }
   int barrier_epilogue() const { return static_cast<int>(2 * c.stages); }

@@ -4,6 +4,8 @@
 
 #include <ostream>
 
+#include "core/math.h"
+
 namespace v3sim::sim {
 
 Sm::Sm(int index, Engine& engine, const HardwareConfig& hw, const Clock& clock, MemorySystem& memory)
@@ -131,9 +133,9 @@ void Sm::step(int w) {
         const int64_t elem = in.fp8 ? 1 : 2;
         const int64_t flops = 2LL * 64 * in.n * in.k;
         const int64_t rate = in.fp8 ? m_hw.tensor.fp8_flops_per_clk : m_hw.tensor.bf16_flops_per_clk;
-        const int64_t compute = (flops + rate - 1) / rate;
+        const int64_t compute = ceil_div(flops, rate);
         const int64_t operand_bytes = (64LL + in.n) * in.k * elem;
-        const int64_t fetch = (operand_bytes + m_hw.smem.bytes_per_clk - 1) / m_hw.smem.bytes_per_clk;
+        const int64_t fetch = ceil_div(operand_bytes, m_hw.smem.bytes_per_clk);
         const Time occupancy = cycles(std::max(compute, fetch));
         // The operand fetch is part of the pipe's occupancy; it is not queued on the shared-memory port, whose
         // remaining bandwidth serves the warps' own loads and stores (scales, epilogue) in between.

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/math.h"
 
 namespace v3sim::sim {
 
@@ -15,10 +16,6 @@ namespace {
 constexpr int64_t kWarp = 32;
 constexpr int64_t kRegisterAllocationUnit = 256;  // registers per warp are allocated in units of 256 (sm_90)
 constexpr int64_t kSmemReservedPerCta = 1024;     // shared memory the system reserves per resident CTA (sm_80+)
-
-int64_t round_up(int64_t v, int64_t unit) {
-  return (v + unit - 1) / unit * unit;
-}
 
 }  // namespace
 
@@ -41,7 +38,7 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
   d.validate(hw);
   const Launch& l = d.launch;
   const int64_t sms = d.sms > 0 ? d.sms : hw.sms;
-  const int64_t warps = (l.block + kWarp - 1) / kWarp;
+  const int64_t warps = ceil_div(l.block, kWarp);
 
   // Occupancy: the least of what the register file, shared memory, thread slots and CTA slots hold.
   StreamingResult r;
@@ -67,7 +64,7 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
   r.ctas_per_sm = ctas;
   r.occupancy = static_cast<double>(ctas * warps * kWarp) / static_cast<double>(hw.cuda_cores.max_threads_per_sm);
   const int64_t slots = ctas * sms;
-  r.waves = (l.grid + slots - 1) / slots;
+  r.waves = ceil_div(l.grid, slots);
   r.active_sms = std::min(sms, l.grid);
 
   // The CTAs share the work evenly. A thread keeps one 16-byte load in flight, or less when it reads less in all.

@@ -316,3 +316,16 @@ SCENARIO("measure without a GPU exits 2 saying why; bad shapes are refused befor
                    "must be a multiple of 128");
   check_user_error(run_v3sim({"measure"}), "expected exactly one of --kernel NAME");
 }
+
+TEST_CASE("--hw takes a name that lies only in a subfolder and suggests proposals/... for a typo", "[cli]") {
+  auto args = [](const std::string& hw) {
+    return std::vector<std::string>{"numerics",   "dot",  "--a", codes("0x38"), "--b", codes("0x39"), "--c",
+                                    "0x46800000", "--hw", hw,    "--json"};
+  };
+  auto full = run_v3sim(args("proposals/fp32-accumulation"));
+  auto bare = run_v3sim(args("fp32-accumulation"));
+  REQUIRE(full.exit_code == 0);
+  REQUIRE(bare.exit_code == 0);
+  CHECK(bare.out == full.out);
+  check_user_error(run_v3sim(args("fp32-acumulation")), "did you mean 'proposals/fp32-accumulation'?");
+}

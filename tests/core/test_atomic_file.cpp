@@ -99,3 +99,13 @@ TEST_CASE("an atomic file removes the temporaries of its name that a killed writ
   CHECK(fs::exists(not_pid));
   CHECK(entries(dir.path()) == 4);
 }
+
+TEST_CASE("create_file_atomic never replaces an existing file and leaves no temporary", "[core]") {
+  test::TempDir dir("v3sim-atomic-create");
+  const std::string path = (fs::path(dir.path()) / "cache.txt").string();
+  CHECK(create_file_atomic(path, "first\n"));
+  CHECK(read(path) == "first\n");
+  CHECK_FALSE(create_file_atomic(path, "second\n"));  // refused: the first stays
+  CHECK(read(path) == "first\n");
+  CHECK(entries(dir.path()) == 1);  // no NAME.tmp.PID left behind
+}

@@ -3,13 +3,15 @@
 #include <cstdio>
 #include <limits>
 
+#include "core/random.h"
+
 namespace v3sim::gpu_tests {
 
 uint64_t SeededRng::next() {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+  SplitMix64 g{state};
+  const uint64_t x = g.next();
+  state = g.state;
+  return x;
 }
 
 double SeededRng::uniform() {

@@ -11,7 +11,7 @@
 
 namespace v3sim::gpu_tests {
 
-// splitmix64: the same stream on every platform (std distributions are not).
+// SplitMix64 (core/random.h): the same stream on every platform (std distributions are not).
 struct SeededRng {
   uint64_t state;
   uint64_t next();

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 
+#include "core/random.h"
 #include "sim/numerics/accumulator.h"
 
 namespace v3sim::gpu_tests {
@@ -17,15 +18,10 @@ namespace {
 
 constexpr int kM = 64, kK = 32;
 
-// splitmix64: small, fast and the same on every platform (std distributions are not).
+// SplitMix64 (core/random.h): small, fast and the same on every platform (std distributions are not).
 struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  SplitMix64 bits;
+  uint64_t next() { return bits.next(); }
   int uniform(int lo, int hi) {  // inclusive
     return lo + static_cast<int>(next() % static_cast<uint64_t>(hi - lo + 1));
   }
@@ -236,7 +232,7 @@ WgmmaProbeInput make_probe_input(const WgmmaCheckCase& c) {
   in.a.resize(tiles * kM * kK);
   in.b.resize(tiles * n * kK);
   in.c.resize(tiles * kM * n);
-  Rng rng{c.seed};
+  Rng rng{{c.seed}};
   switch (c.mix) {
     case InputMix::Bulk:
       fill_bulk(c, in, rng);
