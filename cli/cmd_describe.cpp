@@ -91,7 +91,7 @@ int run_describe(const DescribeArgs& a, const RunOptions& opts) {
   std::vector<const ComponentSpec*> specs = model_component_specs();
   for (const ComponentSpec* s : sim_component_specs()) specs.push_back(s);
   for (const ComponentSpec* s : net::net_component_specs()) specs.push_back(s);
-  for (const ComponentSpec* s : trace_rules_specs()) specs.push_back(s);
+  for (const ComponentSpec* s : report::trace_rules_specs()) specs.push_back(s);
   if (!a.component.empty()) {
     std::vector<const ComponentSpec*> chosen;
     std::string names;

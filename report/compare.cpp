@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "models/op.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 Comparison compare_timelines(const Timeline& measured, const Timeline& projected) {
   // The k-th projected op of each name pairs with the k-th measured op of that name.
@@ -558,4 +558,4 @@ std::vector<Table> comparison_tables(const TimelineComparison& c) {
   return out;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

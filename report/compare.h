@@ -27,7 +27,7 @@
 #include "report/table.h"
 #include "report/trace_analysis.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 struct OpComparison {
   std::string name;
@@ -163,4 +163,4 @@ std::vector<Table> comparison_tables(const TimelineComparison& c);
 // The per-category table alone, as JSON rows {name, label, description, measured_ms, projected_ms, error}.
 nlohmann::json category_json(const TimelineComparison& c);
 
-}  // namespace v3sim
+}  // namespace v3sim::report

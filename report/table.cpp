@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -46,4 +46,4 @@ std::string table_text(const Table& t) {
   return out;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "report/compare.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -222,4 +222,4 @@ void write_chrome_trace(const std::string& path, const std::vector<const Timelin
   write_file_atomic(path, text, "-o");
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

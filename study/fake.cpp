@@ -157,8 +157,8 @@ class FakeEvaluator final : public PointEvaluator {
     return r;
   }
 
-  Table table(const std::string& name, const std::vector<StudyPoint>& points) const override {
-    Table t;
+  report::Table table(const std::string& name, const std::vector<StudyPoint>& points) const override {
+    report::Table t;
     t.name = name;
     t.source = "fake evaluator (test data, not a simulation)";
     t.columns.reserve(10);  // the column references below stay valid while columns are added

@@ -48,7 +48,7 @@ class StepEvaluator final : public PointEvaluator {
 
   std::vector<std::string> table_names() const override {
     std::vector<std::string> names = {"kernels", "hardware"};
-    for (auto& n : study_table_names()) names.push_back(n);
+    for (auto& n : report::study_table_names()) names.push_back(n);
     return names;
   }
 
@@ -67,15 +67,15 @@ class StepEvaluator final : public PointEvaluator {
     return out;
   }
 
-  Table table(const std::string& name, const std::vector<StudyPoint>& points) const override {
+  report::Table table(const std::string& name, const std::vector<StudyPoint>& points) const override {
     if (name == "kernels") return kernels_table(points);
     if (name == "hardware") return hardware_table(points);
-    const std::vector<std::string> shared = study_table_names();
+    const std::vector<std::string> shared = report::study_table_names();
     if (std::find(shared.begin(), shared.end(), name) != shared.end()) {
-      StudyTableInputs in;
+      report::StudyTableInputs in;
       in.configs_dir = m_options.configs_dir;
       in.reference_yaml = m_options.reference_yaml;
-      return make_study_table(name, in);
+      return report::make_study_table(name, in);
     }
     return PointEvaluator::table(name, points);
   }
@@ -153,8 +153,8 @@ class StepEvaluator final : public PointEvaluator {
     }
   }
 
-  Table kernels_table(const std::vector<StudyPoint>& points) const {
-    Table t;
+  report::Table kernels_table(const std::vector<StudyPoint>& points) const {
+    report::Table t;
     t.name = "kernels";
     std::vector<std::string> used;
     t.add_text("phase");
@@ -167,7 +167,7 @@ class StepEvaluator final : public PointEvaluator {
     t.add_number("time_s", "s");
     t.add_number("calls");
     t.add_text("kernel");
-    std::vector<TableColumn>& c = t.columns;
+    std::vector<report::TableColumn>& c = t.columns;
     for (const StudyPoint* pt : baseline_points(points)) {
       const auto rows = kernels_of(*pt);
       if (!rows) continue;
@@ -195,8 +195,8 @@ class StepEvaluator final : public PointEvaluator {
     return t;
   }
 
-  static Table hardware_table(const std::vector<StudyPoint>& points) {
-    Table t;
+  static report::Table hardware_table(const std::vector<StudyPoint>& points) {
+    report::Table t;
     t.name = "hardware";
     t.title = "The chips of the study's points (roofs of the roofline: FP8 dense peak and HBM bandwidth)";
     t.source = "configs/hardware, as each point resolves them (proposals and overrides applied)";

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 namespace {
 
@@ -112,4 +112,4 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
   return r;
 }
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

@@ -12,6 +12,7 @@
 #include "report/study_tables.h"
 
 using namespace v3sim;
+using namespace v3sim::report;
 
 namespace {
 
