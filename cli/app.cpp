@@ -22,11 +22,11 @@ namespace {
 
 std::string version_text() {
   std::string out = fmt::format("v3sim {} (git {})\n", kVersion, kGitRevision);
-  if (!cuda_kernels_built()) {
+  if (!kernels::cuda_kernels_built()) {
     out += "CUDA kernels: not built\n";
     return out;
   }
-  DeviceInfo d = query_device(0);
+  kernels::DeviceInfo d = kernels::query_device(0);
   out += "CUDA kernels: built for sm_90a\n";
   if (d.available) {
     out += fmt::format("GPU 0: {} ({} SMs, compute capability {}.{}, {} GiB)\n", d.name, d.sm_count, d.cc_major,

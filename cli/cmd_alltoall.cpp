@@ -126,7 +126,7 @@ int run_alltoall(AllToAllArgs& a, const RunOptions& opts) {
                                      {"git_revision", kGitRevision},
                                      {"problem", d.str(c)},
                                      {"cluster_config", root.to_yaml()}};
-    write_link_trace(a.output, r.trace, meta.dump());
+    report::write_link_trace(a.output, r.trace, meta.dump());
   }
   if (a.json) {
     std::puts(to_json(d, c, r, wall).dump(2).c_str());

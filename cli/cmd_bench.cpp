@@ -78,11 +78,11 @@ Run gemm_shapes(std::vector<std::array<int64_t, 3>> shapes) {
   return [hw, shapes] {
     double flops = 0;
     for (const auto& [m, n, k] : shapes) {
-      sim::GemmDesc d;
+      sm::GemmDesc d;
       d.m = m;
       d.n = n;
       d.k = k;
-      flops += sim::simulate_gemm(d, *hw).desc.flops();
+      flops += sm::simulate_gemm(d, *hw).desc.flops();
     }
     return flops;
   };

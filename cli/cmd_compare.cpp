@@ -38,7 +38,7 @@ struct CompareArgs {
 };
 
 // Measured against the step projection of a deployment.
-int run_step_compare(const CompareArgs& a, const ResultFile& measured, const std::string& deploy,
+int run_step_compare(const CompareArgs& a, const report::ResultFile& measured, const std::string& deploy,
                      const RunOptions& opts) {
   StepConfigArgs config = a.config;
   config.deploy = deploy;
@@ -55,13 +55,13 @@ int run_step_compare(const CompareArgs& a, const ResultFile& measured, const std
   for (const std::string& n : s.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
   if (!a.output.empty()) {
     std::vector<std::string> streams(kTimelineStreams.begin(), kTimelineStreams.end());
-    write_chrome_trace(a.output, {&measured.timeline, &s.projected}, streams);
+    report::write_chrome_trace(a.output, {&measured.timeline, &s.projected}, streams);
   }
-  const TimelineComparison& c = s.comparison;
+  const report::TimelineComparison& c = s.comparison;
   std::string layers;
   for (int32_t l : s.moe_layers) layers += (layers.empty() ? "" : ",") + std::to_string(l);
   if (a.json) {
-    nlohmann::json j = comparison_json(c);
+    nlohmann::json j = report::comparison_json(c);
     j["measured_file"] = a.measured;
     j["gpu"] = measured.meta.count("gpu") ? measured.meta.at("gpu") : "";
     j["deployment"] = s.setup.in.deploy.name;
@@ -82,7 +82,7 @@ int run_step_compare(const CompareArgs& a, const ResultFile& measured, const std
       c.measured_events, s.setup.in.deploy.name, s.setup.in.cluster.name, s.setup.in.hw.name,
       layers.empty() ? "-" : layers, c.projected_events);
   fmt::print("error = (projected - measured) / measured; per layer = total / the timeline's distinct layers\n");
-  for (const Table& t : comparison_tables(c)) fmt::print("\n{}", table_text(t));
+  for (const report::Table& t : report::comparison_tables(c)) fmt::print("\n{}", report::table_text(t));
   if (!a.output.empty()) fmt::print("\nwrote {}\n", a.output);
   return 0;
 }
@@ -95,7 +95,7 @@ int run_compare(const CompareArgs& a, const RunOptions& opts) {
     }
     check_output_path(a.output, "-o");
   }
-  const ResultFile measured = read_result_h5(a.measured);
+  const report::ResultFile measured = report::read_result_h5(a.measured);
   if (measured.timeline.source != "measured") {
     throw ConfigError(SourceLoc{a.measured, 0}, "/meta/timeline_source", "a measured trace",
                       fmt::format("'{}'", measured.timeline.source));
@@ -112,9 +112,9 @@ int run_compare(const CompareArgs& a, const RunOptions& opts) {
   const std::string hw_name = a.config.hw.empty() ? "h800" : a.config.hw;
   const HardwareConfig hw = load_hardware(load_document(resolve_config(hw_name, "hardware", "--hw"), "hw", overrides));
   if (opts.validate_only) return 0;
-  const Timeline projected = project_kernel_trace(measured.timeline, hw);
-  const Comparison c = compare_timelines(measured.timeline, projected);
-  if (!a.output.empty()) write_chrome_trace(a.output, {&measured.timeline, &projected});
+  const Timeline projected = report::project_kernel_trace(measured.timeline, hw);
+  const report::Comparison c = report::compare_timelines(measured.timeline, projected);
+  if (!a.output.empty()) report::write_chrome_trace(a.output, {&measured.timeline, &projected});
   if (a.json) {
     nlohmann::json j;
     j["measured_file"] = a.measured;
@@ -123,7 +123,7 @@ int run_compare(const CompareArgs& a, const RunOptions& opts) {
     j["worst"] = c.worst;
     j["unmatched"] = c.unmatched;
     j["ops"] = nlohmann::json::array();
-    for (const OpComparison& o : c.ops) {
+    for (const report::OpComparison& o : c.ops) {
       nlohmann::json row = {{"name", o.name}, {"kind", o.kind}, {"measured_us", o.measured.microseconds()}};
       if (o.projected) {
         row["projected_us"] = o.projected->microseconds();
@@ -137,7 +137,7 @@ int run_compare(const CompareArgs& a, const RunOptions& opts) {
   fmt::print("{} (measured{}) against {} (projected)\n", a.measured,
              measured.meta.count("gpu") ? " on " + measured.meta.at("gpu") : std::string(), hw.name);
   fmt::print("{:<44} {:>12} {:>12} {:>8}\n", "op", "measured us", "projected us", "error");
-  for (const OpComparison& o : c.ops) {
+  for (const report::OpComparison& o : c.ops) {
     if (o.projected) {
       fmt::print("{:<44} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", o.name, o.measured.microseconds(),
                  o.projected->microseconds(), 100 * o.error);

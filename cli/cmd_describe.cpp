@@ -91,9 +91,9 @@ int describe_metrics(const DescribeArgs& a) {
 int describe_tables(const DescribeArgs& a) {
   if (a.json) {
     nlohmann::json j = nlohmann::json::object();
-    for (const TableSpec* t : table_specs()) {
+    for (const report::TableSpec* t : report::table_specs()) {
       nlohmann::json cols = nlohmann::json::array();
-      for (const TableColumnSpec& c : t->columns) {
+      for (const report::TableColumnSpec& c : t->columns) {
         cols.push_back({{"name", c.name}, {"unit", c.unit}, {"text", c.text}, {"description", c.description}});
       }
       j[t->name] = {{"source", t->source}, {"columns", cols}, {"attrs", t->attrs}};
@@ -104,9 +104,9 @@ int describe_tables(const DescribeArgs& a) {
   fmt::print(
       "tables of a study (report/study_tables.h); results.h5 keeps them as /tables/<name>, each column with\n"
       "its unit and description as attributes:\n");
-  for (const TableSpec* t : table_specs()) {
+  for (const report::TableSpec* t : report::table_specs()) {
     fmt::print("\n{} ({})\n", t->name, t->source);
-    for (const TableColumnSpec& c : t->columns) {
+    for (const report::TableColumnSpec& c : t->columns) {
       fmt::print("  {:<16} {:<7} {:<5} {}\n", c.name, c.unit, c.text ? "text" : "", c.description);
     }
     for (const auto& [k, v] : t->attrs) fmt::print("  attribute {} = {}\n", k, v);
@@ -120,7 +120,7 @@ int run_describe(const DescribeArgs& a, const RunOptions& opts) {
   std::vector<const ComponentSpec*> specs = model_component_specs();
   for (const ComponentSpec* s : sim_component_specs()) specs.push_back(s);
   for (const ComponentSpec* s : net::net_component_specs()) specs.push_back(s);
-  for (const ComponentSpec* s : trace_rules_specs()) specs.push_back(s);
+  for (const ComponentSpec* s : report::trace_rules_specs()) specs.push_back(s);
   if (!a.component.empty()) {
     std::vector<const ComponentSpec*> chosen;
     std::string names;

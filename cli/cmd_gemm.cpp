@@ -20,7 +20,7 @@ struct GemmArgs {
   std::string kernel = "gemm";
   std::string hw;
   std::vector<std::string> sets;
-  TableOptions table{sim::gemm_spec(), "gemm"};  // --m --n --k --groups --sms --block-m --block-n --stages
+  TableOptions table{sm::gemm_spec(), "gemm"};  // --m --n --k --groups --sms --block-m --block-n --stages
   std::string layout = "dense";
   std::string accumulate = "promote";
   std::string a_major = "k", b_major = "k";
@@ -31,16 +31,16 @@ struct GemmArgs {
   bool json = false;
 };
 
-nlohmann::json result_json(const sim::GemmResult& r, const HardwareConfig& hw) {
-  const sim::GemmDesc& d = r.desc;
-  const sim::GemmConfig& c = r.config;
+nlohmann::json result_json(const sm::GemmResult& r, const HardwareConfig& hw) {
+  const sm::GemmDesc& d = r.desc;
+  const sm::GemmConfig& c = r.config;
   nlohmann::json j;
   j["hardware"] = hw.name;
   j["m"] = d.m;
   j["n"] = d.n;
   j["k"] = d.k;
   j["groups"] = d.groups;
-  j["layout"] = sim::to_string(d.layout);
+  j["layout"] = sm::to_string(d.layout);
   j["sms"] = d.sms > 0 ? d.sms : hw.sms;
   j["time_us"] = r.time.microseconds();
   j["tflops"] = r.tflops;
@@ -76,21 +76,21 @@ nlohmann::json result_json(const sim::GemmResult& r, const HardwareConfig& hw) {
   return j;
 }
 
-int run_cast(GemmArgs& a, const HardwareConfig& hw, const sim::GemmDesc& g, const RunOptions& opts) {
-  sim::CastDesc d;
-  d.kernel = a.kernel == "quantize" ? sim::CastKernel::Quantize : sim::CastKernel::TransposeRequant;
+int run_cast(GemmArgs& a, const HardwareConfig& hw, const sm::GemmDesc& g, const RunOptions& opts) {
+  sm::CastDesc d;
+  d.kernel = a.kernel == "quantize" ? sm::CastKernel::Quantize : sm::CastKernel::TransposeRequant;
   d.rows = g.m;
   d.cols = g.k;
   d.sms = g.sms;
   if (opts.validate_only) {
-    a.table.guard([&] { sim::check_cast(d, hw); });
+    a.table.guard([&] { sm::check_cast(d, hw); });
     return 0;
   }
-  const sim::CastResult r = a.table.guard([&] { return sim::simulate_cast(d, hw); });
+  const sm::CastResult r = a.table.guard([&] { return sm::simulate_cast(d, hw); });
   if (a.json) {
     nlohmann::json j;
     j["hardware"] = hw.name;
-    j["kernel"] = sim::to_string(d.kernel);
+    j["kernel"] = sm::to_string(d.kernel);
     j["rows"] = d.rows;
     j["cols"] = d.cols;
     j["time_us"] = r.time.microseconds();
@@ -104,8 +104,8 @@ int run_cast(GemmArgs& a, const HardwareConfig& hw, const sim::GemmDesc& g, cons
     std::puts(j.dump(2).c_str());
     return 0;
   }
-  fmt::print("{} of a {} x {} {} tensor on {}\n", sim::to_string(d.kernel), d.rows, d.cols,
-             d.kernel == sim::CastKernel::Quantize ? "BF16" : "FP8 (1x128)", hw.name);
+  fmt::print("{} of a {} x {} {} tensor on {}\n", sm::to_string(d.kernel), d.rows, d.cols,
+             d.kernel == sm::CastKernel::Quantize ? "BF16" : "FP8 (1x128)", hw.name);
   fmt::print("time       {:.2f} us ({} cycles)   {:.0f} GB/s moved   bound: {}\n", r.time.microseconds(), r.cycles,
              r.gbps, r.bound);
   fmt::print(
@@ -116,15 +116,15 @@ int run_cast(GemmArgs& a, const HardwareConfig& hw, const sim::GemmDesc& g, cons
 }
 
 int run_gemm(GemmArgs& a, const RunOptions& opts) {
-  sim::GemmDesc d = sim::read_gemm_desc(a.table.read());
+  sm::GemmDesc d = sm::read_gemm_desc(a.table.read());
   auto overrides = parse_overrides(a.sets, {"hw"});
   const HardwareConfig hw =
       load_hardware(load_document(resolve_config(a.hw.empty() ? "h800" : a.hw, "hardware", "--hw"), "hw", overrides));
   if (a.kernel != "gemm") return run_cast(a, hw, d, opts);
-  d.layout = a.layout == "contiguous" ? sim::GemmLayout::Contiguous
-             : a.layout == "masked"   ? sim::GemmLayout::Masked
-                                      : sim::GemmLayout::Dense;
-  if (d.groups > 1 && a.layout == "dense") d.layout = sim::GemmLayout::Contiguous;
+  d.layout = a.layout == "contiguous" ? sm::GemmLayout::Contiguous
+             : a.layout == "masked"   ? sm::GemmLayout::Masked
+                                      : sm::GemmLayout::Dense;
+  if (d.groups > 1 && a.layout == "dense") d.layout = sm::GemmLayout::Contiguous;
   d.promote = a.accumulate == "promote";
   d.a_mn_major = a.a_major == "mn";
   d.b_mn_major = a.b_major == "mn";
@@ -133,10 +133,10 @@ int run_gemm(GemmArgs& a, const RunOptions& opts) {
   d.b_row_scales = a.b_row_scales;
   d.promotion_overlap = !a.serial_promotion;
   if (opts.validate_only) {
-    a.table.guard([&] { sim::plan_gemm(d, hw); });
+    a.table.guard([&] { sm::plan_gemm(d, hw); });
     return 0;
   }
-  const sim::GemmResult r = a.table.guard([&] { return sim::simulate_gemm(d, hw, progress_printer("gemm")); });
+  const sm::GemmResult r = a.table.guard([&] { return sm::simulate_gemm(d, hw, progress_printer("gemm")); });
   if (a.json) {
     std::puts(result_json(r, hw).dump(2).c_str());
     return 0;

@@ -35,21 +35,21 @@ double ms(Time t) {
   return static_cast<double>(t.picoseconds()) * 1e-9;
 }
 
-std::string meta_or(const ResultFile& f, const std::string& key, const std::string& dflt) {
+std::string meta_or(const report::ResultFile& f, const std::string& key, const std::string& dflt) {
   auto it = f.meta.find(key);
   return it == f.meta.end() ? dflt : it->second;
 }
 
 // Summed kernel time on the compute streams (compute + compute2).
-Time compute_time(const TimelineAnalysis& a) {
+Time compute_time(const report::TimelineAnalysis& a) {
   Time t;
-  for (const StreamStats& s : a.streams)
+  for (const report::StreamStats& s : a.streams)
     if (is_compute_stream(s.stream)) t += s.time;
   return t;
 }
 
-void print_human(const ImportArgs& a, const ImportedTrace& imp, const TimelineAnalysis& an) {
-  const ResultFile& f = imp.result;
+void print_human(const ImportArgs& a, const report::ImportedTrace& imp, const report::TimelineAnalysis& an) {
+  const report::ResultFile& f = imp.result;
   const double* k = f.summary_value("kernel_events");
   const double* c = f.summary_value("memcpy_events");
   const double* s = f.summary_value("memset_events");
@@ -61,7 +61,7 @@ void print_human(const ImportArgs& a, const ImportedTrace& imp, const TimelineAn
              std::max<int64_t>(an.layers, 1));
   fmt::print("{:<10} {:>8} {:>7} {:>10} {:>10} {:>9} {:>7} {:>10} {:>8}\n", "stream", "ids", "events", "time ms",
              "/layer ms", "idle ms", "gaps", "median us", "p90 us");
-  for (const StreamStats& st : an.streams) {
+  for (const report::StreamStats& st : an.streams) {
     std::string ids;
     for (int64_t id : st.stream_ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
     fmt::print("{:<10} {:>8} {:>7} {:>10.2f} {:>10.2f} {:>9.2f} {:>7} {:>10.1f} {:>8.1f}\n",
@@ -86,7 +86,7 @@ void print_human(const ImportArgs& a, const ImportedTrace& imp, const TimelineAn
   } else {
     fmt::print("\nunmapped kernels (kept with kind 'unmapped'; add a rule under kernels: in {}):\n",
                f.meta.at("rules_file"));
-    for (const UnmappedKernel& u : imp.unmapped) {
+    for (const report::UnmappedKernel& u : imp.unmapped) {
       const std::string name = u.kernel.size() > 150 ? u.kernel.substr(0, 147) + "..." : u.kernel;
       fmt::print("  {:>5} x {:>9.3f} ms  {}\n", u.count, ms(u.time), name);
     }
@@ -99,21 +99,21 @@ int run_import(const ImportArgs& a, const RunOptions& opts) {
   }
   if (!a.deploy.empty()) resolve_config(a.deploy, "deployments", "--deploy");  // it must exist
   if (!a.output.empty()) check_output_path(a.output, "-o");
-  TraceRules rules = load_trace_rules_file(resolve_config(a.rules, "traces", "--rules"));
+  report::TraceRules rules = report::load_trace_rules_file(resolve_config(a.rules, "traces", "--rules"));
   // A shipped rules file is recorded as configs/traces/NAME.yaml, not by the path of this build's source tree.
   const fs::path shipped = fs::path(rules.file).lexically_relative(fs::path(configs_dir()).parent_path());
   if (a.rules != rules.file && !shipped.empty() && !shipped.string().starts_with("..")) rules.file = shipped.string();
   if (opts.validate_only) return 0;
-  ImportedTrace imp = import_profiler_trace(a.trace, rules);
+  report::ImportedTrace imp = report::import_profiler_trace(a.trace, rules);
   std::string cmd;
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
   imp.result.meta["command_line"] = cmd;
   if (!a.deploy.empty()) imp.result.meta[kMeasuredDeploymentKey] = a.deploy;
-  if (!a.output.empty()) write_result_h5(a.output, imp.result);
-  const TimelineAnalysis an = analyze_timeline(imp.result.timeline);
+  if (!a.output.empty()) report::write_result_h5(a.output, imp.result);
+  const report::TimelineAnalysis an = report::analyze_timeline(imp.result.timeline);
   for (const std::string& n : imp.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
   if (a.json) {
-    nlohmann::json j = analysis_json(an);
+    nlohmann::json j = report::analysis_json(an);
     j["source_file"] = a.trace;
     for (const char* key :
          {kMeasuredDeploymentKey, "source_sha256", "gpu", "sm_count", "distributed_rank", "distributed_world_size",
@@ -125,7 +125,7 @@ int run_import(const ImportArgs& a, const RunOptions& opts) {
     j["compute_streams_ms"] = ms(compute_time(an));
     j["compute_streams_per_layer_ms"] = an.per_layer_ms(compute_time(an));
     j["unmapped"] = nlohmann::json::array();
-    for (const UnmappedKernel& u : imp.unmapped) {
+    for (const report::UnmappedKernel& u : imp.unmapped) {
       j["unmapped"].push_back({{"kernel", u.kernel}, {"events", u.count}, {"time_ms", ms(u.time)}});
     }
     j["notes"] = imp.notes;

@@ -48,7 +48,7 @@ const ComponentSpec& measure_spec() {
                        .default_text = default_text,
                        .range = r};
     };
-    const ComponentSpec& g = sim::gemm_spec();
+    const ComponentSpec& g = sm::gemm_spec();
     const ComponentSpec& t = net::alltoall_spec();
     return ComponentSpec{
         "measure",
@@ -109,8 +109,8 @@ std::vector<Planned> plan(const MeasureArgs& a) {
     if (a.kernel == "gemm" || a.kernel == "gemm-cublaslt") {
       if (a.shapes == "deepgemm-h800") {
         for (const TimelineEvent& e :
-             published_deepgemm_h800(a.reference.empty() ? default_reference() : a.reference).timeline.events) {
-          auto [kind, kv] = parse_op_name(e.name);
+             report::published_deepgemm_h800(a.reference.empty() ? default_reference() : a.reference).timeline.events) {
+          auto [kind, kv] = report::parse_op_name(e.name);
           out.push_back(kernels::plan_gemm(a.kernel == "gemm-cublaslt", std::stoll(kv[0].second),
                                            std::stoll(kv[1].second), std::stoll(kv[2].second), 1, "dense", a.sms));
         }
@@ -148,8 +148,8 @@ int run_measured(const MeasureArgs& a, const std::string& out, const RunOptions&
   kernels::RunnerOptions opt;
   opt.repeats = a.repeats;
   opt.warmup = a.warmup;
-  ResultFile f;
-  f.meta = standard_meta();
+  report::ResultFile f;
+  f.meta = report::standard_meta();
   f.timeline.source = "measured";
   Time t;
   uint32_t id = 0;
@@ -199,7 +199,7 @@ int run_measured(const MeasureArgs& a, const std::string& out, const RunOptions&
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
   f.meta["command_line"] = cmd;
   f.summary = {{"ops", static_cast<double>(f.timeline.events.size())}};
-  write_result_h5(out, f);
+  report::write_result_h5(out, f);
   std::printf("wrote %s (%zu ops on %s)\n", out.c_str(), f.timeline.events.size(), f.meta["gpu"].c_str());
   return 0;
 }
@@ -239,12 +239,12 @@ int run_measure(MeasureArgs& a, const RunOptions& opts) {
   if (a.output.empty()) throw ConfigError(SourceLoc{"-o", 0}, "", "an output file (.h5)", "nothing");
   check_output_path(a.output, "-o");
   const std::string reference = a.reference.empty() ? default_reference() : a.reference;
-  ResultFile f = published_deepgemm_h800(reference);
+  report::ResultFile f = report::published_deepgemm_h800(reference);
   if (opts.validate_only) return 0;
   std::string cmd;
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
   f.meta["command_line"] = cmd;
-  write_result_h5(a.output, f);
+  report::write_result_h5(a.output, f);
   fmt::print("wrote {} ({} ops from {})\n", a.output, f.timeline.events.size(), reference);
   return 0;
 }

@@ -204,8 +204,8 @@ void print_human(const Loaded& l, const exec::StepResult& r) {
 
 void write_h5(const std::string& path, const StepArgs& a, const Loaded& l, const exec::StepResult& r,
               uint64_t cache_hits, uint64_t cache_misses) {
-  ResultFile f;
-  f.meta = standard_meta();
+  report::ResultFile f;
+  f.meta = report::standard_meta();
   std::string cmd;
   for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
   f.meta["command_line"] = cmd;
@@ -232,7 +232,7 @@ void write_h5(const std::string& path, const StepArgs& a, const Loaded& l, const
              {"kernel_cache_misses", static_cast<double>(cache_misses)},
              {"roofline_ops", static_cast<double>(r.roofline_ops.size())},
              {"wall_s", r.wall_s}};
-  write_result_h5(path, f);
+  report::write_result_h5(path, f);
 }
 
 int run_step(const StepArgs& a, const RunOptions& opts) {
@@ -276,8 +276,8 @@ int run_step(const StepArgs& a, const RunOptions& opts) {
       // The memory track counts from the step's first kernel, the timeline from time 0.
       Time first = r.timeline.events.empty() ? Time() : r.timeline.events.front().start;
       for (const TimelineEvent& e : r.timeline.events) first = std::min(first, e.start);
-      write_chrome_trace(a.output, {&r.timeline}, streams,
-                         {static_cast<int>(r.memory_peak_rank), &r.memory_track, first.seconds()});
+      report::write_chrome_trace(a.output, {&r.timeline}, streams,
+                                 {static_cast<int>(r.memory_peak_rank), &r.memory_track, first.seconds()});
     }
   }
 

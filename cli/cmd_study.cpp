@@ -75,7 +75,7 @@ std::string write_comparisons(const std::string& out_dir, const std::string& ker
     const std::string name = p.lexically_relative(root).string();
     nlohmann::json j = {{"trace", name}};
     try {
-      const ResultFile measured = read_result_h5(p.string());
+      const report::ResultFile measured = report::read_result_h5(p.string());
       const std::string deploy = measured_deployment(measured);
       if (measured.timeline.source != "measured" || deploy.empty()) continue;
       if (!cache) cache = open_kernel_cache(kernel_cache == "none" ? "" : kernel_cache, kernel_cache == "none");
@@ -90,7 +90,7 @@ std::string write_comparisons(const std::string& out_dir, const std::string& ker
       j["command"] = "v3sim compare " + name;
       j["measured_layers"] = s.comparison.measured_layers;
       j["projected_layers"] = s.comparison.projected_layers;
-      j["categories"] = category_json(s.comparison);
+      j["categories"] = report::category_json(s.comparison);
       j["notes"] = s.notes;
     } catch (const ConfigError& e) {
       j["error"] = e.what();

@@ -6,13 +6,13 @@
 
 namespace v3sim::cli {
 
-std::string measured_deployment(const ResultFile& measured) {
+std::string measured_deployment(const report::ResultFile& measured) {
   auto it = measured.meta.find(kMeasuredDeploymentKey);
   return it == measured.meta.end() ? std::string() : it->second;
 }
 
-StepComparison compare_with_step(const ResultFile& measured, const StepConfigArgs& config, exec::KernelCache& cache,
-                                 size_t top_names) {
+StepComparison compare_with_step(const report::ResultFile& measured, const StepConfigArgs& config,
+                                 exec::KernelCache& cache, size_t top_names) {
   StepComparison s;
   s.setup = load_step_setup(config);
   const Deployment& d = s.setup.in.deploy;
@@ -31,10 +31,10 @@ StepComparison compare_with_step(const ResultFile& measured, const StepConfigArg
     s.notes.push_back(
         fmt::format("the projection of '{}' has no MoE layer: every projected event is compared", d.name));
   }
-  StepCompareOptions o;
+  report::StepCompareOptions o;
   o.projected_layers = s.moe_layers;
   o.top_names = top_names;
-  s.comparison = compare_step_timelines(measured.timeline, s.projected, o);
+  s.comparison = report::compare_step_timelines(measured.timeline, s.projected, o);
   return s;
 }
 

@@ -16,18 +16,18 @@ namespace v3sim::cli {
 inline constexpr const char* kMeasuredDeploymentKey = "deployment";
 
 // The deployment a measured trace names in /meta ("" when none).
-std::string measured_deployment(const ResultFile& measured);
+std::string measured_deployment(const report::ResultFile& measured);
 
 struct StepComparison {
   StepSetup setup;
   Timeline projected;            // the projected timeline (the step's profile window for a chunk-pair deployment)
   std::set<int32_t> moe_layers;  // projected layers with MoE (an all-to-all or a grouped GEMM): those compared
-  TimelineComparison comparison;
+  report::TimelineComparison comparison;
   std::vector<std::string> notes;  // what the reader should know (a deployment that is not a profiled chunk pair)
 };
 
 // Throws ConfigError for configs that do not load or a step that cannot run.
-StepComparison compare_with_step(const ResultFile& measured, const StepConfigArgs& config, exec::KernelCache& cache,
-                                 size_t top_names);
+StepComparison compare_with_step(const report::ResultFile& measured, const StepConfigArgs& config,
+                                 exec::KernelCache& cache, size_t top_names);
 
 }  // namespace v3sim::cli

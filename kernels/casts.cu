@@ -280,7 +280,7 @@ class CastOp final : public DeviceOp {
   CastOp(const CastProblem& p, uint64_t seed) : m_p(p), m_launch(p) { m_launch.fill_random(seed); }
   std::string name() const override { return to_string(m_p.kind); }
   std::string shape() const override { return m_p.describe(); }
-  OpCost cost() const override { return m_p.cost(); }
+  LaunchWork cost() const override { return m_p.cost(); }
   Attributes attributes() const override {
     return {{"kernel", std::string("v3sim ") + to_string(m_p.kind) + " (E4M3, FP32 scales" +
                            (m_p.ue8m0 ? ", UE8M0 power-of-two" : "") + ")"}};

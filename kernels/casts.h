@@ -51,7 +51,7 @@ struct CastProblem {
   int64_t in_scales() const;   // transpose-requant: rows * cols / 128; otherwise 0 (BF16 input)
   int64_t out_scales() const;  // scales of the output
   // FLOPs 0; bytes = input (BF16 or FP8 + scales) + output (FP8 + scales).
-  OpCost cost() const;
+  LaunchWork cost() const;
   // @throws std::invalid_argument naming the violated constraint and the whole problem
   void validate() const;
   std::string describe() const;  // "quant-1x128 rows=4096 cols=7168"

@@ -45,9 +45,9 @@ int64_t CastProblem::out_scales() const {
   return 0;
 }
 
-OpCost CastProblem::cost() const {
+LaunchWork CastProblem::cost() const {
   const double elems = static_cast<double>(rows) * static_cast<double>(cols);
-  OpCost c;
+  LaunchWork c;
   const double in = kind == CastKind::TransposeRequant ? elems + 4.0 * static_cast<double>(in_scales()) : 2.0 * elems;
   c.bytes = in + elems + 4.0 * static_cast<double>(out_scales());
   return c;

@@ -171,7 +171,7 @@ class CublasLtGemmOp final : public DeviceOp {
   }
   std::string name() const override { return "cublaslt-fp8-gemm"; }
   std::string shape() const override { return m_problem.describe(); }
-  OpCost cost() const override { return m_problem.cost(); }
+  LaunchWork cost() const override { return m_problem.cost(); }
   Attributes attributes() const override {
     return {{"kernel", "cublasLtMatmul (FP8 E4M3 x E4M3 -> BF16, FP32 compute, heuristic's first algorithm)"},
             {"scaling", to_string(m_gemm.scaling())},

@@ -17,7 +17,7 @@ const char* to_string(CublasLtScaling s) {
 
 void validate_cublaslt_problem(const Fp8GemmProblem& p) {
   p.validate();
-  if (p.layout != GemmLayout::Dense)
+  if (p.layout != Fp8GemmLayout::Dense)
     throw std::invalid_argument("cublaslt fp8 gemm: the baseline runs the dense layout only (" + p.describe() + ")");
   if (p.m % 16 != 0 || p.n % 16 != 0)
     throw std::invalid_argument("cublaslt fp8 gemm: M and N must be multiples of 16 (cuBLASLt's FP8 alignment) (" +

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-namespace v3sim {
+namespace v3sim::kernels {
 
 struct DeviceInfo {
   bool available = false;
@@ -23,4 +23,4 @@ bool cuda_kernels_built();
 // Queries device `index`. Never throws; a missing driver or device is reported in `reason`.
 DeviceInfo query_device(int index = 0);
 
-}  // namespace v3sim
+}  // namespace v3sim::kernels

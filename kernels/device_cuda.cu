@@ -5,7 +5,7 @@
 
 #include "kernels/device.h"
 
-namespace v3sim {
+namespace v3sim::kernels {
 
 bool cuda_kernels_built() {
   return true;
@@ -41,4 +41,4 @@ DeviceInfo query_device(int index) {
   return info;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::kernels

@@ -1,7 +1,7 @@
 // Device query of a build without CUDA.
 #include "kernels/device.h"
 
-namespace v3sim {
+namespace v3sim::kernels {
 
 bool cuda_kernels_built() {
   return false;
@@ -13,4 +13,4 @@ DeviceInfo query_device(int /*index*/) {
   return info;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::kernels

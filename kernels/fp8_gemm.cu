@@ -337,14 +337,14 @@ class GemmLaunch {
     m_d = device_alloc<__nv_bfloat16>(d_elems());
     m_flag = device_alloc<unsigned>(1);
     V3SIM_CUDA_CHECK(cudaMemset(m_flag.get(), 0, sizeof(unsigned)));
-    if (p.layout == GemmLayout::GroupedContiguous) {
+    if (p.layout == Fp8GemmLayout::GroupedContiguous) {
       std::vector<int32_t> row_group(static_cast<size_t>(p.a_rows()));
       size_t r = 0;
       for (int g = 0; g < p.groups; ++g)
         for (int64_t i = 0; i < p.group_rows[static_cast<size_t>(g)]; ++i) row_group[r++] = g;
       m_row_group = to_device(row_group);
     }
-    if (p.layout == GemmLayout::GroupedMasked) {
+    if (p.layout == Fp8GemmLayout::GroupedMasked) {
       std::vector<int32_t> counts(p.group_rows.begin(), p.group_rows.end());
       m_valid_rows = to_device(counts);
     }
@@ -367,7 +367,7 @@ class GemmLaunch {
     m_params.n = static_cast<int32_t>(p.n);
     m_params.kb_count = static_cast<int32_t>(m_kb);
     m_params.n_scale_blocks = static_cast<int32_t>(m_n_scale_blocks);
-    const int64_t space_rows = p.layout == GemmLayout::GroupedMasked ? p.m : p.a_rows();
+    const int64_t space_rows = p.layout == Fp8GemmLayout::GroupedMasked ? p.m : p.a_rows();
     m_params.space = fp8gemm::tile_space(p.layout, space_rows, p.n, p.groups, c.block_m, c.block_n);
     m_params.tiles = c.tiles;
     m_params.row_group = m_row_group.get();
@@ -399,7 +399,7 @@ class Fp8GemmOp final : public DeviceOp {
   Fp8GemmOp(const Fp8GemmProblem& p, uint64_t seed) : m_problem(p), m_launch(p, seed) {}
   std::string name() const override { return "fp8-gemm"; }
   std::string shape() const override { return m_problem.describe(); }
-  OpCost cost() const override { return m_problem.cost(); }
+  LaunchWork cost() const override { return m_problem.cost(); }
   Attributes attributes() const override {
     return {{"kernel", "v3sim fp8_gemm_kernel (TMA, wgmma m64n128k32 e4m3, warp-specialized, promotion every 128)"},
             {"config", m_launch.config().describe()},

@@ -23,11 +23,11 @@
 
 namespace v3sim::kernels {
 
-using GemmLayout = fp8gemm::Layout;
-const char* to_string(GemmLayout layout);  // "dense", "grouped-contiguous", "grouped-masked"
+using Fp8GemmLayout = fp8gemm::Layout;
+const char* to_string(Fp8GemmLayout layout);  // "dense", "grouped-contiguous", "grouped-masked"
 
 struct Fp8GemmProblem {
-  GemmLayout layout = GemmLayout::Dense;
+  Fp8GemmLayout layout = Fp8GemmLayout::Dense;
   int64_t m = 0;  // dense: M; masked: M_max (rows per group); contiguous: unused (the sum of group_rows)
   int64_t n = 0;
   int64_t k = 0;
@@ -40,7 +40,7 @@ struct Fp8GemmProblem {
   // Rows that are computed: dense M, contiguous sum(group_rows), masked sum(counts).
   int64_t valid_rows() const;
   // 2 * valid_rows * N * K, and DeepGEMM's bytes: sum over groups of (rows*K + N*K + 2*rows*N) (scales ignored).
-  OpCost cost() const;
+  LaunchWork cost() const;
   // @throws std::invalid_argument naming the violated constraint and the whole problem
   void validate() const;
   // "M=4096 N=7168 K=16384 dense", "groups=4 rows=[128,256,...] N=4096 K=7168 grouped-contiguous"

@@ -15,7 +15,7 @@
 #include "core/quant.h"
 #include "kernels/wgmma_layout.h"
 
-namespace v3sim::fp8gemm {
+namespace v3sim::kernels::fp8gemm {
 
 // ---- constants ---------------------------------------------------------------------------------------------------
 
@@ -196,4 +196,4 @@ V3SIM_HD constexpr int pick_block_m(Layout layout, int64_t rows_per_group) {
 
 inline constexpr int kBlockN = 128;
 
-}  // namespace v3sim::fp8gemm
+}  // namespace v3sim::kernels::fp8gemm

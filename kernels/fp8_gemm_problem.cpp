@@ -11,13 +11,13 @@
 
 namespace v3sim::kernels {
 
-const char* to_string(GemmLayout layout) {
+const char* to_string(Fp8GemmLayout layout) {
   switch (layout) {
-    case GemmLayout::Dense:
+    case Fp8GemmLayout::Dense:
       return "dense";
-    case GemmLayout::GroupedContiguous:
+    case Fp8GemmLayout::GroupedContiguous:
       return "grouped-contiguous";
-    case GemmLayout::GroupedMasked:
+    case Fp8GemmLayout::GroupedMasked:
       return "grouped-masked";
   }
   return "?";
@@ -25,26 +25,26 @@ const char* to_string(GemmLayout layout) {
 
 int64_t Fp8GemmProblem::a_rows() const {
   switch (layout) {
-    case GemmLayout::Dense:
+    case Fp8GemmLayout::Dense:
       return m;
-    case GemmLayout::GroupedContiguous:
+    case Fp8GemmLayout::GroupedContiguous:
       return std::accumulate(group_rows.begin(), group_rows.end(), int64_t{0});
-    case GemmLayout::GroupedMasked:
+    case Fp8GemmLayout::GroupedMasked:
       return int64_t{groups} * m;
   }
   return 0;
 }
 
 int64_t Fp8GemmProblem::valid_rows() const {
-  return layout == GemmLayout::Dense ? m : std::accumulate(group_rows.begin(), group_rows.end(), int64_t{0});
+  return layout == Fp8GemmLayout::Dense ? m : std::accumulate(group_rows.begin(), group_rows.end(), int64_t{0});
 }
 
-OpCost Fp8GemmProblem::cost() const {
-  OpCost c;
+LaunchWork Fp8GemmProblem::cost() const {
+  LaunchWork c;
   const double dn = static_cast<double>(n), dk = static_cast<double>(k);
   c.flops = 2.0 * static_cast<double>(valid_rows()) * dn * dk;
   auto bytes_of = [&](double rows) { return rows * dk + dn * dk + 2.0 * rows * dn; };
-  if (layout == GemmLayout::Dense) {
+  if (layout == Fp8GemmLayout::Dense) {
     c.bytes = bytes_of(static_cast<double>(m));
   } else {
     for (int64_t r : group_rows) c.bytes += bytes_of(static_cast<double>(r));
@@ -53,12 +53,12 @@ OpCost Fp8GemmProblem::cost() const {
 }
 
 std::string Fp8GemmProblem::describe() const {
-  if (layout == GemmLayout::Dense) return fmt::format("M={} N={} K={} dense", m, n, k);
+  if (layout == Fp8GemmLayout::Dense) return fmt::format("M={} N={} K={} dense", m, n, k);
   std::string rows;
   const size_t shown = std::min<size_t>(group_rows.size(), 8);
   for (size_t i = 0; i < shown; ++i) rows += fmt::format("{}{}", i ? "," : "", group_rows[i]);
   if (group_rows.size() > shown) rows += fmt::format(",... ({} total)", valid_rows());
-  if (layout == GemmLayout::GroupedContiguous)
+  if (layout == Fp8GemmLayout::GroupedContiguous)
     return fmt::format("groups={} rows=[{}] N={} K={} grouped-contiguous", groups, rows, n, k);
   return fmt::format("groups={} M_max={} counts=[{}] N={} K={} grouped-masked", groups, m, rows, n, k);
 }
@@ -74,11 +74,11 @@ void Fp8GemmProblem::validate() const {
   if (k > kMaxCoord) fail(fmt::format("K={} exceeds 2^31-1", k));
   if (num_sms < 0) fail(fmt::format("num_sms={} must be >= 0 (0: every SM)", num_sms));
   switch (layout) {
-    case GemmLayout::Dense:
+    case Fp8GemmLayout::Dense:
       if (m <= 0) fail(fmt::format("M={} must be >= 1", m));
       if (groups != 1 || !group_rows.empty()) fail("the dense layout has one group and no group_rows");
       break;
-    case GemmLayout::GroupedContiguous: {
+    case Fp8GemmLayout::GroupedContiguous: {
       if (groups < 1) fail(fmt::format("groups={} must be >= 1", groups));
       if (group_rows.size() != static_cast<size_t>(groups))
         fail(fmt::format("group_rows has {} entries for {} groups", group_rows.size(), groups));
@@ -92,7 +92,7 @@ void Fp8GemmProblem::validate() const {
       if (a_rows() <= 0) fail("the groups hold no rows");
       break;
     }
-    case GemmLayout::GroupedMasked:
+    case Fp8GemmLayout::GroupedMasked:
       if (groups < 1) fail(fmt::format("groups={} must be >= 1", groups));
       if (m <= 0) fail(fmt::format("M_max={} must be >= 1", m));
       if (group_rows.size() != static_cast<size_t>(groups))
@@ -118,7 +118,7 @@ Fp8GemmProblem Fp8GemmProblem::dense(int64_t m_, int64_t n_, int64_t k_) {
 
 Fp8GemmProblem Fp8GemmProblem::contiguous(std::vector<int64_t> rows, int64_t n_, int64_t k_) {
   Fp8GemmProblem p;
-  p.layout = GemmLayout::GroupedContiguous;
+  p.layout = Fp8GemmLayout::GroupedContiguous;
   p.groups = static_cast<int>(rows.size());
   p.group_rows = std::move(rows);
   p.n = n_;
@@ -128,7 +128,7 @@ Fp8GemmProblem Fp8GemmProblem::contiguous(std::vector<int64_t> rows, int64_t n_,
 
 Fp8GemmProblem Fp8GemmProblem::masked(int groups_, int64_t m_max, std::vector<int64_t> counts, int64_t n_, int64_t k_) {
   Fp8GemmProblem p;
-  p.layout = GemmLayout::GroupedMasked;
+  p.layout = Fp8GemmLayout::GroupedMasked;
   p.groups = groups_;
   p.m = m_max;
   p.group_rows = std::move(counts);
@@ -166,7 +166,7 @@ Fp8GemmConfig fp8_gemm_config(const Fp8GemmProblem& p, int sm_count) {
   c.threads = (c.math_warpgroups + 1) * fp8gemm::kThreadsPerWarpgroup;
   c.stages = fp8gemm::max_stages(c.block_m, c.block_n);
   c.smem_bytes = fp8gemm::smem_plan(c.block_m, c.block_n, c.stages).dynamic;
-  const int64_t rows = p.layout == GemmLayout::GroupedMasked ? p.m : p.a_rows();
+  const int64_t rows = p.layout == Fp8GemmLayout::GroupedMasked ? p.m : p.a_rows();
   c.tiles = fp8gemm::num_tiles(fp8gemm::tile_space(p.layout, rows, p.n, p.groups, c.block_m, c.block_n));
   const int64_t sms = p.num_sms > 0 ? p.num_sms : std::max(sm_count, 1);
   c.grid = static_cast<int>(std::max<int64_t>(1, std::min(c.tiles, sms)));

@@ -32,7 +32,7 @@ struct CudaError : std::runtime_error {
 
 // The work of one launch, as the op's benchmark counts it (benchmarks.md): FLOPs (0 for data movement) and the
 // bytes the metric divides by (for GEMMs DeepGEMM's `M*K + N*K + 2*M*N`, scales ignored).
-struct OpCost {
+struct LaunchWork {
   double flops = 0;
   double bytes = 0;
 };
@@ -52,7 +52,7 @@ class DeviceOp {
   virtual std::string name() const = 0;
   // The problem in one line: "M=4096 N=7168 K=16384 dense".
   virtual std::string shape() const = 0;
-  virtual OpCost cost() const = 0;
+  virtual LaunchWork cost() const = 0;
   virtual Attributes attributes() const { return {}; }
   // Enqueues one execution on the legacy default stream. No host synchronization, no allocation: the runner
   // brackets it with CUDA events. @throws CudaError when a launch fails

@@ -141,7 +141,7 @@ class MlaDecodeOp final : public DeviceOp {
   MlaDecodeOp(const MlaDecodeProblem& p, uint64_t seed) : m_p(p), m_launch(p) { m_launch.fill_random(seed); }
   std::string name() const override { return "mla-decode"; }
   std::string shape() const override { return m_p.describe(); }
-  OpCost cost() const override { return m_p.cost(); }
+  LaunchWork cost() const override { return m_p.cost(); }
   Attributes attributes() const override {
     return {{"implementation", kMlaDecodeImplementation},
             {"kernel", "cublasGemmStridedBatchedEx x3 (BF16, FP32 compute) + v3sim softmax"},

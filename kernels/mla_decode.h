@@ -31,7 +31,7 @@ struct MlaDecodeProblem {
   float softmax_scale = 0.07216878364870322f;
 
   // FLOPs of the three GEMMs; bytes: the cache (c_kv, k_pe) + queries + output, BF16.
-  OpCost cost() const;
+  LaunchWork cost() const;
   // @throws std::invalid_argument naming the violated constraint and the whole problem
   void validate() const;
   std::string describe() const;  // "batch=64 heads=128 cache=4096 kv_rank=512 rope=64"

@@ -8,9 +8,9 @@
 
 namespace v3sim::kernels {
 
-OpCost MlaDecodeProblem::cost() const {
+LaunchWork MlaDecodeProblem::cost() const {
   const double b = static_cast<double>(batch), h = heads, l = static_cast<double>(cache_len), r = kv_rank, d = rope_dim;
-  OpCost c;
+  LaunchWork c;
   c.flops = 2.0 * b * h * l * (r + d) + 2.0 * b * h * l * r;
   c.bytes = 2.0 * (b * l * (r + d) + b * h * (r + d) + b * h * r);
   return c;

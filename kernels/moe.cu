@@ -304,7 +304,7 @@ class MoePermuteOp final : public DeviceOp {
   }
   std::string name() const override { return "moe-permute"; }
   std::string shape() const override { return m_p.describe(); }
-  OpCost cost() const override { return m_p.permute_cost(m_routed, m_rows); }
+  LaunchWork cost() const override { return m_p.permute_cost(m_routed, m_rows); }
   Attributes attributes() const override {
     return {{"kernel", "v3sim moe permute (stable counting sort by expert + FP8 row gather, 4 kernels)"},
             {"routing", "uniform random distinct top-k experts per token (seeded)"},
@@ -326,7 +326,7 @@ class MoeUnpermuteOp final : public DeviceOp {
   }
   std::string name() const override { return "moe-unpermute"; }
   std::string shape() const override { return m_p.describe(); }
-  OpCost cost() const override { return m_p.unpermute_cost(m_routed); }
+  LaunchWork cost() const override { return m_p.unpermute_cost(m_routed); }
   Attributes attributes() const override {
     return {{"kernel", "v3sim moe unpermute (weighted gather-reduce per token, FP32 FMA, BF16 out)"},
             {"routing", "uniform random distinct top-k experts per token (seeded)"}};

@@ -35,8 +35,8 @@ struct MoeProblem {
   int64_t max_rows() const;
   // Bytes of one FP8 row with its scales: hidden + 4 * hidden / 128 (7392 for V3's 7168).
   int64_t fp8_row_bytes() const;
-  OpCost permute_cost(int64_t routed_rows, int64_t total_rows) const;
-  OpCost unpermute_cost(int64_t routed_rows) const;
+  LaunchWork permute_cost(int64_t routed_rows, int64_t total_rows) const;
+  LaunchWork unpermute_cost(int64_t routed_rows) const;
   // @throws std::invalid_argument naming the violated constraint and the whole problem
   void validate() const;
   std::string describe() const;  // "tokens=4096 hidden=7168 topk=8 experts=256 align=128"

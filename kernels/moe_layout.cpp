@@ -20,15 +20,15 @@ int64_t MoeProblem::fp8_row_bytes() const {
   return hidden + 4 * (hidden / kQuantTile);
 }
 
-OpCost MoeProblem::permute_cost(int64_t routed_rows, int64_t total_rows) const {
-  OpCost c;
+LaunchWork MoeProblem::permute_cost(int64_t routed_rows, int64_t total_rows) const {
+  LaunchWork c;
   const double row = static_cast<double>(fp8_row_bytes());
   c.bytes = static_cast<double>(routed_rows) * row + static_cast<double>(total_rows) * row;
   return c;
 }
 
-OpCost MoeProblem::unpermute_cost(int64_t routed_rows) const {
-  OpCost c;
+LaunchWork MoeProblem::unpermute_cost(int64_t routed_rows) const {
+  LaunchWork c;
   const double row = 2.0 * static_cast<double>(hidden);
   c.bytes = static_cast<double>(routed_rows) * row + static_cast<double>(tokens) * row;
   c.flops = 2.0 * static_cast<double>(routed_rows) * static_cast<double>(hidden);

@@ -64,7 +64,7 @@ struct Measurement {
   std::string op;     // DeviceOp::name()
   std::string shape;  // DeviceOp::shape()
   Attributes attributes;
-  OpCost cost;
+  LaunchWork cost;
   RunnerOptions options;
   std::vector<double> times_us;  // every timed launch, in order
   TimingStats stats;
@@ -74,7 +74,7 @@ struct Measurement {
 };
 
 // Achieved rates of a cost at a time: {TFLOPS, GB/s}. @pre time_us > 0
-inline std::pair<double, double> achieved(const OpCost& c, double time_us) {
+inline std::pair<double, double> achieved(const LaunchWork& c, double time_us) {
   return {c.flops / (time_us * 1e6), c.bytes / (time_us * 1e3)};
 }
 

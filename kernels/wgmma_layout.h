@@ -14,7 +14,7 @@
 
 #include "core/hd.h"
 
-namespace v3sim::wgmma {
+namespace v3sim::kernels::wgmma {
 
 // FP8 wgmma: M = 64 rows of A, K = 32 one-byte elements per instruction, 128 threads (one warpgroup).
 inline constexpr int kM = 64;
@@ -113,4 +113,4 @@ V3SIM_HD constexpr Coord accumulator_coord(int thread, int reg) {
   return Coord{16 * warp + lane / 4 + 8 * ((reg / 2) % 2), 8 * (reg / 4) + 2 * (lane % 4) + reg % 2};
 }
 
-}  // namespace v3sim::wgmma
+}  // namespace v3sim::kernels::wgmma

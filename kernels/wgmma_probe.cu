@@ -19,7 +19,7 @@
 #define V3SIM_WGMMA_ENABLED 1
 #endif
 
-namespace v3sim {
+namespace v3sim::kernels {
 namespace {
 
 // A CUDA runtime error, with the call's text and file:line; run_wgmma_probe turns it into `reason`.
@@ -281,4 +281,4 @@ WgmmaProbeOutput run_wgmma_probe(const WgmmaProbeInput& in) {
   return out;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::kernels

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace v3sim {
+namespace v3sim::kernels {
 
 struct WgmmaProbeInput {
   bool a_e5m2 = false, b_e5m2 = false;  // E4M3 otherwise
@@ -42,4 +42,4 @@ std::string wgmma_probe_unavailable_reason();
 // reason); validates the input first (throws std::invalid_argument naming the field).
 WgmmaProbeOutput run_wgmma_probe(const WgmmaProbeInput& in);
 
-}  // namespace v3sim
+}  // namespace v3sim::kernels

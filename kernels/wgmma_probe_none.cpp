@@ -1,7 +1,7 @@
 // The wgmma probe of a build without CUDA: validates, then reports why nothing ran.
 #include "kernels/wgmma_probe.h"
 
-namespace v3sim {
+namespace v3sim::kernels {
 
 std::string wgmma_probe_unavailable_reason() {
   return "built without CUDA";
@@ -14,4 +14,4 @@ WgmmaProbeOutput run_wgmma_probe(const WgmmaProbeInput& in) {
   return out;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::kernels

@@ -6,7 +6,7 @@
 #include "kernels/wgmma_layout.h"
 #include "kernels/wgmma_probe.h"
 
-namespace v3sim {
+namespace v3sim::kernels {
 
 const std::vector<int>& wgmma_probe_n_values() {
   // NOTES: each N is a separate kernel (the accumulator is N/2 named registers per thread), times four type
@@ -43,4 +43,4 @@ void validate_wgmma_probe_input(const WgmmaProbeInput& in) {
   check("c", in.c.size(), tiles * wgmma::kM * n);
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::kernels

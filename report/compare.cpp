@@ -15,7 +15,7 @@
 #include "sim/sm/cast_kernels.h"
 #include "sim/sm/gemm.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 Comparison compare_timelines(const Timeline& measured, const Timeline& projected) {
   // The k-th projected op of each name pairs with the k-th measured op of that name.
@@ -574,24 +574,24 @@ int64_t int_field(const std::vector<std::pair<std::string, std::string>>& kv, co
 std::optional<Time> project(const TimelineEvent& e, const HardwareConfig& hw) {
   auto [kind, kv] = parse_op_name(e.name);
   if (kind == "gemm" || kind == "gemm-cublaslt") {
-    sim::GemmDesc d;
+    sm::GemmDesc d;
     d.m = int_field(kv, "m", 0);
     d.n = int_field(kv, "n", 0);
     d.k = int_field(kv, "k", 0);
     d.groups = int_field(kv, "groups", 1);
-    if (d.groups > 1) d.layout = sim::GemmLayout::Contiguous;
+    if (d.groups > 1) d.layout = sm::GemmLayout::Contiguous;
     for (const auto& [key, v] : kv)
-      if (key == "layout" && v == "masked") d.layout = sim::GemmLayout::Masked;
+      if (key == "layout" && v == "masked") d.layout = sm::GemmLayout::Masked;
     d.sms = int_field(kv, "sms", 0);
-    const sim::GemmResult r = sim::simulate_gemm(d, hw);
+    const sm::GemmResult r = sm::simulate_gemm(d, hw);
     return r.time;
   }
   if (kind == "quantize" || kind == "transpose-requant") {
-    sim::CastDesc d;
-    d.kernel = kind == "quantize" ? sim::CastKernel::Quantize : sim::CastKernel::TransposeRequant;
+    sm::CastDesc d;
+    d.kernel = kind == "quantize" ? sm::CastKernel::Quantize : sm::CastKernel::TransposeRequant;
     d.rows = int_field(kv, "rows", 0);
     d.cols = int_field(kv, "cols", 0);
-    return sim::simulate_cast(d, hw).time;
+    return sm::simulate_cast(d, hw).time;
   }
   return std::nullopt;
 }
@@ -611,4 +611,4 @@ Timeline project_kernel_trace(const Timeline& measured, const HardwareConfig& hw
   return projected;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -28,7 +28,7 @@
 #include "report/trace_analysis.h"
 #include "sim/hardware.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 struct OpComparison {
   std::string name;
@@ -169,4 +169,4 @@ std::vector<Table> comparison_tables(const TimelineComparison& c);
 // The per-category table alone, as JSON rows {name, label, description, measured_ms, projected_ms, error}.
 nlohmann::json category_json(const TimelineComparison& c);
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -14,7 +14,7 @@
 #include "report/h5_id.h"
 #include "v3sim/version.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -353,4 +353,4 @@ ResultFile read_result_h5(const std::string& path) {
   return f;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

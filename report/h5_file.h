@@ -17,7 +17,7 @@
 
 #include "models/timeline.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 inline constexpr const char* kResultFormat = "v3sim-result-1";
 
@@ -43,4 +43,4 @@ ResultFile read_result_h5(const std::string& path);
 // The meta attributes every output carries: format, tool version, git revision, creation time (UTC).
 std::map<std::string, std::string> standard_meta();
 
-}  // namespace v3sim
+}  // namespace v3sim::report

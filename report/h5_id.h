@@ -8,7 +8,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 
-namespace v3sim::h5 {
+namespace v3sim::report::h5 {
 
 // Owns an HDF5 identifier and closes it with the matching call (H5Fclose, H5Gclose, ...).
 class Id {
@@ -56,4 +56,4 @@ inline void write_image(hid_t file, const std::string& path) {
   write_file_atomic(path, bytes);
 }
 
-}  // namespace v3sim::h5
+}  // namespace v3sim::report::h5

@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "report/h5_id.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -398,4 +398,4 @@ StudyResults read_study_results(const std::string& path) {
   return r;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -22,7 +22,7 @@
 
 #include "report/table.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 inline constexpr const char* kStudyFormat = "v3sim-study-1";
 
@@ -48,4 +48,4 @@ void write_study_results(const std::string& path, const StudyResults& results);
 // not a v3sim study result (another tool's, or one missing a required field).
 StudyResults read_study_results(const std::string& path);
 
-}  // namespace v3sim
+}  // namespace v3sim::report

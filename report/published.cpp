@@ -5,7 +5,7 @@
 #include "core/config.h"
 #include "core/error.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 std::string gemm_op_name(int64_t m, int64_t n, int64_t k) {
   return fmt::format("gemm:m={},n={},k={}", m, n, k);
@@ -76,4 +76,4 @@ ResultFile published_deepgemm_h800(const std::string& reference_yaml) {
   return f;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -7,7 +7,7 @@
 
 #include "report/h5_file.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 // The last published DeepGEMM H800 dense table (18 shapes): one op per row, back to back on GPU 0, each lasting
 // 2MNK / TFLOPS. Throws ConfigError naming the file and key when the table is missing or malformed.
@@ -18,4 +18,4 @@ ResultFile published_deepgemm_h800(const std::string& reference_yaml);
 std::string gemm_op_name(int64_t m, int64_t n, int64_t k);
 std::pair<std::string, std::vector<std::pair<std::string, std::string>>> parse_op_name(const std::string& name);
 
-}  // namespace v3sim
+}  // namespace v3sim::report

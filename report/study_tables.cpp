@@ -11,7 +11,7 @@
 #include "sim/net/alltoall.h"
 #include "sim/sm/gemm.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -103,12 +103,12 @@ void add_deepgemm_rows(ValidationColumns& out, const ConfigNode& ref, const Hard
     if (!rows.is_sequence()) throw ConfigError(rows.loc(), rows.path(), expected, rows.describe());
     for (const ConfigNode& row : rows.items()) {
       const auto& r = row_items(row, 4, "[M, N, K, TFLOPS, ...]");
-      sim::GemmDesc d;
+      sm::GemmDesc d;
       d.m = static_cast<int64_t>(number(r[0]));
       d.n = static_cast<int64_t>(number(r[1]));
       d.k = static_cast<int64_t>(number(r[2]));
       d.validate(gpu);
-      const sim::GemmResult res = sim::simulate_gemm(d, gpu);
+      const sm::GemmResult res = sm::simulate_gemm(d, gpu);
       out.add("deepgemm_h800_dense", fmt::format("m={} n={} k={}", d.m, d.n, d.k), number(r[3]), res.tflops, "TFLOPS",
               source);
     }
@@ -301,4 +301,4 @@ std::vector<const TableSpec*> table_specs() {
   return {&kernels_table_spec(), &hardware_table_spec()};
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

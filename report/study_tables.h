@@ -14,7 +14,7 @@
 #include "sim/net/cluster.h"
 #include "sim/numerics/error_study.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 // ---- numerics_error_vs_k --------------------------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ struct ValidationInputs {
 // Projected against measured, one row per published figure. Columns suite, case, measured, projected, unit (text),
 // error_pct = 100 (projected - measured) / measured, source (the reference entry's `source:`).
 //   deepgemm_h800_dense  the 18 dense shapes of deepgemm_h800.v3_2025_04_09_last_published_table (TFLOPS), each
-//                        simulated with sim::simulate_gemm on `gpu`. The reference file holds no grouped
+//                        simulated with sm::simulate_gemm on `gpu`. The reference file holds no grouped
 //                        (contiguous or masked) rows, so there are none here.
 //   deepep_h800_normal   the 8 figures of deepep_h800.normal_v1_2025_04_22: dispatch and combine at EP 8..64,
 //                        4096 tokens per GPU, 24 SMs, 256 // EP * EP experts (DeepEP's benchmark), simulated
@@ -99,4 +99,4 @@ std::vector<std::string> study_table_names();
 // known ones) or for missing configs.
 Table make_study_table(const std::string& name, const StudyTableInputs& in);
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -66,4 +66,4 @@ std::string table_text(const Table& t) {
   return out;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

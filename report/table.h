@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace v3sim {
+namespace v3sim::report {
 
 struct TableColumn {
   std::string name;
@@ -72,4 +72,4 @@ struct Table {
 // decimals); NaN as "-". Text columns left-aligned, numbers right-aligned.
 std::string table_text(const Table& t);
 
-}  // namespace v3sim
+}  // namespace v3sim::report

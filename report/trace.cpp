@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "report/compare.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -262,4 +262,4 @@ void write_link_trace(const std::string& path, const std::vector<net::TracedLink
   write_trace_text(path, std::string(out.data(), out.size()));
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

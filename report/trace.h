@@ -17,7 +17,7 @@
 #include "models/timeline.h"
 #include "sim/net/alltoall.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 // Throws ConfigError when the file cannot be written or the name does not end in .json or .json.gz.
 // `memory`, when given, becomes a counter track ("memory GiB") in the process of GPU `memory_device` of the first
@@ -48,4 +48,4 @@ std::string chrome_trace_json(const std::vector<const Timeline*>& timelines,
 // compared in whole nanoseconds, as Perfetto does.
 std::vector<std::string> check_chrome_trace(const std::string& json);
 
-}  // namespace v3sim
+}  // namespace v3sim::report

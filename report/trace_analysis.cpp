@@ -4,7 +4,7 @@
 #include <cmath>
 #include <set>
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -121,4 +121,4 @@ nlohmann::json analysis_json(const TimelineAnalysis& a) {
   return j;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -16,7 +16,7 @@
 
 #include "models/timeline.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 // Summed durations of a group of events.
 struct Total {
@@ -60,4 +60,4 @@ TimelineAnalysis analyze_timeline(const Timeline& timeline);
 // The analysis as one JSON object (times in ms, gap median and p90 in us), for `--json` outputs.
 nlohmann::json analysis_json(const TimelineAnalysis& a);
 
-}  // namespace v3sim
+}  // namespace v3sim::report

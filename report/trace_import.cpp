@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "core/sha256.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -530,4 +530,4 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
   return out;
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -14,7 +14,7 @@
 #include "report/h5_file.h"
 #include "report/trace_rules.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 struct UnmappedKernel {
   std::string kernel;  // full name
@@ -41,4 +41,4 @@ std::string read_trace_file(const std::string& path, std::string* raw_sha256 = n
 // from "void cuda::per_token_cast_to_fp8_with_channels<__nv_bfloat16, 128>(__nv_bfloat16 const*, int)".
 std::string short_kernel_name(const std::string& kernel);
 
-}  // namespace v3sim
+}  // namespace v3sim::report

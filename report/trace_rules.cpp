@@ -12,7 +12,7 @@
 #include "models/op.h"
 #include "models/timeline.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 namespace {
 
@@ -348,4 +348,4 @@ std::vector<const ComponentSpec*> trace_rules_specs() {
   return {&rules_spec()};
 }
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -30,7 +30,7 @@
 #include "core/config.h"
 #include "core/params.h"
 
-namespace v3sim {
+namespace v3sim::report {
 
 // A kernel-name pattern: a substring or a regular expression searched anywhere in the name.
 struct NamePattern {
@@ -106,4 +106,4 @@ TraceRules load_trace_rules_file(const std::string& path);
 // The parameter tables of a rules file, for `v3sim describe`.
 std::vector<const ComponentSpec*> trace_rules_specs();
 
-}  // namespace v3sim
+}  // namespace v3sim::report

@@ -268,7 +268,7 @@ HardwareConfig load_hardware(const ConfigNode& root) {
 }
 
 std::vector<const ComponentSpec*> sim_component_specs() {
-  return {&hardware_spec(), &numerics::accumulator_spec(), &sim::gemm_spec(), &numerics::error_study_spec()};
+  return {&hardware_spec(), &numerics::accumulator_spec(), &sm::gemm_spec(), &numerics::error_study_spec()};
 }
 
 }  // namespace v3sim

@@ -148,8 +148,8 @@ class FakeEvaluator final : public PointEvaluator {
     return r;
   }
 
-  Table table(const std::string& name, const std::vector<StudyPoint>& points) const override {
-    Table t;
+  report::Table table(const std::string& name, const std::vector<StudyPoint>& points) const override {
+    report::Table t;
     t.name = name;
     t.source = "fake evaluator (test data, not a simulation)";
     t.columns.reserve(10);  // the column references below stay valid while columns are added
@@ -174,7 +174,7 @@ class FakeEvaluator final : public PointEvaluator {
         }
       }
     } else if (name == "kernels") {
-      t = Table::from_spec(kernels_table_spec());
+      t = report::Table::from_spec(report::kernels_table_spec());
       t.source = "fake evaluator (test data, not a simulation)";
       t.title = "Kernels of the baseline step (fake)";
       for (size_t i = 0; i < std::min<size_t>(points.size(), 4); ++i) {
@@ -190,7 +190,7 @@ class FakeEvaluator final : public PointEvaluator {
         t.column("kernel").texts.push_back(fmt::format("fake kernel {}", i));
       }
     } else if (name == "hardware") {
-      t = Table::from_spec(hardware_table_spec());
+      t = report::Table::from_spec(report::hardware_table_spec());
       t.source = "fake evaluator (test data, not a simulation)";
       t.title = "The chips of the study (fake)";
       for (const auto& pt : points) {

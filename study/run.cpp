@@ -180,7 +180,7 @@ fs::path points_dir(const std::string& out) {
   return fs::path(out) / "points";
 }
 
-json table_json(const Table& t, const std::string& fingerprint) {
+json table_json(const report::Table& t, const std::string& fingerprint) {
   json cols = json::array();
   for (const auto& c : t.columns) {
     json values = json::array();
@@ -196,13 +196,13 @@ json table_json(const Table& t, const std::string& fingerprint) {
               {"source", t.source},     {"columns", cols}};
 }
 
-Table parse_table(const json& j) {
-  Table t;
+report::Table parse_table(const json& j) {
+  report::Table t;
   t.name = j.at("name").get<std::string>();
   t.title = j.at("title").get<std::string>();
   t.source = j.at("source").get<std::string>();
   for (const auto& c : j.at("columns")) {
-    TableColumn col;
+    report::TableColumn col;
     col.name = c.at("name").get<std::string>();
     col.unit = c.at("unit").get<std::string>();
     col.text = c.at("text").get<bool>();
@@ -234,9 +234,9 @@ std::set<int64_t> prepare_dir(const StudySpec& spec, const std::vector<StudyPoin
   std::error_code ec;
   const std::string refuse = "; it is left untouched: move it away or write to another folder";
   if (fs::exists(results, ec)) {
-    StudyResults existing;
+    report::StudyResults existing;
     try {
-      existing = read_study_results(results.string());
+      existing = report::read_study_results(results.string());
     } catch (const ConfigError& e) {
       throw ConfigError(std::string(e.what()) + refuse);
     }
@@ -454,16 +454,16 @@ std::string point_file_name(int64_t index) {
 std::string study_fingerprint(const StudySpec& spec, const std::vector<StudyPoint>& points,
                               const PointEvaluator& evaluator) {
   // The build too: a resume never mixes points of two versions of the simulator.
-  std::vector<std::string> parts = {kStudyFormat, spec.yaml, evaluator.name(), kVersion, kGitRevision};
+  std::vector<std::string> parts = {report::kStudyFormat, spec.yaml, evaluator.name(), kVersion, kGitRevision};
   for (const auto& p : points) parts.push_back(p.fingerprint);
   return fingerprint_hex(parts);
 }
 
-StudyResults assemble_study_results(const StudySpec& spec, const std::vector<StudyPoint>& points,
-                                    const PointEvaluator& evaluator, const std::string& out_dir, FILE* log) {
+report::StudyResults assemble_study_results(const StudySpec& spec, const std::vector<StudyPoint>& points,
+                                            const PointEvaluator& evaluator, const std::string& out_dir, FILE* log) {
   const std::string fingerprint = study_fingerprint(spec, points, evaluator);
-  StudyResults r;
-  r.attrs = {{"format", kStudyFormat},           {"study", spec.name},           {"study_yaml", spec.yaml},
+  report::StudyResults r;
+  r.attrs = {{"format", report::kStudyFormat},   {"study", spec.name},           {"study_yaml", spec.yaml},
              {"tool_version", kVersion},         {"git_revision", kGitRevision}, {"created_utc", utc_now()},
              {"study_fingerprint", fingerprint}, {"evaluator", evaluator.name()}};
   std::vector<PointRecord> records;
@@ -537,7 +537,7 @@ StudyResults assemble_study_results(const StudySpec& spec, const std::vector<Stu
         std::fprintf(log, "study: table %s ...\n", name.c_str());
         std::fflush(log);
       }
-      Table t = evaluator.table(name, points);
+      report::Table t = evaluator.table(name, points);
       t.name = name;
       if (log) {
         std::fprintf(log, "study: table %s: %zu rows (%.1fs)\n", name.c_str(), t.rows(), seconds_since(t0));
@@ -553,7 +553,7 @@ StudyResults assemble_study_results(const StudySpec& spec, const std::vector<Stu
 
 namespace {
 
-void write_summary_json(const std::string& path, const StudyResults& r) {
+void write_summary_json(const std::string& path, const report::StudyResults& r) {
   json points{{"index", r.index}, {"label", r.label}, {"group", r.group}, {"phase", r.phase}, {"value", r.value}};
   json nums = json::array();
   for (double x : r.value_num) nums.push_back(std::isfinite(x) ? json(x) : json(nullptr));
@@ -570,8 +570,12 @@ void write_summary_json(const std::string& path, const StudyResults& r) {
   json attrs = json::object();
   for (const auto& [k, v] : r.attrs)
     if (k != "study_yaml") attrs[k] = v;
-  const json j{{"format", kStudyFormat}, {"attrs", attrs},     {"n", r.size()},
-               {"points", points},       {"metrics", metrics}, {"tables", tables}};
+  const json j{{"format", report::kStudyFormat},
+               {"attrs", attrs},
+               {"n", r.size()},
+               {"points", points},
+               {"metrics", metrics},
+               {"tables", tables}};
   write_atomic(path, j.dump(1) + "\n");
 }
 
@@ -777,7 +781,7 @@ StudyRunSummary run_study(const StudySpec& spec, const std::vector<StudyPoint>& 
   if (!remote_fatal.empty()) throw_fatal_text(remote_fatal, remote_fatal_rank);
 
   // 4. results.h5 and summary.json from the point files, in point order.
-  const StudyResults results = assemble_study_results(spec, points, evaluator, o.out_dir, o.log);
+  const report::StudyResults results = assemble_study_results(spec, points, evaluator, o.out_dir, o.log);
   summary.ran = static_cast<int64_t>(pending.size());
   for (const auto& s : results.status) {
     if (s.starts_with("infeasible")) {
@@ -788,7 +792,7 @@ StudyRunSummary run_study(const StudySpec& spec, const std::vector<StudyPoint>& 
   }
   summary.results_path = (fs::path(o.out_dir) / "results.h5").string();
   summary.summary_path = (fs::path(o.out_dir) / "summary.json").string();
-  write_study_results(summary.results_path, results);
+  report::write_study_results(summary.results_path, results);
   write_summary_json(summary.summary_path, results);
   summary.wall_s = seconds_since(t0);
   return summary;

@@ -64,8 +64,9 @@ StudyRunSummary run_study(const StudySpec& spec, const std::vector<StudyPoint>& 
 
 // Assembles the results of a folder whose points are all present (what run_study does at the end); the extra tables
 // are computed (one line each on `log`, when given) unless DIR/tables holds them for this study.
-StudyResults assemble_study_results(const StudySpec& spec, const std::vector<StudyPoint>& points,
-                                    const PointEvaluator& evaluator, const std::string& out_dir, FILE* log = nullptr);
+report::StudyResults assemble_study_results(const StudySpec& spec, const std::vector<StudyPoint>& points,
+                                            const PointEvaluator& evaluator, const std::string& out_dir,
+                                            FILE* log = nullptr);
 
 // One point's file name in DIR/points ("00042.json").
 std::string point_file_name(int64_t index);

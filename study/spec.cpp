@@ -681,7 +681,7 @@ std::vector<StudyPoint> enumerate_points(const StudySpec& spec) {
   return points;
 }
 
-Table PointEvaluator::table(const std::string& name, const std::vector<StudyPoint>&) const {
+report::Table PointEvaluator::table(const std::string& name, const std::vector<StudyPoint>&) const {
   throw InternalError(fmt::format("the evaluator '{}' has no table '{}'", this->name(), name));
 }
 

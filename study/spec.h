@@ -175,7 +175,7 @@ class PointEvaluator {
   // status (the study goes on); any other exception stops the study.
   virtual PointResult evaluate(const StudyPoint& point) const = 0;
   // An extra table, from all the study's points (e.g. the hardware of each proposal). Called once, on one thread.
-  virtual Table table(const std::string& name, const std::vector<StudyPoint>& points) const;
+  virtual report::Table table(const std::string& name, const std::vector<StudyPoint>& points) const;
 };
 
 // Checks the study against the evaluator before anything runs: every `metrics:` name is computed for at least one

@@ -41,7 +41,7 @@ class StepEvaluator final : public PointEvaluator {
 
   std::vector<std::string> table_names() const override {
     std::vector<std::string> names = {"kernels", "hardware"};
-    for (auto& n : study_table_names()) names.push_back(n);
+    for (auto& n : report::study_table_names()) names.push_back(n);
     return names;
   }
 
@@ -60,15 +60,15 @@ class StepEvaluator final : public PointEvaluator {
     return out;
   }
 
-  Table table(const std::string& name, const std::vector<StudyPoint>& points) const override {
+  report::Table table(const std::string& name, const std::vector<StudyPoint>& points) const override {
     if (name == "kernels") return kernels_table(points);
     if (name == "hardware") return hardware_table(points);
-    const std::vector<std::string> shared = study_table_names();
+    const std::vector<std::string> shared = report::study_table_names();
     if (std::find(shared.begin(), shared.end(), name) != shared.end()) {
-      StudyTableInputs in;
+      report::StudyTableInputs in;
       in.configs_dir = m_options.configs_dir;
       in.reference_yaml = m_options.reference_yaml;
-      return make_study_table(name, in);
+      return report::make_study_table(name, in);
     }
     return PointEvaluator::table(name, points);
   }
@@ -146,8 +146,8 @@ class StepEvaluator final : public PointEvaluator {
     }
   }
 
-  Table kernels_table(const std::vector<StudyPoint>& points) const {
-    Table t = Table::from_spec(kernels_table_spec());
+  report::Table kernels_table(const std::vector<StudyPoint>& points) const {
+    report::Table t = report::Table::from_spec(report::kernels_table_spec());
     std::vector<std::string> used;
     for (const StudyPoint* pt : baseline_points(points)) {
       const auto rows = kernels_of(*pt);
@@ -175,8 +175,8 @@ class StepEvaluator final : public PointEvaluator {
     return t;
   }
 
-  static Table hardware_table(const std::vector<StudyPoint>& points) {
-    Table t = Table::from_spec(hardware_table_spec());
+  static report::Table hardware_table(const std::vector<StudyPoint>& points) {
+    report::Table t = report::Table::from_spec(report::hardware_table_spec());
     t.title = "The chips of the study's points (roofs of the roofline: FP8 dense peak and HBM bandwidth)";
     std::set<std::string> seen;
     for (const auto& pt : points) {

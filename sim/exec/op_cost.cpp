@@ -394,8 +394,8 @@ enum class Job : uint8_t { None, Gemm, Cast, AllToAll };
 struct Plan {
   OpCost cost;
   Job job = Job::None;
-  sim::GemmDesc gemm;
-  sim::CastDesc cast;
+  sm::GemmDesc gemm;
+  sm::CastDesc cast;
   net::AllToAllDesc a2a;
 };
 
@@ -507,14 +507,14 @@ OpCost roofline(const OpDesc& d, const CostContext& ctx, bool tensor) {
 // the CUDA cores when those take longer.
 OpCost streaming(const OpDesc& d, const CostContext& ctx) {
   const HardwareConfig& hw = *ctx.hw;
-  sim::StreamingDesc s;
+  sm::StreamingDesc s;
   s.launch = d.launch;
   s.bytes_read = d.bytes_read;
   s.bytes_written = d.bytes_written;
   s.sms = ctx.compute_sms;
-  sim::StreamingResult r;
+  sm::StreamingResult r;
   try {
-    r = sim::simulate_streaming(s, hw);
+    r = sm::simulate_streaming(s, hw);
   } catch (const ConfigError& e) {
     throw ConfigError(fmt::format("{}: cannot run on {}: {}", describe(d), hw.name, e.what()));
   }
@@ -636,25 +636,25 @@ Plan plan_gemm(const OpDesc& d, bool a_cast, const CostContext& ctx) {
   const HardwareConfig& hw = *ctx.hw;
   const GemmShape& s = d.gemm;
   V3SIM_ASSERT_MSG(s.batch == 1, describe(d));
-  sim::GemmDesc g;
+  sm::GemmDesc g;
   std::string origin;  // how the graph's shape became the kernel's (part of the key, so the note follows from it)
   int64_t k = s.k;
   if (d.kind == OpKind::Gemm) {
     V3SIM_ASSERT_MSG(s.groups == 1, describe(d));
-    g.layout = sim::GemmLayout::Dense;
+    g.layout = sm::GemmLayout::Dense;
     g.m = s.m;
   } else if (d.pass == Pass::Wgrad) {
     // dW_e = dY_e^T X_e per expert: M = the weight's rows (per expert), K = the expert's tokens (DeepGEMM's
     // k-grouped Wgrad), each expert's token segment padded to the 128-row K block.
-    g.layout = sim::GemmLayout::Contiguous;
+    g.layout = sm::GemmLayout::Contiguous;
     g.m = round_up(s.m, kQuantTile);
     k = round_up(ceil_div(s.k, s.groups), kQuantTile);
     origin += fmt::format(" k-grouped(K{}/{})", s.k, s.groups);
   } else if (ctx.deploy->phase == Phase::Decode) {
-    g.layout = sim::GemmLayout::Masked;
+    g.layout = sm::GemmLayout::Masked;
     g.m = ceil_div(s.m, s.groups);
   } else {
-    g.layout = sim::GemmLayout::Contiguous;
+    g.layout = sm::GemmLayout::Contiguous;
     g.m = round_up(ceil_div(s.m, s.groups), kQuantTile);
   }
   g.groups = d.kind == OpKind::Gemm ? 1 : s.groups;
@@ -693,7 +693,7 @@ Plan plan_gemm(const OpDesc& d, bool a_cast, const CostContext& ctx) {
   p.gemm = g;
   p.cost.model = CostModel::CycleGemm;
   p.cost.kernel = fmt::format("gemm {} {} g{} m{} n{} k{} sms{} {}{}{}{}{}{}", to_string(s.a_type),
-                              sim::to_string(g.layout), g.groups, g.m, g.n, g.k, g.sms,
+                              sm::to_string(g.layout), g.groups, g.m, g.n, g.k, g.sms,
                               hw.features.block_scaled_mma ? "block-scaled" : (g.promote ? "promote" : "tc-accumulate"),
                               g.a_mn_major ? " a:mn" : "", g.b_mn_major ? " b:mn" : "",
                               g.a_bf16_cast ? " a:bf16-tma-cast" : "", g.c_accumulate ? " c:fp32-acc" : "", origin);
@@ -716,7 +716,7 @@ Plan plan_gemm(const OpDesc& d, bool a_cast, const CostContext& ctx) {
 Plan plan_cast(const OpDesc& d, const CostContext& ctx) {
   Plan p;
   p.job = Job::Cast;
-  p.cast.kernel = d.kind == OpKind::Quantize ? sim::CastKernel::Quantize : sim::CastKernel::TransposeRequant;
+  p.cast.kernel = d.kind == OpKind::Quantize ? sm::CastKernel::Quantize : sm::CastKernel::TransposeRequant;
   // The kernel works on whole 128 x 128 tiles: a partial tile at the edge costs a whole one (TMA masks it).
   p.cast.rows = round_up(d.gemm.m, kQuantTile);
   p.cast.cols = round_up(d.gemm.k, kQuantTile);
@@ -724,7 +724,7 @@ Plan plan_cast(const OpDesc& d, const CostContext& ctx) {
   p.cast.sms = d.has(kFlagCommStream) && ctx.comm_sms > 0 ? ctx.comm_sms : ctx.compute_sms;
   p.cost.model = CostModel::CycleCast;
   p.cost.kernel =
-      fmt::format("cast {} rows{} cols{} sms{}", sim::to_string(p.cast.kernel), p.cast.rows, p.cast.cols, p.cast.sms);
+      fmt::format("cast {} rows{} cols{} sms{}", sm::to_string(p.cast.kernel), p.cast.rows, p.cast.cols, p.cast.sms);
   if (p.cast.rows != d.gemm.m || p.cast.cols != d.gemm.k) {
     p.cost.kernel += fmt::format(" from {}x{}", d.gemm.m, d.gemm.k);
     p.cost.note = "rows/cols rounded up to whole 128 x 128 tiles";
@@ -869,13 +869,13 @@ OpCost run_job(const Plan& p, const OpDesc& d, const CostContext& ctx) {
   try {
     switch (p.job) {
       case Job::Gemm: {
-        const sim::GemmResult r = sim::simulate_gemm(p.gemm, *ctx.hw);
+        const sm::GemmResult r = sm::simulate_gemm(p.gemm, *ctx.hw);
         c.time = r.time;
         c.bound = r.bound;
         break;
       }
       case Job::Cast: {
-        const sim::CastResult r = sim::simulate_cast(p.cast, *ctx.hw);
+        const sm::CastResult r = sm::simulate_cast(p.cast, *ctx.hw);
         c.time = r.time;
         c.bound = r.bound;
         break;
@@ -891,7 +891,7 @@ OpCost run_job(const Plan& p, const OpDesc& d, const CostContext& ctx) {
     }
   } catch (const ConfigError& e) {
     const std::string what = p.job == Job::Gemm   ? p.gemm.str()
-                             : p.job == Job::Cast ? fmt::format("{} {}x{} on {} SMs", sim::to_string(p.cast.kernel),
+                             : p.job == Job::Cast ? fmt::format("{} {}x{} on {} SMs", sm::to_string(p.cast.kernel),
                                                                 p.cast.rows, p.cast.cols, p.cast.sms)
                                                   : p.a2a.str(*ctx.cluster);
     throw ConfigError(fmt::format("{}: kernel '{}' cannot run on {}: {}", describe(d), what, ctx.hw->name, e.what()));

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <ostream>
 
-namespace v3sim::sim {
+namespace v3sim::memory {
 
 namespace {
 Time bytes_time(int64_t bytes, double ps_per_byte) {
@@ -11,7 +11,7 @@ Time bytes_time(int64_t bytes, double ps_per_byte) {
 }
 }  // namespace
 
-MemorySystem::MemorySystem(Engine& engine, const HardwareConfig& hw, const Clock& sm_clock)
+MemorySystem::MemorySystem(engine::Engine& engine, const HardwareConfig& hw, const engine::Clock& sm_clock)
     : m_engine(engine), m_hw(hw) {
   const double period_ps = 1e12 / static_cast<double>(sm_clock.frequency().hertz());
   m_l2_ps_per_byte = period_ps / static_cast<double>(hw.l2.bytes_per_clk);
@@ -55,7 +55,7 @@ void MemorySystem::read(uint64_t key, int64_t bytes, std::function<void()> done)
     insert(key, bytes, in_l2);
   }
   m_stats.l2_bytes += bytes;
-  m_engine.schedule(arrive, Priority::kDefault, std::move(done));
+  m_engine.schedule(arrive, engine::Priority::kDefault, std::move(done));
 }
 
 void MemorySystem::write(int64_t bytes, std::function<void()> done) {
@@ -68,7 +68,7 @@ void MemorySystem::write(int64_t bytes, std::function<void()> done) {
   m_stats.hbm_write_bytes += bytes;
   Time accepted = l2_start + transfer + m_l2_latency;
   if (drained > now + m_write_slack) accepted = std::max(accepted, drained - m_write_slack);
-  m_engine.schedule(accepted, Priority::kDefault, std::move(done));
+  m_engine.schedule(accepted, engine::Priority::kDefault, std::move(done));
 }
 
 void MemorySystem::flush() {
@@ -83,4 +83,4 @@ void MemorySystem::dump_state(std::ostream& out) const {
       << m_stats.l2_misses << "\n";
 }
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::memory

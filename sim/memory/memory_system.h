@@ -9,11 +9,11 @@
 #include <list>
 #include <unordered_map>
 
-#include "sim/core/engine.h"
-#include "sim/core/server.h"
+#include "sim/engine/engine.h"
+#include "sim/engine/server.h"
 #include "sim/hardware.h"
 
-namespace v3sim::sim {
+namespace v3sim::memory {
 
 struct MemoryStats {
   int64_t l2_hits = 0;
@@ -25,10 +25,10 @@ struct MemoryStats {
   Time hbm_busy;
 };
 
-class MemorySystem : public Component {
+class MemorySystem : public engine::Component {
  public:
   // `sm_clock` turns the L2's bytes per clock and the latencies in cycles into times (read here, not kept).
-  MemorySystem(Engine& engine, const HardwareConfig& hw, const Clock& sm_clock);
+  MemorySystem(engine::Engine& engine, const HardwareConfig& hw, const engine::Clock& sm_clock);
 
   // Reads a box of `bytes` named `key` from global memory; `done` runs when it has arrived in the SM.
   void read(uint64_t key, int64_t bytes, std::function<void()> done);
@@ -55,10 +55,10 @@ class MemorySystem : public Component {
   };
   void insert(uint64_t key, int64_t bytes, Time ready);
 
-  Engine& m_engine;
+  engine::Engine& m_engine;
   const HardwareConfig& m_hw;
-  FifoServer m_l2;
-  FifoServer m_hbm;
+  engine::FifoServer m_l2;
+  engine::FifoServer m_hbm;
   double m_l2_ps_per_byte = 0;
   double m_hbm_ps_per_byte = 0;
   Time m_l2_latency;
@@ -70,4 +70,4 @@ class MemorySystem : public Component {
   MemoryStats m_stats;
 };
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::memory

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/resources.h"
-#include "sim/core/engine.h"
+#include "sim/engine/engine.h"
 #include "sim/net/transfer.h"
 
 namespace v3sim::net {
@@ -410,7 +410,7 @@ class Run {
 
   const AllToAllDesc& m_desc;
   ClusterNetwork m_net;
-  sim::Engine m_engine;
+  engine::Engine m_engine;
   TransferEngine m_transfer;
   int64_t m_bytes;
   int32_t m_gpn, m_ep;

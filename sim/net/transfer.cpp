@@ -9,7 +9,7 @@
 
 namespace v3sim::net {
 
-TransferEngine::TransferEngine(sim::Engine& engine, const Topology& topo, Options options, Delivered on_delivered)
+TransferEngine::TransferEngine(engine::Engine& engine, const Topology& topo, Options options, Delivered on_delivered)
     : m_engine(engine),
       m_topo(topo),
       m_options(options),
@@ -56,7 +56,7 @@ void TransferEngine::send(int32_t route, Bytes size, uint64_t stream, uint64_t t
   ++m_in_flight;
   const int64_t chunk = m_options.chunk.count();
   if (m_routes[static_cast<size_t>(route)].second == 0 || size.count() == 0) {
-    m_engine.schedule(m_engine.now(), sim::Priority::kDefault, [this, tag, n = size.count()] {
+    m_engine.schedule(m_engine.now(), engine::Priority::kDefault, [this, tag, n = size.count()] {
       m_bytes_delivered += n;
       --m_in_flight;
       m_on_delivered(tag);
@@ -177,7 +177,7 @@ void TransferEngine::start(int32_t link) {
       l.trace.emplace_back(now, end);
     }
   }
-  m_engine.schedule(end, sim::Priority::kDefault, [this, link] { finish(link); });
+  m_engine.schedule(end, engine::Priority::kDefault, [this, link] { finish(link); });
 }
 
 void TransferEngine::finish(int32_t link) {
@@ -194,9 +194,9 @@ void TransferEngine::finish(int32_t link) {
   if (latency == Time()) {
     last ? deliver(c) : arrive(c);
   } else if (last) {
-    m_engine.schedule(m_engine.now() + latency, sim::Priority::kDefault, [this, c] { deliver(c); });
+    m_engine.schedule(m_engine.now() + latency, engine::Priority::kDefault, [this, c] { deliver(c); });
   } else {
-    m_engine.schedule(m_engine.now() + latency, sim::Priority::kDefault, [this, c] { arrive(c); });
+    m_engine.schedule(m_engine.now() + latency, engine::Priority::kDefault, [this, c] { arrive(c); });
   }
   start(link);
 }

@@ -26,12 +26,12 @@
 #include <vector>
 
 #include "core/units.h"
-#include "sim/core/engine.h"
+#include "sim/engine/engine.h"
 #include "sim/net/topology.h"
 
 namespace v3sim::net {
 
-class TransferEngine : public sim::Component {
+class TransferEngine : public engine::Component {
  public:
   struct Options {
     Bytes chunk = Bytes(64 * 1024);
@@ -48,7 +48,7 @@ class TransferEngine : public sim::Component {
     Time last;   // end of the last chunk
   };
 
-  TransferEngine(sim::Engine& engine, const Topology& topo, Options options, Delivered on_delivered);
+  TransferEngine(engine::Engine& engine, const Topology& topo, Options options, Delivered on_delivered);
 
   // Interns a route; messages refer to it by id. @pre its links and link sets exist in the topology
   int32_t add_route(const Route& route);
@@ -108,7 +108,7 @@ class TransferEngine : public sim::Component {
   void finish(int32_t link);
   void deliver(int32_t chunk);
 
-  sim::Engine& m_engine;
+  engine::Engine& m_engine;
   const Topology& m_topo;
   Options m_options;
   Delivered m_on_delivered;

@@ -10,11 +10,11 @@
 #include "core/error.h"
 #include "core/quant.h"
 #include "core/resources.h"
-#include "sim/core/engine.h"
+#include "sim/engine/engine.h"
 #include "sim/sm/sm.h"
 #include "sim/sm/smem_banks.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 const char* to_string(CastKernel k) {
   return k == CastKernel::Quantize ? "quantize" : "transpose-requant";
@@ -228,9 +228,9 @@ CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw) {
   shape->work = d.kernel == CastKernel::Quantize ? quantize_work(hw) : transpose_work(hw);
   const int64_t tiles = (d.rows / kQuantTile) * (d.cols / kQuantTile);
   const int64_t grid = std::min(d.sms > 0 ? d.sms : hw.sms, tiles);
-  Engine engine;
-  Clock clock(hw.sustained_clock);
-  MemorySystem memory(engine, hw, clock);
+  engine::Engine engine;
+  engine::Clock clock(hw.sustained_clock);
+  memory::MemorySystem memory(engine, hw, clock);
   std::vector<std::unique_ptr<Sm>> sms;
   for (int64_t c = 0; c < grid; ++c) {
     auto sm = std::make_unique<Sm>(static_cast<int>(c), engine, hw, clock, memory);
@@ -263,7 +263,7 @@ CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw) {
   const double sm_time = static_cast<double>(r.time.picoseconds()) * static_cast<double>(sms.size());
   r.smem_util = smem / sm_time;
   r.issue_util = issue / sm_time;
-  const MemoryStats m = memory.stats();
+  const memory::MemoryStats m = memory.stats();
   // Writes accepted by the L2 may drain to HBM after the last SM finishes: cap the shares at 1.
   r.l2_util = std::min(1.0, static_cast<double>(m.l2_busy.picoseconds()) / static_cast<double>(r.time.picoseconds()));
   r.hbm_util = std::min(1.0, static_cast<double>(m.hbm_busy.picoseconds()) / static_cast<double>(r.time.picoseconds()));
@@ -281,4 +281,4 @@ CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw) {
   return r;
 }
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

@@ -15,7 +15,7 @@
 #include "sim/hardware.h"
 #include "sim/memory/memory_system.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 enum class CastKernel : uint8_t { Quantize, TransposeRequant };
 const char* to_string(CastKernel k);
@@ -42,4 +42,4 @@ struct CastResult {
 void check_cast(const CastDesc& d, const HardwareConfig& hw);
 CastResult simulate_cast(const CastDesc& d, const HardwareConfig& hw);
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

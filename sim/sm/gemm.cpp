@@ -9,10 +9,10 @@
 #include "core/math.h"
 #include "core/quant.h"
 #include "core/resources.h"
-#include "sim/core/engine.h"
+#include "sim/engine/engine.h"
 #include "sim/sm/sm.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 const char* to_string(GemmLayout l) {
   switch (l) {
@@ -624,12 +624,12 @@ GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw, const std:
   const GemmConfig& c = r.config;
   const WorkEstimate& work = plan.work;
 
-  Engine engine;
+  engine::Engine engine;
   if (progress) {
     engine.set_reporter([&](uint64_t events) { progress(static_cast<double>(events) / work.steps); }, 1 << 22);
   }
-  Clock clock(hw.sustained_clock);
-  MemorySystem memory(engine, hw, clock);
+  engine::Clock clock(hw.sustained_clock);
+  memory::MemorySystem memory(engine, hw, clock);
   std::vector<std::unique_ptr<Sm>> sms;
   const int64_t k_blocks = ceil_div(d.k, kBlockK);
   for (int64_t cta = 0; cta < c.grid; ++cta) {
@@ -709,4 +709,4 @@ GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw, const std:
   return r;
 }
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

@@ -19,7 +19,7 @@
 #include "sim/hardware.h"
 #include "sim/memory/memory_system.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 enum class GemmLayout : uint8_t { Dense, Contiguous, Masked };
 const char* to_string(GemmLayout l);
@@ -98,7 +98,7 @@ struct GemmResult {
   double tensor_util = 0, smem_util = 0, issue_util = 0, tma_util = 0, l2_util = 0, hbm_util = 0;
   double promotion_share = 0;  // share of the SMs' issue slots spent on promotion FFMAs
   std::string bound;           // the busiest resource, or "latency" when none is above half busy
-  MemoryStats memory;
+  memory::MemoryStats memory;
   uint64_t events = 0;
 };
 
@@ -116,4 +116,4 @@ GemmPlan plan_gemm(const GemmDesc& d, const HardwareConfig& hw);
 // can hold (core/resources.h). `progress`, when given, is called now and then with the estimated fraction done.
 GemmResult simulate_gemm(const GemmDesc& d, const HardwareConfig& hw, const std::function<void(double)>& progress = {});
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

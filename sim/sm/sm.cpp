@@ -6,9 +6,10 @@
 
 #include "core/math.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
-Sm::Sm(int index, Engine& engine, const HardwareConfig& hw, const Clock& clock, MemorySystem& memory)
+Sm::Sm(int index, engine::Engine& engine, const HardwareConfig& hw, const engine::Clock& clock,
+       memory::MemorySystem& memory)
     : m_index(index), m_engine(engine), m_hw(hw), m_clock(clock), m_memory(memory) {
   engine.add_component(this);
 }
@@ -61,7 +62,7 @@ void Sm::dump_state(std::ostream& out) const {
 }
 
 void Sm::resume_at(int wg, Time at) {
-  m_engine.schedule(at, Priority::kDefault, [this, wg] { step(wg); });
+  m_engine.schedule(at, engine::Priority::kDefault, [this, wg] { step(wg); });
 }
 
 void Sm::try_complete(Barrier& b) {
@@ -206,14 +207,15 @@ void Sm::step(int w) {
         m_stats.tma_bytes += bytes;
         // The request reaches the memory system when issued; the data lands after the memory latency and the
         // TMA unit's own overhead, and completes its transaction bytes on the barrier(s).
-        m_engine.schedule(start + issue, Priority::kDefault, [this, barrier, bytes, landed, key, peer, overhead] {
-          m_memory.read(key, bytes, [this, barrier, landed, peer, overhead] {
-            m_engine.schedule_in(overhead, Priority::kHigh, [this, barrier, landed, peer] {
-              arrive(barrier, landed, 0);
-              if (peer) peer->arrive(barrier, landed, 0);
-            });
-          });
-        });
+        m_engine.schedule(start + issue, engine::Priority::kDefault,
+                          [this, barrier, bytes, landed, key, peer, overhead] {
+                            m_memory.read(key, bytes, [this, barrier, landed, peer, overhead] {
+                              m_engine.schedule_in(overhead, engine::Priority::kHigh, [this, barrier, landed, peer] {
+                                arrive(barrier, landed, 0);
+                                if (peer) peer->arrive(barrier, landed, 0);
+                              });
+                            });
+                          });
         g.has_current = false;
         resume_at(w, start + issue);
         return;
@@ -228,7 +230,7 @@ void Sm::step(int w) {
         const Time read_start = m_tma.reserve(start + issue, read);
         ++g.stores_pending;
         m_stats.tma_bytes += bytes;
-        m_engine.schedule(read_start + read, Priority::kDefault, [this, w, bytes] {
+        m_engine.schedule(read_start + read, engine::Priority::kDefault, [this, w, bytes] {
           m_memory.write(bytes, [this, w] {
             Warpgroup& x = m_wgs[static_cast<size_t>(w)];
             --x.stores_pending;
@@ -255,7 +257,7 @@ void Sm::step(int w) {
         g.has_current = false;
         g.blocked = true;
         g.waiting_on = "global load";
-        m_engine.schedule(start + issue, Priority::kDefault, [this, w, bytes, key] {
+        m_engine.schedule(start + issue, engine::Priority::kDefault, [this, w, bytes, key] {
           m_memory.read(key, bytes, [this, w] { resume_at(w, m_engine.now()); });
         });
         return;
@@ -274,4 +276,4 @@ void Sm::step(int w) {
   }
 }
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

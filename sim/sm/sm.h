@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "sim/core/engine.h"
-#include "sim/core/server.h"
+#include "sim/engine/engine.h"
+#include "sim/engine/server.h"
 #include "sim/hardware.h"
 #include "sim/memory/memory_system.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 // What an instruction's issue cycles were spent on (for the per-resource counters).
 enum class IssueKind : uint8_t { Promotion, Epilogue, Alu, Count };
@@ -93,9 +93,10 @@ struct SmStats {
   Time finish;
 };
 
-class Sm : public Component {
+class Sm : public engine::Component {
  public:
-  Sm(int index, Engine& engine, const HardwareConfig& hw, const Clock& clock, MemorySystem& memory);
+  Sm(int index, engine::Engine& engine, const HardwareConfig& hw, const engine::Clock& clock,
+     memory::MemorySystem& memory);
 
   // Declares mbarrier `id` with `expected` arrivals per phase. @pre before start()
   void add_barrier(int id, int expected);
@@ -142,19 +143,19 @@ class Sm : public Component {
   Time cycles(int64_t n) const { return m_clock.time_of(n); }
 
   int m_index;
-  Engine& m_engine;
+  engine::Engine& m_engine;
   const HardwareConfig& m_hw;
-  const Clock& m_clock;
-  MemorySystem& m_memory;
+  const engine::Clock& m_clock;
+  memory::MemorySystem& m_memory;
   Sm* m_peer = nullptr;
   std::vector<Barrier> m_barriers;
   std::vector<Warpgroup> m_wgs;
-  FifoServer m_issue;
-  FifoServer m_tensor;
-  FifoServer m_smem;
-  FifoServer m_tma;
+  engine::FifoServer m_issue;
+  engine::FifoServer m_tensor;
+  engine::FifoServer m_smem;
+  engine::FifoServer m_tma;
   Time m_operand_fetch;  // shared-memory port time taken by wgmma operand fetches
   SmStats m_stats;
 };
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 int smem_wavefronts(std::span<const uint32_t> addresses, int width, int banks, int bank_width) {
   V3SIM_ASSERT(addresses.size() <= 32 && banks > 0 && banks <= 64);
@@ -36,4 +36,4 @@ int smem_wavefronts(std::span<const uint32_t> addresses, int width, int banks, i
   return total;
 }
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <span>
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 // @pre addresses.size() <= 32 (one warp), width in {1, 2, 4, 8, 16}, each access aligned to its width.
 int smem_wavefronts(std::span<const uint32_t> addresses, int width, int banks = 32, int bank_width = 4);
@@ -28,4 +28,4 @@ constexpr uint32_t swizzle(uint32_t offset, int span_bytes) {
   return (offset & ~((chunks - 1) << 4)) | ((chunk ^ row) << 4);
 }
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

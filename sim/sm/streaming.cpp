@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/math.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 namespace {
 
@@ -109,4 +109,4 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
   return r;
 }
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

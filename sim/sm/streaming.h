@@ -17,7 +17,7 @@
 #include "models/op.h"
 #include "sim/hardware.h"
 
-namespace v3sim::sim {
+namespace v3sim::sm {
 
 // Bytes one resident thread of a streaming kernel keeps in flight: one 16-byte vector load (LDG.128), the widest a
 // thread issues; kernels that unroll further are not credited with it.
@@ -43,4 +43,4 @@ struct StreamingResult {
 
 StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig& hw);
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::sm

@@ -218,7 +218,7 @@ TEST_CASE("v3sim step writes its HDF5 result, JSON and Perfetto trace", "[exec][
   const test::RunResult w = test::run_v3sim(with({"-o", h5}));
   INFO(w.err);
   REQUIRE(w.exit_code == 0);
-  const ResultFile f = read_result_h5(h5);
+  const report::ResultFile f = report::read_result_h5(h5);
   for (const char* k : {"format", "tool_version", "git_revision", "created_utc", "command_line", "seed", "model_config",
                         "deployment_config", "hardware_config", "cluster_config", "phase"}) {
     CAPTURE(k);

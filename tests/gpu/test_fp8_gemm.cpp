@@ -45,12 +45,12 @@ struct GemmCase {
 // Rows of each group in the 2-D view of A and D: {first row, rows computed}.
 std::vector<std::pair<int64_t, int64_t>> group_rows(const Fp8GemmProblem& p) {
   std::vector<std::pair<int64_t, int64_t>> out;
-  if (p.layout == GemmLayout::Dense) return {{0, p.m}};
+  if (p.layout == Fp8GemmLayout::Dense) return {{0, p.m}};
   int64_t first = 0;
   for (int g = 0; g < p.groups; ++g) {
     const int64_t rows = p.group_rows[static_cast<size_t>(g)];
     out.emplace_back(first, rows);
-    first += p.layout == GemmLayout::GroupedMasked ? p.m : rows;
+    first += p.layout == Fp8GemmLayout::GroupedMasked ? p.m : rows;
   }
   return out;
 }

@@ -57,12 +57,12 @@ TEST_CASE("infinities and NaNs follow the emulator (canonical NaN 0x7FFFFFFF)", 
 }
 
 int main(int argc, char* argv[]) {
-  const std::string why = v3sim::wgmma_probe_unavailable_reason();
+  const std::string why = v3sim::kernels::wgmma_probe_unavailable_reason();
   if (!why.empty()) {
     std::printf("skipped: %s\n", why.c_str());
     return 77;  // SKIP_RETURN_CODE of the "gpu" CTest test
   }
-  const v3sim::DeviceInfo dev = v3sim::query_device(0);
+  const v3sim::kernels::DeviceInfo dev = v3sim::kernels::query_device(0);
   std::printf("device: %s (compute capability %d.%d, %d SMs)\n", dev.name.c_str(), dev.cc_major, dev.cc_minor,
               dev.sm_count);
   const int failed = Catch::Session().run(argc, argv);

@@ -95,7 +95,7 @@ std::array<int, 256> exponent_table(Format f) {
   return t;
 }
 
-void fill_bulk(const WgmmaCheckCase& c, WgmmaProbeInput& in, Rng& rng) {
+void fill_bulk(const WgmmaCheckCase& c, kernels::WgmmaProbeInput& in, Rng& rng) {
   const size_t n = static_cast<size_t>(c.n);
   for (int t = 0; t < c.tiles; ++t) {
     const int flavour = t % 4;
@@ -161,7 +161,7 @@ void fill_bulk(const WgmmaCheckCase& c, WgmmaProbeInput& in, Rng& rng) {
 // Values from {0, 0.5, 1, 1.5, 2, 3, 4} (exact in both formats) and C = integer + 1/8 in [-63.875, 64.125]:
 // every sum is a non-zero multiple of 1/8 below 2^10 and every term sits on the alignment grid, so the result is
 // exact under any accumulator and never a signed zero.
-void fill_exact_small(const WgmmaCheckCase& c, WgmmaProbeInput& in, Rng& rng) {
+void fill_exact_small(const WgmmaCheckCase& c, kernels::WgmmaProbeInput& in, Rng& rng) {
   static constexpr std::array<float, 7> kValues{0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f};
   auto code = [&](Format f) {
     const float v = kValues[static_cast<size_t>(rng.uniform(0, 6))];
@@ -173,7 +173,7 @@ void fill_exact_small(const WgmmaCheckCase& c, WgmmaProbeInput& in, Rng& rng) {
 }
 
 // Bulk with 1 code in 128 of A and B replaced by an infinity (E5M2) or a NaN, and 1 C in 32 by inf/NaN.
-void add_specials(const WgmmaCheckCase& c, WgmmaProbeInput& in, Rng& rng) {
+void add_specials(const WgmmaCheckCase& c, kernels::WgmmaProbeInput& in, Rng& rng) {
   static constexpr std::array<uint8_t, 6> kE5M2{0x7C, 0xFC, 0x7D, 0x7E, 0x7F, 0xFF};
   static constexpr std::array<uint8_t, 2> kE4M3{0x7F, 0xFF};
   static constexpr std::array<uint32_t, 5> kFp32{0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFFFFFFFu, 0x7F800001u};
@@ -222,8 +222,8 @@ std::string WgmmaCheckResult::summary(const WgmmaCheckCase& c) const {
       c.describe(), device, outputs, mismatches, low_bits_set, fp32_differs);
 }
 
-WgmmaProbeInput make_probe_input(const WgmmaCheckCase& c) {
-  WgmmaProbeInput in;
+kernels::WgmmaProbeInput make_probe_input(const WgmmaCheckCase& c) {
+  kernels::WgmmaProbeInput in;
   in.a_e5m2 = c.a == Format::E5M2;
   in.b_e5m2 = c.b == Format::E5M2;
   in.n = c.n;
@@ -248,7 +248,7 @@ WgmmaProbeInput make_probe_input(const WgmmaCheckCase& c) {
   return in;
 }
 
-std::vector<uint32_t> emulate_probe(const WgmmaProbeInput& in, const numerics::AccumulatorModel& model) {
+std::vector<uint32_t> emulate_probe(const kernels::WgmmaProbeInput& in, const numerics::AccumulatorModel& model) {
   const Format fa = in.a_e5m2 ? Format::E5M2 : Format::E4M3, fb = in.b_e5m2 ? Format::E5M2 : Format::E4M3;
   const int product_fraction_bits = numerics::info(fa).mantissa_bits + numerics::info(fb).mantissa_bits;
   const size_t n = static_cast<size_t>(in.n);
@@ -268,8 +268,8 @@ std::vector<uint32_t> emulate_probe(const WgmmaProbeInput& in, const numerics::A
 }
 
 WgmmaCheckResult check_wgmma(const WgmmaCheckCase& c) {
-  const WgmmaProbeInput in = make_probe_input(c);
-  const WgmmaProbeOutput out = run_wgmma_probe(in);
+  const kernels::WgmmaProbeInput in = make_probe_input(c);
+  const kernels::WgmmaProbeOutput out = kernels::run_wgmma_probe(in);
   WgmmaCheckResult r;
   r.ran = out.ran;
   r.reason = out.reason;

@@ -44,10 +44,10 @@ struct WgmmaCheckResult {
 };
 
 // The probe input of a case (deterministic in the seed).
-WgmmaProbeInput make_probe_input(const WgmmaCheckCase& c);
+kernels::WgmmaProbeInput make_probe_input(const WgmmaCheckCase& c);
 // The emulator's D for a probe input: one fused group of 32 products + C per output (the probe's model is
 // AccumulatorModel::hopper_fp8()).
-std::vector<uint32_t> emulate_probe(const WgmmaProbeInput& in, const numerics::AccumulatorModel& model);
+std::vector<uint32_t> emulate_probe(const kernels::WgmmaProbeInput& in, const numerics::AccumulatorModel& model);
 // Runs the probe and the emulator and compares every output bit for bit.
 WgmmaCheckResult check_wgmma(const WgmmaCheckCase& c);
 

@@ -8,8 +8,8 @@
 #include "kernels/fp8_gemm_layout.h"
 #include "kernels/wgmma_layout.h"
 
-using namespace v3sim::fp8gemm;
-namespace wg = v3sim::wgmma;
+using namespace v3sim::kernels::fp8gemm;
+namespace wg = v3sim::kernels::wgmma;
 
 // The worked examples of the header, checked at compile time.
 static_assert(sw128_offset(3, 37) == 405);

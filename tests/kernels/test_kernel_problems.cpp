@@ -41,12 +41,12 @@ TEST_CASE("fp8 gemm problems name the violated constraint", "[kernels][gemm]") {
 TEST_CASE("fp8 gemm cost follows DeepGEMM's metrics", "[kernels][gemm]") {
   // benchmarks.md: TFLOPS = 2MNK / t, GB/s = (MK + NK + 2MN) / t. The published 4096 x 7168 x 16384 row: 1426 TFLOPS
   // and 361 GB/s, so FLOPs / bytes = 1426e12 / 361e9 within rounding.
-  const OpCost c = Fp8GemmProblem::dense(4096, 7168, 16384).cost();
+  const LaunchWork c = Fp8GemmProblem::dense(4096, 7168, 16384).cost();
   CHECK(c.flops == Approx(2.0 * 4096 * 7168 * 16384));
   CHECK(c.bytes == Approx(4096.0 * 16384 + 7168.0 * 16384 + 2.0 * 4096 * 7168));
   CHECK(c.flops / c.bytes == Approx(1426e12 / 361e9).epsilon(0.003));
   // Grouped: per group rows*K + N*K + 2*rows*N; masked counts only the valid rows.
-  const OpCost g = Fp8GemmProblem::masked(2, 256, {256, 0}, 512, 1024).cost();
+  const LaunchWork g = Fp8GemmProblem::masked(2, 256, {256, 0}, 512, 1024).cost();
   CHECK(g.flops == Approx(2.0 * 256 * 512 * 1024));
   CHECK(g.bytes == Approx((256.0 * 1024 + 512.0 * 1024 + 2.0 * 256 * 512) + 512.0 * 1024));
 }
@@ -213,7 +213,7 @@ TEST_CASE("runner statistics and options", "[kernels][runner]") {
   CHECK(s.stddev_us == Approx(1.707825127659933));
   CHECK(summarize({4.0, 1.0, 9.0}).median_us == 4.0);
   CHECK_THROWS_AS(summarize({}), std::invalid_argument);
-  const auto [tflops, gbps] = achieved(OpCost{2e12, 1e9}, 1000.0);  // 1 ms
+  const auto [tflops, gbps] = achieved(LaunchWork{2e12, 1e9}, 1000.0);  // 1 ms
   CHECK(tflops == Approx(2000.0));
   CHECK(gbps == Approx(1000.0));
   RunnerOptions o;

@@ -6,7 +6,7 @@
 #include "kernels/wgmma_layout.h"
 #include "kernels/wgmma_probe.h"
 
-using namespace v3sim::wgmma;
+using namespace v3sim::kernels::wgmma;
 
 // The worked examples of the header, checked at compile time.
 static_assert(operand_offset(9, 20) == 404);
@@ -141,42 +141,42 @@ TEST_CASE("descriptor fields round-trip through the 64-bit encoding", "[kernels]
 }
 
 TEST_CASE("the probe rejects malformed input naming the field", "[kernels][wgmma]") {
-  v3sim::WgmmaProbeInput in;
+  v3sim::kernels::WgmmaProbeInput in;
   in.n = 8;
   in.tiles = 2;
   in.a.assign(size_t{2} * 64 * 32, 0);
   in.b.assign(size_t{2} * 8 * 32, 0);
   in.c.assign(size_t{2} * 64 * 8, 0);
-  CHECK_NOTHROW(v3sim::validate_wgmma_probe_input(in));
+  CHECK_NOTHROW(v3sim::kernels::validate_wgmma_probe_input(in));
   auto bad = in;
   bad.n = 12;
-  CHECK_THROWS_WITH(v3sim::run_wgmma_probe(bad), Catch::Contains("n must be 8..256"));
+  CHECK_THROWS_WITH(v3sim::kernels::run_wgmma_probe(bad), Catch::Contains("n must be 8..256"));
   bad.n = 16;
-  CHECK_THROWS_WITH(v3sim::run_wgmma_probe(bad), Catch::Contains("n is not one of the instantiated values"));
+  CHECK_THROWS_WITH(v3sim::kernels::run_wgmma_probe(bad), Catch::Contains("n is not one of the instantiated values"));
   bad = in;
   bad.tiles = 0;
-  CHECK_THROWS_AS(v3sim::run_wgmma_probe(bad), std::invalid_argument);
+  CHECK_THROWS_AS(v3sim::kernels::run_wgmma_probe(bad), std::invalid_argument);
   bad = in;
   bad.a.pop_back();
-  CHECK_THROWS_WITH(v3sim::run_wgmma_probe(bad), Catch::Contains("a has 4095 elements, expected 4096"));
+  CHECK_THROWS_WITH(v3sim::kernels::run_wgmma_probe(bad), Catch::Contains("a has 4095 elements, expected 4096"));
   bad = in;
   bad.b.push_back(0);
-  CHECK_THROWS_WITH(v3sim::run_wgmma_probe(bad), Catch::Contains("b has"));
+  CHECK_THROWS_WITH(v3sim::kernels::run_wgmma_probe(bad), Catch::Contains("b has"));
   bad = in;
   bad.c.clear();
-  CHECK_THROWS_WITH(v3sim::run_wgmma_probe(bad), Catch::Contains("c has 0 elements"));
+  CHECK_THROWS_WITH(v3sim::kernels::run_wgmma_probe(bad), Catch::Contains("c has 0 elements"));
 }
 
 TEST_CASE("without a usable device the probe reports why instead of throwing", "[kernels][wgmma]") {
-  const std::string why = v3sim::wgmma_probe_unavailable_reason();
+  const std::string why = v3sim::kernels::wgmma_probe_unavailable_reason();
   if (!why.empty()) {
-    v3sim::WgmmaProbeInput in;
+    v3sim::kernels::WgmmaProbeInput in;
     in.n = 8;
     in.a.assign(size_t{64} * 32, 0);
     in.b.assign(size_t{8} * 32, 0);
     in.c.assign(size_t{64} * 8, 0);
-    v3sim::WgmmaProbeOutput out;
-    REQUIRE_NOTHROW(out = v3sim::run_wgmma_probe(in));
+    v3sim::kernels::WgmmaProbeOutput out;
+    REQUIRE_NOTHROW(out = v3sim::kernels::run_wgmma_probe(in));
     CHECK_FALSE(out.ran);
     CHECK(out.reason == why);
     CHECK(out.d.empty());

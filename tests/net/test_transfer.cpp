@@ -15,7 +15,7 @@ namespace {
 struct Harness {
   explicit Harness(const Topology& topo, TransferEngine::Options options = {})
       : xfer(engine, topo, options, [this](uint64_t tag) { done[tag] = engine.now(); }) {}
-  sim::Engine engine;
+  engine::Engine engine;
   std::map<uint64_t, Time> done;
   TransferEngine xfer;
 };

@@ -13,6 +13,7 @@
 #include "report/trace_rules.h"
 
 using namespace v3sim;
+using namespace v3sim::report;
 
 namespace {
 

@@ -16,6 +16,7 @@
 #include "tests/temp_dir.h"
 
 using namespace v3sim;
+using namespace v3sim::report;
 using v3sim::test::TempDir;
 namespace fs = std::filesystem;
 

@@ -14,6 +14,7 @@
 #include "tests/temp_dir.h"
 
 using namespace v3sim;
+using namespace v3sim::report;
 
 namespace {
 

@@ -2,10 +2,10 @@
 #include <sstream>
 #include <vector>
 
-#include "sim/core/engine.h"
+#include "sim/engine/engine.h"
 
 using namespace v3sim;
-using namespace v3sim::sim;
+using namespace v3sim::engine;
 
 TEST_CASE("events run in time, priority and scheduling order", "[sim][engine]") {
   Engine e;

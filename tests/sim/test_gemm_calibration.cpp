@@ -50,11 +50,11 @@ TEST_CASE("DeepGEMM's H800 dense table: TFLOPS within 10% MAPE, no shape off by 
   double sum = 0, worst = 0;
   std::string table;
   for (const Row& r : rows) {
-    sim::GemmDesc d;
+    sm::GemmDesc d;
     d.m = r.m;
     d.n = r.n;
     d.k = r.k;
-    const sim::GemmResult res = sim::simulate_gemm(d, hw);
+    const sm::GemmResult res = sm::simulate_gemm(d, hw);
     const double err = (res.tflops - r.tflops) / r.tflops;
     sum += std::fabs(err);
     worst = std::max(worst, std::fabs(err));

@@ -5,7 +5,7 @@
 #include "sim/sm/gemm.h"
 
 using namespace v3sim;
-using namespace v3sim::sim;
+using namespace v3sim::sm;
 
 namespace {
 GemmDesc shape(int64_t m, int64_t n, int64_t k) {

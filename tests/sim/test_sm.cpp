@@ -9,7 +9,10 @@
 #include "sim/sm/smem_banks.h"
 
 using namespace v3sim;
-using namespace v3sim::sim;
+using namespace v3sim::sm;
+using v3sim::engine::Clock;
+using v3sim::engine::Engine;
+using v3sim::memory::MemorySystem;
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include "tests/sim/hw_helpers.h"
 
 using namespace v3sim;
-using namespace v3sim::sim;
+using namespace v3sim::sm;
 
 namespace {
 

@@ -131,7 +131,7 @@ bool same_bits(double a, double b) {
 }
 
 // Every dataset of two results files equal, bit for bit (attributes such as the creation time may differ).
-void require_same_datasets(const StudyResults& a, const StudyResults& b) {
+void require_same_datasets(const report::StudyResults& a, const report::StudyResults& b) {
   REQUIRE(a.index == b.index);
   REQUIRE(a.label == b.label);
   REQUIRE(a.group == b.group);
@@ -152,7 +152,7 @@ void require_same_datasets(const StudyResults& a, const StudyResults& b) {
   }
   REQUIRE(a.tables.size() == b.tables.size());
   for (size_t t = 0; t < a.tables.size(); ++t) {
-    const Table &x = a.tables[t], &y = b.tables[t];
+    const report::Table &x = a.tables[t], &y = b.tables[t];
     INFO("table " << x.name);
     REQUIRE(x.name == y.name);
     REQUIRE(x.title == y.title);
@@ -356,8 +356,8 @@ TEST_CASE("a study gives the same datasets on 1 and 2 threads, and lists its poi
   CHECK(j1.at("ran") == kSmallPoints);
   CHECK(j1.at("failed") == 0);
   CHECK(j2.at("threads") == 2);
-  const StudyResults a = read_study_results(dir / "out1/results.h5");
-  const StudyResults b = read_study_results(dir / "out2/results.h5");
+  const report::StudyResults a = report::read_study_results(dir / "out1/results.h5");
+  const report::StudyResults b = report::read_study_results(dir / "out2/results.h5");
   REQUIRE(a.size() == static_cast<size_t>(kSmallPoints));
   CHECK(a.label == std::vector<std::string>{"baseline", "baseline", "fp32-accumulation", "comm-coprocessor",
                                             "ib-bandwidth=25GB/s", "ib-bandwidth=50GB/s", "ib-bandwidth=100GB/s"});
@@ -397,7 +397,8 @@ TEST_CASE("a study under mpirun -np 2 gives the same datasets as one process", "
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j.at("ranks") == 2);
   CHECK(j.at("ran") == kSmallPoints);
-  require_same_datasets(read_study_results(dir / "one/results.h5"), read_study_results(dir / "mpi/results.h5"));
+  require_same_datasets(report::read_study_results(dir / "one/results.h5"),
+                        report::read_study_results(dir / "mpi/results.h5"));
 }
 
 TEST_CASE("a killed study keeps its finished points and --resume completes it to the same datasets",
@@ -427,12 +428,14 @@ TEST_CASE("a killed study keeps its finished points and --resume completes it to
   const auto j = run_fake(study, out, {"-j", "2", "--resume"});
   CHECK(j.at("resumed") == 3);
   CHECK(j.at("ran") == kSmallPoints - 3);
-  require_same_datasets(read_study_results(dir / "whole/results.h5"), read_study_results(out + "/results.h5"));
+  require_same_datasets(report::read_study_results(dir / "whole/results.h5"),
+                        report::read_study_results(out + "/results.h5"));
 
   // A finished study resumed again runs nothing and writes the same datasets.
   const auto j3 = run_fake(study, out, {"--resume"});
   CHECK(j3.at("ran") == 0);
-  require_same_datasets(read_study_results(dir / "whole/results.h5"), read_study_results(out + "/results.h5"));
+  require_same_datasets(report::read_study_results(dir / "whole/results.h5"),
+                        report::read_study_results(out + "/results.h5"));
 }
 
 TEST_CASE("an edited point file is caught by its checksum and computed again on --resume", "[report][study]") {
@@ -458,7 +461,8 @@ TEST_CASE("an edited point file is caught by its checksum and computed again on 
   CHECK_THAT(resumed.err, Catch::Contains("00001.json") && Catch::Contains("sha256 does not match") &&
                               Catch::Contains("computed again"));
   CHECK(nlohmann::json::parse(resumed.out).at("ran") == 1);
-  require_same_datasets(read_study_results(dir / "whole/results.h5"), read_study_results(out + "/results.h5"));
+  require_same_datasets(report::read_study_results(dir / "whole/results.h5"),
+                        report::read_study_results(out + "/results.h5"));
 }
 
 TEST_CASE("a second run on a study folder in use refuses with exit 2 and the first completes", "[report][study]") {
@@ -487,7 +491,7 @@ TEST_CASE("a second run on a study folder in use refuses with exit 2 and the fir
   CHECK(slurp(dir.path / "a.rc") == "0\n");
   CHECK(slurp(dir.path / "b.rc") == "2\n");
   CHECK_THAT(slurp(dir.path / "b.err"), Catch::Contains("in use by process"));
-  const StudyResults r = read_study_results(out + "/results.h5");
+  const report::StudyResults r = report::read_study_results(out + "/results.h5");
   CHECK(static_cast<int64_t>(r.size()) == kSmallPoints);
 }
 
@@ -545,7 +549,7 @@ TEST_CASE("a point that fails with a ConfigError is recorded with its status and
   const auto j = run_fake(study, dir / "out", {"-j", "2"}, "fail=2");
   CHECK(j.at("failed") == 1);
   CHECK(j.at("ran") == kSmallPoints);
-  const StudyResults r = read_study_results(dir / "out/results.h5");
+  const report::StudyResults r = report::read_study_results(dir / "out/results.h5");
   for (size_t i = 0; i < r.size(); ++i) {
     INFO("point " << i);
     const double step = (*r.metric("step_time_s"))[i];
@@ -596,7 +600,7 @@ sweeps:
   CHECK(j.at("failed") == 0);
   CHECK(j.at("infeasible") == 1);
   CHECK_THAT(r.err, Catch::Contains("infeasible"));
-  const StudyResults res = read_study_results(dir / "out/results.h5");
+  const report::StudyResults res = report::read_study_results(dir / "out/results.h5");
   REQUIRE(res.size() == 3);
   int infeasible = 0;
   for (size_t i = 0; i < res.size(); ++i) {
@@ -635,7 +639,7 @@ tables: [kernels, hardware]
   };
   const auto j = run_step(dir / "out1");
   CHECK(j.at("failed") == 0);
-  const StudyResults r = read_study_results(dir / "out1/results.h5");
+  const report::StudyResults r = report::read_study_results(dir / "out1/results.h5");
   CHECK(r.attrs.at("evaluator") == "step");
   REQUIRE(r.size() == 2);
   for (const char* name : {"step_time_s", "tokens_per_s_per_gpu", "tokens_per_s_per_node", "mfu",
@@ -648,13 +652,13 @@ tables: [kernels, hardware]
       CHECK(x > 0);
     }
   }
-  const Table* kernels = r.table("kernels");
+  const report::Table* kernels = r.table("kernels");
   REQUIRE(kernels);
   CHECK(kernels->rows() > 0);
   for (const char* c : {"phase", "name", "kind", "model", "bound", "flops", "bytes", "time_s", "calls"}) {
     CHECK(kernels->find(c));
   }
-  const Table* hw = r.table("hardware");
+  const report::Table* hw = r.table("hardware");
   REQUIRE(hw);
   CHECK(hw->rows() == 2);  // H800 and the FP32-accumulation proposal
   CHECK(hw->find("peak_flops")->numbers[0] > 1e15);
@@ -662,5 +666,5 @@ tables: [kernels, hardware]
   // A second run reads every kernel from the cache file and gives the same datasets.
   CHECK(fs::file_size(cache) > 0);
   run_step(dir / "out2");
-  require_same_datasets(r, read_study_results(dir / "out2/results.h5"));
+  require_same_datasets(r, report::read_study_results(dir / "out2/results.h5"));
 }

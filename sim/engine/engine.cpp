@@ -1,10 +1,10 @@
-#include "sim/core/engine.h"
+#include "sim/engine/engine.h"
 
 #include <fmt/format.h>
 
 #include <sstream>
 
-namespace v3sim::sim {
+namespace v3sim::engine {
 
 void Engine::schedule(Time at, Priority priority, Callback cb) {
   V3SIM_ASSERT_MSG(at >= m_now,
@@ -61,4 +61,4 @@ int64_t Clock::next_cycle(Time t) const {
   return time_of(n) < t ? n + 1 : n;
 }
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::engine

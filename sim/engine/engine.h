@@ -24,7 +24,7 @@
 #include "core/error.h"
 #include "core/units.h"
 
-namespace v3sim::sim {
+namespace v3sim::engine {
 
 // Same-time events run in this order (lower first); ties keep their scheduling order.
 enum class Priority : int8_t { kFirst = 0, kHigh = 10, kDefault = 50, kLow = 90, kLast = 100 };
@@ -117,4 +117,4 @@ class Clock {
   Frequency m_freq;
 };
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::engine

@@ -7,7 +7,7 @@
 
 #include "core/units.h"
 
-namespace v3sim::sim {
+namespace v3sim::engine {
 
 class FifoServer {
  public:
@@ -27,4 +27,4 @@ class FifoServer {
   Time m_busy;
 };
 
-}  // namespace v3sim::sim
+}  // namespace v3sim::engine
