@@ -12,6 +12,7 @@
 #include "core/text.h"
 #include "models/components.h"
 #include "report/study_tables.h"
+#include "models/op.h"
 #include "report/trace_rules.h"
 #include "sim/exec/metrics.h"
 #include "sim/hardware.h"
@@ -114,9 +115,30 @@ int describe_tables(const DescribeArgs& a) {
   return 0;
 }
 
+// `describe op-kinds`: the op-kind traits table (models/op.h), one row per kind of the operator graph.
+int describe_op_kinds(const DescribeArgs& a) {
+  if (a.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const OpKindTraits& t : kOpKindTraits) {
+      list.push_back({{"name", t.name},
+                      {"family", to_string(t.family)},
+                      {"communication", is_communication(t.kind)},
+                      {"description", t.description}});
+    }
+    std::puts(nlohmann::json{{"op_kinds", list}}.dump(2).c_str());
+    return 0;
+  }
+  fmt::print("op kinds of the operator graph (models/op.h), with the family an op-by-op comparison groups them in:\n");
+  for (const OpKindTraits& t : kOpKindTraits) {
+    fmt::print("  {:<20} {:<13} {}\n", t.name, to_string(t.family), t.description);
+  }
+  return 0;
+}
+
 int run_describe(const DescribeArgs& a, const RunOptions& opts) {
   if (a.component == "metrics") return opts.validate_only ? 0 : describe_metrics(a);
   if (a.component == "tables") return opts.validate_only ? 0 : describe_tables(a);
+  if (a.component == "op-kinds") return opts.validate_only ? 0 : describe_op_kinds(a);
   std::vector<const ComponentSpec*> specs = model_component_specs();
   for (const ComponentSpec* s : sim_component_specs()) specs.push_back(s);
   for (const ComponentSpec* s : net::net_component_specs()) specs.push_back(s);
@@ -129,7 +151,7 @@ int run_describe(const DescribeArgs& a, const RunOptions& opts) {
       if (s->name == a.component) chosen.push_back(s);
     }
     if (chosen.empty()) {
-      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + "), metrics or tables",
+      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + "), metrics, tables or op-kinds",
                         quote(a.component));
     }
     specs = chosen;
@@ -155,7 +177,7 @@ CommandRunner add_describe_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("describe", "List the config components and their parameter tables");
   cmd->add_option("component", args->component,
                   "one component (model, deployment, ...), `metrics`: the metrics of a step and a study point, or "
-                  "`tables`: the schemas of a study's tables");
+                  "`tables`: the schemas of a study's tables, or `op-kinds`: the op kinds of the graph");
   cmd->add_flag("--json", args->json, "print the tables as one JSON object {\"components\": [...]}");
   return [args](const RunOptions& opts) { return run_describe(*args, opts); };
 }

@@ -280,7 +280,14 @@ ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_
               m_values[p.name] = f;
               break;
             }
-            default: {
+            case ParamType::Int:  // not a unit type: the outer case admits none of these
+            case ParamType::Float:
+            case ParamType::Bool:
+            case ParamType::String:
+            case ParamType::Enum:
+            case ParamType::IntList:
+            case ParamType::Section:
+            case ParamType::Bandwidth: {
               Bandwidth bw = parse_bandwidth(v->text());
               check_bound(static_cast<double>(bw.bytes_per_second()));
               m_values[p.name] = bw;

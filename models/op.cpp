@@ -2,60 +2,45 @@
 
 #include <fmt/format.h>
 
+#include "core/error.h"
+
 namespace v3sim {
 
-const char* to_string(OpKind k) {
-  switch (k) {
-    case OpKind::Embedding:
-      return "embedding";
-    case OpKind::Norm:
-      return "norm";
-    case OpKind::Quantize:
-      return "quantize";
-    case OpKind::TransposeRequant:
-      return "transpose_requant";
-    case OpKind::WeightCast:
-      return "weight_cast";
-    case OpKind::Gemm:
-      return "gemm";
-    case OpKind::GroupedGemm:
-      return "grouped_gemm";
-    case OpKind::BatchedGemm:
-      return "batched_gemm";
-    case OpKind::Attention:
+const OpKindTraits& traits_of(OpKind k) {
+  if (k >= OpKind::kCount) throw InternalError(fmt::format("traits_of: op kind {} out of range", static_cast<int>(k)));
+  return kOpKindTraits[static_cast<size_t>(k)];
+}
+
+std::optional<OpKind> op_kind_named(std::string_view name) {
+  for (const OpKindTraits& t : kOpKindTraits) {
+    if (name == t.name) return t.kind;
+  }
+  return std::nullopt;
+}
+
+const char* to_string(OpKind k) { return k < OpKind::kCount ? traits_of(k).name : "?"; }
+
+bool is_communication(OpKind k) { return k < OpKind::kCount && traits_of(k).family == OpFamily::Communication; }
+
+bool is_memory_bound(OpKind k) { return k < OpKind::kCount && traits_of(k).family == OpFamily::MemoryBound; }
+
+bool is_gemm(OpKind k) {
+  return k < OpKind::kCount &&
+         (traits_of(k).family == OpFamily::GemmDense || traits_of(k).family == OpFamily::GemmGrouped);
+}
+
+const char* to_string(OpFamily f) {
+  switch (f) {
+    case OpFamily::GemmDense:
+      return "gemm_dense";
+    case OpFamily::GemmGrouped:
+      return "gemm_grouped";
+    case OpFamily::Attention:
       return "attention";
-    case OpKind::Rope:
-      return "rope";
-    case OpKind::Activation:
-      return "activation";
-    case OpKind::Elementwise:
-      return "elementwise";
-    case OpKind::Router:
-      return "router";
-    case OpKind::Permute:
-      return "permute";
-    case OpKind::Unpermute:
-      return "unpermute";
-    case OpKind::KvCacheAppend:
-      return "kv_cache_append";
-    case OpKind::Loss:
-      return "loss";
-    case OpKind::Optimizer:
-      return "optimizer";
-    case OpKind::AllToAllDispatch:
-      return "all_to_all_dispatch";
-    case OpKind::AllToAllCombine:
-      return "all_to_all_combine";
-    case OpKind::AllGather:
-      return "all_gather";
-    case OpKind::ReduceScatter:
-      return "reduce_scatter";
-    case OpKind::AllReduce:
-      return "all_reduce";
-    case OpKind::SendRecv:
-      return "send_recv";
-    case OpKind::kCount:
-      break;
+    case OpFamily::MemoryBound:
+      return "membound";
+    case OpFamily::Communication:
+      return "comm";
   }
   return "?";
 }
@@ -174,41 +159,20 @@ int dtype_bytes(DType t) {
   return 0;
 }
 
-bool is_communication(OpKind k) {
-  switch (k) {
-    case OpKind::AllToAllDispatch:
-    case OpKind::AllToAllCombine:
-    case OpKind::AllGather:
-    case OpKind::ReduceScatter:
-    case OpKind::AllReduce:
-    case OpKind::SendRecv:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string describe(const OpDesc& op) {
   std::string out = fmt::format("{} {} {}", op.name, to_string(op.kind), to_string(op.pass));
   const GemmShape& g = op.gemm;
-  switch (op.kind) {
-    case OpKind::Gemm:
-    case OpKind::GroupedGemm:
-    case OpKind::BatchedGemm:
-      out += fmt::format(" M={} N={} K={}", g.m, g.n, g.k);
-      if (g.groups > 1) out += fmt::format(" groups={}", g.groups);
-      if (g.batch > 1) out += fmt::format(" batch={}", g.batch);
-      out += fmt::format(" {}x{}->{}", to_string(g.a_type), to_string(g.b_type), to_string(g.out_type));
-      if (g.a_quant != QuantGran::None || g.b_quant != QuantGran::None)
-        out += fmt::format(" scales {}/{}", to_string(g.a_quant), to_string(g.b_quant));
-      break;
-    default:
-      if (is_communication(op.kind)) {
-        out += fmt::format(" {}{} {} B", to_string(op.comm.group), op.comm.group_size, op.comm.bytes);
-      } else {
-        out += fmt::format(" tokens={}", op.tokens);
-      }
-      break;
+  if (is_gemm(op.kind)) {
+    out += fmt::format(" M={} N={} K={}", g.m, g.n, g.k);
+    if (g.groups > 1) out += fmt::format(" groups={}", g.groups);
+    if (g.batch > 1) out += fmt::format(" batch={}", g.batch);
+    out += fmt::format(" {}x{}->{}", to_string(g.a_type), to_string(g.b_type), to_string(g.out_type));
+    if (g.a_quant != QuantGran::None || g.b_quant != QuantGran::None)
+      out += fmt::format(" scales {}/{}", to_string(g.a_quant), to_string(g.b_quant));
+  } else if (is_communication(op.kind)) {
+    out += fmt::format(" {}{} {} B", to_string(op.comm.group), op.comm.group_size, op.comm.bytes);
+  } else {
+    out += fmt::format(" tokens={}", op.tokens);
   }
   return out;
 }

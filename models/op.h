@@ -4,30 +4,32 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace v3sim {
 
+// The op kinds of the graph. Each kind's facts (name, family, meaning) are declared once, in kOpKindTraits below.
 enum class OpKind : uint8_t {
   Embedding,
-  Norm,              // RMSNorm
-  Quantize,          // BF16 -> FP8 with fine-grained scales
-  TransposeRequant,  // FP8 1x128 tiles -> dequantize, transpose, requantize as 128x1 (Hopper backward)
-  WeightCast,        // master weights -> FP8 128x128 blocks (once per step)
+  Norm,
+  Quantize,
+  TransposeRequant,
+  WeightCast,
   Gemm,
-  GroupedGemm,  // MoE experts: groups share N and K
-  BatchedGemm,  // per-head BF16 products of absorbed MLA
-  Attention,    // core attention (softmax(QK^T)V)
+  GroupedGemm,
+  BatchedGemm,
+  Attention,
   Rope,
-  Activation,   // SwiGLU
-  Elementwise,  // residual adds
-  Router,       // scores + group-limited top-k
-  Permute,      // MoE token reorder into per-expert segments
+  Activation,
+  Elementwise,
+  Router,
+  Permute,
   Unpermute,
   KvCacheAppend,
-  Loss,       // softmax cross-entropy over the vocabulary
-  Optimizer,  // AdamW on the ZeRO shard
+  Loss,
+  Optimizer,
   AllToAllDispatch,
   AllToAllCombine,
   AllGather,
@@ -68,6 +70,68 @@ enum OpFlag : uint32_t {
   kFlagScaleLayout = 1u << 8,
 };
 
+// What bounds an op kind's kernels, the groups an op-by-op comparison sums over (report/compare.h's categories).
+// BatchedGemm counts with the grouped GEMMs: many small products in one launch.
+enum class OpFamily : uint8_t {
+  GemmDense,      // one tensor-core matrix product
+  GemmGrouped,    // many products in one launch (MoE experts, per-head products)
+  Attention,      // core attention
+  MemoryBound,    // streams its operands once: priced by its launch's streaming model when it carries one
+  Communication,  // a collective among the GPUs of a group: runs on a communication stream
+};
+
+// The facts about one op kind, declared once: every other per-kind fact of models/ derives from this table.
+struct OpKindTraits {
+  OpKind kind;
+  const char* name;  // in timelines, traces, results.h5 and trace-rule files
+  OpFamily family;
+  const char* description;
+};
+
+// One row per OpKind, in enum order (checked below): kOpKindTraits[k] describes OpKind k.
+inline constexpr OpKindTraits kOpKindTraits[] = {
+    {OpKind::Embedding, "embedding", OpFamily::MemoryBound, "token embedding lookup"},
+    {OpKind::Norm, "norm", OpFamily::MemoryBound, "RMSNorm"},
+    {OpKind::Quantize, "quantize", OpFamily::MemoryBound, "BF16 -> FP8 with fine-grained scales"},
+    {OpKind::TransposeRequant, "transpose_requant", OpFamily::MemoryBound,
+     "FP8 1x128 tiles -> dequantize, transpose, requantize as 128x1 (Hopper backward)"},
+    {OpKind::WeightCast, "weight_cast", OpFamily::MemoryBound, "master weights -> FP8 128x128 blocks (once per step)"},
+    {OpKind::Gemm, "gemm", OpFamily::GemmDense, "a dense GEMM"},
+    {OpKind::GroupedGemm, "grouped_gemm", OpFamily::GemmGrouped, "MoE experts: groups share N and K"},
+    {OpKind::BatchedGemm, "batched_gemm", OpFamily::GemmGrouped, "per-head BF16 products of absorbed MLA"},
+    {OpKind::Attention, "attention", OpFamily::Attention, "core attention (softmax(QK^T)V)"},
+    {OpKind::Rope, "rope", OpFamily::MemoryBound, "rotary position embedding"},
+    {OpKind::Activation, "activation", OpFamily::MemoryBound, "SwiGLU"},
+    {OpKind::Elementwise, "elementwise", OpFamily::MemoryBound, "residual adds"},
+    {OpKind::Router, "router", OpFamily::MemoryBound, "scores + group-limited top-k"},
+    {OpKind::Permute, "permute", OpFamily::MemoryBound, "MoE token reorder into per-expert segments"},
+    {OpKind::Unpermute, "unpermute", OpFamily::MemoryBound, "MoE tokens from per-expert segments back to token order"},
+    {OpKind::KvCacheAppend, "kv_cache_append", OpFamily::MemoryBound, "new tokens' latent KV into the cache"},
+    {OpKind::Loss, "loss", OpFamily::MemoryBound, "softmax cross-entropy over the vocabulary"},
+    {OpKind::Optimizer, "optimizer", OpFamily::MemoryBound, "AdamW on the ZeRO shard"},
+    {OpKind::AllToAllDispatch, "all_to_all_dispatch", OpFamily::Communication, "MoE tokens to their experts' GPUs"},
+    {OpKind::AllToAllCombine, "all_to_all_combine", OpFamily::Communication, "MoE expert outputs back"},
+    {OpKind::AllGather, "all_gather", OpFamily::Communication, "all-gather"},
+    {OpKind::ReduceScatter, "reduce_scatter", OpFamily::Communication, "reduce-scatter"},
+    {OpKind::AllReduce, "all_reduce", OpFamily::Communication, "all-reduce"},
+    {OpKind::SendRecv, "send_recv", OpFamily::Communication, "pipeline send/recv between stages"},
+};
+
+constexpr bool op_kind_traits_in_enum_order() {
+  int i = 0;
+  for (const OpKindTraits& t : kOpKindTraits) {
+    if (static_cast<int>(t.kind) != i++) return false;
+  }
+  return i == static_cast<int>(OpKind::kCount);
+}
+static_assert(op_kind_traits_in_enum_order(), "kOpKindTraits: one row per OpKind, in enum order");
+
+// kOpKindTraits' row of `k` (k < OpKind::kCount; InternalError otherwise).
+const OpKindTraits& traits_of(OpKind k);
+// The op kind named `name` (an OpKindTraits::name), if there is one.
+std::optional<OpKind> op_kind_named(std::string_view name);
+bool is_gemm(OpKind k);  // GemmDense or GemmGrouped family: the op carries a GemmShape
+
 const char* to_string(OpKind k);
 const char* to_string(Pass p);
 const char* to_string(DType t);
@@ -75,8 +139,10 @@ const char* to_string(Major m);
 const char* to_string(QuantGran q);
 const char* to_string(CommGroup g);
 const char* to_string(Module m);
+const char* to_string(OpFamily f);
 int dtype_bytes(DType t);  // 1 for FP8, 2 for BF16/FP16, 4 for FP32, 0 for None
-bool is_communication(OpKind k);
+bool is_communication(OpKind k);  // the Communication family
+bool is_memory_bound(OpKind k);   // the MemoryBound family
 
 // D[M,N] = A[M,K] x B[N,K]^T ("NT": both operands K-major, the only FP8 layout Hopper's wgmma takes).
 // Grouped: `groups` problems share N and K; m is the total rows over all groups. Batched: `batch` problems.

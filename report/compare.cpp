@@ -51,54 +51,21 @@ Comparison compare_timelines(const Timeline& measured, const Timeline& projected
 // ---------------------------------------------------------------------------------------------------------------
 // Categories
 
-namespace {
-
-// The graph's op kind named `kind`, if it is one.
-std::optional<OpKind> op_kind_named(std::string_view kind) {
-  for (int k = 0; k < static_cast<int>(OpKind::kCount); ++k) {
-    if (kind == to_string(static_cast<OpKind>(k))) return static_cast<OpKind>(k);
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 Category category_of(std::string_view kind, std::string_view pass) {
   const std::optional<OpKind> k = op_kind_named(kind);
   if (!k) return Category::Other;  // "other", "unmapped": kernels no op of the graph stands for
   const bool wgrad = pass == to_string(Pass::Wgrad);
-  switch (*k) {
-    case OpKind::Gemm:
+  switch (traits_of(*k).family) {
+    case OpFamily::GemmDense:
       return wgrad ? Category::Wgrad : Category::GemmDense;
-    case OpKind::GroupedGemm:
-    case OpKind::BatchedGemm:
+    case OpFamily::GemmGrouped:
       return wgrad ? Category::Wgrad : Category::GemmGrouped;
-    case OpKind::Attention:
+    case OpFamily::Attention:
       return Category::Attention;
-    case OpKind::Embedding:
-    case OpKind::Norm:
-    case OpKind::Quantize:
-    case OpKind::TransposeRequant:
-    case OpKind::WeightCast:
-    case OpKind::Rope:
-    case OpKind::Activation:
-    case OpKind::Elementwise:
-    case OpKind::Router:
-    case OpKind::Permute:
-    case OpKind::Unpermute:
-    case OpKind::KvCacheAppend:
-    case OpKind::Loss:
-    case OpKind::Optimizer:
+    case OpFamily::MemoryBound:
       return Category::Membound;
-    case OpKind::AllToAllDispatch:
-    case OpKind::AllToAllCombine:
-    case OpKind::AllGather:
-    case OpKind::ReduceScatter:
-    case OpKind::AllReduce:
-    case OpKind::SendRecv:
+    case OpFamily::Communication:
       return Category::Comm;
-    case OpKind::kCount:
-      break;
   }
   throw InternalError(fmt::format("category_of: op kind '{}' without a category", kind));
 }

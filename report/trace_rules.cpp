@@ -18,7 +18,7 @@ namespace {
 
 std::vector<std::string> kind_choices() {
   std::vector<std::string> out;
-  for (int k = 0; k < static_cast<int>(OpKind::kCount); ++k) out.emplace_back(to_string(static_cast<OpKind>(k)));
+  for (const OpKindTraits& t : kOpKindTraits) out.emplace_back(t.name);
   out.emplace_back("other");
   return out;
 }

@@ -18,7 +18,7 @@ std::vector<std::pair<std::string, double>> prefixed(const std::map<std::string,
 
 std::vector<std::string> op_kinds() {
   std::vector<std::string> k;
-  for (int i = 0; i < static_cast<int>(OpKind::kCount); ++i) k.emplace_back(to_string(static_cast<OpKind>(i)));
+  for (const OpKindTraits& t : kOpKindTraits) k.emplace_back(t.name);
   return k;
 }
 
@@ -208,10 +208,8 @@ std::optional<MetricInfo> metric_info(const std::string& name) {
     info.label = fmt::format(fmt::runtime(m.label), member);
     if (info.family == "breakdown_s.") {
       // Which stream the kind's ops run on: the report stacks compute kinds and draws communication apart.
-      for (int k = 0; k < static_cast<int>(OpKind::kCount); ++k) {
-        if (member == to_string(static_cast<OpKind>(k))) {
-          info.traits["stream"] = is_communication(static_cast<OpKind>(k)) ? "comm" : "compute";
-        }
+      if (const std::optional<OpKind> k = op_kind_named(member)) {
+        info.traits["stream"] = is_communication(*k) ? "comm" : "compute";
       }
     }
     return info;

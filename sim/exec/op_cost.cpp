@@ -251,9 +251,28 @@ Stream stream_of(const OpDesc& d) {
       return d.comm.group == CommGroup::TP || d.comm.group == CommGroup::EP ? Stream::Comm : Stream::PipeComm;
     case OpKind::SendRecv:
       return Stream::PipeComm;
-    default:
-      return d.has(kFlagCommStream) ? Stream::Comm : d.has(kFlagSideStream) ? Stream::Compute2 : Stream::Compute;
+    case OpKind::Embedding:
+    case OpKind::Norm:
+    case OpKind::Quantize:
+    case OpKind::TransposeRequant:
+    case OpKind::WeightCast:
+    case OpKind::Gemm:
+    case OpKind::GroupedGemm:
+    case OpKind::BatchedGemm:
+    case OpKind::Attention:
+    case OpKind::Rope:
+    case OpKind::Activation:
+    case OpKind::Elementwise:
+    case OpKind::Router:
+    case OpKind::Permute:
+    case OpKind::Unpermute:
+    case OpKind::KvCacheAppend:
+    case OpKind::Loss:
+    case OpKind::Optimizer:
+    case OpKind::kCount:
+      break;
   }
+  return d.has(kFlagCommStream) ? Stream::Comm : d.has(kFlagSideStream) ? Stream::Compute2 : Stream::Compute;
 }
 
 // ---- KernelCache ----
@@ -806,8 +825,7 @@ Plan plan_op(const OpDesc& d, const Rewrites& rw, uint32_t index, const CostCont
                      "FP8 cast in TMA: the GEMM's load makes the scales it needs");
     return p;
   }
-  const bool compute_kind = d.kind == OpKind::Gemm || d.kind == OpKind::GroupedGemm || d.kind == OpKind::BatchedGemm ||
-                            d.kind == OpKind::Attention || is_communication(d.kind);
+  const bool compute_kind = !is_memory_bound(d.kind);
   if (d.launch.given() && !compute_kind && !(transposed && d.has(kFlagTransposeForFp8)) &&
       !(d.kind == OpKind::Quantize && rw.quant_dropped[index])) {
     p.cost = streaming(d, ctx);
@@ -858,10 +876,22 @@ Plan plan_op(const OpDesc& d, const Rewrites& rw, uint32_t index, const CostCont
     case OpKind::SendRecv:
       p.cost = collective(d, ctx);
       return p;
-    default:
-      p.cost = roofline(d, ctx, false);
-      return p;
+    case OpKind::Embedding:
+    case OpKind::Norm:
+    case OpKind::Rope:
+    case OpKind::Activation:
+    case OpKind::Elementwise:
+    case OpKind::Router:
+    case OpKind::Permute:
+    case OpKind::Unpermute:
+    case OpKind::KvCacheAppend:
+    case OpKind::Loss:
+    case OpKind::Optimizer:
+    case OpKind::kCount:
+      break;
   }
+  p.cost = roofline(d, ctx, false);
+  return p;
 }
 
 OpCost run_job(const Plan& p, const OpDesc& d, const CostContext& ctx) {
