@@ -424,16 +424,36 @@ std::string deployment_model_name(const ConfigNode& root) {
   return m && m->is_scalar() ? m->text() : std::string();
 }
 
-Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
-  ParamReader r(root, deployment_spec());
+namespace {
+
+// Phase 1a: the profile section's keys, checked against the phase and the model's MoE layers.
+void read_profile(const ParamReader& prof, const ModelConfig& model, Deployment& d) {
+  d.profile_chunk_layers = prof.get_int("chunk_pair_layers");
+  d.profile_ep_ranks = prof.get_int("ep_ranks");
+  if (prof.value_node("ep_ranks") && d.profile_ep_ranks > d.ep) {
+    throw prof.error("ep_ranks", fmt::format("at most the EP group's {} GPUs", d.ep),
+                     std::to_string(d.profile_ep_ranks));
+  }
+  if (d.profile_chunk_layers > 0) {
+    if (d.phase != Phase::Train) {
+      throw prof.error("chunk_pair_layers", "0 outside training (a chunk pair is a training schedule's unit)",
+                       std::to_string(d.profile_chunk_layers));
+    }
+    const int64_t moe_layers = model.n_layers - model.n_dense_layers;
+    if (d.profile_chunk_layers > moe_layers) {
+      throw prof.error("chunk_pair_layers", fmt::format("at most the model's {} MoE layers", moe_layers),
+                       std::to_string(d.profile_chunk_layers));
+    }
+  }
+}
+
+// Phase 1: the keys every phase shares (name, GPUs, parallelism, experts, execution, profile, memory).
+void read_common_keys(const ParamReader& r, const ModelConfig& model, Deployment& d) {
   const ParamReader& par = r.section("parallelism");
   const ParamReader& bat = r.section("batch");
   const ParamReader& exp = r.section("experts");
   const ParamReader& exe = r.section("execution");
-  const ParamReader& prof = r.section("profile");
   const ParamReader& mem = r.section("memory");
-
-  Deployment d;
   d.name = r.get_string("name");
   if (r.has("model")) d.model = r.get_string("model");
   d.phase = parse_phase(r.get_string("phase"));
@@ -454,23 +474,7 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   d.gemm_kernel = exe.get_string("gemm_kernel") == "cutlass" ? GemmKernel::Cutlass : GemmKernel::DeepGemm;
   d.expert_wgrad_per_expert = exe.get_string("expert_wgrad") == "per_expert_two_streams";
   d.deepseek_kernels = exe.get_string("kernel_stack") == "deepseek";
-  d.profile_chunk_layers = prof.get_int("chunk_pair_layers");
-  d.profile_ep_ranks = prof.get_int("ep_ranks");
-  if (prof.value_node("ep_ranks") && d.profile_ep_ranks > d.ep) {
-    throw prof.error("ep_ranks", fmt::format("at most the EP group's {} GPUs", d.ep),
-                     std::to_string(d.profile_ep_ranks));
-  }
-  if (d.profile_chunk_layers > 0) {
-    if (d.phase != Phase::Train) {
-      throw prof.error("chunk_pair_layers", "0 outside training (a chunk pair is a training schedule's unit)",
-                       std::to_string(d.profile_chunk_layers));
-    }
-    const int64_t moe_layers = model.n_layers - model.n_dense_layers;
-    if (d.profile_chunk_layers > moe_layers) {
-      throw prof.error("chunk_pair_layers", fmt::format("at most the model's {} MoE layers", moe_layers),
-                       std::to_string(d.profile_chunk_layers));
-    }
-  }
+  read_profile(r.section("profile"), model, d);
   d.mtp_acceptance = bat.get_float("mtp_acceptance");
   d.memory.recompute_norm = mem.get_bool("recompute_norm");
   d.memory.recompute_mla_up_proj = mem.get_bool("recompute_mla_up_proj");
@@ -483,30 +487,38 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   d.memory.workspace_bytes = mem.get_bytes("workspace").count();
   d.memory.comm_buffer_bytes = mem.get_bytes("comm_buffers").count();
   d.memory.fragmentation = mem.get_float("fragmentation");
+}
 
-  // Keys that belong to another phase are mistakes, not silently ignored.
-  auto only_for = [&](const ParamReader& sec, const char* key, Phase phase) {
-    if (sec.value_node(key) && d.phase != phase) {
-      throw sec.error(
-          key,
-          fmt::format("no '{}' in a {} deployment (it is a {} setting)", key, to_string(d.phase), to_string(phase)),
-          sec.value_node(key)->describe());
-    }
-  };
-  auto need = [&](const ParamReader& sec, const char* key) {
-    if (!sec.has(key)) {
-      throw ConfigError(sec.node().loc(), sec.path_of(key),
-                        fmt::format("a value for '{}' in a {} deployment", key, to_string(d.phase)),
-                        "nothing (the key is required)");
-    }
-    return sec.get_int(key);
-  };
-  only_for(bat, "global_batch_sequences", Phase::Train);
-  only_for(bat, "micro_batch_sequences", Phase::Train);
-  only_for(bat, "tokens_per_gpu", Phase::Prefill);
-  only_for(bat, "requests_per_gpu", Phase::Decode);
-  only_for(bat, "speculative_tokens", Phase::Decode);
-  only_for(bat, "mtp_acceptance", Phase::Decode);
+// A key that belongs to another phase is a mistake, not silently ignored.
+void only_for(const ParamReader& sec, const char* key, Phase have, Phase phase) {
+  if (sec.value_node(key) && have != phase) {
+    throw sec.error(
+        key, fmt::format("no '{}' in a {} deployment (it is a {} setting)", key, to_string(have), to_string(phase)),
+        sec.value_node(key)->describe());
+  }
+}
+
+// A key the deployment's phase requires.
+int64_t need(const ParamReader& sec, const char* key, Phase phase) {
+  if (!sec.has(key)) {
+    throw ConfigError(sec.node().loc(), sec.path_of(key),
+                      fmt::format("a value for '{}' in a {} deployment", key, to_string(phase)),
+                      "nothing (the key is required)");
+  }
+  return sec.get_int(key);
+}
+
+// Phase 2: keys that belong to another phase are mistakes, not silently ignored.
+void reject_other_phase_keys(const ParamReader& r, const Deployment& d) {
+  const ParamReader& par = r.section("parallelism");
+  const ParamReader& bat = r.section("batch");
+  const ParamReader& exe = r.section("execution");
+  only_for(bat, "global_batch_sequences", d.phase, Phase::Train);
+  only_for(bat, "micro_batch_sequences", d.phase, Phase::Train);
+  only_for(bat, "tokens_per_gpu", d.phase, Phase::Prefill);
+  only_for(bat, "requests_per_gpu", d.phase, Phase::Decode);
+  only_for(bat, "speculative_tokens", d.phase, Phase::Decode);
+  only_for(bat, "mtp_acceptance", d.phase, Phase::Decode);
   if (exe.value_node("comm_sms") && d.phase == Phase::Decode) {
     // Decode runs DeepEP's low-latency kernels, which hold no SMs: the key would change nothing.
     throw exe.error("comm_sms",
@@ -523,7 +535,12 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   if (par.value_node("pp_schedule") && d.phase != Phase::Train) {
     throw par.error("pp_schedule", "no pipeline schedule outside training", par.value_node("pp_schedule")->describe());
   }
+}
 
+// Phase 3: GPUs, TP/SP, PP, EP and expert slots divide as the model and each other require.
+void check_parallelism(const ParamReader& r, const ModelConfig& model, const Deployment& d) {
+  const ParamReader& par = r.section("parallelism");
+  const ParamReader& exp = r.section("experts");
   if (d.gpus % d.gpus_per_node != 0 && d.gpus > d.gpus_per_node) {
     throw r.error("gpus", fmt::format("a whole number of {}-GPU nodes", d.gpus_per_node), std::to_string(d.gpus));
   }
@@ -572,80 +589,102 @@ Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
   if (d.fanout(model) > d.expert_slots(model)) {
     throw exp.error("shared_slots", "no more experts per token than expert slots", std::to_string(d.fanout(model)));
   }
+}
 
+// Phase 4 (train): global and micro-batch sizes, the pipeline schedule and DualPipe's constraints.
+void read_train_batch(const ParamReader& par, const ParamReader& bat, Deployment& d) {
+  d.global_batch_sequences = need(bat, "global_batch_sequences", d.phase);
+  d.micro_batch_sequences = bat.has("micro_batch_sequences") ? bat.get_int("micro_batch_sequences") : 1;
+  d.schedule = par.get_string("pp_schedule") == "dualpipe" ? PipelineSchedule::DualPipe
+               : par.get_string("pp_schedule") == "zb1p"   ? PipelineSchedule::ZB1P
+                                                           : PipelineSchedule::OneFOneB;
+  if (d.pp == 1) d.schedule = PipelineSchedule::None;
+  int64_t per_step = d.dp() * d.micro_batch_sequences;
+  if (d.global_batch_sequences % per_step != 0) {
+    throw bat.error("global_batch_sequences",
+                    fmt::format("a multiple of dp x micro_batch_sequences = {} x {} = {}", d.dp(),
+                                d.micro_batch_sequences, per_step),
+                    std::to_string(d.global_batch_sequences));
+  }
+  if (d.sp && (d.micro_batch_sequences * d.seq_len) % d.tp != 0) {
+    throw bat.error("seq_len", fmt::format("tokens per micro-batch divisible by tp {} for sequence parallelism", d.tp),
+                    std::to_string(d.seq_len));
+  }
+  if (d.schedule == PipelineSchedule::DualPipe) {
+    if (d.pp % 2 != 0) {
+      throw par.error("pp", "an even number of pipeline stages for DualPipe", std::to_string(d.pp));
+    }
+    if (d.micro_batches() % 2 != 0) {
+      throw bat.error("global_batch_sequences",
+                      fmt::format("an even number of micro-batches per pipeline for DualPipe (global batch / "
+                                  "(dp {} x micro_batch_sequences {}))",
+                                  d.dp(), d.micro_batch_sequences),
+                      fmt::format("{} micro-batches", d.micro_batches()));
+    }
+    if (d.micro_batches() < 2 * d.pp) {
+      throw bat.error("global_batch_sequences",
+                      fmt::format("at least 2 x pp = {} micro-batches per pipeline for DualPipe (global batch / "
+                                  "(dp {} x micro_batch_sequences {}))",
+                                  2 * d.pp, d.dp(), d.micro_batch_sequences),
+                      fmt::format("{} micro-batches", d.micro_batches()));
+    }
+  }
+}
+
+// Phase 4 (prefill): tokens per GPU in whole prompts per micro-batch.
+void read_prefill_batch(const ParamReader& bat, Deployment& d) {
+  d.tokens_per_gpu = need(bat, "tokens_per_gpu", d.phase);
+  d.inference_micro_batches = bat.has("micro_batches") ? bat.get_int("micro_batches") : 1;
+  if (d.tokens_per_gpu % d.inference_micro_batches != 0) {
+    throw bat.error("tokens_per_gpu", fmt::format("a multiple of micro_batches ({})", d.inference_micro_batches),
+                    std::to_string(d.tokens_per_gpu));
+  }
+  // The attention TP group holds whole prompts.
+  int64_t attn_tokens = d.tokens_per_micro_batch() * (d.sp ? d.tp : 1);
+  if (attn_tokens % d.seq_len != 0) {
+    throw bat.error("tokens_per_gpu",
+                    fmt::format("whole prompts of seq_len {} per micro-batch and attention group", d.seq_len),
+                    fmt::format("{} tokens per micro-batch and attention group", attn_tokens));
+  }
+}
+
+// Phase 4 (decode): requests per GPU, draft tokens and micro-batches.
+void read_decode_batch(const ParamReader& bat, const ModelConfig& model, Deployment& d) {
+  d.requests_per_gpu = need(bat, "requests_per_gpu", d.phase);
+  d.speculative_tokens = bat.has("speculative_tokens") ? bat.get_int("speculative_tokens") : 0;
+  d.inference_micro_batches = bat.has("micro_batches") ? bat.get_int("micro_batches") : 1;
+  if (d.requests_per_gpu % d.inference_micro_batches != 0) {
+    throw bat.error("requests_per_gpu", fmt::format("a multiple of micro_batches ({})", d.inference_micro_batches),
+                    std::to_string(d.requests_per_gpu));
+  }
+  if (d.speculative_tokens > model.n_mtp_layers) {
+    throw bat.error("speculative_tokens",
+                    fmt::format("at most one draft token per MTP module ({} in {})", model.n_mtp_layers, model.name),
+                    std::to_string(d.speculative_tokens));
+  }
+}
+
+}  // namespace
+
+Deployment load_deployment(const ConfigNode& root, const ModelConfig& model) {
+  ParamReader r(root, deployment_spec());
+  const ParamReader& par = r.section("parallelism");
+  const ParamReader& bat = r.section("batch");
+
+  Deployment d;
+  read_common_keys(r, model, d);
+  reject_other_phase_keys(r, d);
+  check_parallelism(r, model, d);
   switch (d.phase) {
-    case Phase::Train: {
-      d.global_batch_sequences = need(bat, "global_batch_sequences");
-      d.micro_batch_sequences = bat.has("micro_batch_sequences") ? bat.get_int("micro_batch_sequences") : 1;
-      d.schedule = par.get_string("pp_schedule") == "dualpipe" ? PipelineSchedule::DualPipe
-                   : par.get_string("pp_schedule") == "zb1p"   ? PipelineSchedule::ZB1P
-                                                               : PipelineSchedule::OneFOneB;
-      if (d.pp == 1) d.schedule = PipelineSchedule::None;
-      int64_t per_step = d.dp() * d.micro_batch_sequences;
-      if (d.global_batch_sequences % per_step != 0) {
-        throw bat.error("global_batch_sequences",
-                        fmt::format("a multiple of dp x micro_batch_sequences = {} x {} = {}", d.dp(),
-                                    d.micro_batch_sequences, per_step),
-                        std::to_string(d.global_batch_sequences));
-      }
-      if (d.sp && (d.micro_batch_sequences * d.seq_len) % d.tp != 0) {
-        throw bat.error("seq_len",
-                        fmt::format("tokens per micro-batch divisible by tp {} for sequence parallelism", d.tp),
-                        std::to_string(d.seq_len));
-      }
-      if (d.schedule == PipelineSchedule::DualPipe) {
-        if (d.pp % 2 != 0) {
-          throw par.error("pp", "an even number of pipeline stages for DualPipe", std::to_string(d.pp));
-        }
-        if (d.micro_batches() % 2 != 0) {
-          throw bat.error("global_batch_sequences",
-                          fmt::format("an even number of micro-batches per pipeline for DualPipe (global batch / "
-                                      "(dp {} x micro_batch_sequences {}))",
-                                      d.dp(), d.micro_batch_sequences),
-                          fmt::format("{} micro-batches", d.micro_batches()));
-        }
-        if (d.micro_batches() < 2 * d.pp) {
-          throw bat.error("global_batch_sequences",
-                          fmt::format("at least 2 x pp = {} micro-batches per pipeline for DualPipe (global batch / "
-                                      "(dp {} x micro_batch_sequences {}))",
-                                      2 * d.pp, d.dp(), d.micro_batch_sequences),
-                          fmt::format("{} micro-batches", d.micro_batches()));
-        }
-      }
+    case Phase::Train:
+      read_train_batch(par, bat, d);
       break;
-    }
-    case Phase::Prefill: {
-      d.tokens_per_gpu = need(bat, "tokens_per_gpu");
-      d.inference_micro_batches = bat.has("micro_batches") ? bat.get_int("micro_batches") : 1;
-      if (d.tokens_per_gpu % d.inference_micro_batches != 0) {
-        throw bat.error("tokens_per_gpu", fmt::format("a multiple of micro_batches ({})", d.inference_micro_batches),
-                        std::to_string(d.tokens_per_gpu));
-      }
-      // The attention TP group holds whole prompts.
-      int64_t attn_tokens = d.tokens_per_micro_batch() * (d.sp ? d.tp : 1);
-      if (attn_tokens % d.seq_len != 0) {
-        throw bat.error("tokens_per_gpu",
-                        fmt::format("whole prompts of seq_len {} per micro-batch and attention group", d.seq_len),
-                        fmt::format("{} tokens per micro-batch and attention group", attn_tokens));
-      }
+    case Phase::Prefill:
+      read_prefill_batch(bat, d);
       break;
-    }
-    case Phase::Decode: {
-      d.requests_per_gpu = need(bat, "requests_per_gpu");
-      d.speculative_tokens = bat.has("speculative_tokens") ? bat.get_int("speculative_tokens") : 0;
-      d.inference_micro_batches = bat.has("micro_batches") ? bat.get_int("micro_batches") : 1;
-      if (d.requests_per_gpu % d.inference_micro_batches != 0) {
-        throw bat.error("requests_per_gpu", fmt::format("a multiple of micro_batches ({})", d.inference_micro_batches),
-                        std::to_string(d.requests_per_gpu));
-      }
-      if (d.speculative_tokens > model.n_mtp_layers) {
-        throw bat.error(
-            "speculative_tokens",
-            fmt::format("at most one draft token per MTP module ({} in {})", model.n_mtp_layers, model.name),
-            std::to_string(d.speculative_tokens));
-      }
+    case Phase::Decode:
+      read_decode_batch(bat, model, d);
       break;
-    }
   }
   if (const std::string problem = graph_counts_problem(model, d); !problem.empty()) {
     throw bat.error("seq_len", "a batch whose per-op counts (FLOPs, bytes) fit 64-bit integers", problem);

@@ -67,6 +67,18 @@ struct Linear {
   int64_t bytes_saved = -1;  // of the output, what the backward keeps (-1: all of it, if a backward op reads it)
 };
 
+// What attention's phases pass on: its inputs, the linears and the forward ops its backward reads.
+struct AttnForward {
+  int32_t layer = -1;
+  Module mod = Module::Attention;
+  Local in = kNone;
+  Local xn = kNone, dn_op = kNone, qn = kNone, q = kNone, kvn = kNone, rope = kNone;
+  Local kv = kNone, k_asm = kNone, q_pe = kNone, core = kNone, oq = kNone, o_e5m6 = kNone;
+  Linear down, wq, wkv_b, wo;
+  int64_t pairs = 0;  // query-key pairs of the non-absorbed core (0 in decode)
+  Launch rope_launch;
+};
+
 class StageBuilder {
  public:
   StageBuilder(OpGraph& graph, const ModelConfig& model, const Deployment& deploy, const GraphOptions& options,
@@ -504,6 +516,11 @@ class StageBuilder {
 
   Local embedding(Local in, std::vector<Backward>& tape, const char* name, Module mod, int32_t layer);
   Local attention(int32_t layer, Module mod, Local in, std::vector<Backward>& tape);
+  void attention_projections(AttnForward& f);
+  void attention_core_mha(AttnForward& f);
+  void attention_core_absorbed(AttnForward& f);
+  Local attention_output(AttnForward& f);
+  Local attention_backward(const AttnForward& f, Local grad);
   Local dense_ffn(int32_t layer, Local in, std::vector<Backward>& tape);
   Local moe(int32_t layer, Module mod, Local in, std::vector<Backward>& tape);
   Local head(const char* prefix, Module mod, int32_t layer, Local in, std::vector<Backward>& tape);
@@ -563,15 +580,18 @@ Local StageBuilder::embedding(Local in, std::vector<Backward>& tape, const char*
   return e;
 }
 
-Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<Backward>& tape) {
+// Phase 1 of attention: norm, FP8 cast, TP gather, the fused down-projection, the query path, the KV norm and RoPE.
+void StageBuilder::attention_projections(AttnForward& f) {
   const ModelConfig& M = m_model;
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
   const int64_t D = M.dim, H = m_heads, dq = M.q_lora_rank, dc = M.kv_lora_rank, dr = M.qk_rope_head_dim;
-  const int64_t dn = M.qk_nope_head_dim, dv = M.v_head_dim, dqk = M.qk_head_dim();
+  const int64_t dqk = M.qk_head_dim();
   const int64_t T = m_T, Ta = m_Ta, tp = m_deploy.tp;
 
-  Local xn = norm(lname(layer, "attn_norm"), mod, layer, T, D, in);
+  f.xn = norm(lname(layer, "attn_norm"), mod, layer, T, D, f.in);
   dense_params += D;
-  Local xq = quantize(lname(layer, "attn.x_quant"), mod, layer, T, D, xn);
+  Local xq = quantize(lname(layer, "attn.x_quant"), mod, layer, T, D, f.xn);
   Local x = xq;
   if (tp > 1) {
     // Sequence parallelism: gather the TP group's tokens (FP8 + 1x128 scales) before the projections.
@@ -580,102 +600,123 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
   }
   // Down-projections fused as in DeepGEMM's N=2112 shape: wq_a (q_lora_rank) + wkv_a (kv_lora_rank + rope).
   const int64_t down_n = dc + dr + dq;
-  Linear down = make_linear(layer, mod, dq > 0 ? "attn.wqkv_a" : "attn.wkv_a", Ta, down_n, D, x);
-  Local dn_op = linear_fwd(down, {x});
-  Local qn = kNone;
-  Linear wq;
-  Local q;
+  f.down = make_linear(layer, mod, dq > 0 ? "attn.wqkv_a" : "attn.wkv_a", Ta, down_n, D, x);
+  f.dn_op = linear_fwd(f.down, {x});
   if (dq > 0) {
-    qn = norm(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, dn_op);
+    f.qn = norm(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, f.dn_op);
     dense_params += dq;
-    Local qq = quantize(lname(layer, "attn.q_quant"), mod, layer, Ta, dq, qn);
-    wq = make_linear(layer, mod, "attn.wq_b", Ta, H * dqk, dq, qq);
-    q = linear_fwd(wq, {qq});
+    Local qq = quantize(lname(layer, "attn.q_quant"), mod, layer, Ta, dq, f.qn);
+    f.wq = make_linear(layer, mod, "attn.wq_b", Ta, H * dqk, dq, qq);
+    f.q = linear_fwd(f.wq, {qq});
   } else {
-    wq = make_linear(layer, mod, "attn.wq", Ta, H * dqk, D, x);
-    q = linear_fwd(wq, {x});
+    f.wq = make_linear(layer, mod, "attn.wq", Ta, H * dqk, D, x);
+    f.q = linear_fwd(f.wq, {x});
   }
-  Local kvn = norm(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, dn_op);
+  f.kvn = norm(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, f.dn_op);
   dense_params += dc;
   // rotary_kernel: one CTA of 128 threads per 4 tokens and head (profile-data: grid 1024 x 128 for 4096 tokens).
-  const Launch rope_launch{ceil_div(Ta, 4) * (H + 1), 128, 30, 640};
+  f.rope_launch = Launch{ceil_div(Ta, 4) * (H + 1), 128, 30, 640};
   OpDesc rope_d = elementwise_desc(lname(layer, "attn.rope"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3);
-  if (ds()) rope_d.launch = rope_launch;
-  Local rope = emit(std::move(rope_d), {q, dn_op});
+  if (ds()) rope_d.launch = f.rope_launch;
+  f.rope = emit(std::move(rope_d), {f.q, f.dn_op});
+}
 
-  Local core;
-  Linear wkv_b;
-  int64_t pairs = 0;
-  Local kv = kNone, k_asm = kNone, q_pe = kNone;
-  if (!m_decode) {
-    Local kvq = quantize(lname(layer, "attn.kv_quant"), mod, layer, Ta, dc, kvn);
-    wkv_b = make_linear(layer, mod, "attn.wkv_b", Ta, H * (dn + dv), dc, kvq);
-    kv = linear_fwd(wkv_b, {kvq});
-    // Non-absorbed MHA form (head dim 192 = 128 + 64), causal over whole sequences.
-    const int64_t S = m_deploy.seq_len;
-    const int64_t seqs = Ta / S;
-    pairs = seqs * (m_options.causal ? S * (S + 1) / 2 : S * S);
-    OpDesc a = base(lname(layer, "attn.core"), OpKind::Attention, mod, layer);
-    a.tokens = Ta;
-    a.gemm.m = Ta;
-    a.gemm.n = dv;
-    a.gemm.k = dqk;
-    a.gemm.batch = H;
-    a.gemm.a_type = a.gemm.b_type = a.gemm.out_type = DType::BF16;
-    a.flops = 2 * H * pairs * (dqk + dv);
-    a.bytes_read = Ta * H * (2 * dqk + dv) * 2;
-    a.bytes_written = Ta * H * dv * 2 + Ta * H * 4;
-    if (m_train) a.bytes_saved = Ta * H * 4;  // the row log-sum-exp; O is kept by attn.o_quant
-    if (ds()) {
-      // FlashAttention takes Q and K whole ([tokens, heads, 192]): DeepSeek's stack assembles K from k_nope and the
-      // shared k_pe (a _copy_tensor_kernel, one CTA per token) and copies q_pe into Q (a torch element-wise copy).
-      k_asm = stack_op(lname(layer, "attn.k_assemble"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
-                       Ta * (H * dn + dr) * 2, Ta * H * dqk * 2, per_row(Ta, 90), {kv, rope});
-      q_pe = stack_op(lname(layer, "attn.q_pe_copy"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
-                      Ta * H * dr * 2, Ta * H * dr * 2, torch_elementwise(Ta * H * dr, 18), {q, rope});
-    }
-    core = emit(std::move(a), {kv, rope, k_asm, q_pe});
-  } else {
-    // Absorbed MLA for decode (DeepSeek-V3 inference/model.py, attn_impl "absorb"): q_nope is taken into the
-    // latent space through wkv_b's key half, attention runs over the cached c_kv and k_pe (512 + 64 per token,
-    // one KV head), and the output returns through wkv_b's value half. BF16 per-head products.
-    const int64_t L = m_deploy.seq_len;
-    const int64_t requests = Ta / (1 + m_deploy.speculative_tokens);
-    OpDesc qa = gemm_desc(lname(layer, "attn.q_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dc, dn, 1,
-                          DType::BF16, DType::BF16, DType::BF16);
-    qa.gemm.batch = H;
-    qa.flops *= H;
-    qa.bytes_read = H * (Ta * dn + dc * dn) * 2;
-    qa.bytes_written = H * Ta * dc * 2;
-    qa.params = H * dn * dc;
-    dense_params += qa.params;
-    Local q_lat = emit(std::move(qa), {q});
-    OpDesc kva = base(lname(layer, "attn.kv_cache_append"), OpKind::KvCacheAppend, mod, layer);
-    kva.tokens = Ta;
-    kva.bytes_read = Ta * (dc + dr) * 2;
-    kva.bytes_written = Ta * (dc + dr) * 2;
-    Local append = emit(std::move(kva), {kvn, rope});
-    OpDesc a = base(lname(layer, "attn.core"), OpKind::Attention, mod, layer);
-    a.tokens = Ta;
-    a.gemm.m = Ta;
-    a.gemm.n = dc;
-    a.gemm.k = dc + dr;
-    a.gemm.batch = H;
-    a.gemm.a_type = a.gemm.b_type = a.gemm.out_type = DType::BF16;
-    a.flops = 2 * H * Ta * L * ((dc + dr) + dc);  // FlashMLA: 2 h_q s_q s_k (d_k + d_v)
-    a.bytes_read = requests * L * (dc + dr) * 2 + Ta * H * (dc + dr) * 2;
-    a.bytes_written = Ta * H * dc * 2;
-    Local att = emit(std::move(a), {q_lat, append, rope});
-    OpDesc oa = gemm_desc(lname(layer, "attn.o_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dv, dc, 1,
-                          DType::BF16, DType::BF16, DType::BF16);
-    oa.gemm.batch = H;
-    oa.flops *= H;
-    oa.bytes_read = H * (Ta * dc + dv * dc) * 2;
-    oa.bytes_written = H * Ta * dv * 2;
-    oa.params = H * dc * dv;
-    dense_params += oa.params;
-    core = emit(std::move(oa), {att});
+// Phase 2 (train, prefill): the non-absorbed MHA core (head dim 192 = 128 + 64), causal over whole sequences.
+void StageBuilder::attention_core_mha(AttnForward& f) {
+  const ModelConfig& M = m_model;
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  const int64_t H = m_heads, dc = M.kv_lora_rank, dr = M.qk_rope_head_dim;
+  const int64_t dn = M.qk_nope_head_dim, dv = M.v_head_dim, dqk = M.qk_head_dim();
+  const int64_t Ta = m_Ta;
+
+  Local kvq = quantize(lname(layer, "attn.kv_quant"), mod, layer, Ta, dc, f.kvn);
+  f.wkv_b = make_linear(layer, mod, "attn.wkv_b", Ta, H * (dn + dv), dc, kvq);
+  f.kv = linear_fwd(f.wkv_b, {kvq});
+  // Non-absorbed MHA form (head dim 192 = 128 + 64), causal over whole sequences.
+  const int64_t S = m_deploy.seq_len;
+  const int64_t seqs = Ta / S;
+  f.pairs = seqs * (m_options.causal ? S * (S + 1) / 2 : S * S);
+  OpDesc a = base(lname(layer, "attn.core"), OpKind::Attention, mod, layer);
+  a.tokens = Ta;
+  a.gemm.m = Ta;
+  a.gemm.n = dv;
+  a.gemm.k = dqk;
+  a.gemm.batch = H;
+  a.gemm.a_type = a.gemm.b_type = a.gemm.out_type = DType::BF16;
+  a.flops = 2 * H * f.pairs * (dqk + dv);
+  a.bytes_read = Ta * H * (2 * dqk + dv) * 2;
+  a.bytes_written = Ta * H * dv * 2 + Ta * H * 4;
+  if (m_train) a.bytes_saved = Ta * H * 4;  // the row log-sum-exp; O is kept by attn.o_quant
+  if (ds()) {
+    // FlashAttention takes Q and K whole ([tokens, heads, 192]): DeepSeek's stack assembles K from k_nope and the
+    // shared k_pe (a _copy_tensor_kernel, one CTA per token) and copies q_pe into Q (a torch element-wise copy).
+    f.k_asm = stack_op(lname(layer, "attn.k_assemble"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
+                       Ta * (H * dn + dr) * 2, Ta * H * dqk * 2, per_row(Ta, 90), {f.kv, f.rope});
+    f.q_pe = stack_op(lname(layer, "attn.q_pe_copy"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
+                      Ta * H * dr * 2, Ta * H * dr * 2, torch_elementwise(Ta * H * dr, 18), {f.q, f.rope});
   }
+  f.core = emit(std::move(a), {f.kv, f.rope, f.k_asm, f.q_pe});
+}
+
+// Phase 2 (decode): absorbed MLA over the cached latents, with the KV-cache append.
+void StageBuilder::attention_core_absorbed(AttnForward& f) {
+  const ModelConfig& M = m_model;
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  const int64_t H = m_heads, dc = M.kv_lora_rank, dr = M.qk_rope_head_dim;
+  const int64_t dn = M.qk_nope_head_dim, dv = M.v_head_dim;
+  const int64_t Ta = m_Ta;
+
+  // Absorbed MLA for decode (DeepSeek-V3 inference/model.py, attn_impl "absorb"): q_nope is taken into the
+  // latent space through wkv_b's key half, attention runs over the cached c_kv and k_pe (512 + 64 per token,
+  // one KV head), and the output returns through wkv_b's value half. BF16 per-head products.
+  const int64_t L = m_deploy.seq_len;
+  const int64_t requests = Ta / (1 + m_deploy.speculative_tokens);
+  OpDesc qa = gemm_desc(lname(layer, "attn.q_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dc, dn, 1,
+                        DType::BF16, DType::BF16, DType::BF16);
+  qa.gemm.batch = H;
+  qa.flops *= H;
+  qa.bytes_read = H * (Ta * dn + dc * dn) * 2;
+  qa.bytes_written = H * Ta * dc * 2;
+  qa.params = H * dn * dc;
+  dense_params += qa.params;
+  Local q_lat = emit(std::move(qa), {f.q});
+  OpDesc kva = base(lname(layer, "attn.kv_cache_append"), OpKind::KvCacheAppend, mod, layer);
+  kva.tokens = Ta;
+  kva.bytes_read = Ta * (dc + dr) * 2;
+  kva.bytes_written = Ta * (dc + dr) * 2;
+  Local append = emit(std::move(kva), {f.kvn, f.rope});
+  OpDesc a = base(lname(layer, "attn.core"), OpKind::Attention, mod, layer);
+  a.tokens = Ta;
+  a.gemm.m = Ta;
+  a.gemm.n = dc;
+  a.gemm.k = dc + dr;
+  a.gemm.batch = H;
+  a.gemm.a_type = a.gemm.b_type = a.gemm.out_type = DType::BF16;
+  a.flops = 2 * H * Ta * L * ((dc + dr) + dc);  // FlashMLA: 2 h_q s_q s_k (d_k + d_v)
+  a.bytes_read = requests * L * (dc + dr) * 2 + Ta * H * (dc + dr) * 2;
+  a.bytes_written = Ta * H * dc * 2;
+  Local att = emit(std::move(a), {q_lat, append, f.rope});
+  OpDesc oa = gemm_desc(lname(layer, "attn.o_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dv, dc, 1,
+                        DType::BF16, DType::BF16, DType::BF16);
+  oa.gemm.batch = H;
+  oa.flops *= H;
+  oa.bytes_read = H * (Ta * dc + dv * dc) * 2;
+  oa.bytes_written = H * Ta * dv * 2;
+  oa.params = H * dc * dv;
+  dense_params += oa.params;
+  f.core = emit(std::move(oa), {att});
+}
+
+// Phase 3 of attention: the output's cast (and the copy the backward keeps), wo, the TP reduce-scatter and the
+// residual; returns the residual.
+Local StageBuilder::attention_output(AttnForward& f) {
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  const int64_t D = m_model.dim, H = m_heads, dv = m_model.v_head_dim;
+  const int64_t T = m_T, Ta = m_Ta, tp = m_deploy.tp;
+
   // DeepSeek-V3 §3.3.4 keeps the attention output, the input of wo, once for the backward in a custom E5M6
   // format (12 bits, 1x128 tiles with power-of-2 scales): wo's Wgrad and the attention's backward both read that
   // copy. (The cast kernel's time does not include writing it: about 1.5 B per value more.)
@@ -684,107 +725,129 @@ Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<B
   const int64_t o_saved = !m_train || m_decode ? -1
                           : e5m6               ? Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv)
                                                : Ta * H * dv * 2;
-  Local oq = quantize(lname(layer, "attn.o_quant"), mod, layer, Ta, H * dv, core, Pass::Forward, o_saved);
-  Local o_e5m6 = kNone;
+  f.oq = quantize(lname(layer, "attn.o_quant"), mod, layer, Ta, H * dv, f.core, Pass::Forward, o_saved);
   if (ds() && m_train && !m_decode && e5m6) {
     // DeepSeek's stack writes the E5M6 copy in a kernel of its own (per_token_cast_to_fp8_with_fp8_special_fmt);
     // attn.o_quant counts the memory it keeps.
-    o_e5m6 = stack_op(lname(layer, "attn.o_cast_e5m6"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta,
-                      Ta * H * dv * 2, Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv), per_row(Ta, 32, 32), {core});
+    f.o_e5m6 =
+        stack_op(lname(layer, "attn.o_cast_e5m6"), OpKind::Elementwise, mod, layer, Pass::Forward, Ta, Ta * H * dv * 2,
+                 Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv), per_row(Ta, 32, 32), {f.core});
   }
-  Linear wo = make_linear(layer, mod, "attn.wo", Ta, D, H * dv, oq);
-  Local o = linear_fwd(wo, {oq});
+  f.wo = make_linear(layer, mod, "attn.wo", Ta, D, H * dv, f.oq);
+  Local o = linear_fwd(f.wo, {f.oq});
   if (tp > 1) {
     o = comm(lname(layer, "attn.reduce_scatter"), OpKind::ReduceScatter, mod, layer, Pass::Forward, CommGroup::TP, tp,
              Ta, Ta * D * 2, DType::BF16, {o});
   }
   OpDesc res_d = elementwise_desc(lname(layer, "attn.residual"), OpKind::Elementwise, mod, layer, T, D, 2, 1);
   if (ds()) res_d.launch = torch_elementwise(T * D, 22);
-  Local out = emit(std::move(res_d), {o, in});
+  return emit(std::move(res_d), {o, f.in});
+}
 
-  if (m_train) {
-    tape.push_back([=, this](Local grad) {
-      Local g = grad;
-      if (tp > 1) {
-        g = comm(lname(layer, "attn.reduce_scatter.bwd"), OpKind::AllGather, mod, layer, Pass::Dgrad, CommGroup::TP, tp,
-                 Ta, Ta * D * 2, DType::BF16, {g});
-      }
-      Local d_o = linear_bwd(wo, g);
-      Local o_back = kNone;
-      if (o_e5m6 != kNone) {
-        // The E5M6 copy back to BF16 for the attention's backward (per_token_cast_back_special_fmt, 896 CTAs).
-        o_back = stack_op(lname(layer, "attn.o_cast_back"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
-                          Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv), Ta * H * dv * 2, {896, 128, 32, 0},
-                          {o_e5m6, g});
-      }
-      // Q, K and V are not kept: the backward recomputes the up-projections (and RoPE) from the cached FP8
-      // latents (DeepSeek-V3 §3.2.3, memory.recompute_mla_up_proj). Without q compression the query projection is
-      // not an up-projection and its output is kept. Without recomputation the backward reads the forward's Q, K, V.
-      const bool up_re = m_deploy.memory.recompute_mla_up_proj;
-      Local kv_re = up_re ? linear_recompute(wkv_b, g) : kv;
-      Local rope_re = rope;
-      if (dq > 0 && up_re) {
-        Local q_re = linear_recompute(wq, g);
-        OpDesc rr = recomputed(elementwise_desc(lname(layer, "attn.rope.recompute"), OpKind::Rope, mod, layer, Ta,
-                                                (H + 1) * dr, 1, 3, Pass::Dgrad));
-        if (ds()) rr.launch = rope_launch;
-        rope_re = emit(std::move(rr), {q_re, dn_op});
-      }
-      Local k_asm_re = up_re ? kNone : k_asm, q_pe_re = up_re ? kNone : q_pe;
-      if (ds() && up_re) {
-        k_asm_re = stack_op(lname(layer, "attn.k_assemble.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
-                            Ta * (H * dn + dr) * 2, Ta * H * dqk * 2, per_row(Ta, 90), {kv_re, rope_re});
-        q_pe_re = stack_op(lname(layer, "attn.q_pe_copy.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
-                           Ta * H * dr * 2, Ta * H * dr * 2, torch_elementwise(Ta * H * dr, 18), {rope_re});
-      }
-      OpDesc b = base(lname(layer, "attn.core.bwd"), OpKind::Attention, mod, layer, Pass::Dgrad);
-      b.tokens = Ta;
-      b.gemm.m = Ta;
-      b.gemm.n = dv;
-      b.gemm.k = dqk;
-      b.gemm.batch = H;
-      b.gemm.a_type = b.gemm.b_type = b.gemm.out_type = DType::BF16;
-      b.flops = 2 * (2 * H * pairs * (dqk + dv));  // dV, dP, dQ, dK: twice the forward products
-      b.recompute_flops = 2 * H * pairs * dqk;     // scores recomputed from Q and K (FlashAttention)
-      b.flags |= kFlagRecompute;
-      b.bytes_read = Ta * H * (2 * dqk + 3 * dv) * 2 + Ta * H * 4;
-      b.bytes_written = Ta * H * (2 * dqk + dv) * 2;
-      Local d_core = emit(std::move(b), {d_o, core, oq, kv_re, rope_re});  // O from the E5M6 copy
-      dep(o_back, d_core);
-      dep(k_asm_re, d_core);
-      dep(q_pe_re, d_core);
-      if (!up_re) dep(q, d_core);  // q_nope as the forward computed it
-      Local d_split = kNone;
-      if (ds()) {
-        // dQ and dK come back whole ([tokens, heads, 192]) and are split into their nope and rope parts (two more
-        // _copy_tensor_kernel launches).
-        Local dq_split = stack_op(lname(layer, "attn.dq_split"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
-                                  Ta * H * dqk * 2, Ta * H * dqk * 2, per_row(Ta, 90), {d_core});
-        d_split = stack_op(lname(layer, "attn.dk_split"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
-                           Ta * H * dqk * 2, Ta * H * (dn + dr) * 2, per_row(Ta, 90), {dq_split});
-      }
-      OpDesc drd = elementwise_desc(lname(layer, "attn.rope.bwd"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3,
-                                    Pass::Dgrad);
-      if (ds()) drd.launch = rope_launch;
-      Local d_rope = emit(std::move(drd), {d_core, d_split});
-      Local d_kv = linear_bwd(wkv_b, d_core);
-      Local d_kvn = norm_bwd(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, d_kv, dn_op, kvn);
-      Local d_q = linear_bwd(wq, d_rope);
-      Local d_down_in = d_q;
-      if (dq > 0) d_down_in = norm_bwd(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, d_q, dn_op, qn);
-      Local d_x = dq > 0 ? linear_bwd(down, d_down_in, d_kvn) : kNone;
-      if (dq == 0) {
-        // Without q compression, wq and wkv_a both read x: their input gradients add up.
-        d_x = linear_bwd(down, d_kvn, d_q);
-      }
-      if (tp > 1) {
-        d_x = comm(lname(layer, "attn.all_gather.bwd"), OpKind::ReduceScatter, mod, layer, Pass::Dgrad, CommGroup::TP,
-                   tp, Ta, Ta * D * 2, DType::BF16, {d_x});
-      }
-      return residual_bwd(lname(layer, "attn.residual.bwd"), mod, layer,
-                          norm_bwd(lname(layer, "attn_norm"), mod, layer, T, D, d_x, in, xn), grad);
-    });
+// Phase 4 of attention (the tape's closure): the backward from the output gradient to the input gradient.
+Local StageBuilder::attention_backward(const AttnForward& f, Local grad) {
+  const ModelConfig& M = m_model;
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  const int64_t D = M.dim, H = m_heads, dq = M.q_lora_rank, dc = M.kv_lora_rank, dr = M.qk_rope_head_dim;
+  const int64_t dn = M.qk_nope_head_dim, dv = M.v_head_dim, dqk = M.qk_head_dim();
+  const int64_t T = m_T, Ta = m_Ta, tp = m_deploy.tp;
+  const int64_t pairs = f.pairs;
+
+  Local g = grad;
+  if (tp > 1) {
+    g = comm(lname(layer, "attn.reduce_scatter.bwd"), OpKind::AllGather, mod, layer, Pass::Dgrad, CommGroup::TP, tp, Ta,
+             Ta * D * 2, DType::BF16, {g});
   }
+  Local d_o = linear_bwd(f.wo, g);
+  Local o_back = kNone;
+  if (f.o_e5m6 != kNone) {
+    // The E5M6 copy back to BF16 for the attention's backward (per_token_cast_back_special_fmt, 896 CTAs).
+    o_back =
+        stack_op(lname(layer, "attn.o_cast_back"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                 Ta * H * dv * 3 / 2 + tile_scale_bytes(Ta, H * dv), Ta * H * dv * 2, {896, 128, 32, 0}, {f.o_e5m6, g});
+  }
+  // Q, K and V are not kept: the backward recomputes the up-projections (and RoPE) from the cached FP8
+  // latents (DeepSeek-V3 §3.2.3, memory.recompute_mla_up_proj). Without q compression the query projection is
+  // not an up-projection and its output is kept. Without recomputation the backward reads the forward's Q, K, V.
+  const bool up_re = m_deploy.memory.recompute_mla_up_proj;
+  Local kv_re = up_re ? linear_recompute(f.wkv_b, g) : f.kv;
+  Local rope_re = f.rope;
+  if (dq > 0 && up_re) {
+    Local q_re = linear_recompute(f.wq, g);
+    OpDesc rr = recomputed(elementwise_desc(lname(layer, "attn.rope.recompute"), OpKind::Rope, mod, layer, Ta,
+                                            (H + 1) * dr, 1, 3, Pass::Dgrad));
+    if (ds()) rr.launch = f.rope_launch;
+    rope_re = emit(std::move(rr), {q_re, f.dn_op});
+  }
+  Local k_asm_re = up_re ? kNone : f.k_asm, q_pe_re = up_re ? kNone : f.q_pe;
+  if (ds() && up_re) {
+    k_asm_re = stack_op(lname(layer, "attn.k_assemble.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                        Ta * (H * dn + dr) * 2, Ta * H * dqk * 2, per_row(Ta, 90), {kv_re, rope_re});
+    q_pe_re = stack_op(lname(layer, "attn.q_pe_copy.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                       Ta * H * dr * 2, Ta * H * dr * 2, torch_elementwise(Ta * H * dr, 18), {rope_re});
+  }
+  OpDesc b = base(lname(layer, "attn.core.bwd"), OpKind::Attention, mod, layer, Pass::Dgrad);
+  b.tokens = Ta;
+  b.gemm.m = Ta;
+  b.gemm.n = dv;
+  b.gemm.k = dqk;
+  b.gemm.batch = H;
+  b.gemm.a_type = b.gemm.b_type = b.gemm.out_type = DType::BF16;
+  b.flops = 2 * (2 * H * pairs * (dqk + dv));  // dV, dP, dQ, dK: twice the forward products
+  b.recompute_flops = 2 * H * pairs * dqk;     // scores recomputed from Q and K (FlashAttention)
+  b.flags |= kFlagRecompute;
+  b.bytes_read = Ta * H * (2 * dqk + 3 * dv) * 2 + Ta * H * 4;
+  b.bytes_written = Ta * H * (2 * dqk + dv) * 2;
+  Local d_core = emit(std::move(b), {d_o, f.core, f.oq, kv_re, rope_re});  // O from the E5M6 copy
+  dep(o_back, d_core);
+  dep(k_asm_re, d_core);
+  dep(q_pe_re, d_core);
+  if (!up_re) dep(f.q, d_core);  // q_nope as the forward computed it
+  Local d_split = kNone;
+  if (ds()) {
+    // dQ and dK come back whole ([tokens, heads, 192]) and are split into their nope and rope parts (two more
+    // _copy_tensor_kernel launches).
+    Local dq_split = stack_op(lname(layer, "attn.dq_split"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                              Ta * H * dqk * 2, Ta * H * dqk * 2, per_row(Ta, 90), {d_core});
+    d_split = stack_op(lname(layer, "attn.dk_split"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
+                       Ta * H * dqk * 2, Ta * H * (dn + dr) * 2, per_row(Ta, 90), {dq_split});
+  }
+  OpDesc drd =
+      elementwise_desc(lname(layer, "attn.rope.bwd"), OpKind::Rope, mod, layer, Ta, (H + 1) * dr, 1, 3, Pass::Dgrad);
+  if (ds()) drd.launch = f.rope_launch;
+  Local d_rope = emit(std::move(drd), {d_core, d_split});
+  Local d_kv = linear_bwd(f.wkv_b, d_core);
+  Local d_kvn = norm_bwd(lname(layer, "attn.kv_norm"), mod, layer, Ta, dc, d_kv, f.dn_op, f.kvn);
+  Local d_q = linear_bwd(f.wq, d_rope);
+  Local d_down_in = d_q;
+  if (dq > 0) d_down_in = norm_bwd(lname(layer, "attn.q_norm"), mod, layer, Ta, dq, d_q, f.dn_op, f.qn);
+  Local d_x = dq > 0 ? linear_bwd(f.down, d_down_in, d_kvn) : kNone;
+  if (dq == 0) {
+    // Without q compression, wq and wkv_a both read x: their input gradients add up.
+    d_x = linear_bwd(f.down, d_kvn, d_q);
+  }
+  if (tp > 1) {
+    d_x = comm(lname(layer, "attn.all_gather.bwd"), OpKind::ReduceScatter, mod, layer, Pass::Dgrad, CommGroup::TP, tp,
+               Ta, Ta * D * 2, DType::BF16, {d_x});
+  }
+  return residual_bwd(lname(layer, "attn.residual.bwd"), mod, layer,
+                      norm_bwd(lname(layer, "attn_norm"), mod, layer, T, D, d_x, f.in, f.xn), grad);
+}
+
+Local StageBuilder::attention(int32_t layer, Module mod, Local in, std::vector<Backward>& tape) {
+  AttnForward f;
+  f.layer = layer;
+  f.mod = mod;
+  f.in = in;
+  attention_projections(f);
+  if (!m_decode) {
+    attention_core_mha(f);
+  } else {
+    attention_core_absorbed(f);
+  }
+  Local out = attention_output(f);
+  if (m_train) tape.push_back([f, this](Local grad) { return attention_backward(f, grad); });
   return out;
 }
 

@@ -317,10 +317,10 @@ std::string read_trace_file(const std::string& path, std::string* raw_sha256) {
   return gz ? gunzip(path, data) : data;
 }
 
-ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& rules) {
-  std::string sha;
-  const std::string text = read_trace_file(path, &sha);
-  const Json doc = parse_json(path, text);
+namespace {
+
+// Phase 1: the trace's `traceEvents` list, or an error saying what the document is instead.
+const Json& trace_events(const std::string& path, const Json& doc) {
   if (!doc.is_object()) {
     throw trace_error(path, "a JSON object with a `traceEvents` list (the PyTorch profiler's trace)", describe(doc));
   }
@@ -329,12 +329,19 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
     throw trace_error(path, "a `traceEvents` list (the PyTorch profiler's trace)",
                       events_it == doc.end() ? "no traceEvents" : "traceEvents as " + describe(*events_it));
   }
-  const Json& events = *events_it;
+  return *events_it;
+}
 
-  // One pass over the events: GPU events, CPU launches by correlation id, annotations of the rules.
+// The events the import reads: GPU events, CPU launches by correlation id, annotations of the rules.
+struct TraceEvents {
   std::vector<GpuEvent> gpu;
   std::map<int64_t, Launch> launches;
   std::vector<Annotation> anns;
+};
+
+// Phase 2: one pass over the events: GPU events, CPU launches by correlation id, annotations of the rules.
+TraceEvents collect_events(const std::string& path, const Json& events, const TraceRules& rules) {
+  TraceEvents t;
   for (size_t i = 0; i < events.size(); ++i) {
     const Json& ev = events[i];
     if (!ev.is_object()) continue;
@@ -353,22 +360,25 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
       g.grid = r.dims_arg("grid");
       g.block = r.dims_arg("block");
       if (const Json* b = r.arg("bytes"); b && b->is_number()) g.bytes = b->get<double>();
-      gpu.push_back(std::move(g));
+      t.gpu.push_back(std::move(g));
     } else if (cat == "cuda_runtime" || cat == "cuda_driver") {
-      if (r.arg("correlation")) launches[r.int_arg("correlation")] = Launch{r.process(), r.number("ts")};
+      if (r.arg("correlation")) t.launches[r.int_arg("correlation")] = Launch{r.process(), r.number("ts")};
     } else if (cat == "user_annotation") {
       if (const AnnotationRule* rule = rules.annotation(r.string("name"))) {
         const long double ts = r.number("ts");
-        anns.push_back(Annotation{rule, r.process(), ts, ts + r.number("dur")});
+        t.anns.push_back(Annotation{rule, r.process(), ts, ts + r.number("dur")});
       }
     }
   }
-  if (gpu.empty()) {
+  if (t.gpu.empty()) {
     throw trace_error(path, "GPU events (cat kernel, gpu_memcpy or gpu_memset) in traceEvents",
                       fmt::format("none among {} events (a profile without ProfilerActivity.CUDA?)", events.size()));
   }
+  return t;
+}
 
-  // Streams: every GPU event's stream needs a role.
+// Phase 3: every GPU event's stream needs a role.
+void check_stream_roles(const std::string& path, const std::vector<GpuEvent>& gpu, const TraceRules& rules) {
   std::map<int64_t, int64_t> on_stream;
   for (const GpuEvent& g : gpu) ++on_stream[g.stream_id];
   for (const auto& [id, n] : on_stream) {
@@ -381,8 +391,11 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
                                   rules.file.empty() ? "given" : rules.file, known),
                       fmt::format("{} GPU event{} on stream {}", n, n == 1 ? "" : "s", id));
   }
+}
 
-  // Annotation occurrences, counted per name in time order, and the layer each stands for.
+// Phase 4: annotation occurrences, counted per name in time order, and the layer each stands for; returns the
+// occurrences per name.
+std::map<std::string, int> number_annotations(std::vector<Annotation>& anns) {
   std::stable_sort(anns.begin(), anns.end(), [](const Annotation& a, const Annotation& b) {
     return a.start != b.start ? a.start < b.start : a.end > b.end;
   });
@@ -402,15 +415,18 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
         break;
     }
   }
+  return occurrences;
+}
 
-  ImportedTrace out;
-  // Attribution: launch -> annotation occurrence.
-  const AnnotationIndex index(anns);
+// Phase 5: attribution, launch -> annotation occurrence; fills `by_instance` and returns the GPU events without a
+// launch event.
+int64_t attribute_launches(TraceEvents& t, std::vector<std::vector<GpuEvent*>>& by_instance) {
+  const AnnotationIndex index(t.anns);
   int64_t without_launch = 0;
-  std::vector<std::vector<GpuEvent*>> by_instance(anns.size());
-  for (GpuEvent& g : gpu) {
-    auto it = g.correlation ? launches.find(*g.correlation) : launches.end();
-    if (it == launches.end()) {
+  by_instance.assign(t.anns.size(), {});
+  for (GpuEvent& g : t.gpu) {
+    auto it = g.correlation ? t.launches.find(*g.correlation) : t.launches.end();
+    if (it == t.launches.end()) {
       ++without_launch;
       g.launch_ts = g.ts;
       continue;
@@ -419,8 +435,15 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
     g.instance = index.find(it->second.process, it->second.ts);
     if (g.instance >= 0) by_instance[static_cast<size_t>(g.instance)].push_back(&g);
   }
+  return without_launch;
+}
 
-  // Op names by launch order within each occurrence, by index in `gpu`.
+// Phase 6: op names by launch order within each occurrence, by index in `gpu`; notes where the kernels an
+// occurrence launches do not match the names the rules list.
+std::vector<const OpName*> name_gpu_ops(const TraceEvents& t, std::vector<std::vector<GpuEvent*>>& by_instance,
+                                        std::vector<std::string>& notes) {
+  const std::vector<GpuEvent>& gpu = t.gpu;
+  const std::vector<Annotation>& anns = t.anns;
   std::vector<const OpName*> op_of(gpu.size(), nullptr);
   std::map<std::pair<const AnnotationRule*, size_t>, std::set<size_t>> list_counts;
   for (size_t i = 0; i < anns.size(); ++i) {
@@ -436,32 +459,28 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
     if (counts.size() == 1 && *counts.begin() == named) continue;
     std::string seen;
     for (size_t c : counts) seen += (seen.empty() ? "" : " or ") + std::to_string(c);
-    out.notes.push_back(fmt::format("{}: {} kernels match {} in an occurrence, the rules name {}", rule->name, seen,
-                                    rule->ops[l].pattern.describe(), named));
+    notes.push_back(fmt::format("{}: {} kernels match {} in an occurrence, the rules name {}", rule->name, seen,
+                                rule->ops[l].pattern.describe(), named));
   }
-  if (without_launch > 0) {
-    out.notes.push_back(
-        fmt::format("{} GPU event{} no launch event in the trace (so no annotation, layer or "
-                    "micro-batch)",
-                    without_launch, without_launch == 1 ? " has" : "s have"));
-  }
-  for (const AnnotationRule& a : rules.annotations) {
-    if (!occurrences.count(a.name))
-      out.notes.push_back(fmt::format("annotation '{}' of the rules is not in the trace", a.name));
-  }
+  return op_of;
+}
 
-  // Timeline events, ordered by start time.
-  std::vector<size_t> order(gpu.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return gpu[a].ts != gpu[b].ts ? gpu[a].ts < gpu[b].ts : gpu[a].stream_id < gpu[b].stream_id;
-  });
+// What building the timeline counts: events by category and those no rule maps.
+struct TimelineCounts {
+  int64_t by_cat[3] = {0, 0, 0};  // kernel, gpu_memcpy, gpu_memset
+  int64_t unmapped_events = 0;
+};
+
+// Phase 7: one timeline event per GPU event (`order`: by start time), named and classified by the rules; kernels
+// no rule maps are collected in out.unmapped, longest first.
+TimelineCounts build_timeline(const TraceEvents& t, const std::vector<size_t>& order,
+                              const std::vector<const OpName*>& op_of, const TraceRules& rules, ImportedTrace& out) {
+  const std::vector<GpuEvent>& gpu = t.gpu;
   const long double origin = gpu[order.front()].ts;
   Timeline& tl = out.result.timeline;
   tl.source = "measured";
   std::map<std::string, UnmappedKernel> unmapped;
-  int64_t counts[3] = {0, 0, 0};
-  int64_t unmapped_events = 0;
+  TimelineCounts n;
   for (size_t i = 0; i < order.size(); ++i) {
     const GpuEvent& g = gpu[order[i]];
     TimelineEvent e;
@@ -475,7 +494,7 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
     e.bytes = g.bytes;
     e.grid = g.grid;
     e.block = g.block;
-    const Annotation* ann = g.instance >= 0 ? &anns[static_cast<size_t>(g.instance)] : nullptr;
+    const Annotation* ann = g.instance >= 0 ? &t.anns[static_cast<size_t>(g.instance)] : nullptr;
     const OpName* opn = op_of[order[i]];
     const KernelRule* rule = rules.match_kernel(g.kernel);
     if (ann) {
@@ -497,22 +516,28 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
       u.kernel = g.kernel;
       ++u.count;
       u.time = u.time + e.duration();
-      ++unmapped_events;
+      ++n.unmapped_events;
     }
-    ++counts[g.cat == "kernel" ? 0 : g.cat == "gpu_memcpy" ? 1 : 2];
+    ++n.by_cat[g.cat == "kernel" ? 0 : g.cat == "gpu_memcpy" ? 1 : 2];
     tl.events.push_back(std::move(e));
   }
   for (auto& [name, u] : unmapped) out.unmapped.push_back(std::move(u));
   std::stable_sort(out.unmapped.begin(), out.unmapped.end(),
                    [](const UnmappedKernel& a, const UnmappedKernel& b) { return a.time > b.time; });
+  return n;
+}
 
+// Phase 8: provenance (source, rules, the trace's own metadata) and the summary counts.
+void fill_meta_and_summary(const std::string& path, const std::string& sha, const Json& doc, const GpuEvent& first,
+                           const TraceRules& rules, const TimelineCounts& n, ImportedTrace& out) {
+  const Timeline& tl = out.result.timeline;
   auto& meta = out.result.meta;
   meta = standard_meta();
   meta["source_file"] = path;
   meta["source_sha256"] = sha;
   meta["source_format"] = "chrome-trace-json (PyTorch profiler / Kineto)";
-  meta["trace_time_origin_us"] = fmt::format("{:.3f}", origin);
-  read_provenance(doc, gpu[order.front()].device, meta);
+  meta["trace_time_origin_us"] = fmt::format("{:.3f}", first.ts);
+  read_provenance(doc, first.device, meta);
   meta["rules_file"] = rules.file;
   meta["rules_sha256"] = rules.sha256;
   meta["config_yaml"] = rules.yaml;
@@ -521,12 +546,50 @@ ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& r
   for (const TimelineEvent& e : tl.events)
     if (e.layer >= 0) layers.insert(e.layer);
   out.result.summary = {{"gpu_events", static_cast<double>(tl.events.size())},
-                        {"kernel_events", static_cast<double>(counts[0])},
-                        {"memcpy_events", static_cast<double>(counts[1])},
-                        {"memset_events", static_cast<double>(counts[2])},
-                        {"unmapped_events", static_cast<double>(unmapped_events)},
+                        {"kernel_events", static_cast<double>(n.by_cat[0])},
+                        {"memcpy_events", static_cast<double>(n.by_cat[1])},
+                        {"memset_events", static_cast<double>(n.by_cat[2])},
+                        {"unmapped_events", static_cast<double>(n.unmapped_events)},
                         {"layers", static_cast<double>(layers.size())},
                         {"span_us", tl.span().microseconds()}};
+}
+
+}  // namespace
+
+ImportedTrace import_profiler_trace(const std::string& path, const TraceRules& rules) {
+  std::string sha;
+  const std::string text = read_trace_file(path, &sha);
+  const Json doc = parse_json(path, text);
+  const Json& events = trace_events(path, doc);
+
+  TraceEvents t = collect_events(path, events, rules);
+  check_stream_roles(path, t.gpu, rules);
+  const std::map<std::string, int> occurrences = number_annotations(t.anns);
+
+  ImportedTrace out;
+  std::vector<std::vector<GpuEvent*>> by_instance;
+  const int64_t without_launch = attribute_launches(t, by_instance);
+  const std::vector<const OpName*> op_of = name_gpu_ops(t, by_instance, out.notes);
+  if (without_launch > 0) {
+    out.notes.push_back(
+        fmt::format("{} GPU event{} no launch event in the trace (so no annotation, layer or "
+                    "micro-batch)",
+                    without_launch, without_launch == 1 ? " has" : "s have"));
+  }
+  for (const AnnotationRule& a : rules.annotations) {
+    if (!occurrences.count(a.name))
+      out.notes.push_back(fmt::format("annotation '{}' of the rules is not in the trace", a.name));
+  }
+
+  // Timeline events, ordered by start time.
+  const std::vector<GpuEvent>& gpu = t.gpu;
+  std::vector<size_t> order(gpu.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return gpu[a].ts != gpu[b].ts ? gpu[a].ts < gpu[b].ts : gpu[a].stream_id < gpu[b].stream_id;
+  });
+  const TimelineCounts n = build_timeline(t, order, op_of, rules, out);
+  fill_meta_and_summary(path, sha, doc, gpu[order.front()], rules, n, out);
   return out;
 }
 

@@ -92,65 +92,78 @@ std::vector<std::pair<std::string, double>> StepResult::metrics() const {
   return m;
 }
 
-StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
-  const auto wall0 = std::chrono::steady_clock::now();
-  validate_step(in);
-  const Deployment& d = in.deploy;
-  StepResult res;
-  res.phase = d.phase;
+namespace {
 
+// The step's op graph, and which of its ops the figures report.
+struct StepGraph {
+  OpGraph graph;
   // A profiled chunk pair (deploy.profile.chunk_pair_layers): one stage, two micro-batches; what the trace shows is
   // micro-batch 0's forward with micro-batch 1's backward (kChunkPairStep), micro-batch 1's forward only prepares it.
-  const bool chunk_pair = d.phase == Phase::Train && d.profile_chunk_layers > 0;
-  GraphOptions graph_options;
-  graph_options.chunk_layers = chunk_pair ? d.profile_chunk_layers : 0;
-  OpGraph graph = build_graph(in.model, d, graph_options);
+  bool chunk_pair = false;
   // A chunk pair with MoE load imbalance runs on several GPUs of the EP group (pipeline rank index = GPU); GPU 0
   // is the one reported.
   int64_t chunk_gpus = 1;
-  if (chunk_pair) {
-    for (OpId id = 0; id < graph.num_ops(); ++id)
-      chunk_gpus = std::max<int64_t>(chunk_gpus, graph.node(id).pp_rank + 1);
-  }
+  int64_t pp = 1;
+
   // What the figures report: the balanced GPUs (a slow copy of the pipeline stands for the EP group's slowest GPUs
   // when experts.load_cv > 0; the step still ends when they do).
-  auto in_window = [&](OpId id) {
-    if (!chunk_pair) return graph.node(id).pp_rank < d.pp;
+  bool in_window(OpId id) const {
+    if (!chunk_pair) return graph.node(id).pp_rank < pp;
     const OpNode& n = graph.node(id);
     return n.pp_rank == 0 && (n.micro_batch == 0) == (graph.descriptor(n.desc).pass == Pass::Forward);
-  };
-
-  // Memory that must fit before anything runs: weights, gradients, optimizer state, KV cache, workspace.
-  const int64_t mem_ranks = chunk_pair ? 1 : d.pp;
-  const double cap = static_cast<double>(in.hw.hbm.capacity.count());
-  if (!options.allow_over_capacity) {
-    const std::vector<MemBytes> fixed = persistent_memory(in.model, d, graph, mem_ranks);
-    for (const MemBytes& m : fixed) {
-      if (total(m) <= cap) continue;
-      auto part = [&](MemCategory c) { return bytes_text(m[static_cast<size_t>(c)]); };
-      std::string kv;
-      if (d.phase != Phase::Train) {
-        const double per = kv_bytes_per_request(in.model, d);
-        const double room = cap - (total(m) - m[static_cast<size_t>(MemCategory::KvCache)]);
-        const int64_t fit = room <= 0 ? 0 : static_cast<int64_t>(room / per);
-        kv = d.phase == Phase::Decode
-                 ? fmt::format(
-                       "; the KV cache of {} tokens of context per request fits {} requests per GPU, not "
-                       "batch.requests_per_gpu {}",
-                       d.seq_len, fit, d.requests_per_gpu)
-                 : fmt::format("; the KV cache fits {} prompts of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
-                               fit, d.seq_len, d.tokens_per_gpu, d.seq_len);
-      }
-      throw MemoryCapacityError(fmt::format(
-          "deployment '{}' of model '{}' does not fit GPU memory: weights {} + gradients {} + optimizer {} + KV cache "
-          "{} + workspace {} + communication buffers {} = {} per GPU before any activation, more than the {} of '{}' "
-          "(hbm.capacity){}; spread the experts over more GPUs (parallelism.ep) or stages (parallelism.pp)",
-          d.name, in.model.name, part(MemCategory::Weights), part(MemCategory::Gradients), part(MemCategory::Optimizer),
-          part(MemCategory::KvCache), part(MemCategory::Workspace), part(MemCategory::CommBuffers),
-          bytes_text(total(m)), bytes_text(cap), in.hw.name, kv));
-    }
   }
+};
 
+// Phase 1: build the op graph (a chunk pair's when deploy.profile.chunk_pair_layers is set).
+StepGraph build_step_graph(const StepInputs& in) {
+  const Deployment& d = in.deploy;
+  StepGraph sg;
+  sg.chunk_pair = d.phase == Phase::Train && d.profile_chunk_layers > 0;
+  sg.pp = d.pp;
+  GraphOptions graph_options;
+  graph_options.chunk_layers = sg.chunk_pair ? d.profile_chunk_layers : 0;
+  sg.graph = build_graph(in.model, d, graph_options);
+  if (sg.chunk_pair) {
+    for (OpId id = 0; id < sg.graph.num_ops(); ++id)
+      sg.chunk_gpus = std::max<int64_t>(sg.chunk_gpus, sg.graph.node(id).pp_rank + 1);
+  }
+  return sg;
+}
+
+// Phase 2: memory that must fit before anything runs (weights, gradients, optimizer state, KV cache, workspace);
+// throws MemoryCapacityError when it does not.
+void check_persistent_memory(const StepInputs& in, const OpGraph& graph, int64_t mem_ranks, double cap) {
+  const Deployment& d = in.deploy;
+  const std::vector<MemBytes> fixed = persistent_memory(in.model, d, graph, mem_ranks);
+  for (const MemBytes& m : fixed) {
+    if (total(m) <= cap) continue;
+    auto part = [&](MemCategory c) { return bytes_text(m[static_cast<size_t>(c)]); };
+    std::string kv;
+    if (d.phase != Phase::Train) {
+      const double per = kv_bytes_per_request(in.model, d);
+      const double room = cap - (total(m) - m[static_cast<size_t>(MemCategory::KvCache)]);
+      const int64_t fit = room <= 0 ? 0 : static_cast<int64_t>(room / per);
+      kv = d.phase == Phase::Decode
+               ? fmt::format(
+                     "; the KV cache of {} tokens of context per request fits {} requests per GPU, not "
+                     "batch.requests_per_gpu {}",
+                     d.seq_len, fit, d.requests_per_gpu)
+               : fmt::format("; the KV cache fits {} prompts of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
+                             fit, d.seq_len, d.tokens_per_gpu, d.seq_len);
+    }
+    throw MemoryCapacityError(fmt::format(
+        "deployment '{}' of model '{}' does not fit GPU memory: weights {} + gradients {} + optimizer {} + KV cache "
+        "{} + workspace {} + communication buffers {} = {} per GPU before any activation, more than the {} of '{}' "
+        "(hbm.capacity){}; spread the experts over more GPUs (parallelism.ep) or stages (parallelism.pp)",
+        d.name, in.model.name, part(MemCategory::Weights), part(MemCategory::Gradients), part(MemCategory::Optimizer),
+        part(MemCategory::KvCache), part(MemCategory::Workspace), part(MemCategory::CommBuffers), bytes_text(total(m)),
+        bytes_text(cap), in.hw.name, kv));
+  }
+}
+
+// Phase 3: what the cost models see (hardware, cluster, SMs left to compute, seed, kernel-cache fingerprint).
+CostContext make_cost_context(const StepInputs& in, const StepOptions& options) {
+  const Deployment& d = in.deploy;
   CostContext ctx;
   ctx.model = &in.model;
   ctx.deploy = &d;
@@ -161,52 +174,54 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   ctx.low_latency_alltoall = d.phase == Phase::Decode;
   ctx.seed = options.seed;
   ctx.fingerprint = cost_fingerprint(in.hw_yaml, in.cluster_yaml);
-  res.compute_sms = ctx.compute_sms;
-  res.comm_sms = ctx.comm_sms;
+  return ctx;
+}
 
-  KernelCache private_cache;
-  KernelCache& cache = options.cache ? *options.cache : private_cache;
-  const uint64_t misses0 = cache.misses();
-  std::vector<OpCost> costs = cost_graph(graph, ctx, cache, options.progress);
-  res.kernels_simulated = cache.misses() - misses0;
-
-  std::vector<Time> times(costs.size());
-  std::vector<Stream> streams(costs.size());
-  for (size_t i = 0; i < costs.size(); ++i) {
-    times[i] = costs[i].time;
-    streams[i] = stream_of(graph.descriptor(static_cast<uint32_t>(i)));
-  }
-
+// Phase 4: how the executor runs the graph (schedule, ranks, replicas, micro-batches, launch gap).
+ExecOptions make_exec_options(const StepInputs& in, const StepGraph& sg) {
+  const Deployment& d = in.deploy;
+  const bool chunk_pair = sg.chunk_pair;
   ExecOptions eo;
   eo.schedule = d.phase == Phase::Train && !chunk_pair ? d.schedule : PipelineSchedule::None;
-  eo.pp = chunk_pair ? chunk_gpus : d.pp;
+  eo.pp = chunk_pair ? sg.chunk_gpus : d.pp;
   if (!chunk_pair) {
     int64_t graph_ranks = d.pp;
-    for (OpId id = 0; id < graph.num_ops(); ++id)
-      graph_ranks = std::max<int64_t>(graph_ranks, graph.node(id).pp_rank + 1);
+    for (OpId id = 0; id < sg.graph.num_ops(); ++id)
+      graph_ranks = std::max<int64_t>(graph_ranks, sg.graph.node(id).pp_rank + 1);
     eo.replicas = graph_ranks / d.pp;  // a slow copy of the pipeline with MoE load imbalance
   }
   eo.micro_batches = chunk_pair ? 2 : d.micro_batches();
   eo.forward_only = d.phase != Phase::Train;
   eo.chunk_pair = chunk_pair;
   eo.launch_gap = in.hw.kernel.launch_gap;
-  ExecResult ex = execute(graph, times, streams, eo);
+  return eo;
+}
 
-  Time window_start = ex.makespan, window_end;
-  for (OpId id = 0; id < graph.num_ops(); ++id) {
-    if (!in_window(id)) continue;
-    window_start = std::min(window_start, ex.start[id]);
-    window_end = std::max(window_end, ex.end[id]);
+// The reported ops' span and the first kernel's start.
+struct StepWindow {
+  Time window_start, window_end, first_start;
+};
+
+// Phase 5: the span of the reported ops, and the step's first kernel start (a launch gap after time 0).
+StepWindow find_step_window(const StepGraph& sg, const ExecResult& ex) {
+  StepWindow w;
+  w.window_start = ex.makespan;
+  for (OpId id = 0; id < sg.graph.num_ops(); ++id) {
+    if (!sg.in_window(id)) continue;
+    w.window_start = std::min(w.window_start, ex.start[id]);
+    w.window_end = std::max(w.window_end, ex.end[id]);
   }
   // The step spans its first kernel's start (a launch gap after time 0) to its last kernel's end.
-  Time first_start = ex.makespan;
-  for (const Time& t : ex.start) first_start = std::min(first_start, t);
-  const double step = chunk_pair ? (window_end - window_start).seconds() : (ex.makespan - first_start).seconds();
-  const auto ranks = static_cast<double>(chunk_pair ? 1 : eo.pp);
-  res.step_time_s = step;
-  res.ops = graph.num_ops();
+  w.first_start = ex.makespan;
+  for (const Time& t : ex.start) w.first_start = std::min(w.first_start, t);
+  return w;
+}
 
-  // Throughput.
+// Phase 6: throughput (tokens per step, MFU, TTFT, TPOT) from the step time.
+void fill_throughput(const StepInputs& in, const StepGraph& sg, double step, StepResult& res) {
+  const Deployment& d = in.deploy;
+  const OpGraph& graph = sg.graph;
+  const bool chunk_pair = sg.chunk_pair;
   const auto gpus = static_cast<double>(d.gpus);
   switch (d.phase) {
     case Phase::Train: {
@@ -216,7 +231,7 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
       double flops = 0;
       if (chunk_pair) {
         for (OpId id = 0; id < graph.num_ops(); ++id)
-          if (in_window(id)) flops += static_cast<double>(graph.desc(id).flops) * graph.desc(id).gpus;
+          if (sg.in_window(id)) flops += static_cast<double>(graph.desc(id).flops) * graph.desc(id).gpus;
       } else {
         const GraphTotals t = sum_graph(graph, kFlagMtp);
         flops = t.flops_by_pass[static_cast<size_t>(Pass::Forward)] +
@@ -240,8 +255,12 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   }
   res.tokens_per_s_per_gpu = res.tokens_per_step / (step * gpus);
   res.tokens_per_s_per_node = res.tokens_per_s_per_gpu * static_cast<double>(in.cluster.gpus_per_node);
+}
 
-  // Idle, busy and breakdown.
+// Phase 7: idle (bubble, exposed communication) and busy time per rank and per stream.
+void fill_busy(const Deployment& d, const StepGraph& sg, const ExecResult& ex, const std::vector<Stream>& streams,
+               double ranks, StepResult& res) {
+  const bool chunk_pair = sg.chunk_pair;
   for (size_t r = 0; r < ex.ranks.size(); ++r) {
     if (!chunk_pair && static_cast<int64_t>(r) >= d.pp) break;
     const RankStats& rs = ex.ranks[r];
@@ -255,17 +274,20 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
   }
   if (chunk_pair) {
     for (int s = 0; s < kStreams; ++s) res.stream_busy_s[to_string(static_cast<Stream>(s))] = 0;
-    for (OpId id = 0; id < graph.num_ops(); ++id) {
-      if (!in_window(id)) continue;
-      const uint32_t desc = graph.node(id).desc;
+    for (OpId id = 0; id < sg.graph.num_ops(); ++id) {
+      if (!sg.in_window(id)) continue;
+      const uint32_t desc = sg.graph.node(id).desc;
       res.stream_busy_s[to_string(streams[desc])] += (ex.end[id] - ex.start[id]).seconds();
     }
   }
+}
 
-  // Per descriptor: calls and time, then by kind and by kernel.
+// Phase 8: per descriptor, calls and time, then the breakdown by kind and the kernels table.
+void fill_kernels(const StepGraph& sg, const std::vector<OpCost>& costs, double ranks, StepResult& res) {
+  const OpGraph& graph = sg.graph;
   std::vector<int64_t> calls(graph.num_descs(), 0);
   for (OpId id = 0; id < graph.num_ops(); ++id)
-    if (in_window(id)) calls[graph.node(id).desc] += 1;
+    if (sg.in_window(id)) calls[graph.node(id).desc] += 1;
   std::set<std::string> roofline;
   std::map<std::string, size_t> kernel_row;
   for (uint32_t i = 0; i < graph.num_descs(); ++i) {
@@ -291,78 +313,140 @@ StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
     res.kernels[it->second].calls += calls[i];
   }
   res.roofline_ops.assign(roofline.begin(), roofline.end());
+}
 
-  // Memory over the step: the rank with the highest peak, its composition then, and whether it fits.
-  {
-    const MemoryResult mem = memory_over_time(in.model, d, graph, ex, mem_ranks, options.keep_timeline);
-    const RankMemory& w = mem.ranks[mem.worst];
-    for (size_t c = 0; c < kMemCategories; ++c)
-      res.memory_per_gpu_bytes[to_string(static_cast<MemCategory>(c))] = w.at_peak[c];
-    res.memory_per_gpu_bytes["total"] = w.peak;
-    res.memory_capacity_bytes = cap;
-    const Time origin = chunk_pair ? window_start : first_start;
-    res.memory_peak_time_s = w.peak_time > origin ? (w.peak_time - origin).seconds() : 0.0;
-    res.memory_peak_rank = static_cast<int64_t>(mem.worst);
-    for (const RankMemory& rm : mem.ranks) res.memory_rank_peak_bytes.push_back(rm.peak);
-    for (const auto& [t, b] : w.track) res.memory_track.emplace_back(t > origin ? (t - origin).seconds() : 0.0, b);
-    if (d.phase != Phase::Train) {
-      // Requests whose KV cache fits beside everything else the GPU holds at its peak.
-      const double per = kv_bytes_per_request(in.model, d);
-      const double room = cap - (w.peak - w.at_peak[static_cast<size_t>(MemCategory::KvCache)]);
-      res.kv_requests_fit = room <= 0 ? 0 : static_cast<int64_t>(room / per);
-    }
-    res.fits = w.peak <= cap;
-    if (!res.fits) {
-      std::string parts;
-      for (size_t c = 0; c < kMemCategories; ++c) {
-        if (w.at_peak[c] <= 0) continue;
-        parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", to_string(static_cast<MemCategory>(c)),
-                             bytes_text(w.at_peak[c]));
-      }
-      std::string kv;
-      if (d.phase == Phase::Decode) {
-        kv = fmt::format(
-            "; the KV cache fits {} requests per GPU at a context of {} tokens, not batch.requests_per_gpu "
-            "{}",
-            res.kv_requests_fit, d.seq_len, d.requests_per_gpu);
-      } else if (d.phase == Phase::Prefill) {
-        kv = fmt::format("; the KV cache fits {} prompt{} of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
-                         res.kv_requests_fit, res.kv_requests_fit == 1 ? "" : "s", d.seq_len, d.tokens_per_gpu,
-                         d.seq_len);
-      }
-      res.capacity_problem = fmt::format(
-          "deployment '{}' of model '{}' needs {} per GPU at its peak (pipeline rank {}, {:.3f} s into the step: {}), "
-          "more than the {} of '{}' (hbm.capacity){}",
-          d.name, in.model.name, bytes_text(w.peak), mem.worst, res.memory_peak_time_s, parts, bytes_text(cap),
-          in.hw.name, kv);
-      if (!options.allow_over_capacity) throw MemoryCapacityError(res.capacity_problem);
-    }
+// Phase 9b: the message of a step whose peak memory does not fit (res.memory_* and kv_requests_fit filled).
+std::string capacity_problem_text(const StepInputs& in, const MemoryResult& mem, double cap, const StepResult& res) {
+  const Deployment& d = in.deploy;
+  const RankMemory& w = mem.ranks[mem.worst];
+  std::string parts;
+  for (size_t c = 0; c < kMemCategories; ++c) {
+    if (w.at_peak[c] <= 0) continue;
+    parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", to_string(static_cast<MemCategory>(c)),
+                         bytes_text(w.at_peak[c]));
+  }
+  std::string kv;
+  if (d.phase == Phase::Decode) {
+    kv = fmt::format(
+        "; the KV cache fits {} requests per GPU at a context of {} tokens, not batch.requests_per_gpu "
+        "{}",
+        res.kv_requests_fit, d.seq_len, d.requests_per_gpu);
+  } else if (d.phase == Phase::Prefill) {
+    kv = fmt::format("; the KV cache fits {} prompt{} of {} tokens per GPU, not batch.tokens_per_gpu {} / {}",
+                     res.kv_requests_fit, res.kv_requests_fit == 1 ? "" : "s", d.seq_len, d.tokens_per_gpu, d.seq_len);
+  }
+  return fmt::format(
+      "deployment '{}' of model '{}' needs {} per GPU at its peak (pipeline rank {}, {:.3f} s into the step: {}), "
+      "more than the {} of '{}' (hbm.capacity){}",
+      d.name, in.model.name, bytes_text(w.peak), mem.worst, res.memory_peak_time_s, parts, bytes_text(cap), in.hw.name,
+      kv);
+}
+
+// Phase 9: memory over the step: the rank with the highest peak, its composition then, and whether it fits.
+void fill_memory(const StepInputs& in, const StepOptions& options, const StepGraph& sg, const ExecResult& ex,
+                 int64_t mem_ranks, double cap, Time origin, StepResult& res) {
+  const Deployment& d = in.deploy;
+  const MemoryResult mem = memory_over_time(in.model, d, sg.graph, ex, mem_ranks, options.keep_timeline);
+  const RankMemory& w = mem.ranks[mem.worst];
+  for (size_t c = 0; c < kMemCategories; ++c)
+    res.memory_per_gpu_bytes[to_string(static_cast<MemCategory>(c))] = w.at_peak[c];
+  res.memory_per_gpu_bytes["total"] = w.peak;
+  res.memory_capacity_bytes = cap;
+  res.memory_peak_time_s = w.peak_time > origin ? (w.peak_time - origin).seconds() : 0.0;
+  res.memory_peak_rank = static_cast<int64_t>(mem.worst);
+  for (const RankMemory& rm : mem.ranks) res.memory_rank_peak_bytes.push_back(rm.peak);
+  for (const auto& [t, b] : w.track) res.memory_track.emplace_back(t > origin ? (t - origin).seconds() : 0.0, b);
+  if (d.phase != Phase::Train) {
+    // Requests whose KV cache fits beside everything else the GPU holds at its peak.
+    const double per = kv_bytes_per_request(in.model, d);
+    const double room = cap - (w.peak - w.at_peak[static_cast<size_t>(MemCategory::KvCache)]);
+    res.kv_requests_fit = room <= 0 ? 0 : static_cast<int64_t>(room / per);
+  }
+  res.fits = w.peak <= cap;
+  if (!res.fits) {
+    res.capacity_problem = capacity_problem_text(in, mem, cap, res);
+    if (!options.allow_over_capacity) throw MemoryCapacityError(res.capacity_problem);
+  }
+}
+
+// Phase 10: the timeline of the reported ops (kept only when asked for).
+void fill_timeline(const StepGraph& sg, const ExecResult& ex, const std::vector<Stream>& streams,
+                   const std::vector<OpCost>& costs, int64_t micro_batches, Time window_start, StepResult& res) {
+  const OpGraph& graph = sg.graph;
+  const bool chunk_pair = sg.chunk_pair;
+  res.timeline.source = res.fits ? "projected" : "projected (over capacity)";
+  res.timeline.events.reserve(graph.num_ops());
+  for (OpId id = 0; id < graph.num_ops(); ++id) {
+    if (!sg.in_window(id)) continue;
+    const OpNode& n = graph.node(id);
+    const OpDesc& od = graph.descriptor(n.desc);
+    TimelineEvent e;
+    e.op = id;
+    e.name = micro_batches > 1 ? fmt::format("{} mb{}", od.name, n.micro_batch) : od.name;
+    e.kind = to_string(od.kind);
+    e.device = n.pp_rank;
+    e.stream = static_cast<int32_t>(streams[n.desc]);
+    e.start = ex.start[id] - (chunk_pair ? window_start : Time());
+    e.end = ex.end[id] - (chunk_pair ? window_start : Time());
+    e.flops = static_cast<double>(od.flops);
+    e.bytes = static_cast<double>(od.bytes_read + od.bytes_written);
+    e.kernel = costs[n.desc].kernel;
+    e.layer = od.layer;
+    e.pass = od.pass == Pass::Optimizer ? "" : to_string(od.pass);
+    e.micro_batch = static_cast<int32_t>(n.micro_batch);
+    res.timeline.events.push_back(std::move(e));
+  }
+}
+
+}  // namespace
+
+StepResult simulate_step(const StepInputs& in, const StepOptions& options) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  validate_step(in);
+  const Deployment& d = in.deploy;
+  StepResult res;
+  res.phase = d.phase;
+
+  const StepGraph sg = build_step_graph(in);
+  const OpGraph& graph = sg.graph;
+  const bool chunk_pair = sg.chunk_pair;
+
+  const int64_t mem_ranks = chunk_pair ? 1 : d.pp;
+  const double cap = static_cast<double>(in.hw.hbm.capacity.count());
+  if (!options.allow_over_capacity) check_persistent_memory(in, graph, mem_ranks, cap);
+
+  const CostContext ctx = make_cost_context(in, options);
+  res.compute_sms = ctx.compute_sms;
+  res.comm_sms = ctx.comm_sms;
+
+  KernelCache private_cache;
+  KernelCache& cache = options.cache ? *options.cache : private_cache;
+  const uint64_t misses0 = cache.misses();
+  std::vector<OpCost> costs = cost_graph(graph, ctx, cache, options.progress);
+  res.kernels_simulated = cache.misses() - misses0;
+
+  std::vector<Time> times(costs.size());
+  std::vector<Stream> streams(costs.size());
+  for (size_t i = 0; i < costs.size(); ++i) {
+    times[i] = costs[i].time;
+    streams[i] = stream_of(graph.descriptor(static_cast<uint32_t>(i)));
   }
 
-  if (options.keep_timeline) {
-    res.timeline.source = res.fits ? "projected" : "projected (over capacity)";
-    res.timeline.events.reserve(graph.num_ops());
-    for (OpId id = 0; id < graph.num_ops(); ++id) {
-      if (!in_window(id)) continue;
-      const OpNode& n = graph.node(id);
-      const OpDesc& od = graph.descriptor(n.desc);
-      TimelineEvent e;
-      e.op = id;
-      e.name = eo.micro_batches > 1 ? fmt::format("{} mb{}", od.name, n.micro_batch) : od.name;
-      e.kind = to_string(od.kind);
-      e.device = n.pp_rank;
-      e.stream = static_cast<int32_t>(streams[n.desc]);
-      e.start = ex.start[id] - (chunk_pair ? window_start : Time());
-      e.end = ex.end[id] - (chunk_pair ? window_start : Time());
-      e.flops = static_cast<double>(od.flops);
-      e.bytes = static_cast<double>(od.bytes_read + od.bytes_written);
-      e.kernel = costs[n.desc].kernel;
-      e.layer = od.layer;
-      e.pass = od.pass == Pass::Optimizer ? "" : to_string(od.pass);
-      e.micro_batch = static_cast<int32_t>(n.micro_batch);
-      res.timeline.events.push_back(std::move(e));
-    }
-  }
+  const ExecOptions eo = make_exec_options(in, sg);
+  ExecResult ex = execute(graph, times, streams, eo);
+
+  const StepWindow win = find_step_window(sg, ex);
+  const double step =
+      chunk_pair ? (win.window_end - win.window_start).seconds() : (ex.makespan - win.first_start).seconds();
+  const auto ranks = static_cast<double>(chunk_pair ? 1 : eo.pp);
+  res.step_time_s = step;
+  res.ops = graph.num_ops();
+
+  fill_throughput(in, sg, step, res);
+  fill_busy(d, sg, ex, streams, ranks, res);
+  fill_kernels(sg, costs, ranks, res);
+  fill_memory(in, options, sg, ex, mem_ranks, cap, chunk_pair ? win.window_start : win.first_start, res);
+  if (options.keep_timeline) fill_timeline(sg, ex, streams, costs, eo.micro_batches, win.window_start, res);
   res.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return res;
 }
