@@ -42,7 +42,7 @@ NAMESPACE = re.compile(r"^namespace\s+([A-Za-z_][\w:]*)\s*\{")
 FOREIGN = {"CLI", "YAML", "boost", "fmt", "nlohmann", "pybind11", "std"}  # a library's, to forward-declare or specialize
 NO_NAMESPACE = {  # files that declare nothing at namespace scope, and why
     "cli/main.cpp": "main() is global",
-    "kernels/hd.h": "macros only",
+    "core/hd.h": "macros only",
 }
 
 
