@@ -132,8 +132,7 @@ std::string AllToAllDesc::str(const ClusterConfig& c) const {
   return fmt::format(
       "{} {} on {}: EP{} ({} node{} x {} GPUs), {} tokens/GPU, hidden {} ({} B per copy), top-{} of {} experts "
       "(+{} redundant), node limit {}, {} routing (seed {}), {}",
-      mode == AllToAllMode::Normal ? "normal" : "low-latency",
-      phase == AllToAllPhase::Dispatch ? "dispatch" : "combine", c.name, ep, n, n == 1 ? "" : "s",
+      mode == AllToAllMode::Normal ? "normal" : "low-latency", to_string(phase), c.name, ep, n, n == 1 ? "" : "s",
       std::min(ep, c.gpus_per_node), tokens, hidden, copy_bytes(), topk, experts, redundant,
       node_limit == 0 ? std::string("none") : fmt::format("{}", node_limit), routing.str(), seed,
       mode == AllToAllMode::LowLatency ? std::string("no SM limit")
