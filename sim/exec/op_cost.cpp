@@ -809,8 +809,8 @@ Plan plan_alltoall(const OpDesc& d, const CostContext& ctx) {
                                            : fmt::format("sms{}", a.comm_sms(cl));
   p.cost.kernel = fmt::format(
       "alltoall {} {} ep{} tokens{} hidden{} copy{} top{} experts{} redundant{} node-limit{} {} {} seed{}{}",
-      normal ? "normal" : "low-latency", to_string(a.phase), a.ep, a.tokens, a.hidden, a.copy_bytes(), a.topk,
-      a.experts, a.redundant, a.node_limit, sms, a.routing.str(), a.seed, slots);
+      to_string(a.mode), to_string(a.phase), a.ep, a.tokens, a.hidden, a.copy_bytes(), a.topk, a.experts, a.redundant,
+      a.node_limit, sms, a.routing.str(), a.seed, slots);
   if (!slots.empty()) p.cost.note = "every expert slot routed as an expert (the experts do not divide over the nodes)";
   return p;
 }

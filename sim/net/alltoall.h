@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "core/params.h"
 #include "core/resources.h"
 #include "core/units.h"
@@ -38,6 +39,8 @@
 namespace v3sim::net {
 
 enum class AllToAllMode { Normal, LowLatency };
+inline constexpr AllToAllMode kAllToAllModes[] = {AllToAllMode::Normal, AllToAllMode::LowLatency};
+const char* to_string(AllToAllMode m);  // "normal", "low-latency" (DeepEP's two kernel families)
 
 // One all-to-all problem: validates and prints itself. The EP group is the cluster's first `ep` GPUs.
 struct AllToAllDesc {
