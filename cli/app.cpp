@@ -55,6 +55,7 @@ Commands build_app(CLI::App& app, const std::vector<std::string>& argv) {
   add(add_gemm_command(app));
   add(add_alltoall_command(app));
   add(add_compare_command(app));
+  add(add_calibrate_command(app));
   add(add_measure_command(app, argv));
   add(add_step_command(app, argv));
   add(add_import_command(app, argv));

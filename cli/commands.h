@@ -40,6 +40,7 @@ CommandRunner add_numerics_command(CLI::App& app);
 CommandRunner add_alltoall_command(CLI::App& app);
 CommandRunner add_gemm_command(CLI::App& app);
 CommandRunner add_compare_command(CLI::App& app);
+CommandRunner add_calibrate_command(CLI::App& app);
 CommandRunner add_study_command(CLI::App& app);
 // `argv` is stamped into the files it writes.
 CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv);

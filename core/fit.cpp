@@ -101,6 +101,9 @@ class Problem {
     std::vector<double> jac(n() * m);
     for (size_t j = 0; j < n(); ++j) {
       double h = fd_step * std::max(1.0, std::abs(u[j]));
+      if (const double s = m_params[j].min_step; s > 0) {
+        h = std::max(h, m_params[j].log_scale ? std::log1p(s / std::exp(u[j])) : s);
+      }
       if (u[j] + h > m_hi[j]) h = -h;
       std::vector<double> v = u;
       v[j] += h;

@@ -29,6 +29,9 @@ struct Parameter {
   double initial = 1.0;
   double lower = 0.0, upper = 0.0;  // bounds, lower < upper; with log_scale, lower > 0
   bool log_scale = true;            // search log(value) (a positive rate or time); false: the value itself
+  // The smallest change of the value the model responds to (an integer config key: 1); the Jacobian steps at
+  // least this far. 0: a continuous value.
+  double min_step = 0;
 };
 
 struct Options {

@@ -1,0 +1,143 @@
+// `v3sim calibrate SPEC`: fits the constants a calibration spec declares to its measured traces (study/calibrate.h),
+// prints each constant with its standard error and each dataset's error before the fit, in sample and cross-validated,
+// and with -o writes a hardware config that extends the base with the fitted values.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/atomic_file.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "study/calibrate.h"
+
+namespace v3sim::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CalibrateArgs {
+  std::string spec;
+  std::string hw;
+  int64_t folds = -1;
+  std::string output;
+  bool json = false;
+};
+
+double pct(double x) {
+  return 100 * x;
+}
+
+int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
+  const std::string spec_file = resolve_config(a.spec, "calibration", "spec");
+  study::CalibrationSpec spec = study::parse_calibration(load_config_file(spec_file), spec_file);
+  if (a.folds >= 0) {
+    if (a.folds == 1) {
+      throw ConfigError(SourceLoc{"--folds", 0}, "", "0 (leave-one-out) or a number of folds >= 2", "1");
+    }
+    spec.folds = static_cast<size_t>(a.folds);
+  }
+  const std::string hw_file =
+      resolve_config(a.hw.empty() ? spec.hardware : a.hw, "hardware", a.hw.empty() ? "hardware" : "--hw");
+  if (!a.output.empty() && !a.output.ends_with(".yaml")) {
+    throw ConfigError(SourceLoc{"-o", 0}, "", "a hardware config file name ending in .yaml", "'" + a.output + "'");
+  }
+  if (opts.validate_only) return 0;
+  const study::CalibrationResult r =
+      study::calibrate(spec, hw_file, [&](const std::string& what) { fmt::print(stderr, "calibrate: {}\n", what); });
+
+  if (!a.output.empty()) {
+    const fs::path out_dir = fs::absolute(a.output).parent_path();
+    const std::string extends = fs::relative(fs::absolute(hw_file), out_dir).generic_string();
+    write_file_atomic(a.output, study::calibrated_config_yaml(spec, r, extends), "-o");
+  }
+  if (a.json) {
+    nlohmann::json j;
+    j["spec"] = spec_file;
+    j["hardware"] = hw_file;
+    j["converged"] = r.converged;
+    j["folds"] = spec.folds;
+    for (const auto& c : r.constants) {
+      j["constants"].push_back({{"key", c.key},
+                                {"unit", c.unit},
+                                {"dataset", c.dataset},
+                                {"base", c.base},
+                                {"fitted", c.fitted},
+                                {"std_error", std::isnan(c.std_error) ? nlohmann::json() : nlohmann::json(c.std_error)},
+                                {"identifiable", c.identifiable},
+                                {"at_bound", c.at_bound}});
+    }
+    for (const auto& s : r.scores) {
+      j["datasets"].push_back({{"name", s.dataset},
+                               {"role", s.fitted_on ? "fitted" : "predicted"},
+                               {"ops", s.ops},
+                               {"base_mape", s.base_mape},
+                               {"fit_mape", s.fit_mape},
+                               {"cv_mape", s.cv_mape},
+                               {"cv_max_ape", s.cv_max}});
+    }
+    for (const auto& d : r.data) {
+      j["ops"].push_back({{"dataset", d.dataset},
+                          {"op", d.op},
+                          {"measured_s", d.measured_s},
+                          {"base_s", d.base_s},
+                          {"fitted_s", d.fitted_s},
+                          {"cross_validated_s", d.cv_s}});
+    }
+    std::puts(j.dump(2).c_str());
+    return 0;
+  }
+  fmt::print("calibration '{}' of {} ({}; {})\n", spec.name, hw_file, spec.file,
+             spec.folds == 0 ? std::string("leave-one-out") : fmt::format("{}-fold cross-validation", spec.folds));
+  fmt::print("\n{:<34} {:>12} {:>12} {:>12}  {}\n", "constant", "base", "fitted", "std error", "fitted on");
+  for (const auto& c : r.constants) {
+    const std::string se = std::isnan(c.std_error) ? std::string("-") : fmt::format("{:.4g}", c.std_error);
+    fmt::print("{:<34} {:>12.6g} {:>12.6g} {:>12}  {}{}{}\n", c.key + (c.unit.empty() ? "" : " [" + c.unit + "]"),
+               c.base, c.fitted, se, c.dataset, c.identifiable ? "" : " (not identifiable)",
+               c.at_bound ? " (at a bound)" : "");
+  }
+  fmt::print("\n{:<24} {:<9} {:>4} {:>10} {:>14} {:>16} {:>8}\n", "dataset", "role", "ops", "MAPE base", "fit residual",
+             "cross-validated", "worst");
+  for (const auto& s : r.scores) {
+    fmt::print("{:<24} {:<9} {:>4} {:>9.1f}% {:>13.1f}% {:>15.1f}% {:>7.1f}%\n", s.dataset,
+               s.fitted_on ? "fitted" : "predicted", s.ops, pct(s.base_mape), s.fitted_on ? pct(s.fit_mape) : NAN,
+               pct(s.cv_mape), pct(s.cv_max));
+  }
+  fmt::print(
+      "\nfit residual: the error on the data the constants were fitted to (not validation); cross-validated: each op\n"
+      "predicted by a fit that did not see it; a predicted dataset informs no constant (validation).\n");
+  if (!r.converged) fmt::print("warning: a fit stopped at its iteration limit before converging\n");
+  if (!a.output.empty()) fmt::print("wrote {}\n", a.output);
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_calibrate_command(CLI::App& app) {
+  auto a = std::make_shared<CalibrateArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "calibrate", "Fit a hardware config's physical constants to measured kernel times, with cross-validated error");
+  cmd->add_option("spec", a->spec,
+                  "a calibration spec (YAML, or a name in configs/calibration): the base hardware, the measured "
+                  "traces, and which constants each may inform, with their ranges")
+      ->required();
+  cmd->add_option("--hw", a->hw, "the base hardware config instead of the spec's");
+  cmd->add_option("--folds", a->folds, "cross-validation folds: 0 leave-one-out (default: the spec's)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000}));
+  cmd->add_option("-o,--output", a->output, "write the calibrated config (.yaml, extends the base)");
+  cmd->add_flag("--json", a->json, "print one JSON object on stdout");
+  cmd->footer(
+      "Example: v3sim calibrate h800-gemm -o h800-calibrated.yaml\n"
+      "The fit is bounded Levenberg-Marquardt on the relative errors of the projected kernel times; a constant's\n"
+      "standard error comes from the fit's covariance, and one the data cannot move is reported as not identifiable.");
+  return [a](const RunOptions& opts) { return run_calibrate(*a, opts); };
+}
+
+}  // namespace v3sim::cli

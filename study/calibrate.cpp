@@ -1,0 +1,410 @@
+#include "study/calibrate.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "core/params.h"
+#include "report/compare.h"
+#include "report/h5_file.h"
+#include "sim/hardware.h"
+
+namespace v3sim::study {
+
+namespace {
+
+namespace fs = std::filesystem;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string quote(const std::string& s) {
+  return "'" + s + "'";
+}
+
+const ConfigNode& need(const ConfigNode& map, const std::string& key, const std::string& expected) {
+  const ConfigNode* n = map.find(key);
+  if (!n || n->is_null()) throw ConfigError(map.loc(), map.child_path(key), expected, "nothing");
+  return *n;
+}
+
+std::string need_text(const ConfigNode& map, const std::string& key, const std::string& expected) {
+  const ConfigNode& n = need(map, key, expected);
+  if (!n.is_scalar()) throw ConfigError(n.loc(), n.path(), expected, n.describe());
+  return n.text();
+}
+
+// A whole-text number; nullopt when the text is not one.
+std::optional<double> number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+double need_number(const ConfigNode& n, const std::string& expected) {
+  if (n.is_scalar())
+    if (auto v = number(n.text())) return *v;
+  throw ConfigError(n.loc(), n.path(), expected, n.describe());
+}
+
+// The node at a dotted key path under `root`, or nullptr.
+const ConfigNode* find_path(const ConfigNode& root, const std::string& key) {
+  const ConfigNode* n = &root;
+  size_t start = 0;
+  while (n) {
+    const size_t dot = key.find('.', start);
+    n = n->find(key.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return n;
+}
+
+// One dataset's measured ops, and the projection of them with given constants.
+class Dataset {
+ public:
+  Dataset(const CalibrationSpec::Dataset& d, const std::string& spec_file) : m_spec(d) {
+    const report::ResultFile f = report::read_result_h5(d.trace);
+    if (f.timeline.source != "measured") {
+      throw ConfigError(SourceLoc{spec_file, 0}, "data." + d.name + ".trace",
+                        "a measured trace (v3sim import or measure)",
+                        fmt::format("'{}', whose timeline is '{}'", d.trace, f.timeline.source));
+    }
+    m_measured = f.timeline;
+  }
+  const CalibrationSpec::Dataset& spec() const { return m_spec; }
+
+  // Per measured op (in the order of compare_timelines), its projected time with `hw`; NaN where v3sim has no model.
+  std::vector<double> project(const HardwareConfig& hw, std::vector<std::string>* names = nullptr,
+                              std::vector<double>* measured = nullptr) const {
+    const Timeline projected = report::project_kernel_trace(m_measured, hw);
+    const report::Comparison c = report::compare_timelines(m_measured, projected);
+    std::vector<double> t;
+    for (const report::OpComparison& o : c.ops) {
+      t.push_back(o.projected ? o.projected->seconds() : kNaN);
+      if (names) names->push_back(o.name);
+      if (measured) measured->push_back(o.measured.seconds());
+    }
+    return t;
+  }
+
+ private:
+  CalibrationSpec::Dataset m_spec;
+  Timeline m_measured;
+};
+
+// The base hardware config and the constants' values written into it.
+class Hardware {
+ public:
+  Hardware(const std::string& file, const std::vector<CalibrationSpec::Constant>& constants)
+      : m_base(load_config_file(file)), m_constants(constants) {
+    for (const auto& c : constants) {
+      const ConfigNode* n = find_path(m_base, c.key);
+      if (n && n->is_map()) n = n->find("value");  // a cited value {value: X, source: ...}
+      if (!n || !n->is_scalar()) {
+        throw ConfigError(SourceLoc{file, 0}, c.key, "a value to calibrate (the spec's constants name it)",
+                          n ? n->describe() : "nothing");
+      }
+      const std::string& text = n->text();
+      const bool has_unit = text.size() > c.unit.size() && text.ends_with(c.unit);
+      const std::optional<double> v =
+          has_unit || c.unit.empty() ? number(text.substr(0, text.size() - c.unit.size())) : std::nullopt;
+      if (!v) {
+        throw ConfigError(n->loc(), c.key,
+                          fmt::format("a number in {} (the unit the spec gives)", c.unit.empty() ? "no unit" : c.unit),
+                          quote(text));
+      }
+      m_values.push_back(*v);
+    }
+  }
+  const std::vector<double>& base_values() const { return m_values; }
+  // The value as the config takes it: a multiple of the constant's resolution.
+  double written(size_t i, double v) const {
+    const double r = m_constants[i].resolution;
+    return r > 0 ? std::round(v / r) * r : v;
+  }
+  // The value as the config's text, with the unit: as many decimals as the resolution has (no binary noise).
+  std::string text(size_t i, double v) const {
+    const double r = m_constants[i].resolution;
+    if (!(r > 0)) return fmt::format("{:.17g}{}", v, m_constants[i].unit);
+    const int decimals = std::max(0, static_cast<int>(std::ceil(-std::log10(r) - 1e-9)));
+    return fmt::format("{:.{}f}{}", written(i, v), decimals, m_constants[i].unit);
+  }
+
+  // The hardware with constant i set to values[i] (all constants).
+  HardwareConfig with(const std::vector<double>& values) const {
+    ConfigNode root = m_base;
+    for (size_t i = 0; i < m_constants.size(); ++i) {
+      apply_override(root, m_constants[i].key, text(i, values[i]), SourceLoc{"calibrate", 0});
+    }
+    return load_hardware(root);
+  }
+
+ private:
+  ConfigNode m_base;
+  const std::vector<CalibrationSpec::Constant>& m_constants;
+  std::vector<double> m_values;
+};
+
+}  // namespace
+
+CalibrationSpec parse_calibration(const ConfigNode& root, const std::string& file) {
+  CalibrationSpec s;
+  s.file = file;
+  if (!root.is_map()) throw ConfigError(root.loc(), "", "a calibration spec (a map)", root.describe());
+  check_keys(root, {"name", "hardware", "folds", "data", "constants"}, "a calibration spec");
+  s.name = need_text(root, "name", "the calibration's name");
+  s.hardware = need_text(root, "hardware", "the base hardware config (a name in configs/hardware or a path)");
+  if (const ConfigNode* f = root.find("folds")) {
+    const double v = need_number(*f, "0 (leave-one-out) or a number of folds >= 2");
+    if (v != std::floor(v) || v < 0 || v == 1) {
+      throw ConfigError(f->loc(), f->path(), "0 (leave-one-out) or a number of folds >= 2", quote(f->text()));
+    }
+    s.folds = static_cast<size_t>(v);
+  }
+  const fs::path dir = fs::path(file).parent_path();
+  const ConfigNode& data = need(root, "data", "a list of datasets");
+  if (!data.is_sequence() || data.items().empty())
+    throw ConfigError(data.loc(), data.path(), "a list of datasets", data.describe());
+  std::set<std::string> names;
+  for (const ConfigNode& d : data.items()) {
+    if (!d.is_map()) throw ConfigError(d.loc(), d.path(), "a dataset {name, trace, source}", d.describe());
+    check_keys(d, {"name", "trace"}, "a dataset");
+    CalibrationSpec::Dataset ds;
+    ds.name = need_text(d, "name", "the dataset's name");
+    const std::string trace = need_text(d, "trace", "a measured trace (.h5), relative to the spec's folder");
+    ds.trace = fs::path(trace).is_absolute() ? trace : (dir / trace).lexically_normal().string();
+    if (const ConfigNode* src = d.find("source"); src && src->is_scalar()) ds.source = src->text();
+    if (!names.insert(ds.name).second)
+      throw ConfigError(d.loc(), d.child_path("name"), "a dataset name used once", quote(ds.name));
+    s.data.push_back(ds);
+  }
+  const ConfigNode& consts = need(root, "constants", "a list of constants to fit");
+  if (!consts.is_sequence() || consts.items().empty()) {
+    throw ConfigError(consts.loc(), consts.path(), "a list of constants to fit", consts.describe());
+  }
+  std::set<std::string> keys;
+  for (const ConfigNode& c : consts.items()) {
+    if (!c.is_map()) throw ConfigError(c.loc(), c.path(), "a constant {key, unit, range, data}", c.describe());
+    check_keys(c, {"key", "unit", "range", "data", "scale", "resolution"}, "a constant");
+    CalibrationSpec::Constant k;
+    k.key = need_text(c, "key", "a hardware config key (clocks.sustained)");
+    if (const ConfigNode* u = c.find("unit"); u && u->is_scalar()) k.unit = u->text();
+    const ConfigNode& r = need(c, "range", "[lower, upper] in the constant's unit");
+    if (!r.is_sequence() || r.items().size() != 2) throw ConfigError(r.loc(), r.path(), "[lower, upper]", r.describe());
+    k.lower = need_number(r.items()[0], "a number (the lower bound)");
+    k.upper = need_number(r.items()[1], "a number (the upper bound)");
+    if (!(k.lower < k.upper)) {
+      throw ConfigError(r.loc(), r.path(), "lower < upper", fmt::format("[{}, {}]", k.lower, k.upper));
+    }
+    if (const ConfigNode* sc = c.find("scale")) {
+      const std::string t = sc->is_scalar() ? sc->text() : "";
+      if (t != "log" && t != "linear") throw ConfigError(sc->loc(), sc->path(), "log or linear", sc->describe());
+      k.log_scale = t == "log";
+    }
+    if (k.log_scale && !(k.lower > 0)) {
+      throw ConfigError(r.loc(), r.path(), "a positive lower bound (scale: log), or scale: linear",
+                        fmt::format("[{}, {}]", k.lower, k.upper));
+    }
+    if (const ConfigNode* res = c.find("resolution")) {
+      k.resolution = need_number(*res, "a positive resolution (1 for an integer key)");
+      if (!(k.resolution > 0)) {
+        throw ConfigError(res->loc(), res->path(), "a positive resolution (1 for an integer key)", quote(res->text()));
+      }
+    }
+    const ConfigNode& dn = need(c, "data", "the dataset the constant is fitted on");
+    if (!dn.is_scalar()) {
+      throw ConfigError(dn.loc(), dn.path(), "one dataset's name (a constant is fitted on one dataset)", dn.describe());
+    }
+    k.data = dn.text();
+    if (!names.count(k.data)) throw ConfigError(dn.loc(), dn.path(), "the name of a dataset of `data`", quote(k.data));
+    if (!keys.insert(k.key).second) throw ConfigError(c.loc(), c.child_path("key"), "a key fitted once", quote(k.key));
+    s.constants.push_back(k);
+  }
+  return s;
+}
+
+CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hardware_file,
+                            const std::function<void(const std::string&)>& progress) {
+  const Hardware hw(hardware_file, spec.constants);
+  std::vector<double> values = hw.base_values();
+  CalibrationResult out;
+
+  // Per dataset: the ops v3sim models, their measured times and the base projection.
+  struct Ops {
+    std::vector<size_t> index;  // into project()'s vector
+    std::vector<std::string> names;
+    std::vector<double> measured, base;
+  };
+  std::vector<Dataset> datasets;
+  std::vector<Ops> ops(spec.data.size());
+  const HardwareConfig base_hw = hw.with(values);
+  for (size_t d = 0; d < spec.data.size(); ++d) {
+    datasets.emplace_back(spec.data[d], spec.file);
+    std::vector<std::string> names;
+    std::vector<double> measured;
+    const std::vector<double> base = datasets[d].project(base_hw, &names, &measured);
+    for (size_t i = 0; i < base.size(); ++i) {
+      if (std::isnan(base[i]) || !(measured[i] > 0)) continue;
+      ops[d].index.push_back(i);
+      ops[d].names.push_back(names[i]);
+      ops[d].measured.push_back(measured[i]);
+      ops[d].base.push_back(base[i]);
+    }
+    if (ops[d].index.empty()) {
+      throw ConfigError(SourceLoc{spec.file, 0}, "data", "a trace with ops v3sim models (GEMMs, casts)",
+                        fmt::format("none in '{}'", spec.data[d].trace));
+    }
+  }
+
+  // Projected times of dataset d's modeled ops with all constants at `v`.
+  auto times = [&](size_t d, const std::vector<double>& v) {
+    const std::vector<double> all = datasets[d].project(hw.with(v));
+    std::vector<double> t;
+    for (size_t i : ops[d].index) t.push_back(all[i]);
+    return t;
+  };
+
+  std::vector<double> fitted = values, std_err(values.size(), kNaN);
+  std::vector<bool> identifiable(values.size(), true), at_bound(values.size(), false);
+  std::vector<std::vector<double>> cv_pred(spec.data.size());
+  for (size_t d = 0; d < spec.data.size(); ++d) {
+    std::vector<size_t> mine;
+    for (size_t j = 0; j < spec.constants.size(); ++j)
+      if (spec.constants[j].data == spec.data[d].name) mine.push_back(j);
+    if (mine.empty()) continue;
+    std::vector<fit::Parameter> params;
+    for (size_t j : mine) {
+      const auto& c = spec.constants[j];
+      const double start = std::clamp(fitted[j], c.lower, c.upper);
+      params.push_back({c.key, start, c.lower, c.upper, c.log_scale, c.resolution});
+    }
+    auto fit_on = [&](const std::vector<size_t>& train) {
+      fit::Options fo;
+      fo.fd_step = 1e-3;  // 0.1% steps: the cycle models respond smoothly at that scale, not below a cycle
+      return fit::least_squares(
+          params,
+          [&](const std::vector<double>& x) {
+            std::vector<double> v = fitted;
+            for (size_t p = 0; p < mine.size(); ++p) v[mine[p]] = x[p];
+            const std::vector<double> t = times(d, v);
+            std::vector<double> r;
+            for (size_t i : train) r.push_back(t[i] / ops[d].measured[i] - 1);
+            return r;
+          },
+          fo);
+    };
+    std::vector<size_t> all(ops[d].index.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    if (progress)
+      progress(fmt::format("fitting {} constant(s) on {} ({} ops)", mine.size(), spec.data[d].name, all.size()));
+    const fit::Result r = fit_on(all);
+    out.converged = out.converged && r.converged;
+    for (size_t p = 0; p < mine.size(); ++p) {
+      fitted[mine[p]] = r.values[p];
+      std_err[mine[p]] = r.std_errors[p];
+      identifiable[mine[p]] = r.identifiable[p];
+      at_bound[mine[p]] = r.at_bound[p];
+    }
+    if (progress) progress(fmt::format("cross-validating on {}", spec.data[d].name));
+    std::vector<double> last_values;
+    std::vector<double> last_times;
+    const fit::CrossValidation cv = fit::cross_validate(
+        ops[d].measured,
+        [&](const std::vector<size_t>& train) {
+          if (progress) progress(fmt::format("  fold without {} of {} ops", all.size() - train.size(), all.size()));
+          return fit_on(train).values;
+        },
+        [&](const std::vector<double>& x, size_t i) {
+          if (x != last_values) {
+            std::vector<double> v = fitted;
+            for (size_t p = 0; p < mine.size(); ++p) v[mine[p]] = x[p];
+            last_times = times(d, v);
+            last_values = x;
+          }
+          return last_times[i];
+        },
+        spec.folds);
+    cv_pred[d] = cv.predicted;
+  }
+
+  // Every dataset with all fitted constants; predicted datasets are scored out of sample by construction.
+  for (size_t d = 0; d < spec.data.size(); ++d) {
+    const std::vector<double> t = times(d, fitted);
+    const bool fitted_on = !cv_pred[d].empty();
+    CalibrationResult::Score s{spec.data[d].name, fitted_on, t.size()};
+    for (size_t i = 0; i < t.size(); ++i) {
+      CalibratedDatum x{spec.data[d].name,
+                        ops[d].names[i],
+                        ops[d].measured[i],
+                        ops[d].base[i],
+                        t[i],
+                        fitted_on ? cv_pred[d][i] : t[i],
+                        fitted_on};
+      out.data.push_back(x);
+      const double m = x.measured_s;
+      s.base_mape += std::abs(x.base_s / m - 1);
+      s.fit_mape += std::abs(x.fitted_s / m - 1);
+      s.cv_mape += std::abs(x.cv_s / m - 1);
+      s.cv_max = std::max(s.cv_max, std::abs(x.cv_s / m - 1));
+    }
+    const double n = static_cast<double>(t.size());
+    s.base_mape /= n;
+    s.fit_mape /= n;
+    s.cv_mape /= n;
+    out.scores.push_back(s);
+  }
+  for (size_t j = 0; j < spec.constants.size(); ++j) {
+    const auto& c = spec.constants[j];
+    out.constants.push_back(
+        {c.key, c.unit, c.data, values[j], hw.written(j, fitted[j]), std_err[j], identifiable[j], at_bound[j]});
+  }
+  return out;
+}
+
+std::string calibrated_config_yaml(const CalibrationSpec& spec, const CalibrationResult& r,
+                                   const std::string& extends) {
+  const SourceLoc here{"calibrate", 0};
+  ConfigNode root = ConfigNode::map(here, "");
+  root.set("extends", ConfigNode::scalar(extends, here, "extends"));
+  root.set("note",
+           ConfigNode::scalar(fmt::format("written by `v3sim calibrate {}` (spec '{}'): the constants below are "
+                                          "fitted, the rest is the base config's",
+                                          spec.file, spec.name),
+                              here, "note"));
+  for (const CalibratedConstant& c : r.constants) {
+    const CalibrationResult::Score* s = nullptr;
+    for (const auto& sc : r.scores)
+      if (sc.dataset == c.dataset) s = &sc;
+    ConfigNode* at = &root;
+    std::string key = c.key;
+    for (size_t dot; (dot = key.find('.')) != std::string::npos; key = key.substr(dot + 1)) {
+      const std::string part = key.substr(0, dot);
+      if (!at->find(part)) at->set(part, ConfigNode::map(here, at->child_path(part)));
+      at = at->find(part);
+    }
+    ConfigNode leaf = ConfigNode::map(here, at->child_path(key));
+    leaf.set("value", ConfigNode::scalar(fmt::format("{:.6g}{}", c.fitted, c.unit), here, leaf.child_path("value")));
+    const std::string se = std::isnan(c.std_error) ? std::string("no standard error")
+                                                   : fmt::format("+-{:.3g}{} (1 s.e.)", c.std_error, c.unit);
+    leaf.set("assumption",
+             ConfigNode::scalar(
+                 fmt::format("fitted by v3sim calibrate ({}) on {} ({} ops): {}{}{}; base {:.6g}{}; MAPE base {:.1f}%, "
+                             "fit residual {:.1f}%, cross-validated {:.1f}%",
+                             spec.name, c.dataset, s ? s->ops : 0, se,
+                             c.identifiable ? "" : ", NOT identifiable by these data",
+                             c.at_bound ? ", at a bound of its range" : "", c.base, c.unit,
+                             s ? 100 * s->base_mape : 0.0, s ? 100 * s->fit_mape : 0.0, s ? 100 * s->cv_mape : 0.0),
+                 here, leaf.child_path("assumption")));
+    at->set(key, leaf);
+  }
+  return root.to_yaml();
+}
+
+}  // namespace v3sim::study

@@ -1,0 +1,91 @@
+// `v3sim calibrate`: fits physical constants of a hardware config to measured kernel times, with out-of-sample
+// error, and writes a config that `extends:` the base with each fitted value citing its data and residual.
+//
+// A calibration spec (configs/calibration/*.yaml) declares the data and which constants each dataset may inform:
+//   name: h800-gemm
+//   hardware: h800                                   # the base config (a name in configs/hardware or a path)
+//   folds: 0                                         # cross-validation: 0 leave-one-out, else k-fold
+//   data:
+//     - {name: deepgemm_dense, trace: ../../traces/published/deepgemm-h800.h5, source: "..."}
+//   constants:
+//     - {key: clocks.sustained, unit: GHz, range: [1.0, 1.83], data: deepgemm_dense}
+// Each datum has one role: a dataset that informs a constant is fitted on (its figures are fit residuals, and
+// cross-validated), a dataset that informs none is predicted (validation). A constant is fitted on one dataset.
+// The ops of a dataset are projected op by op as `v3sim compare` does (report::project_kernel_trace).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/fit.h"
+
+namespace v3sim::study {
+
+struct CalibrationSpec {
+  struct Dataset {
+    std::string name;
+    std::string trace;   // a measured trace (.h5), the path resolved against the spec's folder
+    std::string source;  // where its figures come from
+  };
+  struct Constant {
+    std::string key;   // a hardware config key ("clocks.sustained")
+    std::string unit;  // the unit the value is written in ("GHz", "us", "" for a plain number)
+    double lower = 0, upper = 0;
+    bool log_scale = true;
+    double resolution = 0;  // the config takes multiples of this (an integer key: 1); 0: any value
+    std::string data;       // the dataset it is fitted on
+  };
+  std::string name, file;
+  std::string hardware;  // as written (a name or a path); the caller resolves it
+  size_t folds = 0;
+  std::vector<Dataset> data;
+  std::vector<Constant> constants;
+};
+
+// @throws ConfigError naming the file, line and key: unknown keys, a missing or malformed entry, a range with
+// lower >= upper, a constant on an unknown dataset or on two, a key given twice
+CalibrationSpec parse_calibration(const ConfigNode& root, const std::string& file);
+
+struct CalibratedDatum {
+  std::string dataset, op;
+  double measured_s = 0, base_s = 0, fitted_s = 0;
+  double cv_s = 0;  // out of sample (cross-validated); equals fitted_s's role for a predicted dataset: NaN there
+  bool fitted_on = false;
+};
+
+struct CalibratedConstant {
+  std::string key, unit, dataset;
+  double base = 0, fitted = 0, std_error = 0;
+  bool identifiable = true, at_bound = false;
+};
+
+struct CalibrationResult {
+  std::vector<CalibratedConstant> constants;
+  std::vector<CalibratedDatum> data;
+  bool converged = true;
+  // Per dataset: MAPE with the base constants, in-sample (fit residual) and out-of-sample (cross-validated; for a
+  // predicted dataset, the prediction error with the fitted constants).
+  struct Score {
+    std::string dataset;
+    bool fitted_on = false;
+    size_t ops = 0;
+    double base_mape = 0, fit_mape = 0, cv_mape = 0, cv_max = 0;
+  };
+  std::vector<Score> scores;
+  std::string config_yaml;  // extends: the base, each fitted value with its data and residuals
+};
+
+// The calibrated config: `extends: EXTENDS` (the base, as the output file will find it) and each fitted constant
+// as {value, assumption} naming its dataset, standard error and the MAPE before, in sample and cross-validated.
+std::string calibrated_config_yaml(const CalibrationSpec& spec, const CalibrationResult& r, const std::string& extends);
+
+// Runs the fits. `hardware_file` is the resolved base config. progress(what) is called before each fit.
+// @throws ConfigError (a constant's key missing from the base, written in another unit, a trace that is not
+// measured or has no op v3sim models), fit::FitError (a fit that cannot start)
+CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hardware_file,
+                            const std::function<void(const std::string&)>& progress = {});
+
+}  // namespace v3sim::study

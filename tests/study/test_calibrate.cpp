@@ -1,0 +1,159 @@
+// study/calibrate: recovers constants from traces made with known ones, scores a dataset it did not fit on as
+// predicted, writes a config that loads, and refuses bad specs with the key named.
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "report/compare.h"
+#include "report/h5_file.h"
+#include "sim/hardware.h"
+#include "study/calibrate.h"
+
+namespace v3sim::study {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kH800 = std::string(V3SIM_SOURCE_DIR) + "/configs/hardware/h800.yaml";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / fmt::format("v3sim-calibrate-{}", reinterpret_cast<uintptr_t>(this));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+// A measured trace of GEMMs timed by the simulator on `hw` ("measured" with known constants).
+void write_trace(const std::string& file, const std::vector<std::array<int, 3>>& shapes, const HardwareConfig& hw) {
+  Timeline t;
+  t.source = "measured";
+  Time at;
+  for (const auto& [m, n, k] : shapes) {
+    TimelineEvent e;
+    e.op = static_cast<uint32_t>(t.events.size());
+    e.name = fmt::format("gemm:m={},n={},k={}", m, n, k);
+    e.kind = "gemm";
+    e.start = at;
+    e.end = at + Time::us(1);
+    at = at + Time::ms(1);
+    t.events.push_back(e);
+  }
+  report::ResultFile f;
+  f.meta = report::standard_meta();
+  f.meta["timeline_source"] = "measured";
+  f.timeline = report::project_kernel_trace(t, hw);
+  f.timeline.source = "measured";
+  report::write_result_h5(file, f);
+}
+
+HardwareConfig h800_with(const std::string& yaml_overrides) {
+  ConfigNode root = load_config_file(kH800);
+  merge_config(root, parse_config_text(yaml_overrides, "test"));
+  return load_hardware(root);
+}
+
+CalibrationSpec spec_of(const TempDir& dir, const std::string& yaml) {
+  const std::string file = (dir.path / "spec.yaml").string();
+  std::ofstream(file) << yaml;
+  return parse_calibration(load_config_file(file), file);
+}
+
+TEST_CASE("calibrate recovers the clock and launch overhead a trace was made with, and scores a held-out dataset",
+          "[study][calibrate]") {
+  TempDir dir;
+  const HardwareConfig truth = h800_with("clocks: {sustained: 1.62GHz}\nkernel: {launch_overhead: 2.5us}\n");
+  write_trace((dir.path / "fit.h5").string(), {{64, 512, 512}, {128, 1024, 512}, {256, 512, 1024}, {128, 256, 2048}},
+              truth);
+  write_trace((dir.path / "held-out.h5").string(), {{64, 1024, 1024}, {192, 512, 512}}, truth);
+  const CalibrationSpec spec = spec_of(dir, R"(name: synthetic
+hardware: h800
+folds: 2
+data:
+  - {name: fit, trace: fit.h5}
+  - {name: held_out, trace: held-out.h5}
+constants:
+  - {key: clocks.sustained, unit: GHz, range: [1.0, 1.83], resolution: 0.000001, data: fit}
+  - {key: kernel.launch_overhead, unit: us, range: [0.1, 10], resolution: 0.000001, data: fit}
+)");
+  const CalibrationResult r = calibrate(spec, kH800);
+  REQUIRE(r.converged);
+  REQUIRE(r.constants.size() == 2);
+  CHECK(r.constants[0].base == Approx(1.45));
+  CHECK(r.constants[0].fitted == Approx(1.62).epsilon(0.005));
+  CHECK(r.constants[1].base == Approx(1.0));
+  CHECK(r.constants[1].fitted == Approx(2.5).epsilon(0.02));
+  for (const auto& c : r.constants) CHECK(c.identifiable);
+
+  REQUIRE(r.scores.size() == 2);
+  CHECK(r.scores[0].fitted_on);
+  CHECK(r.scores[0].ops == 4);
+  CHECK(r.scores[0].base_mape > 0.05);  // the base constants are far off
+  CHECK(r.scores[0].fit_mape < 0.005);
+  CHECK(r.scores[0].cv_mape < 0.02);
+  CHECK_FALSE(r.scores[1].fitted_on);  // predicted: informs no constant
+  CHECK(r.scores[1].ops == 2);
+  CHECK(r.scores[1].cv_mape < 0.01);
+  CHECK(r.scores[1].base_mape > 0.05);
+
+  // The written config extends the base, loads, and carries the fitted values with their provenance.
+  const std::string yaml = calibrated_config_yaml(spec, r, kH800);
+  CHECK_THAT(yaml, Catch::Contains("fitted by v3sim calibrate (synthetic) on fit (4 ops)"));
+  const std::string out = (dir.path / "h800-cal.yaml").string();
+  std::ofstream(out) << yaml;
+  const HardwareConfig cal = load_hardware(load_config_file(out));
+  CHECK(cal.sustained_clock.ghz() == Approx(r.constants[0].fitted));
+  CHECK(cal.sms == 132);  // the rest is the base's
+}
+
+TEST_CASE("calibration specs with a mistake are refused, naming the key", "[study][calibrate]") {
+  TempDir dir;
+  auto error_of = [&](const std::string& yaml) {
+    try {
+      spec_of(dir, yaml);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string head = "name: x\nhardware: h800\ndata:\n  - {name: d, trace: t.h5}\n";
+  CHECK_THAT(error_of(head + "constants:\n  - {key: clocks.sustained, unit: GHz, range: [1, 2], data: e}\n"),
+             Catch::Contains("constants[0].data") && Catch::Contains("the name of a dataset"));
+  CHECK_THAT(error_of(head + "constants:\n  - {key: clocks.sustained, unit: GHz, range: [2, 1], data: d}\n"),
+             Catch::Contains("lower < upper"));
+  CHECK_THAT(error_of(head + "constants:\n  - {key: clocks.sustained, unit: GHz, rnage: [1, 2], data: d}\n"),
+             Catch::Contains("did you mean 'range'"));
+  CHECK_THAT(error_of(head + "constants:\n  - {key: a.b, range: [0, 2], data: d}\n"),
+             Catch::Contains("positive lower bound"));
+  CHECK_THAT(error_of(head + "folds: 1\nconstants:\n  - {key: a.b, range: [1, 2], data: d}\n"),
+             Catch::Contains("folds"));
+  CHECK_THAT(error_of(head + "constants:\n  - {key: a.b, range: [1, 2], data: [d, d]}\n"),
+             Catch::Contains("one dataset"));
+}
+
+TEST_CASE("calibrate refuses a constant the base config lacks or writes in another unit", "[study][calibrate]") {
+  TempDir dir;
+  write_trace((dir.path / "t.h5").string(), {{64, 512, 512}, {128, 512, 512}}, h800_with("{}"));
+  const std::string head = "name: x\nhardware: h800\ndata:\n  - {name: d, trace: t.h5}\nconstants:\n";
+  auto error_of = [&](const std::string& constant) {
+    try {
+      calibrate(spec_of(dir, head + constant), kH800);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error_of("  - {key: clocks.turbo, unit: GHz, range: [1, 2], data: d}\n"), Catch::Contains("clocks.turbo"));
+  CHECK_THAT(error_of("  - {key: clocks.sustained, unit: MHz, range: [1000, 2000], data: d}\n"),
+             Catch::Contains("a number in MHz") && Catch::Contains("1.45GHz"));
+}
+
+}  // namespace
+}  // namespace v3sim::study
