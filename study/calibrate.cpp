@@ -4,10 +4,12 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <limits>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "core/error.h"
 #include "core/params.h"
@@ -83,7 +85,34 @@ class Dataset {
   // Per measured op (in the order of compare_timelines), its projected time with `hw`; NaN where v3sim has no model.
   std::vector<double> project(const HardwareConfig& hw, std::vector<std::string>* names = nullptr,
                               std::vector<double>* measured = nullptr) const {
-    const Timeline projected = report::project_kernel_trace(m_measured, hw);
+    // The ops are independent: project contiguous slices on threads and join them in order.
+    const size_t n = m_measured.events.size();
+    const size_t slices = std::max<size_t>(1, std::min<size_t>(n, std::thread::hardware_concurrency()));
+    std::vector<Timeline> parts(slices);
+    std::vector<std::exception_ptr> errors(slices);
+    {
+      std::vector<std::thread> threads;
+      for (size_t s = 0; s < slices; ++s) {
+        threads.emplace_back([&, s] {
+          Timeline slice;
+          slice.source = m_measured.source;
+          slice.events.assign(m_measured.events.begin() + static_cast<std::ptrdiff_t>(s * n / slices),
+                              m_measured.events.begin() + static_cast<std::ptrdiff_t>((s + 1) * n / slices));
+          try {
+            parts[s] = report::project_kernel_trace(slice, hw);
+          } catch (...) {
+            errors[s] = std::current_exception();
+          }
+        });
+      }
+      for (std::thread& t : threads) t.join();
+    }
+    for (const std::exception_ptr& e : errors)
+      if (e) std::rethrow_exception(e);
+    Timeline projected = std::move(parts[0]);
+    for (size_t s = 1; s < slices; ++s) {
+      projected.events.insert(projected.events.end(), parts[s].events.begin(), parts[s].events.end());
+    }
     const report::Comparison c = report::compare_timelines(m_measured, projected);
     std::vector<double> t;
     for (const report::OpComparison& o : c.ops) {
