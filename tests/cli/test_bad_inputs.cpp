@@ -123,6 +123,10 @@ TEST_CASE("every input of issue 13's list is refused with exit 2 and one line wi
       // Messages: an unknown command, the shipped decode deployment on the shipped decode cluster.
       {{"stepp"}, "did you mean 'step'?"},
       {{"step", "--deploy", "v3-decode-144"}, "h800-decode-40node.yaml): deploy.parallelism.ep"},
+      // calibrate: the spec by name, the folds, the output's kind.
+      {{"calibrate", "h800-gem"}, "configs/calibration (h800-gemm"},
+      {{"calibrate", "h800-gemm", "--folds", "1"}, "--folds: expected 0 (leave-one-out) or a number of folds >= 2"},
+      {{"calibrate", "h800-gemm", "-o", "h800.txt"}, "-o: expected a hardware config file name ending in .yaml"},
   };
   for (const Case& c : cases) {
     INFO(command_line(c.args));
