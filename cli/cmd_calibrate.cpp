@@ -55,7 +55,12 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
 
   if (!a.output.empty()) {
     const fs::path out_dir = fs::absolute(a.output).parent_path();
-    const std::string extends = fs::relative(fs::absolute(hw_file), out_dir).generic_string();
+    // Relative when the output lies near the base (a config folder), else absolute.
+    const fs::path rel = fs::relative(fs::absolute(hw_file), out_dir);
+    int up = 0;
+    for (const auto& part : rel)
+      if (part == "..") ++up;
+    const std::string extends = (up <= 2 ? rel : fs::absolute(hw_file).lexically_normal()).generic_string();
     write_file_atomic(a.output, study::calibrated_config_yaml(spec, r, extends), "-o");
   }
   if (a.json) {
@@ -63,6 +68,7 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
     j["spec"] = spec_file;
     j["hardware"] = hw_file;
     j["converged"] = r.converged;
+    j["evaluations"] = r.evaluations;
     j["folds"] = spec.folds;
     for (const auto& c : r.constants) {
       j["constants"].push_back({{"key", c.key},
@@ -113,6 +119,7 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
   fmt::print(
       "\nfit residual: the error on the data the constants were fitted to (not validation); cross-validated: each op\n"
       "predicted by a fit that did not see it; a predicted dataset informs no constant (validation).\n");
+  fmt::print("({} projections of a dataset)\n", r.evaluations);
   if (!r.converged) fmt::print("warning: a fit stopped at its iteration limit before converging\n");
   if (!a.output.empty()) fmt::print("wrote {}\n", a.output);
   return 0;

@@ -86,7 +86,9 @@ class Problem {
     for (size_t i = 0; i < u.size(); ++i) u[i] = std::clamp(u[i], m_lo[i], m_hi[i]);
     return u;
   }
+  int evaluations() const { return m_evaluations; }
   std::vector<double> residuals(const std::vector<double>& u) const {
+    ++m_evaluations;
     std::vector<double> r = m_fn(values(u));
     if (m_count && r.size() != *m_count) {
       throw FitError(fmt::format("the residual function returned {} residuals, then {}", *m_count, r.size()));
@@ -118,6 +120,7 @@ class Problem {
   const ResidualFn& m_fn;
   std::vector<double> m_lo, m_hi;
   mutable std::optional<size_t> m_count;
+  mutable int m_evaluations = 0;
 };
 
 // J^T J restricted to `cols`, and J^T r on them.
@@ -288,6 +291,7 @@ Result least_squares(const std::vector<Parameter>& params, const ResidualFn& fn,
                       std::abs(res.values[j] - params[j].upper) <= 1e-9 * span;
   }
   uncertainty(pb, pb.jacobian(u, r, options.fd_step), m, res);
+  res.evaluations = pb.evaluations();
   return res;
 }
 

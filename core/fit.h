@@ -46,6 +46,7 @@ struct Result {
   std::vector<double> residuals;  // at `values`
   double cost = 0;                // sum of squared residuals
   int iterations = 0;
+  int evaluations = 0;     // calls of the residual function
   bool converged = false;  // stopped by a tolerance, not by max_iterations
   // One per parameter. identifiable[i] false: the data do not determine parameter i (its std_error is NaN).
   // std_error: sqrt of the covariance diagonal with s^2 = cost / (data - parameters); NaN when there are no

@@ -316,7 +316,9 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
     }
     auto fit_on = [&](const std::vector<size_t>& train) {
       fit::Options fo;
-      fo.fd_step = 1e-3;  // 0.1% steps: the cycle models respond smoothly at that scale, not below a cycle
+      fo.fd_step = 1e-3;    // 0.1% steps: the cycle models respond smoothly at that scale, not below a cycle
+      fo.tolerance = 1e-6;  // a step that improves the squared error by less than 1 ppm ends the fit
+      fo.step_tolerance = 1e-6;
       return fit::least_squares(
           params,
           [&](const std::vector<double>& x) {
@@ -335,6 +337,7 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
       progress(fmt::format("fitting {} constant(s) on {} ({} ops)", mine.size(), spec.data[d].name, all.size()));
     const fit::Result r = fit_on(all);
     out.converged = out.converged && r.converged;
+    out.evaluations += r.evaluations;
     for (size_t p = 0; p < mine.size(); ++p) {
       fitted[mine[p]] = r.values[p];
       std_err[mine[p]] = r.std_errors[p];
@@ -348,7 +351,9 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
         ops[d].measured,
         [&](const std::vector<size_t>& train) {
           if (progress) progress(fmt::format("  fold without {} of {} ops", all.size() - train.size(), all.size()));
-          return fit_on(train).values;
+          const fit::Result f = fit_on(train);
+          out.evaluations += f.evaluations;
+          return f.values;
         },
         [&](const std::vector<double>& x, size_t i) {
           if (x != last_values) {
@@ -391,8 +396,8 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
   }
   for (size_t j = 0; j < spec.constants.size(); ++j) {
     const auto& c = spec.constants[j];
-    out.constants.push_back(
-        {c.key, c.unit, c.data, values[j], hw.written(j, fitted[j]), std_err[j], identifiable[j], at_bound[j]});
+    out.constants.push_back({c.key, c.unit, c.data, hw.text(j, fitted[j]), values[j], hw.written(j, fitted[j]),
+                             std_err[j], identifiable[j], at_bound[j]});
   }
   return out;
 }
@@ -419,7 +424,7 @@ std::string calibrated_config_yaml(const CalibrationSpec& spec, const Calibratio
       at = at->find(part);
     }
     ConfigNode leaf = ConfigNode::map(here, at->child_path(key));
-    leaf.set("value", ConfigNode::scalar(fmt::format("{:.6g}{}", c.fitted, c.unit), here, leaf.child_path("value")));
+    leaf.set("value", ConfigNode::scalar(c.fitted_text, here, leaf.child_path("value")));
     const std::string se = std::isnan(c.std_error) ? std::string("no standard error")
                                                    : fmt::format("+-{:.3g}{} (1 s.e.)", c.std_error, c.unit);
     leaf.set("assumption",

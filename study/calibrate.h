@@ -58,6 +58,7 @@ struct CalibratedDatum {
 
 struct CalibratedConstant {
   std::string key, unit, dataset;
+  std::string fitted_text;  // as the config takes it ("1.413740GHz")
   double base = 0, fitted = 0, std_error = 0;
   bool identifiable = true, at_bound = false;
 };
@@ -66,6 +67,7 @@ struct CalibrationResult {
   std::vector<CalibratedConstant> constants;
   std::vector<CalibratedDatum> data;
   bool converged = true;
+  int evaluations = 0;  // projections of a dataset with trial constants, over all fits
   // Per dataset: MAPE with the base constants, in-sample (fit residual) and out-of-sample (cross-validated; for a
   // predicted dataset, the prediction error with the fitted constants).
   struct Score {
