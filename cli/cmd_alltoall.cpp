@@ -43,8 +43,8 @@ nlohmann::json to_json(const AllToAllDesc& d, const net::ClusterConfig& c, const
   nlohmann::json j;
   j["cluster"] = c.name;
   j["problem"] = d.str(c);
-  j["mode"] = d.mode == net::AllToAllMode::Normal ? "normal" : "low-latency";
-  j["phase"] = d.phase == net::AllToAllPhase::Dispatch ? "dispatch" : "combine";
+  j["mode"] = to_string(d.mode);
+  j["phase"] = to_string(d.phase);
   j["ep"] = d.ep;
   j["nodes"] = r.nodes;
   j["tokens"] = d.tokens;
@@ -101,8 +101,8 @@ void print_human(const AllToAllDesc& d, const net::ClusterConfig& c, const AllTo
 int run_alltoall(AllToAllArgs& a, const RunOptions& opts) {
   AllToAllDesc& d = a.desc;
   net::read_alltoall_desc(a.table.read(), d);
-  d.mode = a.mode == "normal" ? net::AllToAllMode::Normal : net::AllToAllMode::LowLatency;
-  d.phase = a.phase == "dispatch" ? net::AllToAllPhase::Dispatch : net::AllToAllPhase::Combine;
+  d.mode = *enum_named(a.mode, net::kAllToAllModes);  // CLI::IsMember checked the name
+  d.phase = *enum_named(a.phase, kAllToAllPhases);    // CLI::IsMember checked the name
   d.routing = net::parse_routing(a.routing, "--routing");
   if (!a.output.empty() && !a.output.ends_with(".json") && !a.output.ends_with(".json.gz")) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "a Chrome/Perfetto trace file name ending in .json or .json.gz",
@@ -161,10 +161,10 @@ CommandRunner add_alltoall_command(CLI::App& app) {
     a->table.add(*cmd, flag, key);
   }
   cmd->add_option("--mode", a->mode, "normal (training, prefill) or low-latency (decode) kernels")
-      ->check(CLI::IsMember({"normal", "low-latency"}))
+      ->check(CLI::IsMember(enum_choices(net::kAllToAllModes)))
       ->capture_default_str();
   cmd->add_option("--phase", a->phase, "dispatch (FP8 with 1x128 scales) or combine (BF16)")
-      ->check(CLI::IsMember({"dispatch", "combine"}))
+      ->check(CLI::IsMember(enum_choices(kAllToAllPhases)))
       ->capture_default_str();
   a->table.add(*cmd, "--sms", "sms");
   cmd->add_option("--routing", a->routing, "deepep, balanced, uniform or zipf:A")->capture_default_str();

@@ -20,11 +20,9 @@
 #include <vector>
 
 #include "kernels/runner.h"
+#include "models/op.h"  // AllToAllPhase
 
 namespace v3sim::kernels {
-
-enum class AllToAllPhase : uint8_t { Dispatch, Combine };
-const char* to_string(AllToAllPhase phase);  // "dispatch", "combine"
 
 struct AllToAllProblem {
   AllToAllPhase phase = AllToAllPhase::Dispatch;

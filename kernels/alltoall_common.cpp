@@ -7,12 +7,8 @@
 
 namespace v3sim::kernels {
 
-const char* to_string(AllToAllPhase phase) {
-  return phase == AllToAllPhase::Dispatch ? "dispatch" : "combine";
-}
-
 int64_t AllToAllProblem::bytes_per_token() const {
-  return phase == AllToAllPhase::Dispatch ? hidden + 4 * (hidden / 128) : 2 * hidden;
+  return alltoall_copy_bytes(phase, hidden);
 }
 
 std::string AllToAllProblem::describe() const {

@@ -43,10 +43,9 @@ const char* to_string(PipelineSchedule s) {
 }
 
 Phase parse_phase(const std::string& s) {
-  if (s == "train") return Phase::Train;
-  if (s == "prefill") return Phase::Prefill;
-  V3SIM_ASSERT_MSG(s == "decode", "unknown phase " + s);
-  return Phase::Decode;
+  const std::optional<Phase> p = enum_named(s, kPhases);
+  V3SIM_ASSERT_MSG(p.has_value(), "unknown phase " + s);
+  return *p;
 }
 
 namespace {
@@ -67,7 +66,7 @@ const ComponentSpec& parallelism_spec() {
            .description = "pipeline schedule (training): DualPipe as in DeepSeek-V3, 1F1B or ZB1P",
            .required = false,
            .default_text = "1f1b",
-           .choices = {"dualpipe", "1f1b", "zb1p"}},
+           .choices = enum_choices(kConfigSchedules)},
           {.name = "tp",
            .type = ParamType::Int,
            .description = "tensor parallelism of attention (heads split)",
@@ -173,7 +172,7 @@ const ComponentSpec& execution_spec() {
                           "for the FP32-accumulating Wgrad, tensor cores waiting while the warpgroups promote)",
            .required = false,
            .default_text = "deepgemm",
-           .choices = {"deepgemm", "cutlass"}},
+           .choices = enum_choices(kGemmKernels)},
           {.name = "expert_wgrad",
            .type = ParamType::Enum,
            .description = "the routed experts' weight-gradient GEMMs: grouped (one k-grouped kernel for the GPU's "
@@ -360,7 +359,7 @@ const ComponentSpec& deployment_spec() {
           {.name = "phase",
            .type = ParamType::Enum,
            .description = "what the deployment runs",
-           .choices = {"train", "prefill", "decode"}},
+           .choices = enum_choices(kPhases)},
           {.name = "gpus",
            .type = ParamType::Int,
            .description = "GPUs in the deployment",
@@ -471,7 +470,7 @@ void read_common_keys(const ParamReader& r, const ModelConfig& model, Deployment
   d.node_limit = exp.get_int("node_limit");
   d.load_cv = exp.get_float("load_cv");
   d.comm_sms = exe.get_int("comm_sms");
-  d.gemm_kernel = exe.get_string("gemm_kernel") == "cutlass" ? GemmKernel::Cutlass : GemmKernel::DeepGemm;
+  d.gemm_kernel = *enum_named(exe.get_string("gemm_kernel"), kGemmKernels);  // a choice: the reader checked it
   d.expert_wgrad_per_expert = exe.get_string("expert_wgrad") == "per_expert_two_streams";
   d.deepseek_kernels = exe.get_string("kernel_stack") == "deepseek";
   read_profile(r.section("profile"), model, d);
@@ -595,9 +594,7 @@ void check_parallelism(const ParamReader& r, const ModelConfig& model, const Dep
 void read_train_batch(const ParamReader& par, const ParamReader& bat, Deployment& d) {
   d.global_batch_sequences = need(bat, "global_batch_sequences", d.phase);
   d.micro_batch_sequences = bat.has("micro_batch_sequences") ? bat.get_int("micro_batch_sequences") : 1;
-  d.schedule = par.get_string("pp_schedule") == "dualpipe" ? PipelineSchedule::DualPipe
-               : par.get_string("pp_schedule") == "zb1p"   ? PipelineSchedule::ZB1P
-                                                           : PipelineSchedule::OneFOneB;
+  d.schedule = *enum_named(par.get_string("pp_schedule"), kConfigSchedules);  // a choice: the reader checked it
   if (d.pp == 1) d.schedule = PipelineSchedule::None;
   int64_t per_step = d.dp() * d.micro_batch_sequences;
   if (d.global_batch_sequences % per_step != 0) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/enum_names.h"
 #include "core/params.h"
 #include "models/model_config.h"
 
@@ -19,6 +20,12 @@ enum class PipelineSchedule { None, OneFOneB, ZB1P, DualPipe };
 // profile-data's trace shows them (128 x 256 tiles in 3 stages, 128 x 128 in 4 for the FP32-accumulating Wgrad,
 // the tensor cores waiting while the warpgroups promote).
 enum class GemmKernel { DeepGemm, Cutlass };
+
+// The values a deployment config names (core/enum_names.h: parsers and `choices` derive from these and to_string).
+inline constexpr Phase kPhases[] = {Phase::Train, Phase::Prefill, Phase::Decode};
+inline constexpr PipelineSchedule kConfigSchedules[] = {PipelineSchedule::DualPipe, PipelineSchedule::OneFOneB,
+                                                        PipelineSchedule::ZB1P};  // `none` is pp = 1's, not a choice
+inline constexpr GemmKernel kGemmKernels[] = {GemmKernel::DeepGemm, GemmKernel::Cutlass};
 
 const char* to_string(Phase p);
 const char* to_string(PipelineSchedule s);

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/math.h"
+#include "core/quant.h"
 
 namespace v3sim {
 
@@ -18,11 +20,17 @@ std::optional<OpKind> op_kind_named(std::string_view name) {
   return std::nullopt;
 }
 
-const char* to_string(OpKind k) { return k < OpKind::kCount ? traits_of(k).name : "?"; }
+const char* to_string(OpKind k) {
+  return k < OpKind::kCount ? traits_of(k).name : "?";
+}
 
-bool is_communication(OpKind k) { return k < OpKind::kCount && traits_of(k).family == OpFamily::Communication; }
+bool is_communication(OpKind k) {
+  return k < OpKind::kCount && traits_of(k).family == OpFamily::Communication;
+}
 
-bool is_memory_bound(OpKind k) { return k < OpKind::kCount && traits_of(k).family == OpFamily::MemoryBound; }
+bool is_memory_bound(OpKind k) {
+  return k < OpKind::kCount && traits_of(k).family == OpFamily::MemoryBound;
+}
 
 bool is_gemm(OpKind k) {
   return k < OpKind::kCount &&
@@ -43,6 +51,26 @@ const char* to_string(OpFamily f) {
       return "comm";
   }
   return "?";
+}
+
+const char* to_string(AllToAllPhase p) {
+  switch (p) {
+    case AllToAllPhase::Dispatch:
+      return "dispatch";
+    case AllToAllPhase::Combine:
+      return "combine";
+  }
+  return "?";
+}
+
+int64_t alltoall_copy_bytes(AllToAllPhase p, int64_t hidden) {
+  switch (p) {
+    case AllToAllPhase::Dispatch:
+      return hidden + ceil_div(hidden, kQuantTile) * 4;
+    case AllToAllPhase::Combine:
+      return 2 * hidden;
+  }
+  return 0;
 }
 
 const char* to_string(Pass p) {

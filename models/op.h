@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/enum_names.h"
+
 namespace v3sim {
 
 // The op kinds of the graph. Each kind's facts (name, family, meaning) are declared once, in kOpKindTraits below.
@@ -140,9 +142,18 @@ const char* to_string(QuantGran q);
 const char* to_string(CommGroup g);
 const char* to_string(Module m);
 const char* to_string(OpFamily f);
-int dtype_bytes(DType t);  // 1 for FP8, 2 for BF16/FP16, 4 for FP32, 0 for None
+int dtype_bytes(DType t);         // 1 for FP8, 2 for BF16/FP16, 4 for FP32, 0 for None
 bool is_communication(OpKind k);  // the Communication family
 bool is_memory_bound(OpKind k);   // the MemoryBound family
+
+// The two all-to-alls of an MoE layer: tokens to their experts' GPUs and expert outputs back. One type for the
+// simulated exchange (sim/net) and the measured one (kernels/alltoall).
+enum class AllToAllPhase : uint8_t { Dispatch, Combine };
+inline constexpr AllToAllPhase kAllToAllPhases[] = {AllToAllPhase::Dispatch, AllToAllPhase::Combine};
+const char* to_string(AllToAllPhase p);  // "dispatch", "combine"
+// Bytes of one token copy with DeepSeek-V3's payloads (§3.3, DeepEP): dispatch sends FP8 values with one FP32 scale
+// per 1x128 quantization tile, combine BF16 values.
+int64_t alltoall_copy_bytes(AllToAllPhase p, int64_t hidden);
 
 // D[M,N] = A[M,K] x B[N,K]^T ("NT": both operands K-major, the only FP8 layout Hopper's wgmma takes).
 // Grouped: `groups` problems share N and K; m is the total rows over all groups. Batched: `batch` problems.

@@ -129,7 +129,7 @@ void add_deepep_rows(ValidationColumns& out, const ConfigNode& ref, const net::C
     const std::string type = r[0].text();
     for (size_t col : {size_t{1}, size_t{3}}) {
       net::AllToAllDesc d;
-      d.phase = col == 1 ? net::AllToAllPhase::Dispatch : net::AllToAllPhase::Combine;
+      d.phase = col == 1 ? AllToAllPhase::Dispatch : AllToAllPhase::Combine;
       d.ep = static_cast<int64_t>(number(r[col]));
       d.tokens = 4096;
       d.experts = 256 / d.ep * d.ep;  // DeepEP's benchmark

@@ -14,6 +14,18 @@
 
 namespace v3sim::report {
 
+const char* to_string(LayerOrder o) {
+  switch (o) {
+    case LayerOrder::None:
+      return "none";
+    case LayerOrder::Ascending:
+      return "ascending";
+    case LayerOrder::Descending:
+      return "descending";
+  }
+  return "?";
+}
+
 namespace {
 
 std::vector<std::string> kind_choices() {
@@ -136,7 +148,7 @@ const ComponentSpec& annotation_spec() {
                           "descending (layer n-1-k of n occurrences) or none",
            .required = false,
            .default_text = "none",
-           .choices = {"none", "ascending", "descending"}},
+           .choices = enum_choices(kLayerOrders)},
           {.name = "ops",
            .type = ParamType::Section,
            .description = "list: graph op names by launch order within one occurrence",
@@ -241,9 +253,7 @@ OpName read_op_name(const ConfigNode& item) {
 }
 
 LayerOrder layer_order(const std::string& s) {
-  if (s == "ascending") return LayerOrder::Ascending;
-  if (s == "descending") return LayerOrder::Descending;
-  return LayerOrder::None;
+  return *enum_named(s, kLayerOrders);  // a choice: the reader checked it
 }
 
 }  // namespace

@@ -66,6 +66,8 @@ struct OpList {
 };
 
 enum class LayerOrder { None, Ascending, Descending };
+inline constexpr LayerOrder kLayerOrders[] = {LayerOrder::None, LayerOrder::Ascending, LayerOrder::Descending};
+const char* to_string(LayerOrder o);  // "none", "ascending", "descending"
 
 struct AnnotationRule {
   std::string name;  // "attn(F)"

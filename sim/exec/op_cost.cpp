@@ -757,7 +757,7 @@ Plan plan_alltoall(const OpDesc& d, const CostContext& ctx) {
   const net::ClusterConfig& cl = *ctx.cluster;
   net::AllToAllDesc a;
   a.mode = ctx.low_latency_alltoall ? net::AllToAllMode::LowLatency : net::AllToAllMode::Normal;
-  a.phase = d.kind == OpKind::AllToAllDispatch ? net::AllToAllPhase::Dispatch : net::AllToAllPhase::Combine;
+  a.phase = d.kind == OpKind::AllToAllDispatch ? AllToAllPhase::Dispatch : AllToAllPhase::Combine;
   a.ep = d.comm.group_size;
   a.tokens = d.comm.tokens;
   a.hidden = m.dim;
@@ -809,9 +809,8 @@ Plan plan_alltoall(const OpDesc& d, const CostContext& ctx) {
                                            : fmt::format("sms{}", a.comm_sms(cl));
   p.cost.kernel = fmt::format(
       "alltoall {} {} ep{} tokens{} hidden{} copy{} top{} experts{} redundant{} node-limit{} {} {} seed{}{}",
-      normal ? "normal" : "low-latency", a.phase == net::AllToAllPhase::Dispatch ? "dispatch" : "combine", a.ep,
-      a.tokens, a.hidden, a.copy_bytes(), a.topk, a.experts, a.redundant, a.node_limit, sms, a.routing.str(), a.seed,
-      slots);
+      to_string(a.mode), to_string(a.phase), a.ep, a.tokens, a.hidden, a.copy_bytes(), a.topk, a.experts, a.redundant,
+      a.node_limit, sms, a.routing.str(), a.seed, slots);
   if (!slots.empty()) p.cost.note = "every expert slot routed as an expert (the experts do not divide over the nodes)";
   return p;
 }

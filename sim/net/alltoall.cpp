@@ -12,6 +12,16 @@
 
 namespace v3sim::net {
 
+const char* to_string(AllToAllMode m) {
+  switch (m) {
+    case AllToAllMode::Normal:
+      return "normal";
+    case AllToAllMode::LowLatency:
+      return "low-latency";
+  }
+  return "?";
+}
+
 RoutingProblem AllToAllDesc::routing_problem(const ClusterConfig& c) const {
   RoutingProblem p;
   p.gpus = ep;
@@ -132,9 +142,8 @@ std::string AllToAllDesc::str(const ClusterConfig& c) const {
   return fmt::format(
       "{} {} on {}: EP{} ({} node{} x {} GPUs), {} tokens/GPU, hidden {} ({} B per copy), top-{} of {} experts "
       "(+{} redundant), node limit {}, {} routing (seed {}), {}",
-      mode == AllToAllMode::Normal ? "normal" : "low-latency",
-      phase == AllToAllPhase::Dispatch ? "dispatch" : "combine", c.name, ep, n, n == 1 ? "" : "s",
-      std::min(ep, c.gpus_per_node), tokens, hidden, copy_bytes(), topk, experts, redundant,
+      to_string(mode), to_string(phase), c.name, ep, n, n == 1 ? "" : "s", std::min(ep, c.gpus_per_node), tokens,
+      hidden, copy_bytes(), topk, experts, redundant,
       node_limit == 0 ? std::string("none") : fmt::format("{}", node_limit), routing.str(), seed,
       mode == AllToAllMode::LowLatency ? std::string("no SM limit")
       : c.coprocessor                  ? std::string("co-processor")

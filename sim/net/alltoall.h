@@ -27,9 +27,11 @@
 #include <utility>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "core/params.h"
 #include "core/resources.h"
 #include "core/units.h"
+#include "models/op.h"
 #include "sim/net/cluster.h"
 #include "sim/net/routing.h"
 #include "sim/net/topology.h"
@@ -37,7 +39,8 @@
 namespace v3sim::net {
 
 enum class AllToAllMode { Normal, LowLatency };
-enum class AllToAllPhase { Dispatch, Combine };
+inline constexpr AllToAllMode kAllToAllModes[] = {AllToAllMode::Normal, AllToAllMode::LowLatency};
+const char* to_string(AllToAllMode m);  // "normal", "low-latency" (DeepEP's two kernel families)
 
 // One all-to-all problem: validates and prints itself. The EP group is the cluster's first `ep` GPUs.
 struct AllToAllDesc {
@@ -57,13 +60,8 @@ struct AllToAllDesc {
   // dispatch path); 0: the phase's own size below. The metrics count copies at this size.
   int64_t bytes_per_copy = 0;
 
-  // Bytes of one token copy: FP8 values and one FP32 scale per 128 of them (dispatch), BF16 values (combine).
-  int64_t dispatch_bytes() const { return hidden + (hidden + 127) / 128 * 4; }
-  int64_t combine_bytes() const { return 2 * hidden; }
-  int64_t copy_bytes() const {
-    if (bytes_per_copy > 0) return bytes_per_copy;
-    return phase == AllToAllPhase::Dispatch ? dispatch_bytes() : combine_bytes();
-  }
+  // Bytes of one token copy: bytes_per_copy, or the phase's DeepEP payload (models/op.h alltoall_copy_bytes).
+  int64_t copy_bytes() const { return bytes_per_copy > 0 ? bytes_per_copy : alltoall_copy_bytes(phase, hidden); }
   int64_t comm_sms(const ClusterConfig& c) const { return sms > 0 ? sms : c.comm_sms; }
   int64_t nodes(const ClusterConfig& c) const { return ep > c.gpus_per_node ? ep / c.gpus_per_node : 1; }
   RoutingProblem routing_problem(const ClusterConfig& c) const;

@@ -56,7 +56,7 @@ const ComponentSpec& accumulator_spec() {
           {.name = "align_rounding",
            .type = ParamType::Enum,
            .description = "rounding of terms onto the grid",
-           .choices = {"rz", "rne"}},
+           .choices = enum_choices(kRoundings)},
           {.name = "output_fraction_bits",
            .type = ParamType::Int,
            .description = "fraction bits of the FP32 result (13 = e8m13, 23 = full FP32)",
@@ -64,9 +64,19 @@ const ComponentSpec& accumulator_spec() {
           {.name = "output_rounding",
            .type = ParamType::Enum,
            .description = "rounding of the result",
-           .choices = {"rz", "rne"}},
+           .choices = enum_choices(kRoundings)},
       }};
   return spec;
+}
+
+const char* to_string(Rounding r) {
+  switch (r) {
+    case Rounding::TowardZero:
+      return "rz";
+    case Rounding::NearestEven:
+      return "rne";
+  }
+  return "?";
 }
 
 AccumulatorModel read_accumulator(const ParamReader& r, const std::string& name) {
@@ -74,9 +84,9 @@ AccumulatorModel read_accumulator(const ParamReader& r, const std::string& name)
   m.name = name;
   m.products_per_group = static_cast<int>(r.get_int("products_per_group"));
   m.fraction_bits = static_cast<int>(r.get_int("fraction_bits"));
-  m.align_rounding = r.get_string("align_rounding") == "rne" ? Rounding::NearestEven : Rounding::TowardZero;
+  m.align_rounding = *enum_named(r.get_string("align_rounding"), kRoundings);
   m.output_fraction_bits = static_cast<int>(r.get_int("output_fraction_bits"));
-  m.output_rounding = r.get_string("output_rounding") == "rne" ? Rounding::NearestEven : Rounding::TowardZero;
+  m.output_rounding = *enum_named(r.get_string("output_rounding"), kRoundings);
   return m;
 }
 

@@ -17,12 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "core/params.h"
 #include "sim/numerics/formats.h"
 
 namespace v3sim::numerics {
 
 enum class Rounding : uint8_t { TowardZero, NearestEven };
+inline constexpr Rounding kRoundings[] = {Rounding::TowardZero, Rounding::NearestEven};
+const char* to_string(Rounding r);  // "rz", "rne" (the config's names)
 
 struct AccumulatorModel {
   std::string name;

@@ -24,13 +24,9 @@ const char* to_string(Distribution d) {
 }
 
 bool parse_distribution(std::string_view text, Distribution& out) {
-  for (Distribution d : {Distribution::Normal, Distribution::Uniform, Distribution::UniformPositive}) {
-    if (text == to_string(d)) {
-      out = d;
-      return true;
-    }
-  }
-  return false;
+  const std::optional<Distribution> d = enum_named(text, kDistributions);
+  if (d) out = *d;
+  return d.has_value();
 }
 
 namespace {

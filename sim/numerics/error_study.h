@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "core/params.h"
 #include "core/resources.h"
 #include "sim/numerics/gemm_emulator.h"
@@ -13,6 +14,8 @@
 namespace v3sim::numerics {
 
 enum class Distribution : uint8_t { Normal, Uniform, UniformPositive };  // N(0,1), U(-1,1), U(0,1)
+inline constexpr Distribution kDistributions[] = {Distribution::Normal, Distribution::Uniform,
+                                                  Distribution::UniformPositive};
 const char* to_string(Distribution d);
 bool parse_distribution(std::string_view text, Distribution& out);
 

@@ -48,7 +48,7 @@ const char* to_string(Format f) {
 }
 
 bool parse_format(std::string_view text, Format& out) {
-  for (int i = 0; i < 6; ++i) {
+  for (size_t i = 0; i < std::size(kInfos); ++i) {
     if (text == kInfos[i].name) {
       out = static_cast<Format>(i);
       return true;

@@ -21,7 +21,7 @@ int main() {
   try {
     const int world = alltoall_world_size(), rank = alltoall_rank();
     bool ok = true;
-    for (AllToAllPhase phase : {AllToAllPhase::Dispatch, AllToAllPhase::Combine}) {
+    for (const v3sim::AllToAllPhase phase : v3sim::kAllToAllPhases) {
       AllToAllProblem p;
       p.phase = phase;
       p.hidden = 7168;

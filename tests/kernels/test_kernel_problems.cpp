@@ -193,13 +193,13 @@ TEST_CASE("MLA decode problems", "[kernels][mla]") {
 
 TEST_CASE("all-to-all volumes are DeepEP's", "[kernels][alltoall]") {
   // benchmarks.md: dispatch 7168 FP8 bytes + one FP32 scale per 128 = 7392 B per token copy; combine BF16 14336 B.
-  AllToAllProblem d{AllToAllPhase::Dispatch, 7168, {1, 2}};
+  AllToAllProblem d{v3sim::AllToAllPhase::Dispatch, 7168, {1, 2}};
   CHECK(d.bytes_per_token() == 7392);
-  AllToAllProblem c{AllToAllPhase::Combine, 7168, {1, 2}};
+  AllToAllProblem c{v3sim::AllToAllPhase::Combine, 7168, {1, 2}};
   CHECK(c.bytes_per_token() == 14336);
   REQUIRE_NOTHROW(d.validate(2));
   CHECK_THROWS_WITH(d.validate(3), Contains("send_tokens has 2 entries for 3 ranks"));
-  AllToAllProblem neg{AllToAllPhase::Dispatch, 7168, {1, -2}};
+  AllToAllProblem neg{v3sim::AllToAllPhase::Dispatch, 7168, {1, -2}};
   CHECK_THROWS_WITH(neg.validate(2), Contains("send_tokens[1] = -2 must be >= 0"));
 }
 

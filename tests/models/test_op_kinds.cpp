@@ -3,7 +3,10 @@
 #include <iterator>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "core/enum_names.h"
+#include "models/deployment.h"
 #include "models/op.h"
 
 using namespace v3sim;
@@ -43,4 +46,30 @@ TEST_CASE("the communication kinds are exactly the six collectives", "[models]")
   }
   CHECK_FALSE(is_communication(OpKind::kCount));
   CHECK(std::string(to_string(OpKind::kCount)) == "?");
+}
+
+TEST_CASE("all-to-all phases: one name each, parsed back, DeepEP's bytes per token copy", "[models][op]") {
+  for (const AllToAllPhase p : kAllToAllPhases) {
+    CAPTURE(to_string(p));
+    REQUIRE(enum_named(to_string(p), kAllToAllPhases) == p);
+  }
+  CHECK(enum_choices(kAllToAllPhases) == std::vector<std::string>{"dispatch", "combine"});
+  CHECK_FALSE(enum_named("dispach", kAllToAllPhases).has_value());
+  CHECK(alltoall_copy_bytes(AllToAllPhase::Dispatch, 7168) == 7168 + 56 * 4);  // FP8 + one FP32 scale per 128
+  CHECK(alltoall_copy_bytes(AllToAllPhase::Dispatch, 7000) == 7000 + 55 * 4);  // a partial tile has its own scale
+  CHECK(alltoall_copy_bytes(AllToAllPhase::Combine, 7168) == 2 * 7168);        // BF16
+}
+
+TEST_CASE("config enums: every listed value has its own name, and the name parses back to it", "[models][enum]") {
+  auto round_trip = [](const auto& values) {
+    const std::vector<std::string> names = enum_choices(values);
+    CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
+    for (const auto v : values) CHECK(enum_named(to_string(v), values) == v);
+  };
+  round_trip(kAllToAllPhases);
+  round_trip(kPhases);
+  round_trip(kConfigSchedules);
+  round_trip(kGemmKernels);
+  CHECK(enum_choices(kPhases) == std::vector<std::string>{"train", "prefill", "decode"});
+  CHECK(enum_choices(kConfigSchedules) == std::vector<std::string>{"dualpipe", "1f1b", "zb1p"});
 }

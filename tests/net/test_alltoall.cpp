@@ -45,11 +45,14 @@ std::string reference_file() {
 TEST_CASE("the descriptor prints the whole problem and sizes copies as DeepEP does", "[net][alltoall]") {
   const ClusterConfig c = test::cluster("h800-2048-mpft");
   AllToAllDesc d;
-  CHECK(d.dispatch_bytes() == 7392);  // 7168 FP8 + 56 FP32 scales
-  CHECK(d.combine_bytes() == 14336);
-  d.hidden = 7000;
-  CHECK(d.dispatch_bytes() == 7000 + 55 * 4);
-  d.hidden = 7168;
+  CHECK(d.copy_bytes() == 7392);  // 7168 FP8 + 56 FP32 scales
+  d.phase = AllToAllPhase::Combine;
+  CHECK(d.copy_bytes() == 14336);
+  CHECK(alltoall_copy_bytes(AllToAllPhase::Dispatch, 7000) == 7000 + 55 * 4);  // a partial tile has its own scale
+  d.bytes_per_copy = 4096;
+  CHECK(d.copy_bytes() == 4096);
+  d.bytes_per_copy = 0;
+  d.phase = AllToAllPhase::Dispatch;
   CHECK(d.str(c) ==
         "normal dispatch on H800 2048-GPU MPFT cluster: EP64 (8 nodes x 8 GPUs), 4096 tokens/GPU, hidden 7168 (7392 B "
         "per copy), top-8 of 256 experts (+0 redundant), node limit 4, deepep routing (seed 1), 24 SMs");
