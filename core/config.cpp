@@ -17,15 +17,6 @@ namespace v3sim {
 
 namespace fs = std::filesystem;
 
-ConfigNode ConfigNode::scalar(std::string text, SourceLoc loc, std::string path) {
-  ConfigNode n;
-  n.m_kind = Kind::Scalar;
-  n.m_text = std::move(text);
-  n.m_loc = std::move(loc);
-  n.m_path = std::move(path);
-  return n;
-}
-
 ConfigNode ConfigNode::null(SourceLoc loc, std::string path) {
   ConfigNode n;
   n.m_loc = std::move(loc);
@@ -33,19 +24,22 @@ ConfigNode ConfigNode::null(SourceLoc loc, std::string path) {
   return n;
 }
 
+ConfigNode ConfigNode::scalar(std::string text, SourceLoc loc, std::string path) {
+  ConfigNode n = null(std::move(loc), std::move(path));
+  n.m_kind = Kind::Scalar;
+  n.m_text = std::move(text);
+  return n;
+}
+
 ConfigNode ConfigNode::map(SourceLoc loc, std::string path) {
-  ConfigNode n;
+  ConfigNode n = null(std::move(loc), std::move(path));
   n.m_kind = Kind::Map;
-  n.m_loc = std::move(loc);
-  n.m_path = std::move(path);
   return n;
 }
 
 ConfigNode ConfigNode::sequence(SourceLoc loc, std::string path) {
-  ConfigNode n;
+  ConfigNode n = null(std::move(loc), std::move(path));
   n.m_kind = Kind::Sequence;
-  n.m_loc = std::move(loc);
-  n.m_path = std::move(path);
   return n;
 }
 

@@ -2,8 +2,10 @@
 // combinations as skipped (each test checks that such a problem is refused with std::invalid_argument).
 #pragma once
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,5 +36,21 @@ int64_t bf16_ulp_distance(uint16_t a, uint16_t b);
 // Counts a parameter combination the kernel cannot run; prints it (the device log keeps it).
 void record_skip(const std::string& what, const std::string& why);
 int skipped_combinations();
+
+// A problem the kernel cannot run: `validate()` refuses it with std::invalid_argument (the reason is recorded as a
+// skip under `what`) and so does `make_op()`.
+template <class Validate, class MakeOp>
+void check_refused(const std::string& what, Validate validate, MakeOp make_op) {
+  std::string why;
+  try {
+    validate();
+  } catch (const std::invalid_argument& e) {
+    why = e.what();
+  }
+  INFO(what);
+  REQUIRE(!why.empty());
+  record_skip(what, why);
+  CHECK_THROWS_AS(make_op(), std::invalid_argument);
+}
 
 }  // namespace v3sim::gpu_tests

@@ -221,15 +221,7 @@ TEST_CASE("fp8 gemm: shapes the kernel cannot run are refused and recorded as sk
       Fp8GemmProblem::contiguous({128, 100}, 128, 128),    // a contiguous group's M not a multiple of 128
       Fp8GemmProblem::masked(2, 64, {10, 70}, 128, 128)};  // a count above M_max
   for (const Fp8GemmProblem& p : impossible) {
-    std::string why;
-    try {
-      p.validate();
-    } catch (const std::invalid_argument& e) {
-      why = e.what();
-    }
-    INFO(p.describe());
-    REQUIRE(!why.empty());
-    v3sim::gpu_tests::record_skip("fp8 gemm " + p.describe(), why);
-    CHECK_THROWS_AS(make_fp8_gemm_op(p), std::invalid_argument);
+    v3sim::gpu_tests::check_refused(
+        "fp8 gemm " + p.describe(), [&] { p.validate(); }, [&] { return make_fp8_gemm_op(p); });
   }
 }
