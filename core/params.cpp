@@ -167,6 +167,17 @@ void check_keys(const ConfigNode& map, const std::vector<std::string>& known, co
   }
 }
 
+const ConfigNode* cited_value(const ConfigNode& n) {
+  if (!n.is_map() || !n.find("value")) return nullptr;
+  for (const auto& [k, sub] : n.entries()) {
+    if (k != "value" && !is_metadata_key(k)) {
+      throw ConfigError(sub.loc(), sub.path(), "only value, source, note or assumption in a cited value",
+                        "unknown key " + quote(k));
+    }
+  }
+  return n.find("value");
+}
+
 ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_node(&node), m_spec(&spec) {
   if (!node.is_null() && !node.is_map()) {
     throw ConfigError(node.loc(), node.path().empty() ? spec.name : node.path(),
@@ -179,154 +190,160 @@ ParamReader::ParamReader(const ConfigNode& node, const ComponentSpec& spec) : m_
     check_keys(node, names, spec.name);
   }
   for (const auto& p : spec.params) {
-    const ConfigNode* v = node.find(p.name);
-    if (v && v->is_null()) {
-      throw ConfigError(v->loc(), v->path(), what_of(p), "an empty value");
-    }
-    if (v && v->is_map() && p.type != ParamType::Section && v->find("value")) {
-      // {value: X, source: ...}: a cited scalar.
-      for (const auto& [k, sub] : v->entries()) {
-        if (k != "value" && !is_metadata_key(k)) {
-          throw ConfigError(sub.loc(), sub.path(), "only value, source, note or assumption in a cited value",
-                            "unknown key " + quote(k));
-        }
-      }
-      v = v->find("value");
-    }
     ConfigNode default_node;
-    if (!v) {
-      if (p.type == ParamType::Section) {
-        v = &null_node();
-      } else if (p.required) {
-        throw ConfigError(node.loc(), node.child_path(p.name), what_of(p), "nothing (the key is required)");
-      } else if (p.default_text.empty()) {
-        continue;
+    if (const ConfigNode* v = value_to_read(p, default_node)) read_value(p, *v);
+  }
+}
+
+const ConfigNode* ParamReader::value_to_read(const ParamSpec& p, ConfigNode& default_node) {
+  const ConfigNode& node = *m_node;
+  const ConfigNode* v = node.find(p.name);
+  if (v && v->is_null()) {
+    throw ConfigError(v->loc(), v->path(), what_of(p), "an empty value");
+  }
+  if (v && p.type != ParamType::Section) {
+    if (const ConfigNode* cited = cited_value(*v)) v = cited;  // {value: X, source: ...}: a cited scalar
+  }
+  if (v) {
+    m_written.emplace(p.name, v);
+    return v;
+  }
+  if (p.type == ParamType::Section) return &null_node();
+  if (p.required) {
+    throw ConfigError(node.loc(), node.child_path(p.name), what_of(p), "nothing (the key is required)");
+  }
+  if (p.default_text.empty()) return nullptr;
+  default_node =
+      ConfigNode::scalar(p.default_text, SourceLoc{"(default of " + m_spec->name + ")", 0}, node.child_path(p.name));
+  return &default_node;
+}
+
+void ParamReader::read_value(const ParamSpec& p, const ConfigNode& value) {
+  const ConfigNode& node = *m_node;
+  const ConfigNode* v = &value;
+  auto bad = [&](const std::string& found) { return ConfigError(v->loc(), v->path(), what_of(p), found); };
+  auto need_scalar = [&] {
+    if (!v->is_scalar()) throw bad(v->describe());
+  };
+  auto check_bound = [&](double x) {
+    if (!in_range(p, x)) throw bad(v->describe());
+  };
+  switch (p.type) {
+    case ParamType::Int: {
+      need_scalar();
+      int64_t x = 0;
+      if (!parse_number(v->text(), x)) throw bad(v->describe());
+      check_bound(static_cast<double>(x));
+      m_values[p.name] = x;
+      break;
+    }
+    case ParamType::Float: {
+      need_scalar();
+      double x = 0;
+      if (!parse_number(v->text(), x)) throw bad(v->describe());
+      check_bound(x);
+      m_values[p.name] = x;
+      break;
+    }
+    case ParamType::Bool: {
+      need_scalar();
+      const std::string& t = v->text();
+      if (t == "true" || t == "True" || t == "TRUE") {
+        m_values[p.name] = true;
+      } else if (t == "false" || t == "False" || t == "FALSE") {
+        m_values[p.name] = false;
       } else {
-        default_node =
-            ConfigNode::scalar(p.default_text, SourceLoc{"(default of " + spec.name + ")", 0}, node.child_path(p.name));
-        v = &default_node;
+        throw bad(v->describe());
       }
-    } else {
-      m_written.emplace(p.name, v);
+      break;
     }
-    auto bad = [&](const std::string& found) { return ConfigError(v->loc(), v->path(), what_of(p), found); };
-    auto need_scalar = [&] {
-      if (!v->is_scalar()) throw bad(v->describe());
-    };
-    auto check_bound = [&](double x) {
-      if (!in_range(p, x)) throw bad(v->describe());
-    };
-    switch (p.type) {
-      case ParamType::Int: {
-        need_scalar();
+    case ParamType::String:
+      need_scalar();
+      m_values[p.name] = v->text();
+      break;
+    case ParamType::Enum: {
+      need_scalar();
+      if (std::find(p.choices.begin(), p.choices.end(), v->text()) == p.choices.end()) throw bad(v->describe());
+      m_values[p.name] = v->text();
+      break;
+    }
+    case ParamType::Bytes:
+    case ParamType::Time:
+    case ParamType::Frequency:
+    case ParamType::Bandwidth:
+      need_scalar();
+      read_unit(p, *v);
+      break;
+    case ParamType::IntList: {
+      if (!v->is_sequence()) throw bad(v->describe());
+      std::vector<int64_t> xs;
+      for (const auto& item : v->items()) {
         int64_t x = 0;
-        if (!parse_number(v->text(), x)) throw bad(v->describe());
-        check_bound(static_cast<double>(x));
-        m_values[p.name] = x;
-        break;
-      }
-      case ParamType::Float: {
-        need_scalar();
-        double x = 0;
-        if (!parse_number(v->text(), x)) throw bad(v->describe());
-        check_bound(x);
-        m_values[p.name] = x;
-        break;
-      }
-      case ParamType::Bool: {
-        need_scalar();
-        const std::string& t = v->text();
-        if (t == "true" || t == "True" || t == "TRUE") {
-          m_values[p.name] = true;
-        } else if (t == "false" || t == "False" || t == "FALSE") {
-          m_values[p.name] = false;
-        } else {
-          throw bad(v->describe());
+        if (!item.is_scalar() || !parse_number(item.text(), x)) {
+          throw ConfigError(item.loc(), item.path(), what_of(p), item.describe());
         }
+        if (!in_range(p, static_cast<double>(x)))
+          throw ConfigError(item.loc(), item.path(), what_of(p), item.describe());
+        xs.push_back(x);
+      }
+      m_values[p.name] = std::move(xs);
+      break;
+    }
+    case ParamType::Section: {
+      V3SIM_ASSERT_MSG(p.section, "section parameter without a spec: " + p.name);
+      if (v->is_null()) {
+        // An absent section reads as an empty map at the parent's location, so errors inside name it.
+        auto empty = std::make_shared<ConfigNode>(ConfigNode::map(node.loc(), node.child_path(p.name)));
+        m_owned.push_back(empty);
+        v = empty.get();
+      }
+      m_values[p.name] = std::make_shared<ParamReader>(*v, *p.section);
+      break;
+    }
+  }
+}
+
+void ParamReader::read_unit(const ParamSpec& p, const ConfigNode& v) {
+  auto check_bound = [&](double x) {
+    if (!in_range(p, x)) throw ConfigError(v.loc(), v.path(), what_of(p), v.describe());
+  };
+  try {
+    switch (p.type) {
+      case ParamType::Bytes: {
+        Bytes b = parse_bytes(v.text());
+        check_bound(static_cast<double>(b.count()));
+        m_values[p.name] = b;
         break;
       }
+      case ParamType::Time: {
+        Time t = parse_time(v.text());
+        check_bound(static_cast<double>(t.picoseconds()));
+        m_values[p.name] = t;
+        break;
+      }
+      case ParamType::Frequency: {
+        Frequency f = parse_frequency(v.text());
+        check_bound(static_cast<double>(f.hertz()));
+        m_values[p.name] = f;
+        break;
+      }
+      case ParamType::Int:  // not a unit type: the outer case admits none of these
+      case ParamType::Float:
+      case ParamType::Bool:
       case ParamType::String:
-        need_scalar();
-        m_values[p.name] = v->text();
-        break;
-      case ParamType::Enum: {
-        need_scalar();
-        if (std::find(p.choices.begin(), p.choices.end(), v->text()) == p.choices.end()) throw bad(v->describe());
-        m_values[p.name] = v->text();
-        break;
-      }
-      case ParamType::Bytes:
-      case ParamType::Time:
-      case ParamType::Frequency:
+      case ParamType::Enum:
+      case ParamType::IntList:
+      case ParamType::Section:
       case ParamType::Bandwidth: {
-        need_scalar();
-        try {
-          switch (p.type) {
-            case ParamType::Bytes: {
-              Bytes b = parse_bytes(v->text());
-              check_bound(static_cast<double>(b.count()));
-              m_values[p.name] = b;
-              break;
-            }
-            case ParamType::Time: {
-              Time t = parse_time(v->text());
-              check_bound(static_cast<double>(t.picoseconds()));
-              m_values[p.name] = t;
-              break;
-            }
-            case ParamType::Frequency: {
-              Frequency f = parse_frequency(v->text());
-              check_bound(static_cast<double>(f.hertz()));
-              m_values[p.name] = f;
-              break;
-            }
-            case ParamType::Int:  // not a unit type: the outer case admits none of these
-            case ParamType::Float:
-            case ParamType::Bool:
-            case ParamType::String:
-            case ParamType::Enum:
-            case ParamType::IntList:
-            case ParamType::Section:
-            case ParamType::Bandwidth: {
-              Bandwidth bw = parse_bandwidth(v->text());
-              check_bound(static_cast<double>(bw.bytes_per_second()));
-              m_values[p.name] = bw;
-              break;
-            }
-          }
-        } catch (const UnitError& e) {
-          throw ConfigError(v->loc(), v->path(),
-                            e.expected() + (p.description.empty() ? "" : " (" + p.description + ")"), e.found());
-        }
-        break;
-      }
-      case ParamType::IntList: {
-        if (!v->is_sequence()) throw bad(v->describe());
-        std::vector<int64_t> xs;
-        for (const auto& item : v->items()) {
-          int64_t x = 0;
-          if (!item.is_scalar() || !parse_number(item.text(), x)) {
-            throw ConfigError(item.loc(), item.path(), what_of(p), item.describe());
-          }
-          if (!in_range(p, static_cast<double>(x)))
-            throw ConfigError(item.loc(), item.path(), what_of(p), item.describe());
-          xs.push_back(x);
-        }
-        m_values[p.name] = std::move(xs);
-        break;
-      }
-      case ParamType::Section: {
-        V3SIM_ASSERT_MSG(p.section, "section parameter without a spec: " + p.name);
-        if (v->is_null()) {
-          // An absent section reads as an empty map at the parent's location, so errors inside name it.
-          auto empty = std::make_shared<ConfigNode>(ConfigNode::map(node.loc(), node.child_path(p.name)));
-          m_owned.push_back(empty);
-          v = empty.get();
-        }
-        m_values[p.name] = std::make_shared<ParamReader>(*v, *p.section);
+        Bandwidth bw = parse_bandwidth(v.text());
+        check_bound(static_cast<double>(bw.bytes_per_second()));
+        m_values[p.name] = bw;
         break;
       }
     }
+  } catch (const UnitError& e) {
+    throw ConfigError(v.loc(), v.path(), e.expected() + (p.description.empty() ? "" : " (" + p.description + ")"),
+                      e.found());
   }
 }
 

@@ -91,6 +91,11 @@ bool is_metadata_key(std::string_view key);
 // nearest: ConfigError at that key, expected "a key of WHAT (known, ...)", found "unknown key 'x' (did you mean 'y'?)".
 void check_keys(const ConfigNode& map, const std::vector<std::string>& known, const std::string& what);
 
+// A cited value {value: X, source: ...}: its value: node; nullptr when `n` is not a map with a value: key. Its other
+// keys may only be metadata (source, note, assumption): ConfigError at the first that is not, expected "only value,
+// source, note or assumption in a cited value", found "unknown key 'x'".
+const ConfigNode* cited_value(const ConfigNode& n);
+
 // Reads one map of a config tree against a ComponentSpec. The constructor validates everything eagerly
 // (unknown keys, required keys, types, units, bounds, nested sections), so a config either loads whole or
 // fails on its first mistake with file, line and key path.
@@ -127,6 +132,12 @@ class ParamReader {
   using Value = std::variant<std::monostate, int64_t, double, bool, std::string, Bytes, Time, Frequency, Bandwidth,
                              std::vector<int64_t>, std::shared_ptr<ParamReader>>;
   const Value& get(std::string_view name, ParamType type) const;
+  // The phases of the constructor, for each parameter: the node to read (as written, a cited value's value:, the
+  // default in `default_node`, or an empty node for an absent section; nullptr when absent, optional and without a
+  // default), then its value by type, units (Bytes, Time, Frequency, Bandwidth) in read_unit.
+  const ConfigNode* value_to_read(const ParamSpec& p, ConfigNode& default_node);
+  void read_value(const ParamSpec& p, const ConfigNode& value);
+  void read_unit(const ParamSpec& p, const ConfigNode& v);
 
   const ConfigNode* m_node;
   const ComponentSpec* m_spec;

@@ -79,6 +79,20 @@ struct AttnForward {
   Launch rope_launch;
 };
 
+// What the MoE block's phases pass on: its input, its sizes, the linears and the forward ops its backward reads.
+struct MoeForward {
+  int32_t layer = -1;
+  Module mod = Module::Moe;
+  Local in = kNone;
+  int64_t R = 0;              // token copies this GPU's experts process
+  int64_t fp8_copy = 0;       // bytes of one token copy dispatched in FP8 (payload + 1x128 FP32 scales)
+  int64_t Is = 0;             // the shared experts' intermediate width
+  bool shared_local = false;  // the shared expert runs here (not as a routed one)
+  bool swiglu_fp8 = false;    // memory.moe_swiglu_fp8
+  Local xn = kNone, topk = kNone, xq = kNone, h = kNone, back = kNone, s_h = kNone, s_y = kNone;
+  Linear gate, w13, w2, s13, s2;
+};
+
 class StageBuilder {
  public:
   StageBuilder(OpGraph& graph, const ModelConfig& model, const Deployment& deploy, const GraphOptions& options,
@@ -523,6 +537,14 @@ class StageBuilder {
   Local attention_backward(const AttnForward& f, Local grad);
   Local dense_ffn(int32_t layer, Local in, std::vector<Backward>& tape);
   Local moe(int32_t layer, Module mod, Local in, std::vector<Backward>& tape);
+  void moe_route(MoeForward& f);
+  void moe_routed_experts(MoeForward& f);
+  void moe_shared_expert(MoeForward& f);
+  Local moe_output(const MoeForward& f);
+  Local moe_swiglu_bwd(const MoeForward& f, const char* prefix, bool routed, int64_t rows, int64_t inter,
+                       const Linear& w2, Local h, Local grad);
+  Local moe_routed_backward(const MoeForward& f, Local grad, Local& d_h);
+  Local moe_backward(const MoeForward& f, Local grad);
   Local head(const char* prefix, Module mod, int32_t layer, Local in, std::vector<Backward>& tape);
   // Returns {the module's hidden state (input of the next depth), its loss (or head output)}.
   std::pair<Local, Local> mtp_module(int64_t index, Local main_hidden, std::vector<Backward>& tape);
@@ -875,28 +897,33 @@ Local StageBuilder::dense_ffn(int32_t layer, Local in, std::vector<Backward>& ta
   return out;
 }
 
-Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backward>& tape) {
+// Phase 1 of the MoE block: the token copies this GPU's experts process, the norm, the gate, the top-k selection
+// and the FP8 cast of the input.
+void StageBuilder::moe_route(MoeForward& f) {
   const ModelConfig& M = m_model;
-  const int64_t D = M.dim, I = M.moe_inter_dim, T = m_T, E = M.n_routed_experts;
-  const int64_t ep = m_deploy.ep, fanout = m_deploy.fanout(M), groups = m_deploy.experts_per_gpu(M);
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  const int64_t D = M.dim, T = m_T, E = M.n_routed_experts;
+  const int64_t fanout = m_deploy.fanout(M), groups = m_deploy.experts_per_gpu(M);
   // Token copies this GPU's experts process: its balanced share, times its load in this layer (a whole number per
   // expert).
-  int64_t R = T * fanout;
+  f.R = T * fanout;
   if (layer >= 0 && static_cast<size_t>(layer) < m_load.size()) {
     const auto per_expert =
-        std::llround(static_cast<double>(R) * m_load[static_cast<size_t>(layer)] / static_cast<double>(groups));
-    R = std::max<int64_t>(1, per_expert) * groups;
+        std::llround(static_cast<double>(f.R) * m_load[static_cast<size_t>(layer)] / static_cast<double>(groups));
+    f.R = std::max<int64_t>(1, per_expert) * groups;
   }
-  const int64_t fp8_copy = D + ceil_div(D, kQuantTile) * 4;  // FP8 payload + 1x128 FP32 scales
-  const bool shared_local = M.n_shared_experts > 0 && !m_deploy.shared_as_routed;
-  const int64_t Is = M.n_shared_experts * I;
+  f.fp8_copy = D + ceil_div(D, kQuantTile) * 4;  // FP8 payload + 1x128 FP32 scales
+  f.shared_local = M.n_shared_experts > 0 && !m_deploy.shared_as_routed;
+  f.Is = M.n_shared_experts * M.moe_inter_dim;
+  f.swiglu_fp8 = m_deploy.memory.moe_swiglu_fp8;
 
-  Local xn = norm(lname(layer, "ffn_norm"), mod, layer, T, D, in);
+  f.xn = norm(lname(layer, "ffn_norm"), mod, layer, T, D, f.in);
   dense_params += D;
   // Gating stays in higher precision (DeepSeek-V3 §3.3): BF16 GEMM with FP32 scores.
-  Linear gate = make_linear(layer, mod, "moe.gate", T, E, D, xn, false);
-  gate.out_type = DType::FP32;
-  linear_fwd(gate, {xn});
+  f.gate = make_linear(layer, mod, "moe.gate", T, E, D, f.xn, false);
+  f.gate.out_type = DType::FP32;
+  linear_fwd(f.gate, {f.xn});
   OpDesc rt = base(lname(layer, "moe.topk"), OpKind::Router, mod, layer);
   rt.tokens = T;
   rt.flops = 4 * T * E;  // score function, bias, group scores, selection
@@ -904,13 +931,22 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   rt.bytes_written = T * fanout * 8;
   rt.params = E;  // score-correction bias
   dense_params += E;
-  Local topk = emit(std::move(rt), {gate.gemm});
+  f.topk = emit(std::move(rt), {f.gate.gemm});
+  f.xq = quantize(lname(layer, "moe.x_quant"), mod, layer, T, D, f.xn);
+}
 
-  Local xq = quantize(lname(layer, "moe.x_quant"), mod, layer, T, D, xn);
-  Local recv = xq;
+// Phase 2 of the MoE block: the routed experts (dispatch, permute, w13, SwiGLU, w2, unpermute, combine).
+void StageBuilder::moe_routed_experts(MoeForward& f) {
+  const ModelConfig& M = m_model;
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  const int64_t D = M.dim, I = M.moe_inter_dim, T = m_T, R = f.R, fp8_copy = f.fp8_copy;
+  const int64_t ep = m_deploy.ep, fanout = m_deploy.fanout(M), groups = m_deploy.experts_per_gpu(M);
+
+  Local recv = f.xq;
   if (ep > 1) {
     recv = alltoall(layer, "moe.dispatch", OpKind::AllToAllDispatch, mod, Pass::Forward, T, T * fanout * fp8_copy,
-                    DType::E4M3, {xq, topk}, fanout, fp8_copy);
+                    DType::E4M3, {f.xq, f.topk}, fanout, fp8_copy);
   }
   OpDesc pm = base(lname(layer, "moe.permute"), OpKind::Permute, mod, layer);
   pm.tokens = R;
@@ -919,147 +955,183 @@ Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backwar
   if (ds()) pm.launch = {ceil_div(R, 16), 512, 32, 0};  // expand_to_fused_with_scales: 16 rows per CTA of 512
   // The experts' input, kept for w13's weight gradient: in FP8 as dispatched, or in BF16 without the FP8 cache.
   if (m_train && !m_deploy.memory.fp8_activation_cache) pm.bytes_saved = R * D * 2;
-  Local perm = emit(std::move(pm), {recv, topk});
+  Local perm = emit(std::move(pm), {recv, f.topk});
 
-  Linear w13 = make_linear(layer, mod, "moe.experts.w13", R, 2 * I, D, perm);
-  w13.expert = true;
-  w13.groups = groups;
-  w13.params = groups * 2 * I * D;
+  f.w13 = make_linear(layer, mod, "moe.experts.w13", R, 2 * I, D, perm);
+  f.w13.expert = true;
+  f.w13.groups = groups;
+  f.w13.params = groups * 2 * I * D;
   // DeepSeek-V3 §3.3.4 caches the SwiGLU input of the MoE in FP8 (1x128 tiles) for the backward, which
   // recomputes the SwiGLU from it (memory.moe_swiglu_fp8); without it the input stays in BF16.
-  const bool swiglu_fp8 = m_deploy.memory.moe_swiglu_fp8;
-  if (m_train && swiglu_fp8) w13.bytes_saved = R * 2 * I + tile_scale_bytes(R, 2 * I);
-  Local h = linear_fwd(w13, {perm});
-  Local act = swiglu(layer, mod, "moe.experts.swiglu", R, I, h);
+  if (m_train && f.swiglu_fp8) f.w13.bytes_saved = R * 2 * I + tile_scale_bytes(R, 2 * I);
+  f.h = linear_fwd(f.w13, {perm});
+  Local act = swiglu(layer, mod, "moe.experts.swiglu", R, I, f.h);
   Local hq = quantize(lname(layer, "moe.experts.h_quant"), mod, layer, R, I, act);
-  Linear w2 = make_linear(layer, mod, "moe.experts.w2", R, D, I, hq);
-  w2.expert = true;
-  w2.groups = groups;
-  w2.params = groups * I * D;
-  Local y = linear_fwd(w2, {hq});
+  f.w2 = make_linear(layer, mod, "moe.experts.w2", R, D, I, hq);
+  f.w2.expert = true;
+  f.w2.groups = groups;
+  f.w2.params = groups * I * D;
+  Local y = linear_fwd(f.w2, {hq});
   OpDesc um = base(lname(layer, "moe.unpermute"), OpKind::Unpermute, mod, layer);
   um.tokens = R;
   um.bytes_read = R * D * 2;
   um.bytes_written = R * D * 2;
   if (ds()) um.launch = per_row(R, 39);  // reduce_fused: one CTA per row
   Local unperm = emit(std::move(um), {y});
-  Local back = unperm;
+  f.back = unperm;
   if (ep > 1) {
-    back = alltoall(layer, "moe.combine", OpKind::AllToAllCombine, mod, Pass::Forward, T, T * fanout * D * 2,
-                    DType::BF16, {unperm}, fanout, D * 2);
+    f.back = alltoall(layer, "moe.combine", OpKind::AllToAllCombine, mod, Pass::Forward, T, T * fanout * D * 2,
+                      DType::BF16, {unperm}, fanout, D * 2);
   }
+}
 
-  Linear s13, s2;
-  Local s_h = kNone, s_y = kNone;
-  if (shared_local) {
-    // The shared expert runs on the GPU's own tokens while the dispatch is in flight.
-    s13 = make_linear(layer, mod, "moe.shared.w13", T, 2 * Is, D, xq);
-    // The shared expert's SwiGLU input is cached in FP8 as well (DeepSeek's stack casts it back in the backward:
-    // profile-data's cast_back_impl in mlp(B)).
-    if (m_train && swiglu_fp8) s13.bytes_saved = T * 2 * Is + tile_scale_bytes(T, 2 * Is);
-    s_h = linear_fwd(s13, {xq});
-    Local s_act = swiglu(layer, mod, "moe.shared.swiglu", T, Is, s_h);
-    Local s_q = quantize(lname(layer, "moe.shared.h_quant"), mod, layer, T, Is, s_act);
-    s2 = make_linear(layer, mod, "moe.shared.w2", T, D, Is, s_q);
-    s_y = linear_fwd(s2, {s_q});
-  }
-  // Weighted sum of the k expert outputs, the shared expert and the residual.
-  OpDesc res = base(lname(layer, "moe.residual"), OpKind::Elementwise, mod, layer);
+// Phase 3 of the MoE block: the shared expert, on the GPU's own tokens while the dispatch is in flight.
+void StageBuilder::moe_shared_expert(MoeForward& f) {
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  const int64_t D = m_model.dim, T = m_T, Is = f.Is;
+  f.s13 = make_linear(layer, mod, "moe.shared.w13", T, 2 * Is, D, f.xq);
+  // The shared expert's SwiGLU input is cached in FP8 as well (DeepSeek's stack casts it back in the backward:
+  // profile-data's cast_back_impl in mlp(B)).
+  if (m_train && f.swiglu_fp8) f.s13.bytes_saved = T * 2 * Is + tile_scale_bytes(T, 2 * Is);
+  f.s_h = linear_fwd(f.s13, {f.xq});
+  Local s_act = swiglu(layer, mod, "moe.shared.swiglu", T, Is, f.s_h);
+  Local s_q = quantize(lname(layer, "moe.shared.h_quant"), mod, layer, T, Is, s_act);
+  f.s2 = make_linear(layer, mod, "moe.shared.w2", T, D, Is, s_q);
+  f.s_y = linear_fwd(f.s2, {s_q});
+}
+
+// Phase 4 of the MoE block: the weighted sum of the k expert outputs, the shared expert and the residual.
+Local StageBuilder::moe_output(const MoeForward& f) {
+  const int64_t D = m_model.dim, T = m_T, fanout = m_deploy.fanout(m_model);
+  OpDesc res = base(lname(f.layer, "moe.residual"), OpKind::Elementwise, f.mod, f.layer);
   res.tokens = T;
   res.flops = (2 * fanout + 2) * T * D;
   res.bytes_read = (fanout + 2) * T * D * 2;
   res.bytes_written = T * D * 2;
   if (ds()) res.launch = torch_elementwise(T * D, 22);
-  Local out = emit(std::move(res), {back, s_y, in});
+  return emit(std::move(res), {f.back, f.s_y, f.in});
+}
 
-  if (m_train) {
-    tape.push_back([=, this](Local grad) {
-      // Routed path. The output gradient travels to the experts in FP8 (DeepSeek-V3 §3.3.4: the activation
-      // gradient before the MoE down-projection is FP8), the input gradient comes back in BF16.
-      // DeepSeek's stack casts dY on DeepEP's stream (profile-data: the per_token_cast of combine(B), stream 27).
-      const uint32_t keep = m_extra_flags;
-      if (ep > 1 && m_deploy.gemm_kernel == GemmKernel::Cutlass) m_extra_flags |= kFlagCommStream;
-      Local gq = quantize(lname(layer, "moe.dy_quant"), mod, layer, T, D, grad, Pass::Dgrad);
-      m_extra_flags = keep;
-      Local g_recv = gq;
-      if (ep > 1) {
-        g_recv = alltoall(layer, "moe.combine.bwd", OpKind::AllToAllDispatch, mod, Pass::Dgrad, T,
-                          T * fanout * fp8_copy, DType::E4M3, {gq}, fanout, fp8_copy);
-      }
-      OpDesc upb = base(lname(layer, "moe.unpermute.bwd"), OpKind::Permute, mod, layer, Pass::Dgrad);
-      upb.tokens = R;
-      upb.bytes_read = R * fp8_copy;
-      upb.bytes_written = R * fp8_copy;
-      if (ds()) upb.launch = {ceil_div(R, 16), 512, 32, 0};
-      Local g_perm = emit(std::move(upb), {g_recv});
-      // With the SwiGLU output recomputed, w2's weight gradient reads it from the SwiGLU backward (which recomputes
-      // it) rather than a kept copy.
-      Linear w2b = w2;
-      if (swiglu_fp8) w2b.x_op = kNone;
-      Local d_act = linear_bwd(w2b, g_perm, kNone, /*dy_fp8=*/true);
-      const Local w2_x = m_last_x;
-      Local h_back = kNone;
-      if (ds() && swiglu_fp8) {
-        // DeepSeek's stack turns the FP8-cached SwiGLU input back into BF16 (cuda::cast_back_impl, 112 CTAs of 1024
-        // threads) before the SwiGLU backward.
-        h_back = stack_op(lname(layer, "moe.experts.h_cast_back"), OpKind::Elementwise, mod, layer, Pass::Dgrad, R,
-                          R * 2 * I + tile_scale_bytes(R, 2 * I), R * 2 * I * 2, {112, 1024, 32, 0}, {g_perm});
-      }
-      Local d_h = swiglu_bwd(layer, mod, "moe.experts.swiglu", R, I, d_act, h, swiglu_fp8);
-      dep(h_back, d_h);
-      if (swiglu_fp8) dep(d_h, w2_x);
-      Local d_x = linear_bwd(w13, d_h);
-      OpDesc pb = base(lname(layer, "moe.permute.bwd"), OpKind::Unpermute, mod, layer, Pass::Dgrad);
-      pb.tokens = R;
-      pb.bytes_read = R * D * 2;
-      pb.bytes_written = R * D * 2;
-      if (ds()) pb.launch = per_row(R, 39);
-      Local d_back = emit(std::move(pb), {d_x});
-      if (ep > 1) {
-        d_back = alltoall(layer, "moe.dispatch.bwd", OpKind::AllToAllCombine, mod, Pass::Dgrad, T, T * fanout * D * 2,
-                          DType::BF16, {d_back}, fanout, D * 2);
-      }
-      // Gradient of the routing weights (dot products of dY with the expert outputs), then the gate.
-      OpDesc rb = base(lname(layer, "moe.topk.bwd"), OpKind::Router, mod, layer, Pass::Dgrad);
-      rb.tokens = T;
-      rb.flops = 2 * T * fanout * D + 4 * T * E;
-      rb.bytes_read = T * fanout * D * 2 + T * D * 2;
-      rb.bytes_written = T * E * 4;
-      // DeepSeek's stack applies the routing weights inside the SwiGLU (swiglu_forward_with_weight), so their
-      // gradient comes from the SwiGLU's (swiglu_weight_backward_with_weight) and the combined expert outputs are
-      // not kept; otherwise it is the dot products of dY with the k expert outputs the combine returned.
-      if (ds()) rb.launch = per_row(2 * R, 40);  // swiglu_weight_backward_with_weight: one CTA per half row
-      Local d_scores = emit(std::move(rb), {grad, ds() ? d_h : back});
-      // The gate is a BF16 Linear on the norm's output: with RMSNorm recomputed (memory.recompute_norm) its weight
-      // gradient reads the recomputed output, else the kept one.
-      const bool norm_re = m_deploy.memory.recompute_norm;
-      Linear gate_b = gate;
-      if (norm_re) gate_b.x_op = kNone;
-      Local d_gate = linear_bwd(gate_b, d_scores);
-      const Local gate_w = m_last_wgrad;
-      Local d_shared = kNone;
-      if (shared_local) {
-        Linear s2b = s2;
-        if (swiglu_fp8) s2b.x_op = kNone;
-        Local d_sact = linear_bwd(s2b, grad);
-        const Local s2_x = m_last_x;
-        Local s_back = kNone;
-        if (ds() && swiglu_fp8) {
-          s_back = stack_op(lname(layer, "moe.shared.h_cast_back"), OpKind::Elementwise, mod, layer, Pass::Dgrad, T,
-                            T * 2 * Is + tile_scale_bytes(T, 2 * Is), T * 2 * Is * 2, {112, 1024, 32, 0}, {grad});
-        }
-        Local d_sh = swiglu_bwd(layer, mod, "moe.shared.swiglu", T, Is, d_sact, s_h, false);
-        dep(s_back, d_sh);
-        if (swiglu_fp8) dep(d_sh, s2_x);
-        d_shared = linear_bwd(s13, d_sh);
-      }
-      Local d_xn = norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_back, in, xn);
-      if (norm_re) dep(m_last_norm_output, gate_w);
-      dep(d_gate, d_xn);
-      dep(d_shared, d_xn);
-      return residual_bwd(lname(layer, "moe.residual.bwd"), mod, layer, d_xn, grad);
-    });
+// The backward of an expert FFN's second half (the routed experts' or the shared expert's): w2's input gradient
+// (`grad` in FP8 for the routed experts), on DeepSeek's stack the cast back of the FP8-cached SwiGLU input, and the
+// SwiGLU backward, which it returns. With the SwiGLU input cached in FP8 (memory.moe_swiglu_fp8) the SwiGLU output
+// is recomputed, and w2's weight gradient reads it from the SwiGLU backward rather than a kept copy.
+Local StageBuilder::moe_swiglu_bwd(const MoeForward& f, const char* prefix, bool routed, int64_t rows, int64_t inter,
+                                   const Linear& w2, Local h, Local grad) {
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  Linear w2b = w2;
+  if (f.swiglu_fp8) w2b.x_op = kNone;
+  Local d_act = linear_bwd(w2b, grad, kNone, /*dy_fp8=*/routed);
+  const Local w2_x = m_last_x;
+  Local h_back = kNone;
+  if (ds() && f.swiglu_fp8) {
+    // DeepSeek's stack turns the FP8-cached SwiGLU input back into BF16 (cuda::cast_back_impl, 112 CTAs of 1024
+    // threads) before the SwiGLU backward.
+    const std::string cast_back = std::string(prefix) + ".h_cast_back";
+    h_back = stack_op(lname(layer, cast_back.c_str()), OpKind::Elementwise, mod, layer, Pass::Dgrad, rows,
+                      rows * 2 * inter + tile_scale_bytes(rows, 2 * inter), rows * 2 * inter * 2, {112, 1024, 32, 0},
+                      {grad});
   }
+  const std::string swiglu_name = std::string(prefix) + ".swiglu";
+  Local d_h = swiglu_bwd(layer, mod, swiglu_name.c_str(), rows, inter, d_act, h, routed && f.swiglu_fp8);
+  dep(h_back, d_h);
+  if (f.swiglu_fp8) dep(d_h, w2_x);
+  return d_h;
+}
+
+// Phase 5 of the MoE block (in the tape's closure): the routed experts' backward, from the output gradient to the
+// gradient of the experts' input back at this GPU; `d_h` is set to the SwiGLU backward.
+Local StageBuilder::moe_routed_backward(const MoeForward& f, Local grad, Local& d_h) {
+  const ModelConfig& M = m_model;
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  const int64_t D = M.dim, I = M.moe_inter_dim, T = m_T, R = f.R, fp8_copy = f.fp8_copy;
+  const int64_t ep = m_deploy.ep, fanout = m_deploy.fanout(M);
+
+  // The output gradient travels to the experts in FP8 (DeepSeek-V3 §3.3.4: the activation gradient before the MoE
+  // down-projection is FP8), the input gradient comes back in BF16.
+  // DeepSeek's stack casts dY on DeepEP's stream (profile-data: the per_token_cast of combine(B), stream 27).
+  const uint32_t keep = m_extra_flags;
+  if (ep > 1 && m_deploy.gemm_kernel == GemmKernel::Cutlass) m_extra_flags |= kFlagCommStream;
+  Local gq = quantize(lname(layer, "moe.dy_quant"), mod, layer, T, D, grad, Pass::Dgrad);
+  m_extra_flags = keep;
+  Local g_recv = gq;
+  if (ep > 1) {
+    g_recv = alltoall(layer, "moe.combine.bwd", OpKind::AllToAllDispatch, mod, Pass::Dgrad, T, T * fanout * fp8_copy,
+                      DType::E4M3, {gq}, fanout, fp8_copy);
+  }
+  OpDesc upb = base(lname(layer, "moe.unpermute.bwd"), OpKind::Permute, mod, layer, Pass::Dgrad);
+  upb.tokens = R;
+  upb.bytes_read = R * fp8_copy;
+  upb.bytes_written = R * fp8_copy;
+  if (ds()) upb.launch = {ceil_div(R, 16), 512, 32, 0};
+  Local g_perm = emit(std::move(upb), {g_recv});
+  d_h = moe_swiglu_bwd(f, "moe.experts", /*routed=*/true, R, I, f.w2, f.h, g_perm);
+  Local d_x = linear_bwd(f.w13, d_h);
+  OpDesc pb = base(lname(layer, "moe.permute.bwd"), OpKind::Unpermute, mod, layer, Pass::Dgrad);
+  pb.tokens = R;
+  pb.bytes_read = R * D * 2;
+  pb.bytes_written = R * D * 2;
+  if (ds()) pb.launch = per_row(R, 39);
+  Local d_back = emit(std::move(pb), {d_x});
+  if (ep > 1) {
+    d_back = alltoall(layer, "moe.dispatch.bwd", OpKind::AllToAllCombine, mod, Pass::Dgrad, T, T * fanout * D * 2,
+                      DType::BF16, {d_back}, fanout, D * 2);
+  }
+  return d_back;
+}
+
+// Phase 5 of the MoE block (the tape's closure): the backward from the output gradient to the input gradient.
+Local StageBuilder::moe_backward(const MoeForward& f, Local grad) {
+  const ModelConfig& M = m_model;
+  const int32_t layer = f.layer;
+  const Module mod = f.mod;
+  const int64_t D = M.dim, T = m_T, E = M.n_routed_experts, fanout = m_deploy.fanout(M);
+
+  Local d_h = kNone;
+  Local d_back = moe_routed_backward(f, grad, d_h);
+  // Gradient of the routing weights (dot products of dY with the expert outputs), then the gate.
+  OpDesc rb = base(lname(layer, "moe.topk.bwd"), OpKind::Router, mod, layer, Pass::Dgrad);
+  rb.tokens = T;
+  rb.flops = 2 * T * fanout * D + 4 * T * E;
+  rb.bytes_read = T * fanout * D * 2 + T * D * 2;
+  rb.bytes_written = T * E * 4;
+  // DeepSeek's stack applies the routing weights inside the SwiGLU (swiglu_forward_with_weight), so their
+  // gradient comes from the SwiGLU's (swiglu_weight_backward_with_weight) and the combined expert outputs are
+  // not kept; otherwise it is the dot products of dY with the k expert outputs the combine returned.
+  if (ds()) rb.launch = per_row(2 * f.R, 40);  // swiglu_weight_backward_with_weight: one CTA per half row
+  Local d_scores = emit(std::move(rb), {grad, ds() ? d_h : f.back});
+  // The gate is a BF16 Linear on the norm's output: with RMSNorm recomputed (memory.recompute_norm) its weight
+  // gradient reads the recomputed output, else the kept one.
+  const bool norm_re = m_deploy.memory.recompute_norm;
+  Linear gate_b = f.gate;
+  if (norm_re) gate_b.x_op = kNone;
+  Local d_gate = linear_bwd(gate_b, d_scores);
+  const Local gate_w = m_last_wgrad;
+  Local d_shared = kNone;
+  if (f.shared_local) {
+    Local d_sh = moe_swiglu_bwd(f, "moe.shared", /*routed=*/false, T, f.Is, f.s2, f.s_h, grad);
+    d_shared = linear_bwd(f.s13, d_sh);
+  }
+  Local d_xn = norm_bwd(lname(layer, "ffn_norm"), mod, layer, T, D, d_back, f.in, f.xn);
+  if (norm_re) dep(m_last_norm_output, gate_w);
+  dep(d_gate, d_xn);
+  dep(d_shared, d_xn);
+  return residual_bwd(lname(layer, "moe.residual.bwd"), mod, layer, d_xn, grad);
+}
+
+Local StageBuilder::moe(int32_t layer, Module mod, Local in, std::vector<Backward>& tape) {
+  MoeForward f;
+  f.layer = layer;
+  f.mod = mod;
+  f.in = in;
+  moe_route(f);
+  moe_routed_experts(f);
+  if (f.shared_local) moe_shared_expert(f);
+  Local out = moe_output(f);
+  if (m_train) tape.push_back([f, this](Local grad) { return moe_backward(f, grad); });
   return out;
 }
 

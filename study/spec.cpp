@@ -37,17 +37,8 @@ void require_map(const ConfigNode& n, const std::string& what) {
 // A scalar, or a cited scalar {value: X, source: ...}; nullptr when `n` is neither.
 const ConfigNode* scalar_of(const ConfigNode& n) {
   if (n.is_scalar()) return &n;
-  if (n.is_map() && n.find("value")) {
-    for (const auto& [k, v] : n.entries()) {
-      if (k != "value" && !is_metadata_key(k)) {
-        throw ConfigError(v.loc(), v.path(), "only value, source, note or assumption in a cited value",
-                          "unknown key " + quote(k));
-      }
-    }
-    const ConfigNode* v = n.find("value");
-    return v->is_scalar() ? v : nullptr;
-  }
-  return nullptr;
+  const ConfigNode* v = cited_value(n);
+  return v && v->is_scalar() ? v : nullptr;
 }
 
 const std::string& scalar_text(const ConfigNode& n, const std::string& what) {
@@ -401,31 +392,8 @@ StudySweep parse_sweep(const ConfigNode& n, const StudySpec& spec) {
 
 const char* kStudyKeysWhat = "a study";
 
-}  // namespace
-
-const StudyPhase* StudySpec::phase(Phase p) const {
-  for (const auto& ph : phases)
-    if (ph.phase == p) return &ph;
-  return nullptr;
-}
-
-StudySpec load_study(const std::string& path, const StudyLoadOptions& options) {
-  if (!is_file(path)) {
-    throw ConfigError(SourceLoc{path, 0}, "", "an existing study file (YAML)", "no such file");
-  }
-  return parse_study(load_config_file(path), options);
-}
-
-StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options) {
-  ConfigNode root = root_in;
-  require_map(root, "a study (a map)");
-  check_keys(root, {"name", "description", "base", "phases", "set", "proposals", "sweeps", "metrics", "tables"},
-             kStudyKeysWhat);
-  StudySpec spec;
-  spec.file = root.loc().file;
-  const std::string base_dir = fs::path(spec.file).parent_path().string();
-  const std::string& configs = options.configs_dir;
-
+// The study's name and description.
+void parse_study_name(const ConfigNode& root, StudySpec& spec) {
   const ConfigNode& name_n = required(root, "name", "the study's name (the default output folder out/NAME)");
   spec.name = scalar_text(name_n, "a name");
   for (char c : spec.name) {
@@ -436,8 +404,11 @@ StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options
     }
   }
   if (const ConfigNode* d = root.find("description")) spec.description = scalar_text(*d, "one paragraph of text");
+}
 
-  // base
+// base: the model, hardware and cluster every phase uses unless it names its own.
+void parse_study_base(const ConfigNode& root, StudySpec& spec, const std::string& base_dir,
+                      const std::string& configs) {
   if (const ConfigNode* base = root.find("base")) {
     require_map(*base, "a map with model, hw, cluster");
     check_keys(*base, {"model", "hw", "cluster"}, "base");
@@ -445,8 +416,60 @@ StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options
     if (const ConfigNode* n = base->find("hw")) spec.hw = resolve_file(*n, "hardware", base_dir, configs);
     if (const ConfigNode* n = base->find("cluster")) spec.cluster = resolve_file(*n, "clusters", base_dir, configs);
   }
+}
 
-  // phases
+// The model of a phase that names none while the study has no base.model: the one its deployment names (a name,
+// or a path relative to the deployment's folder); errors name the phase `n`.
+std::string deployment_model(const ConfigNode& n, const std::string& key, const std::string& deployment,
+                             const std::string& configs) {
+  const ConfigNode droot = load_config_file(deployment);
+  const std::string named = deployment_model_name(droot);
+  if (named.empty()) {
+    throw ConfigError(n.loc(), n.path(),
+                      "a model: base.model, phases." + key + ".model, or a deployment that names its model",
+                      fmt::format("'{}' without a model: key", deployment));
+  }
+  fs::path p(named);
+  if (named.find('/') != std::string::npos && p.is_relative()) p = fs::path(deployment).parent_path() / p;
+  ConfigNode at =
+      ConfigNode::scalar(p.string(), droot.find("model") ? droot.find("model")->loc() : droot.loc(), "model");
+  return resolve_file(at, "models", fs::path(deployment).parent_path().string(), configs);
+}
+
+// One entry of phases: a deployment, or a map with deployment and model, hw, cluster and set.
+StudyPhase parse_phase(const std::string& key, const ConfigNode& n, const StudySpec& spec, const std::string& base_dir,
+                       const std::string& configs) {
+  StudyPhase ph;
+  ph.phase = phase_of(n, key, {}, "");
+  ph.loc = n.loc();
+  const ConfigNode* deploy_n = &n;
+  std::string model, hw, cluster;
+  if (n.is_map() && !n.find("value")) {
+    check_keys(n, {"deployment", "model", "hw", "cluster", "set"}, "a phase");
+    deploy_n = &required(n, "deployment", "the phase's deployment (a name in configs/deployments or a path)");
+    if (const ConfigNode* m = n.find("model")) model = resolve_file(*m, "models", base_dir, configs);
+    if (const ConfigNode* h = n.find("hw")) hw = resolve_file(*h, "hardware", base_dir, configs);
+    if (const ConfigNode* c = n.find("cluster")) cluster = resolve_file(*c, "clusters", base_dir, configs);
+    ph.sets = parse_sets(n.find("set"));
+  }
+  ph.deployment = resolve_file(*deploy_n, "deployments", base_dir, configs);
+  if (model.empty()) model = spec.model;
+  if (model.empty()) model = deployment_model(n, key, ph.deployment, configs);
+  ph.model = model;
+  ph.hw = hw.empty() ? spec.hw : hw;
+  ph.cluster = cluster.empty() ? spec.cluster : cluster;
+  if (ph.hw.empty()) {
+    throw ConfigError(n.loc(), n.path(), "a hardware file: base.hw or phases." + key + ".hw", "none");
+  }
+  if (ph.cluster.empty()) {
+    throw ConfigError(n.loc(), n.path(), "a cluster file: base.cluster or phases." + key + ".cluster", "none");
+  }
+  return ph;
+}
+
+// phases: phase (train, prefill, decode) -> deployment.
+void parse_study_phases(const ConfigNode& root, StudySpec& spec, const std::string& base_dir,
+                        const std::string& configs) {
   const ConfigNode& phases = required(root, "phases", "a map phase (train, prefill, decode) -> deployment");
   require_map(phases, "a map phase (train, prefill, decode) -> deployment");
   if (phases.entries().empty()) {
@@ -454,48 +477,12 @@ StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options
   }
   for (const auto& [key, n] : phases.entries()) {
     if (is_metadata_key(key)) continue;
-    StudyPhase ph;
-    ph.phase = phase_of(n, key, {}, "");
-    ph.loc = n.loc();
-    const ConfigNode* deploy_n = &n;
-    std::string model, hw, cluster;
-    if (n.is_map() && !n.find("value")) {
-      check_keys(n, {"deployment", "model", "hw", "cluster", "set"}, "a phase");
-      deploy_n = &required(n, "deployment", "the phase's deployment (a name in configs/deployments or a path)");
-      if (const ConfigNode* m = n.find("model")) model = resolve_file(*m, "models", base_dir, configs);
-      if (const ConfigNode* h = n.find("hw")) hw = resolve_file(*h, "hardware", base_dir, configs);
-      if (const ConfigNode* c = n.find("cluster")) cluster = resolve_file(*c, "clusters", base_dir, configs);
-      ph.sets = parse_sets(n.find("set"));
-    }
-    ph.deployment = resolve_file(*deploy_n, "deployments", base_dir, configs);
-    if (model.empty()) model = spec.model;
-    if (model.empty()) {
-      const ConfigNode droot = load_config_file(ph.deployment);
-      const std::string named = deployment_model_name(droot);
-      if (named.empty()) {
-        throw ConfigError(n.loc(), n.path(),
-                          "a model: base.model, phases." + key + ".model, or a deployment that names its model",
-                          fmt::format("'{}' without a model: key", ph.deployment));
-      }
-      fs::path p(named);
-      if (named.find('/') != std::string::npos && p.is_relative()) p = fs::path(ph.deployment).parent_path() / p;
-      ConfigNode at =
-          ConfigNode::scalar(p.string(), droot.find("model") ? droot.find("model")->loc() : droot.loc(), "model");
-      model = resolve_file(at, "models", fs::path(ph.deployment).parent_path().string(), configs);
-    }
-    ph.model = model;
-    ph.hw = hw.empty() ? spec.hw : hw;
-    ph.cluster = cluster.empty() ? spec.cluster : cluster;
-    if (ph.hw.empty()) {
-      throw ConfigError(n.loc(), n.path(), "a hardware file: base.hw or phases." + key + ".hw", "none");
-    }
-    if (ph.cluster.empty()) {
-      throw ConfigError(n.loc(), n.path(), "a cluster file: base.cluster or phases." + key + ".cluster", "none");
-    }
-    spec.phases.push_back(std::move(ph));
+    spec.phases.push_back(parse_phase(key, n, spec, base_dir, configs));
   }
+}
 
-  // study-wide and command-line overrides; the CLI's are appended to `set:` in the resolved text.
+// set: the study-wide overrides, then the command line's, appended to `set:` in the resolved text.
+void parse_study_sets(ConfigNode& root, StudySpec& spec, const StudyLoadOptions& options) {
   spec.sets = parse_sets(root.find("set"));
   if (!options.sets.empty()) {
     ConfigNode* set_n = root.find("set");
@@ -509,8 +496,11 @@ StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options
       set_n->push_back(std::move(item));
     }
   }
+}
 
-  // proposals
+// proposals: labelled variants of the base (hw, cluster, set, a subset of the phases).
+void parse_study_proposals(const ConfigNode& root, StudySpec& spec, const std::string& base_dir,
+                           const std::string& configs) {
   if (const ConfigNode* props = root.find("proposals")) {
     const ConfigNode& list = non_empty_list(*props, "a non-empty list of proposals {label, hw, cluster, set, phases}");
     for (const auto& item : list.items()) {
@@ -533,8 +523,10 @@ StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options
       spec.proposals.push_back(std::move(p));
     }
   }
+}
 
-  // sweeps
+// sweeps: one key over a list of values.
+void parse_study_sweeps(const ConfigNode& root, StudySpec& spec) {
   if (const ConfigNode* sweeps = root.find("sweeps")) {
     const ConfigNode& list = non_empty_list(*sweeps, "a non-empty list of sweeps {name, phases, key, values}");
     for (const auto& item : list.items()) {
@@ -548,11 +540,10 @@ StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options
       spec.sweeps.push_back(std::move(sw));
     }
   }
-  if (spec.proposals.empty() && spec.sweeps.empty()) {
-    throw ConfigError(root.loc(), "", "proposals: or sweeps: (a study without them has no points)", "neither");
-  }
+}
 
-  // metrics and tables
+// metrics and tables: which the study records (all when absent).
+void parse_study_outputs(const ConfigNode& root, StudySpec& spec) {
   if (const ConfigNode* m = root.find("metrics")) {
     const ConfigNode& list = non_empty_list(*m, "a non-empty list of metric names (or no metrics: key for all)");
     for (const auto& item : list.items()) {
@@ -580,6 +571,43 @@ StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options
       spec.table_locs.push_back(item.loc());
     }
   }
+}
+
+}  // namespace
+
+const StudyPhase* StudySpec::phase(Phase p) const {
+  for (const auto& ph : phases)
+    if (ph.phase == p) return &ph;
+  return nullptr;
+}
+
+StudySpec load_study(const std::string& path, const StudyLoadOptions& options) {
+  if (!is_file(path)) {
+    throw ConfigError(SourceLoc{path, 0}, "", "an existing study file (YAML)", "no such file");
+  }
+  return parse_study(load_config_file(path), options);
+}
+
+StudySpec parse_study(const ConfigNode& root_in, const StudyLoadOptions& options) {
+  ConfigNode root = root_in;
+  require_map(root, "a study (a map)");
+  check_keys(root, {"name", "description", "base", "phases", "set", "proposals", "sweeps", "metrics", "tables"},
+             kStudyKeysWhat);
+  StudySpec spec;
+  spec.file = root.loc().file;
+  const std::string base_dir = fs::path(spec.file).parent_path().string();
+  const std::string& configs = options.configs_dir;
+
+  parse_study_name(root, spec);
+  parse_study_base(root, spec, base_dir, configs);
+  parse_study_phases(root, spec, base_dir, configs);
+  parse_study_sets(root, spec, options);
+  parse_study_proposals(root, spec, base_dir, configs);
+  parse_study_sweeps(root, spec);
+  if (spec.proposals.empty() && spec.sweeps.empty()) {
+    throw ConfigError(root.loc(), "", "proposals: or sweeps: (a study without them has no points)", "neither");
+  }
+  parse_study_outputs(root, spec);
   spec.yaml = root.to_yaml();
   return spec;
 }

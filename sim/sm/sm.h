@@ -135,7 +135,20 @@ class Sm : public engine::Component {
     int stores_pending = 0;
   };
 
+  // Whether a warpgroup goes on to its next instruction now (Next) or waits to be resumed (Wait).
+  enum class Flow : uint8_t { Next, Wait };
+
+  // Runs warpgroup `wg`'s instructions until one makes it wait.
   void step(int wg);
+  // One instruction each (of warpgroup `w`, `g`, at `now`).
+  Flow run_issue(int w, Warpgroup& g, const Instr& in, Time now);
+  Flow run_wgmma(int w, Warpgroup& g, const Instr& in, Time now);
+  Flow run_wgmma_wait(int w, Warpgroup& g, const Instr& in, Time now);
+  Flow run_barrier_wait(int w, Warpgroup& g, const Instr& in);
+  Flow run_tma_load(int w, Warpgroup& g, const Instr& in, Time now);
+  Flow run_tma_store(int w, Warpgroup& g, const Instr& in, Time now);
+  Flow run_global_load(int w, Warpgroup& g, const Instr& in, Time now);
+  Flow run_smem(int w, Warpgroup& g, const Instr& in, Time now);
   void resume_at(int wg, Time at);
   void arrive(int id, int64_t tx_done, int arrivals);
   void expect(int id, int64_t bytes);
