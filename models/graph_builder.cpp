@@ -695,15 +695,19 @@ void StageBuilder::attention_core_absorbed(AttnForward& f) {
   // one KV head), and the output returns through wkv_b's value half. BF16 per-head products.
   const int64_t L = m_deploy.seq_len;
   const int64_t requests = Ta / (1 + m_deploy.speculative_tokens);
-  OpDesc qa = gemm_desc(lname(layer, "attn.q_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dc, dn, 1,
-                        DType::BF16, DType::BF16, DType::BF16);
-  qa.gemm.batch = H;
-  qa.flops *= H;
-  qa.bytes_read = H * (Ta * dn + dc * dn) * 2;
-  qa.bytes_written = H * Ta * dc * 2;
-  qa.params = H * dn * dc;
-  dense_params += qa.params;
-  Local q_lat = emit(std::move(qa), {f.q});
+  // One per-head BF16 product: H problems of m x n x k, an n x k weight per head.
+  auto per_head_product = [&](const char* name, int64_t m, int64_t n, int64_t k, Local in) {
+    OpDesc g = gemm_desc(lname(layer, name), OpKind::BatchedGemm, mod, layer, Pass::Forward, m, n, k, 1, DType::BF16,
+                         DType::BF16, DType::BF16);
+    g.gemm.batch = H;
+    g.flops *= H;
+    g.bytes_read = H * (m * k + n * k) * 2;
+    g.bytes_written = H * m * n * 2;
+    g.params = H * n * k;
+    dense_params += g.params;
+    return emit(std::move(g), {in});
+  };
+  Local q_lat = per_head_product("attn.q_absorb", Ta, dc, dn, f.q);
   OpDesc kva = base(lname(layer, "attn.kv_cache_append"), OpKind::KvCacheAppend, mod, layer);
   kva.tokens = Ta;
   kva.bytes_read = Ta * (dc + dr) * 2;
@@ -720,15 +724,7 @@ void StageBuilder::attention_core_absorbed(AttnForward& f) {
   a.bytes_read = requests * L * (dc + dr) * 2 + Ta * H * (dc + dr) * 2;
   a.bytes_written = Ta * H * dc * 2;
   Local att = emit(std::move(a), {q_lat, append, f.rope});
-  OpDesc oa = gemm_desc(lname(layer, "attn.o_absorb"), OpKind::BatchedGemm, mod, layer, Pass::Forward, Ta, dv, dc, 1,
-                        DType::BF16, DType::BF16, DType::BF16);
-  oa.gemm.batch = H;
-  oa.flops *= H;
-  oa.bytes_read = H * (Ta * dc + dv * dc) * 2;
-  oa.bytes_written = H * Ta * dv * 2;
-  oa.params = H * dc * dv;
-  dense_params += oa.params;
-  f.core = emit(std::move(oa), {att});
+  f.core = per_head_product("attn.o_absorb", Ta, dv, dc, att);
 }
 
 // Phase 3 of attention: the output's cast (and the copy the backward keeps), wo, the TP reduce-scatter and the
