@@ -138,6 +138,19 @@ class StageBuilder {
     return d;
   }
 
+  // A core-attention op over `heads` BF16 heads: `tokens` queries, keys of width k, values of width n.
+  OpDesc attention_desc(std::string name, Module module, int32_t layer, Pass pass, int64_t tokens, int64_t n, int64_t k,
+                        int64_t heads) const {
+    OpDesc d = base(std::move(name), OpKind::Attention, module, layer, pass);
+    d.tokens = tokens;
+    d.gemm.m = tokens;
+    d.gemm.n = n;
+    d.gemm.k = k;
+    d.gemm.batch = heads;
+    d.gemm.a_type = d.gemm.b_type = d.gemm.out_type = DType::BF16;
+    return d;
+  }
+
   std::string lname(int32_t layer, const char* what) const {
     return layer >= 0 ? fmt::format("L{}.{}", layer, what) : std::string(what);
   }
@@ -659,13 +672,7 @@ void StageBuilder::attention_core_mha(AttnForward& f) {
   const int64_t S = m_deploy.seq_len;
   const int64_t seqs = Ta / S;
   f.pairs = seqs * (m_options.causal ? S * (S + 1) / 2 : S * S);
-  OpDesc a = base(lname(layer, "attn.core"), OpKind::Attention, mod, layer);
-  a.tokens = Ta;
-  a.gemm.m = Ta;
-  a.gemm.n = dv;
-  a.gemm.k = dqk;
-  a.gemm.batch = H;
-  a.gemm.a_type = a.gemm.b_type = a.gemm.out_type = DType::BF16;
+  OpDesc a = attention_desc(lname(layer, "attn.core"), mod, layer, Pass::Forward, Ta, dv, dqk, H);
   a.flops = 2 * H * f.pairs * (dqk + dv);
   a.bytes_read = Ta * H * (2 * dqk + dv) * 2;
   a.bytes_written = Ta * H * dv * 2 + Ta * H * 4;
@@ -713,13 +720,7 @@ void StageBuilder::attention_core_absorbed(AttnForward& f) {
   kva.bytes_read = Ta * (dc + dr) * 2;
   kva.bytes_written = Ta * (dc + dr) * 2;
   Local append = emit(std::move(kva), {f.kvn, f.rope});
-  OpDesc a = base(lname(layer, "attn.core"), OpKind::Attention, mod, layer);
-  a.tokens = Ta;
-  a.gemm.m = Ta;
-  a.gemm.n = dc;
-  a.gemm.k = dc + dr;
-  a.gemm.batch = H;
-  a.gemm.a_type = a.gemm.b_type = a.gemm.out_type = DType::BF16;
+  OpDesc a = attention_desc(lname(layer, "attn.core"), mod, layer, Pass::Forward, Ta, dc, dc + dr, H);
   a.flops = 2 * H * Ta * L * ((dc + dr) + dc);  // FlashMLA: 2 h_q s_q s_k (d_k + d_v)
   a.bytes_read = requests * L * (dc + dr) * 2 + Ta * H * (dc + dr) * 2;
   a.bytes_written = Ta * H * dc * 2;
@@ -805,13 +806,7 @@ Local StageBuilder::attention_backward(const AttnForward& f, Local grad) {
     q_pe_re = stack_op(lname(layer, "attn.q_pe_copy.recompute"), OpKind::Elementwise, mod, layer, Pass::Dgrad, Ta,
                        Ta * H * dr * 2, Ta * H * dr * 2, torch_elementwise(Ta * H * dr, 18), {rope_re});
   }
-  OpDesc b = base(lname(layer, "attn.core.bwd"), OpKind::Attention, mod, layer, Pass::Dgrad);
-  b.tokens = Ta;
-  b.gemm.m = Ta;
-  b.gemm.n = dv;
-  b.gemm.k = dqk;
-  b.gemm.batch = H;
-  b.gemm.a_type = b.gemm.b_type = b.gemm.out_type = DType::BF16;
+  OpDesc b = attention_desc(lname(layer, "attn.core.bwd"), mod, layer, Pass::Dgrad, Ta, dv, dqk, H);
   b.flops = 2 * (2 * H * pairs * (dqk + dv));  // dV, dP, dQ, dK: twice the forward products
   b.recompute_flops = 2 * H * pairs * dqk;     // scores recomputed from Q and K (FlashAttention)
   b.flags |= kFlagRecompute;
