@@ -1,6 +1,7 @@
-// `v3sim calibrate SPEC`: fits the constants a calibration spec declares to its measured traces (study/calibrate.h),
+// `v3sim calibrate SPEC`: fits the constants a calibration spec declares to its measurements (study/calibrate.h),
 // prints each constant with its standard error and each dataset's error before the fit, in sample and cross-validated,
-// and with -o writes a hardware config that extends the base with the fitted values.
+// with -o writes a config (hardware or cluster) that extends the base with the fitted values, and with --record
+// writes the whole result as JSON (what the study's validation table reads its cross-validated figures from).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 #include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "report/h5_file.h"
 #include "study/calibrate.h"
 
 namespace v3sim::cli {
@@ -25,9 +27,9 @@ namespace fs = std::filesystem;
 
 struct CalibrateArgs {
   std::string spec;
-  std::string hw;
+  std::string hw, cluster;
   int64_t folds = -1;
-  std::string output;
+  std::string output, record;
   bool json = false;
 };
 
@@ -44,14 +46,35 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
     }
     spec.folds = static_cast<size_t>(a.folds);
   }
-  const std::string hw_file =
-      resolve_config(a.hw.empty() ? spec.hardware : a.hw, "hardware", a.hw.empty() ? "hardware" : "--hw");
+  const bool cluster = spec.base_kind == study::CalibrationSpec::Base::Cluster;
+  const std::string& other = cluster ? a.hw : a.cluster;
+  if (!other.empty()) {
+    throw ConfigError(SourceLoc{cluster ? "--hw" : "--cluster", 0}, "",
+                      fmt::format("{} (the spec's base is a {} config)", cluster ? "--cluster" : "--hw",
+                                  cluster ? "cluster" : "hardware"),
+                      "'" + other + "'");
+  }
+  const std::string& given = cluster ? a.cluster : a.hw;
+  const std::string hw_file = resolve_config(given.empty() ? spec.base : given, cluster ? "clusters" : "hardware",
+                                             given.empty() ? (cluster ? "cluster" : "hardware")
+                                                           : (cluster ? "--cluster" : "--hw"));
   if (!a.output.empty() && !a.output.ends_with(".yaml")) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", "a hardware config file name ending in .yaml", "'" + a.output + "'");
+    throw ConfigError(SourceLoc{"-o", 0}, "", fmt::format("a {} config file name ending in .yaml", cluster ? "cluster" : "hardware"),
+                      "'" + a.output + "'");
+  }
+  if (!a.record.empty() && !a.record.ends_with(".json")) {
+    throw ConfigError(SourceLoc{"--record", 0}, "", "a file name ending in .json", "'" + a.record + "'");
   }
   if (opts.validate_only) return 0;
   const study::CalibrationResult r =
       study::calibrate(spec, hw_file, [&](const std::string& what) { fmt::print(stderr, "calibrate: {}\n", what); });
+  if (!a.record.empty()) {
+    std::map<std::string, std::string> provenance = report::standard_meta();  // tool, revision, date
+    provenance.erase("format");
+    provenance["command"] =
+        "v3sim calibrate " + a.spec + (a.folds >= 0 ? fmt::format(" --folds {}", a.folds) : std::string());
+    write_file_atomic(a.record, study::calibration_json(spec, r, hw_file, provenance), "--record");
+  }
 
   if (!a.output.empty()) {
     const fs::path out_dir = fs::absolute(a.output).parent_path();
@@ -64,40 +87,7 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
     write_file_atomic(a.output, study::calibrated_config_yaml(spec, r, extends), "-o");
   }
   if (a.json) {
-    nlohmann::json j;
-    j["spec"] = spec_file;
-    j["hardware"] = hw_file;
-    j["converged"] = r.converged;
-    j["evaluations"] = r.evaluations;
-    j["folds"] = spec.folds;
-    for (const auto& c : r.constants) {
-      j["constants"].push_back({{"key", c.key},
-                                {"unit", c.unit},
-                                {"dataset", c.dataset},
-                                {"base", c.base},
-                                {"fitted", c.fitted},
-                                {"std_error", std::isnan(c.std_error) ? nlohmann::json() : nlohmann::json(c.std_error)},
-                                {"identifiable", c.identifiable},
-                                {"at_bound", c.at_bound}});
-    }
-    for (const auto& s : r.scores) {
-      j["datasets"].push_back({{"name", s.dataset},
-                               {"role", s.fitted_on ? "fitted" : "predicted"},
-                               {"ops", s.ops},
-                               {"base_mape", s.base_mape},
-                               {"fit_mape", s.fit_mape},
-                               {"cv_mape", s.cv_mape},
-                               {"cv_max_ape", s.cv_max}});
-    }
-    for (const auto& d : r.data) {
-      j["ops"].push_back({{"dataset", d.dataset},
-                          {"op", d.op},
-                          {"measured_s", d.measured_s},
-                          {"base_s", d.base_s},
-                          {"fitted_s", d.fitted_s},
-                          {"cross_validated_s", d.cv_s}});
-    }
-    std::puts(j.dump(2).c_str());
+    std::fputs(study::calibration_json(spec, r, hw_file).c_str(), stdout);
     return 0;
   }
   fmt::print("calibration '{}' of {} ({}; {})\n", spec.name, hw_file, spec.file,
@@ -122,6 +112,7 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
   fmt::print("({} projections of a dataset)\n", r.evaluations);
   if (!r.converged) fmt::print("warning: a fit stopped at its iteration limit before converging\n");
   if (!a.output.empty()) fmt::print("wrote {}\n", a.output);
+  if (!a.record.empty()) fmt::print("wrote {}\n", a.record);
   return 0;
 }
 
@@ -130,19 +121,25 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
 CommandRunner add_calibrate_command(CLI::App& app) {
   auto a = std::make_shared<CalibrateArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "calibrate", "Fit a hardware config's physical constants to measured kernel times, with cross-validated error");
+      "calibrate",
+      "Fit a hardware or cluster config's physical constants to measurements, with cross-validated error");
   cmd->add_option("spec", a->spec,
-                  "a calibration spec (YAML, or a name in configs/calibration): the base hardware, the measured "
-                  "traces, and which constants each may inform, with their ranges")
+                  "a calibration spec (YAML, or a name in configs/calibration): the base config, the measured "
+                  "traces or tables, and which constants each may inform, with their ranges")
       ->required();
-  cmd->add_option("--hw", a->hw, "the base hardware config instead of the spec's");
+  cmd->add_option("--hw", a->hw, "the base hardware config instead of the spec's (a `hardware:` spec)");
+  cmd->add_option("--cluster", a->cluster, "the base cluster config instead of the spec's (a `cluster:` spec)");
   cmd->add_option("--folds", a->folds, "cross-validation folds: 0 leave-one-out (default: the spec's)")
       ->check(CLI::Range(int64_t{0}, int64_t{1000}));
   cmd->add_option("-o,--output", a->output, "write the calibrated config (.yaml, extends the base)");
+  cmd->add_option("--record", a->record,
+                  "write the whole result as JSON with provenance (.json; traces/calibration holds the records the "
+                  "study's validation table reads)");
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
   cmd->footer(
-      "Example: v3sim calibrate h800-gemm -o h800-calibrated.yaml\n"
-      "The fit is bounded Levenberg-Marquardt on the relative errors of the projected kernel times; a constant's\n"
+      "Examples: v3sim calibrate h800-gemm -o h800-calibrated.yaml\n"
+      "          v3sim calibrate h800-deepep --folds 0      (DeepEP's normal table: NIC and SM push rates)\n"
+      "The fit is bounded Levenberg-Marquardt on the relative errors of the projected figures; a constant's\n"
       "standard error comes from the fit's covariance, and one the data cannot move is reported as not identifiable.");
   return [a](const RunOptions& opts) { return run_calibrate(*a, opts); };
 }

@@ -110,6 +110,7 @@ nlohmann::json result_json(const Loaded& l, const exec::StepResult& r) {
     if (k.find('.') == std::string::npos) j[k] = v;
   }
   j["breakdown_s"] = r.breakdown_s;
+  j["model_s"] = r.model_s;
   j["stream_busy_s"] = r.stream_busy_s;
   j["memory_per_gpu_bytes"] = r.memory_per_gpu_bytes;
   j["memory_peak_rank"] = r.memory_peak_rank;

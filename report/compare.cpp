@@ -356,6 +356,42 @@ TimelineComparison compare_step_timelines(const Timeline& measured, const Timeli
   return c;
 }
 
+namespace {
+
+// The cost models (sim/exec CostModel names) that price a category's ops in a step projection, as sim/exec/op_cost
+// plans them: FP8 GEMMs on the cycle GEMM model (the BF16 gate and batched GEMMs on the roofline), attention on the
+// roofline, casts on the cycle cast model and the rest of the memory-bound kernels streaming (or on the roofline
+// without a launch shape), DeepEP's dispatch and combine on the cycle all-to-all model and collectives analytical.
+std::vector<std::string> category_models(Category c) {
+  switch (c) {
+    case Category::GemmDense:
+    case Category::GemmGrouped:
+    case Category::Wgrad:
+      return {"cycle-gemm", "roofline"};
+    case Category::Attention:
+      return {"roofline"};
+    case Category::Membound:
+      return {"streaming", "cycle-cast", "roofline", "dropped"};
+    case Category::Comm:
+      return {"cycle-alltoall", "analytical"};
+    case Category::Other:
+    case Category::kCount:
+      break;
+  }
+  return {};
+}
+
+// The role of a measured profile's category: "fitted" where a constant of the projection was fitted to that very
+// profile, "predicted" elsewhere. The one such constant: the deployment's load_cv (configs/deployments/
+// v3-train-2048.yaml), measured from the profile's own token counts, which sets the communication it projects.
+const char* category_role(const CategoryInfo& info) {
+  for (const Category m : info.members)
+    if (m == Category::Comm) return "fitted";
+  return "predicted";
+}
+
+}  // namespace
+
 nlohmann::json category_json(const TimelineComparison& c) {
   nlohmann::json rows = nlohmann::json::array();
   for (const CategoryRow& r : c.categories) {
@@ -363,6 +399,12 @@ nlohmann::json category_json(const TimelineComparison& c) {
     j["name"] = r.info->name;
     j["label"] = r.info->label;
     j["description"] = r.info->description;
+    std::vector<std::string> models;
+    for (const Category m : r.info->members)
+      for (const std::string& name : category_models(m))
+        if (std::find(models.begin(), models.end(), name) == models.end()) models.push_back(name);
+    j["models"] = models;
+    j["role"] = category_role(*r.info);
     j["measured_events"] = r.measured_events;
     j["projected_events"] = r.projected_events;
     rows.push_back(j);

@@ -7,6 +7,23 @@
 
 namespace v3sim::report {
 
+namespace {
+
+// A row item as a number; the error names its line and key.
+double row_number(const ConfigNode& item, const char* expected) {
+  if (item.is_scalar()) {
+    try {
+      size_t used = 0;
+      const double v = std::stod(item.text(), &used);
+      if (used == item.text().size()) return v;
+    } catch (const std::exception&) {
+    }
+  }
+  throw ConfigError(item.loc(), item.path(), expected, item.describe());
+}
+
+}  // namespace
+
 std::string gemm_op_name(int64_t m, int64_t n, int64_t k) {
   return fmt::format("gemm:m={},n={},k={}", m, n, k);
 }
@@ -56,9 +73,11 @@ ResultFile published_deepgemm_h800(const std::string& reference_yaml) {
       if (!r.is_sequence() || r.items().size() < 4) {
         throw ConfigError(r.loc(), r.path(), "[M, N, K, TFLOPS, ...]", r.describe());
       }
-      const int64_t m = std::stoll(r.items()[0].text()), n = std::stoll(r.items()[1].text()),
-                    k = std::stoll(r.items()[2].text());
-      const double tflops = std::stod(r.items()[3].text());
+      const auto& it = r.items();
+      const auto m = static_cast<int64_t>(row_number(it[0], "M (a number)")),
+                 n = static_cast<int64_t>(row_number(it[1], "N (a number)")),
+                 k = static_cast<int64_t>(row_number(it[2], "K (a number)"));
+      const double tflops = row_number(it[3], "TFLOPS (a number)");
       const double flops = 2.0 * m * n * k;
       TimelineEvent e;
       e.op = op++;
@@ -74,6 +93,44 @@ ResultFile published_deepgemm_h800(const std::string& reference_yaml) {
   }
   f.summary = {{"ops", static_cast<double>(f.timeline.events.size())}};
   return f;
+}
+
+std::vector<DeepEPFigure> deepep_normal_figures(const ConfigNode& table) {
+  const char* expected = "[type, dispatch_EP, dispatch_GBps, combine_EP, combine_GBps, bottleneck_link]";
+  const ConfigNode* rows = table.find("rows");
+  if (!rows || !rows->is_sequence() || rows->items().empty()) {
+    throw ConfigError(table.loc(), table.child_path("rows"), std::string("a list of ") + expected + " rows",
+                      rows ? rows->describe() : "nothing");
+  }
+  std::vector<DeepEPFigure> out;
+  for (const ConfigNode& r : rows->items()) {
+    if (!r.is_sequence() || r.items().size() < 5 || !r.items()[0].is_scalar()) {
+      throw ConfigError(r.loc(), r.path(), expected, r.describe());
+    }
+    const auto& it = r.items();
+    for (const AllToAllPhase phase : {AllToAllPhase::Dispatch, AllToAllPhase::Combine}) {
+      const size_t col = phase == AllToAllPhase::Dispatch ? 1 : 3;
+      DeepEPFigure f;
+      f.desc.phase = phase;
+      f.desc.ep = static_cast<int64_t>(row_number(it[col], "an EP size (a number)"));
+      f.desc.tokens = 4096;
+      if (f.desc.ep <= 0) throw ConfigError(it[col].loc(), it[col].path(), "a positive EP size", it[col].describe());
+      f.desc.experts = 256 / f.desc.ep * f.desc.ep;  // DeepEP's benchmark
+      f.desc.sms = 24;
+      f.measured_gbps = row_number(it[col + 1], "a bandwidth in GB/s (a number)");
+      if (!(f.measured_gbps > 0)) {
+        throw ConfigError(it[col + 1].loc(), it[col + 1].path(), "a positive bandwidth", it[col + 1].describe());
+      }
+      f.label = fmt::format("{} {} EP{}", it[0].text(), to_string(phase), f.desc.ep);
+      out.push_back(f);
+    }
+  }
+  return out;
+}
+
+net::AllToAllResult project_deepep_figure(const DeepEPFigure& f, const net::ClusterConfig& cluster) {
+  f.desc.validate(cluster);
+  return net::run_alltoall(cluster, f.desc);
 }
 
 }  // namespace v3sim::report

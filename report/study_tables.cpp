@@ -3,10 +3,16 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "report/published.h"
 #include "sim/exec/op_cost.h"
 #include "sim/net/alltoall.h"
 #include "sim/sm/gemm.h"
@@ -27,34 +33,115 @@ std::string join(const std::vector<std::string>& items) {
 
 // ---- validation helpers ----
 
-// The columns of the validation table, filled row by row.
+// One datum of a calibration record (`v3sim calibrate --record`, format v3sim-calibration-1).
+struct RecordedDatum {
+  std::string role;  // "fitted" or "predicted"
+  std::string unit;  // "s" or "GB/s"
+  double base = 0;   // the projection with the base config when the record was made
+  double cross_validated = 0;
+  std::string record;  // the record's file and how its out-of-sample figures were made
+};
+
+// The data of every record, by op ("gemm:m=4096,n=7168,k=2048", "internode dispatch EP64").
+std::map<std::string, RecordedDatum> read_records(const std::vector<std::string>& files) {
+  std::map<std::string, RecordedDatum> out;
+  for (const std::string& file : files) {
+    nlohmann::json j;
+    try {
+      std::ifstream in(file);
+      if (!in) throw ConfigError(SourceLoc{file, 0}, "", "a readable calibration record", "a file v3sim cannot open");
+      j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError(SourceLoc{file, 0}, "", "a calibration record (JSON, v3sim calibrate --record)", e.what());
+    }
+    if (j.value("format", "") != "v3sim-calibration-1" || !j.contains("data") || !j["data"].is_array()) {
+      throw ConfigError(SourceLoc{file, 0}, "format", "v3sim-calibration-1 with a data list",
+                        "'" + j.value("format", std::string("nothing")) + "'");
+    }
+    const std::string how =
+        fmt::format("{}: {} ({})", std::filesystem::path(file).filename().string(), j.value("cross_validation", ""),
+                    j.contains("provenance") ? j["provenance"].value("command", "") : "");
+    for (const nlohmann::json& d : j["data"]) {
+      auto num = [&](const char* key) {
+        return d.contains(key) && d[key].is_number() ? d[key].get<double>() : std::nan("");
+      };
+      out[d.value("op", "")] = {d.value("role", ""), d.value("unit", ""), num("base"), num("cross_validated"), how};
+    }
+  }
+  return out;
+}
+
+// The columns of the validation table, filled row by row. Each published figure has one row: its live projection
+// with the shipped config (fit_projected: a fit residual when the figure was fitted on), its role, and its
+// out-of-sample projection (projected: leave-one-out from a calibration record for a fitted figure, the live
+// projection for a predicted one; NaN when no fresh record covers it).
 struct ValidationColumns {
   Table table;
-  TableColumn *suite, *name, *measured, *projected, *unit, *error_pct, *source;
+  TableColumn *suite, *name, *model, *role, *measured, *projected, *unit, *error_pct, *fit_projected, *fit_error_pct,
+      *source;
+  std::map<std::string, RecordedDatum> records;
+  std::map<std::string, size_t> used, stale;  // per record: rows it covered, rows it no longer matches
 
   ValidationColumns(const ValidationColumns&) = delete;
   ValidationColumns& operator=(const ValidationColumns&) = delete;
-  ValidationColumns() {
+  explicit ValidationColumns(std::map<std::string, RecordedDatum> recorded) : records(std::move(recorded)) {
     table.name = "validation";
     table.title = "Projected against measured: DeepSeek's published H800 figures";
-    table.columns.reserve(7);  // the column pointers stay valid
+    table.columns.reserve(11);  // the column pointers stay valid
     suite = &table.add_text("suite");
     name = &table.add_text("case");
+    model = &table.add_text("model");
+    role = &table.add_text("role");
     measured = &table.add_number("measured");
     projected = &table.add_number("projected");
     unit = &table.add_text("unit");
     error_pct = &table.add_number("error_pct", "%");
+    fit_projected = &table.add_number("fit_projected");
+    fit_error_pct = &table.add_number("fit_error_pct", "%");
     source = &table.add_text("source");
   }
-  void add(const std::string& s, const std::string& c, double meas, double proj, const std::string& u,
-           const std::string& src) {
+  // `key`: the datum's op in a calibration record; `to_unit` turns a recorded value (s or GB/s) into the row's unit.
+  void add(const std::string& s, const std::string& c, exec::CostModel m, double meas, double proj,
+           const std::string& u, const std::string& src, const std::string& key,
+           const std::function<double(double)>& to_unit) {
+    const double nan = std::nan("");
+    std::string r;
+    double out_of_sample = nan;
+    if (auto it = records.find(key); it != records.end()) {
+      const RecordedDatum& d = it->second;
+      r = d.role;
+      // The record holds for the model as it is only while its base projection is the live one.
+      if (std::abs(to_unit(d.base) / proj - 1) > 0.005) {
+        ++stale[d.record];
+      } else {
+        ++used[d.record];
+        out_of_sample = d.role == "fitted" ? to_unit(d.cross_validated) : proj;
+      }
+    }
     suite->texts.push_back(s);
     name->texts.push_back(c);
+    model->texts.push_back(exec::to_string(m));
+    role->texts.push_back(r);
     measured->numbers.push_back(meas);
-    projected->numbers.push_back(proj);
+    projected->numbers.push_back(out_of_sample);
     unit->texts.push_back(u);
-    error_pct->numbers.push_back(100.0 * (proj - meas) / meas);
+    error_pct->numbers.push_back(100.0 * (out_of_sample - meas) / meas);
+    const bool fitted = r != "predicted";
+    fit_projected->numbers.push_back(fitted ? proj : nan);
+    fit_error_pct->numbers.push_back(fitted ? 100.0 * (proj - meas) / meas : nan);
     source->texts.push_back(src);
+  }
+  // The table attribute that says where the out-of-sample figures come from, and which records are stale.
+  void describe_records() {
+    std::string text;
+    for (const auto& [rec, n] : used) text += fmt::format("{}{} ({} rows)", text.empty() ? "" : "; ", rec, n);
+    for (const auto& [rec, n] : stale) {
+      text += fmt::format("{}STALE {} ({} rows: the model no longer projects what the record fitted; rerun its "
+                          "command)",
+                          text.empty() ? "" : "; ", rec, n);
+    }
+    table.attrs["cross_validation"] =
+        text.empty() ? "none: no calibration record (v3sim calibrate --record) covers these rows" : text;
   }
 };
 
@@ -109,8 +196,10 @@ void add_deepgemm_rows(ValidationColumns& out, const ConfigNode& ref, const Hard
       d.k = static_cast<int64_t>(number(r[2]));
       d.validate(gpu);
       const sm::GemmResult res = sm::simulate_gemm(d, gpu);
-      out.add("deepgemm_h800_dense", fmt::format("m={} n={} k={}", d.m, d.n, d.k), number(r[3]), res.tflops, "TFLOPS",
-              source);
+      const double flops = 2.0 * static_cast<double>(d.m) * static_cast<double>(d.n) * static_cast<double>(d.k);
+      out.add("deepgemm_h800_dense", fmt::format("m={} n={} k={}", d.m, d.n, d.k), exec::CostModel::CycleGemm,
+              number(r[3]), res.tflops, "TFLOPS", source, gemm_op_name(d.m, d.n, d.k),
+              [flops](double seconds) { return flops / seconds / 1e12; });
     }
   }
 }
@@ -120,26 +209,10 @@ void add_deepep_rows(ValidationColumns& out, const ConfigNode& ref, const net::C
   const ConfigNode& deepep = require(ref, "deepep_h800", "DeepEP's H800 tables");
   const ConfigNode& table = require(deepep, "normal_v1_2025_04_22", "DeepEP's normal-kernel table");
   const std::string source = "deepseek-v3.yaml deepep_h800: " + source_of(table);
-  const char* expected = "[type, dispatch_EP, dispatch_GBps, combine_EP, combine_GBps, bottleneck_link]";
-  const ConfigNode& rows = require(table, "rows", expected);
-  if (!rows.is_sequence())
-    throw ConfigError(rows.loc(), rows.path(), "a list of " + std::string(expected), rows.describe());
-  for (const ConfigNode& row : rows.items()) {
-    const auto& r = row_items(row, 6, expected);
-    const std::string type = r[0].text();
-    for (size_t col : {size_t{1}, size_t{3}}) {
-      net::AllToAllDesc d;
-      d.phase = col == 1 ? AllToAllPhase::Dispatch : AllToAllPhase::Combine;
-      d.ep = static_cast<int64_t>(number(r[col]));
-      d.tokens = 4096;
-      d.experts = 256 / d.ep * d.ep;  // DeepEP's benchmark
-      d.sms = 24;
-      d.validate(cluster);
-      const net::AllToAllResult res = net::run_alltoall(cluster, d);
-      out.add("deepep_h800_normal",
-              fmt::format("{} {} EP{} ({} GB/s)", type, col == 1 ? "dispatch" : "combine", d.ep, res.metric),
-              number(r[col + 1]), res.metric_gbps, "GB/s", source);
-    }
+  for (const DeepEPFigure& f : deepep_normal_figures(table)) {
+    const net::AllToAllResult res = project_deepep_figure(f, cluster);
+    out.add("deepep_h800_normal", fmt::format("{} ({} GB/s)", f.label, res.metric), exec::CostModel::CycleAllToAll,
+            f.measured_gbps, res.metric_gbps, "GB/s", source, f.label, [](double gbps) { return gbps; });
   }
 }
 
@@ -214,7 +287,7 @@ Table numerics_error_table(const std::vector<NumericsAccumulator>& accumulators,
 
 Table validation_table(const ValidationInputs& in) {
   const ConfigNode ref = load_config_file(in.reference_yaml);
-  ValidationColumns out;
+  ValidationColumns out(read_records(in.records));
   std::vector<std::string> sources;
   if (in.deepgemm) {
     add_deepgemm_rows(out, ref, in.gpu);
@@ -225,10 +298,20 @@ Table validation_table(const ValidationInputs& in) {
     sources.push_back(fmt::format("sim/net/alltoall on {}", in.cluster.name));
   }
   out.table.source = fmt::format("measured: {}; projected: {}", in.reference_yaml, join(sources));
+  out.describe_records();
   return std::move(out.table);
 }
 
 // ---- by name ----
+
+std::vector<std::string> calibration_records(const std::filesystem::path& folder) {
+  std::vector<std::string> files;
+  if (!std::filesystem::is_directory(folder)) return files;
+  for (const auto& e : std::filesystem::directory_iterator(folder))
+    if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
 std::vector<std::string> study_table_names() {
   return {"numerics_error_vs_k", "validation"};
@@ -244,6 +327,7 @@ Table make_study_table(const std::string& name, const StudyTableInputs& in) {
     v.gpu = load_chip(in.configs_dir, "h800.yaml");
     v.cluster = net::load_cluster(
         load_config_file((std::filesystem::path(in.configs_dir) / "clusters" / "h800-2048-mpft.yaml").string()));
+    v.records = calibration_records(std::filesystem::path(in.configs_dir).parent_path() / "traces" / "calibration");
     return validation_table(v);
   }
   throw ConfigError(SourceLoc{"study tables", 0}, "", "a table name (" + join(study_table_names()) + ")",

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -57,10 +58,19 @@ struct ValidationInputs {
   net::ClusterConfig cluster;  // configs/clusters/h800-2048-mpft.yaml: for DeepEP
   bool deepgemm = true;
   bool deepep = true;
+  // Calibration records (`v3sim calibrate --record`, traces/calibration/*.json): the out-of-sample figures of the
+  // rows they cover. @throws ConfigError naming a record that is not one.
+  std::vector<std::string> records;
 };
 
-// Projected against measured, one row per published figure. Columns suite, case, measured, projected, unit (text),
-// error_pct = 100 (projected - measured) / measured, source (the reference entry's `source:`).
+// Projected against measured, one row per published figure. Columns suite, case, model (the sim/exec CostModel the
+// figure validates), role ("fitted": a calibration record fitted constants on it; "predicted": it informed none;
+// "" when no record covers it), measured, projected and error_pct = 100 (projected - measured) / measured OUT OF
+// SAMPLE (the record's leave-one-out figure for a fitted row, the live projection for a predicted one; NaN when no
+// record covers the row or the record is stale: its base projection is no longer the live one), unit (text),
+// fit_projected and fit_error_pct (the live projection with the shipped config: the fit residual of a fitted row;
+// NaN for a predicted one), source (the reference entry's `source:`). Attribute cross_validation: which records gave
+// the out-of-sample figures, and which are stale.
 //   deepgemm_h800_dense  the 18 dense shapes of deepgemm_h800.v3_2025_04_09_last_published_table (TFLOPS), each
 //                        simulated with sm::simulate_gemm on `gpu`. The reference file holds no grouped
 //                        (contiguous or masked) rows, so there are none here.
@@ -74,6 +84,9 @@ struct ValidationInputs {
 Table validation_table(const ValidationInputs& in);
 
 // ---- by name ------------------------------------------------------------------------------------------------------
+
+// The calibration records in `folder` (*.json, sorted); none when there is no such folder.
+std::vector<std::string> calibration_records(const std::filesystem::path& folder);
 
 struct StudyTableInputs {
   std::string configs_dir;     // the shipped configs/ folder

@@ -2,12 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <memory>
+#include <atomic>
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -15,6 +20,8 @@
 #include "core/params.h"
 #include "report/compare.h"
 #include "report/h5_file.h"
+#include "report/published.h"
+#include "sim/net/cluster.h"
 #include "sim/hardware.h"
 
 namespace v3sim::study {
@@ -68,10 +75,45 @@ const ConfigNode* find_path(const ConfigNode& root, const std::string& key) {
   return n;
 }
 
-// One dataset's measured ops, and the projection of them with given constants.
+// Runs job(i) for i in [0, n) on up to hardware_concurrency threads (contiguous slices); rethrows the first error.
+void parallel_for(size_t n, const std::function<void(size_t begin, size_t end)>& job) {
+  const size_t slices = std::max<size_t>(1, std::min<size_t>(n, std::thread::hardware_concurrency()));
+  std::vector<std::exception_ptr> errors(slices);
+  std::vector<std::thread> threads;
+  for (size_t s = 0; s < slices; ++s) {
+    threads.emplace_back([&, s] {
+      try {
+        job(s * n / slices, (s + 1) * n / slices);
+      } catch (...) {
+        errors[s] = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+// One dataset's measured figures, and their projection with a base config whose constants are set.
 class Dataset {
  public:
-  Dataset(const CalibrationSpec::Dataset& d, const std::string& spec_file) : m_spec(d) {
+  explicit Dataset(const CalibrationSpec::Dataset& d) : m_spec(d) {}
+  virtual ~Dataset() = default;
+  const CalibrationSpec::Dataset& spec() const { return m_spec; }
+  virtual const char* unit() const = 0;
+  // Per figure (in a fixed order), its projection with the config `root`; NaN where v3sim has no model. names and
+  // measured, when given, receive each figure's name and measured value.
+  virtual std::vector<double> project(const ConfigNode& root, std::vector<std::string>* names = nullptr,
+                                      std::vector<double>* measured = nullptr) const = 0;
+
+ private:
+  CalibrationSpec::Dataset m_spec;
+};
+
+// A measured trace of kernels, projected op by op as `v3sim compare` does (seconds).
+class TraceDataset final : public Dataset {
+ public:
+  TraceDataset(const CalibrationSpec::Dataset& d, const std::string& spec_file) : Dataset(d) {
     const report::ResultFile f = report::read_result_h5(d.trace);
     if (f.timeline.source != "measured") {
       throw ConfigError(SourceLoc{spec_file, 0}, "data." + d.name + ".trace",
@@ -80,35 +122,24 @@ class Dataset {
     }
     m_measured = f.timeline;
   }
-  const CalibrationSpec::Dataset& spec() const { return m_spec; }
+  const char* unit() const override { return "s"; }
 
-  // Per measured op (in the order of compare_timelines), its projected time with `hw`; NaN where v3sim has no model.
-  std::vector<double> project(const HardwareConfig& hw, std::vector<std::string>* names = nullptr,
-                              std::vector<double>* measured = nullptr) const {
+  std::vector<double> project(const ConfigNode& root, std::vector<std::string>* names,
+                              std::vector<double>* measured) const override {
+    const HardwareConfig hw = load_hardware(root);
     // The ops are independent: project contiguous slices on threads and join them in order.
     const size_t n = m_measured.events.size();
     const size_t slices = std::max<size_t>(1, std::min<size_t>(n, std::thread::hardware_concurrency()));
     std::vector<Timeline> parts(slices);
-    std::vector<std::exception_ptr> errors(slices);
-    {
-      std::vector<std::thread> threads;
-      for (size_t s = 0; s < slices; ++s) {
-        threads.emplace_back([&, s] {
-          Timeline slice;
-          slice.source = m_measured.source;
-          slice.events.assign(m_measured.events.begin() + static_cast<std::ptrdiff_t>(s * n / slices),
-                              m_measured.events.begin() + static_cast<std::ptrdiff_t>((s + 1) * n / slices));
-          try {
-            parts[s] = report::project_kernel_trace(slice, hw);
-          } catch (...) {
-            errors[s] = std::current_exception();
-          }
-        });
+    parallel_for(slices, [&](size_t begin, size_t end) {
+      for (size_t s = begin; s < end; ++s) {
+        Timeline slice;
+        slice.source = m_measured.source;
+        slice.events.assign(m_measured.events.begin() + static_cast<std::ptrdiff_t>(s * n / slices),
+                            m_measured.events.begin() + static_cast<std::ptrdiff_t>((s + 1) * n / slices));
+        parts[s] = report::project_kernel_trace(slice, hw);
       }
-      for (std::thread& t : threads) t.join();
-    }
-    for (const std::exception_ptr& e : errors)
-      if (e) std::rethrow_exception(e);
+    });
     Timeline projected = std::move(parts[0]);
     for (size_t s = 1; s < slices; ++s) {
       projected.events.insert(projected.events.end(), parts[s].events.begin(), parts[s].events.end());
@@ -124,14 +155,53 @@ class Dataset {
   }
 
  private:
-  CalibrationSpec::Dataset m_spec;
   Timeline m_measured;
 };
 
-// The base hardware config and the constants' values written into it.
-class Hardware {
+// DeepEP's normal-kernel table: each figure's bottleneck bandwidth projected on the cluster (GB/s).
+class DeepEPDataset final : public Dataset {
  public:
-  Hardware(const std::string& file, const std::vector<CalibrationSpec::Constant>& constants)
+  DeepEPDataset(const CalibrationSpec::Dataset& d, const std::string& spec_file) : Dataset(d) {
+    const ConfigNode ref = load_config_file(d.reference);
+    const ConfigNode* table = find_path(ref, d.table);
+    if (!table || !table->is_map()) {
+      throw ConfigError(SourceLoc{spec_file, 0}, "data." + d.name + ".table",
+                        fmt::format("a DeepEP normal table (a key of '{}' with rows)", d.reference),
+                        table ? table->describe() : fmt::format("no key '{}' there", d.table));
+    }
+    m_figures = report::deepep_normal_figures(*table);
+  }
+  const char* unit() const override { return "GB/s"; }
+
+  std::vector<double> project(const ConfigNode& root, std::vector<std::string>* names,
+                              std::vector<double>* measured) const override {
+    const net::ClusterConfig cluster = net::load_cluster(root);
+    std::vector<double> out(m_figures.size(), kNaN);
+    // Small EP groups simulate fast, large ones slow: interleave them over the threads.
+    std::vector<size_t> order(m_figures.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return m_figures[a].desc.ep > m_figures[b].desc.ep; });
+    std::atomic<size_t> next{0};
+    parallel_for(std::min<size_t>(order.size(), std::thread::hardware_concurrency()), [&](size_t, size_t) {
+      for (size_t k; (k = next.fetch_add(1)) < order.size();) {
+        out[order[k]] = report::project_deepep_figure(m_figures[order[k]], cluster).metric_gbps;
+      }
+    });
+    for (const report::DeepEPFigure& f : m_figures) {
+      if (names) names->push_back(f.label);
+      if (measured) measured->push_back(f.measured_gbps);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<report::DeepEPFigure> m_figures;
+};
+
+// The base config (hardware or cluster) and the constants' values written into it.
+class BaseConfig {
+ public:
+  BaseConfig(const std::string& file, const std::vector<CalibrationSpec::Constant>& constants)
       : m_base(load_config_file(file)), m_constants(constants) {
     for (const auto& c : constants) {
       const ConfigNode* n = find_path(m_base, c.key);
@@ -166,13 +236,13 @@ class Hardware {
     return fmt::format("{:.{}f}{}", written(i, v), decimals, m_constants[i].unit);
   }
 
-  // The hardware with constant i set to values[i] (all constants).
-  HardwareConfig with(const std::vector<double>& values) const {
+  // The config with constant i set to values[i] (all constants).
+  ConfigNode with(const std::vector<double>& values) const {
     ConfigNode root = m_base;
     for (size_t i = 0; i < m_constants.size(); ++i) {
       apply_override(root, m_constants[i].key, text(i, values[i]), SourceLoc{"calibrate", 0});
     }
-    return load_hardware(root);
+    return root;
   }
 
  private:
@@ -187,9 +257,15 @@ CalibrationSpec parse_calibration(const ConfigNode& root, const std::string& fil
   CalibrationSpec s;
   s.file = file;
   if (!root.is_map()) throw ConfigError(root.loc(), "", "a calibration spec (a map)", root.describe());
-  check_keys(root, {"name", "hardware", "folds", "data", "constants"}, "a calibration spec");
+  check_keys(root, {"name", "hardware", "cluster", "folds", "data", "constants"}, "a calibration spec");
   s.name = need_text(root, "name", "the calibration's name");
-  s.hardware = need_text(root, "hardware", "the base hardware config (a name in configs/hardware or a path)");
+  const char* base_expected =
+      "one base config: `hardware:` (a name in configs/hardware or a path) or `cluster:` (configs/clusters)";
+  if (root.find("hardware") && root.find("cluster")) {
+    throw ConfigError(root.find("cluster")->loc(), "cluster", base_expected, "both hardware and cluster");
+  }
+  s.base_kind = root.find("cluster") ? CalibrationSpec::Base::Cluster : CalibrationSpec::Base::Hardware;
+  s.base = need_text(root, s.base_kind == CalibrationSpec::Base::Cluster ? "cluster" : "hardware", base_expected);
   if (const ConfigNode* f = root.find("folds")) {
     const double v = need_number(*f, "0 (leave-one-out) or a number of folds >= 2");
     if (v != std::floor(v) || v < 0 || v == 1) {
@@ -204,11 +280,30 @@ CalibrationSpec parse_calibration(const ConfigNode& root, const std::string& fil
   std::set<std::string> names;
   for (const ConfigNode& d : data.items()) {
     if (!d.is_map()) throw ConfigError(d.loc(), d.path(), "a dataset {name, trace, source}", d.describe());
-    check_keys(d, {"name", "trace"}, "a dataset");
+    check_keys(d, {"name", "trace", "table", "reference", "source"}, "a dataset");
     CalibrationSpec::Dataset ds;
     ds.name = need_text(d, "name", "the dataset's name");
-    const std::string trace = need_text(d, "trace", "a measured trace (.h5), relative to the spec's folder");
-    ds.trace = fs::path(trace).is_absolute() ? trace : (dir / trace).lexically_normal().string();
+    auto path = [&](const std::string& p) {
+      return fs::path(p).is_absolute() ? p : (dir / p).lexically_normal().string();
+    };
+    const bool cluster = s.base_kind == CalibrationSpec::Base::Cluster;
+    if (cluster) {
+      // A cluster's constants are informed by all-to-all figures: DeepEP's normal table.
+      if (d.find("trace")) {
+        throw ConfigError(d.find("trace")->loc(), d.child_path("trace"),
+                          "a `table:` of all-to-all figures (a cluster base: kernel traces inform `hardware:` specs)",
+                          "a trace");
+      }
+      ds.table = need_text(d, "table", "the dotted key of a DeepEP normal table (deepep_h800.normal_v1_2025_04_22)");
+      ds.reference = path(need_text(d, "reference", "the reference YAML that holds the table, relative to the spec"));
+    } else {
+      if (d.find("table")) {
+        throw ConfigError(d.find("table")->loc(), d.child_path("table"),
+                          "a measured `trace:` (a hardware base: all-to-all tables inform `cluster:` specs)",
+                          "a table");
+      }
+      ds.trace = path(need_text(d, "trace", "a measured trace (.h5), relative to the spec's folder"));
+    }
     if (const ConfigNode* src = d.find("source"); src && src->is_scalar()) ds.source = src->text();
     if (!names.insert(ds.name).second)
       throw ConfigError(d.loc(), d.child_path("name"), "a dataset name used once", quote(ds.name));
@@ -259,9 +354,9 @@ CalibrationSpec parse_calibration(const ConfigNode& root, const std::string& fil
   return s;
 }
 
-CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hardware_file,
+CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& base_file,
                             const std::function<void(const std::string&)>& progress) {
-  const Hardware hw(hardware_file, spec.constants);
+  const BaseConfig hw(base_file, spec.constants);
   std::vector<double> values = hw.base_values();
   CalibrationResult out;
 
@@ -271,14 +366,18 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
     std::vector<std::string> names;
     std::vector<double> measured, base;
   };
-  std::vector<Dataset> datasets;
+  std::vector<std::unique_ptr<Dataset>> datasets;
   std::vector<Ops> ops(spec.data.size());
-  const HardwareConfig base_hw = hw.with(values);
+  const ConfigNode base_root = hw.with(values);
   for (size_t d = 0; d < spec.data.size(); ++d) {
-    datasets.emplace_back(spec.data[d], spec.file);
+    if (spec.data[d].table.empty()) {
+      datasets.push_back(std::make_unique<TraceDataset>(spec.data[d], spec.file));
+    } else {
+      datasets.push_back(std::make_unique<DeepEPDataset>(spec.data[d], spec.file));
+    }
     std::vector<std::string> names;
     std::vector<double> measured;
-    const std::vector<double> base = datasets[d].project(base_hw, &names, &measured);
+    const std::vector<double> base = datasets[d]->project(base_root, &names, &measured);
     for (size_t i = 0; i < base.size(); ++i) {
       if (std::isnan(base[i]) || !(measured[i] > 0)) continue;
       ops[d].index.push_back(i);
@@ -287,17 +386,25 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
       ops[d].base.push_back(base[i]);
     }
     if (ops[d].index.empty()) {
-      throw ConfigError(SourceLoc{spec.file, 0}, "data", "a trace with ops v3sim models (GEMMs, casts)",
-                        fmt::format("none in '{}'", spec.data[d].trace));
+      throw ConfigError(SourceLoc{spec.file, 0}, "data." + spec.data[d].name,
+                        "figures v3sim models (GEMMs and casts in a trace, all-to-all figures in a table)",
+                        fmt::format("none in '{}'", spec.data[d].table.empty() ? spec.data[d].trace : spec.data[d].table));
     }
   }
 
-  // Projected times of dataset d's modeled ops with all constants at `v`.
+  // Projections of dataset d's modeled figures with all constants at `v`, memoized: the folds of a cross-validation
+  // start where the full fit ended, so their first Jacobian is the same.
+  std::map<std::pair<size_t, std::vector<double>>, std::vector<double>> memo;
   auto times = [&](size_t d, const std::vector<double>& v) {
-    const std::vector<double> all = datasets[d].project(hw.with(v));
-    std::vector<double> t;
-    for (size_t i : ops[d].index) t.push_back(all[i]);
-    return t;
+    std::vector<double> written(v.size());
+    for (size_t i = 0; i < v.size(); ++i) written[i] = hw.written(i, v[i]);
+    auto [it, fresh] = memo.try_emplace({d, written});
+    if (fresh) {
+      const std::vector<double> all = datasets[d]->project(hw.with(written));
+      for (size_t i : ops[d].index) it->second.push_back(all[i]);
+      ++out.evaluations;
+    }
+    return it->second;
   };
 
   std::vector<double> fitted = values, std_err(values.size(), kNaN);
@@ -314,13 +421,13 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
       const double start = std::clamp(fitted[j], c.lower, c.upper);
       params.push_back({c.key, start, c.lower, c.upper, c.log_scale, c.resolution});
     }
-    auto fit_on = [&](const std::vector<size_t>& train) {
+    auto fit_on = [&](const std::vector<size_t>& train, const std::vector<fit::Parameter>& start) {
       fit::Options fo;
       fo.fd_step = 1e-3;    // 0.1% steps: the cycle models respond smoothly at that scale, not below a cycle
       fo.tolerance = 1e-6;  // a step that improves the squared error by less than 1 ppm ends the fit
       fo.step_tolerance = 1e-6;
       return fit::least_squares(
-          params,
+          start,
           [&](const std::vector<double>& x) {
             std::vector<double> v = fitted;
             for (size_t p = 0; p < mine.size(); ++p) v[mine[p]] = x[p];
@@ -335,9 +442,8 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
     if (progress)
       progress(fmt::format("fitting {} constant(s) on {} ({} ops)", mine.size(), spec.data[d].name, all.size()));
-    const fit::Result r = fit_on(all);
+    const fit::Result r = fit_on(all, params);
     out.converged = out.converged && r.converged;
-    out.evaluations += r.evaluations;
     for (size_t p = 0; p < mine.size(); ++p) {
       fitted[mine[p]] = r.values[p];
       std_err[mine[p]] = r.std_errors[p];
@@ -345,14 +451,16 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
       at_bound[mine[p]] = r.at_bound[p];
     }
     if (progress) progress(fmt::format("cross-validating on {}", spec.data[d].name));
+    std::vector<fit::Parameter> warm = params;  // the folds start from the fit on all data
+    for (size_t p = 0; p < mine.size(); ++p) warm[p].initial = r.values[p];
     std::vector<double> last_values;
     std::vector<double> last_times;
     const fit::CrossValidation cv = fit::cross_validate(
         ops[d].measured,
         [&](const std::vector<size_t>& train) {
           if (progress) progress(fmt::format("  fold without {} of {} ops", all.size() - train.size(), all.size()));
-          const fit::Result f = fit_on(train);
-          out.evaluations += f.evaluations;
+          const fit::Result f = fit_on(train, warm);
+          out.converged = out.converged && f.converged;
           return f.values;
         },
         [&](const std::vector<double>& x, size_t i) {
@@ -376,17 +484,18 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& hard
     for (size_t i = 0; i < t.size(); ++i) {
       CalibratedDatum x{spec.data[d].name,
                         ops[d].names[i],
+                        datasets[d]->unit(),
                         ops[d].measured[i],
                         ops[d].base[i],
                         t[i],
                         fitted_on ? cv_pred[d][i] : t[i],
                         fitted_on};
       out.data.push_back(x);
-      const double m = x.measured_s;
-      s.base_mape += std::abs(x.base_s / m - 1);
-      s.fit_mape += std::abs(x.fitted_s / m - 1);
-      s.cv_mape += std::abs(x.cv_s / m - 1);
-      s.cv_max = std::max(s.cv_max, std::abs(x.cv_s / m - 1));
+      const double m = x.measured;
+      s.base_mape += std::abs(x.base / m - 1);
+      s.fit_mape += std::abs(x.fitted / m - 1);
+      s.cv_mape += std::abs(x.cv / m - 1);
+      s.cv_max = std::max(s.cv_max, std::abs(x.cv / m - 1));
     }
     const double n = static_cast<double>(t.size());
     s.base_mape /= n;
@@ -439,6 +548,57 @@ std::string calibrated_config_yaml(const CalibrationSpec& spec, const Calibratio
     at->set(key, leaf);
   }
   return root.to_yaml();
+}
+
+std::string calibration_json(const CalibrationSpec& spec, const CalibrationResult& r, const std::string& base_file,
+                             const std::map<std::string, std::string>& provenance) {
+  auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); };
+  nlohmann::json j;
+  j["format"] = "v3sim-calibration-1";
+  j["spec"] = spec.file;
+  j["name"] = spec.name;
+  j["base"] = base_file;
+  j["base_kind"] = spec.base_kind == CalibrationSpec::Base::Cluster ? "cluster" : "hardware";
+  j["folds"] = spec.folds;
+  j["cross_validation"] =
+      spec.folds == 0 ? std::string("leave-one-out") : fmt::format("{}-fold", spec.folds);
+  j["converged"] = r.converged;
+  j["evaluations"] = r.evaluations;
+  if (!provenance.empty()) j["provenance"] = provenance;
+  j["constants"] = nlohmann::json::array();
+  for (const auto& c : r.constants) {
+    j["constants"].push_back({{"key", c.key},
+                              {"unit", c.unit},
+                              {"dataset", c.dataset},
+                              {"base", c.base},
+                              {"fitted", c.fitted},
+                              {"fitted_text", c.fitted_text},
+                              {"std_error", num(c.std_error)},
+                              {"identifiable", c.identifiable},
+                              {"at_bound", c.at_bound}});
+  }
+  j["datasets"] = nlohmann::json::array();
+  for (const auto& s : r.scores) {
+    j["datasets"].push_back({{"name", s.dataset},
+                             {"role", s.fitted_on ? "fitted" : "predicted"},
+                             {"ops", s.ops},
+                             {"base_mape", s.base_mape},
+                             {"fit_mape", s.fitted_on ? num(s.fit_mape) : nlohmann::json()},
+                             {"cv_mape", s.cv_mape},
+                             {"cv_max_ape", s.cv_max}});
+  }
+  j["data"] = nlohmann::json::array();
+  for (const auto& d : r.data) {
+    j["data"].push_back({{"dataset", d.dataset},
+                         {"op", d.op},
+                         {"unit", d.unit},
+                         {"role", d.fitted_on ? "fitted" : "predicted"},
+                         {"measured", d.measured},
+                         {"base", num(d.base)},
+                         {"fitted", num(d.fitted)},
+                         {"cross_validated", num(d.cv)}});
+  }
+  return j.dump(2) + "\n";
 }
 
 }  // namespace v3sim::study

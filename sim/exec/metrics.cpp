@@ -22,6 +22,12 @@ std::vector<std::string> op_kinds() {
   return k;
 }
 
+std::vector<std::string> cost_models() {
+  std::vector<std::string> k;
+  for (const CostModel m : kCostModels) k.emplace_back(to_string(m));
+  return k;
+}
+
 std::vector<std::string> memory_parts() {
   std::vector<std::string> k;
   for (size_t c = 0; c < kMemCategories; ++c) k.emplace_back(to_string(static_cast<MemCategory>(c)));
@@ -161,6 +167,13 @@ std::vector<MetricSpec> build_registry() {
        .description = "time per GPU of the ops of one kind on their stream (mean over ranks)",
        .keys = op_kinds,
        .members = [](R r) { return prefixed(r.breakdown_s); }},
+      {.name = "model_s.",
+       .unit = "s",
+       .label = "priced by {} (s)",
+       .description = "time per GPU of the ops one cost model priced, all streams (mean over ranks): which model a "
+                      "change of step time rests on",
+       .keys = cost_models,
+       .members = [](R r) { return prefixed(r.model_s); }},
       {.name = "stream_busy_s.",
        .unit = "s",
        .label = "{} stream busy (s)",

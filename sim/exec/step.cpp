@@ -296,6 +296,7 @@ void fill_kernels(const StepGraph& sg, const std::vector<OpCost>& costs, double 
     const OpCost& c = costs[i];
     const double total = c.time.seconds() * static_cast<double>(calls[i]);
     res.breakdown_s[to_string(od.kind)] += total / ranks;
+    res.model_s[to_string(c.model)] += total / ranks;
     if (!is_cycle_level(c.model)) roofline.insert(generic_name(od.name));
     auto [it, fresh] = kernel_row.emplace(c.kernel, res.kernels.size());
     if (fresh) {

@@ -201,6 +201,11 @@ TEST_CASE("a step comparison sums categories per layer, pairs layers, kinds and 
   for (const auto& r : j["categories"]) {
     if (r["name"] == "attention") CHECK(r["error"].is_null());
     if (r["name"] == "compute") CHECK(r["error"].get<double>() == Approx(0.205 / 0.220 - 1));
+    // Which cost models price the category's ops, and whether the profile informed a constant of them.
+    if (r["name"] == "attention") CHECK(r["models"] == nlohmann::json{"roofline"});
+    if (r["name"] == "gemm_dense") CHECK(r["models"] == nlohmann::json{"cycle-gemm", "roofline"});
+    if (r["name"] == "other") CHECK(r["models"].empty());
+    CHECK(r["role"] == (r["name"] == "comm" ? "fitted" : "predicted"));
   }
   const std::vector<Table> tables = comparison_tables(c);
   REQUIRE(tables.size() == 5);

@@ -2,9 +2,14 @@
 // figures (read back from the reference file itself, so the rows cannot drift from it).
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/config.h"
@@ -17,6 +22,8 @@ using namespace v3sim;
 using namespace v3sim::report;
 
 namespace {
+
+namespace fs = std::filesystem;
 
 const std::string kConfigs = std::string(V3SIM_SOURCE_DIR) + "/configs";
 const std::string kReference = std::string(V3SIM_SOURCE_DIR) + "/tests/data/reference/deepseek-v3.yaml";
@@ -66,9 +73,12 @@ std::vector<double> published(const std::vector<std::string>& path, const std::v
   return out;
 }
 
+// The rows of `suite`: measured as published, `projected` and `error` (the in-sample fit_* columns or the
+// out-of-sample ones) consistent, and their MAPE within `mape_limit` percent.
 void check_validation_rows(const Table& t, const std::string& suite, const std::vector<double>& expected,
-                           double mape_limit) {
-  const TableColumn *s = t.find("suite"), *m = t.find("measured"), *p = t.find("projected"), *e = t.find("error_pct");
+                           double mape_limit, const std::string& projected = "fit_projected",
+                           const std::string& error = "fit_error_pct") {
+  const TableColumn *s = t.find("suite"), *m = t.find("measured"), *p = t.find(projected), *e = t.find(error);
   REQUIRE((s && m && p && e));
   std::vector<double> measured;
   double sum = 0;
@@ -156,18 +166,76 @@ TEST_CASE("the validation table: DeepGEMM's published dense TFLOPS and the error
   in.deepep = false;
   const Table t = validation_table(in);
   CHECK(t.name == "validation");
-  CHECK(column_names(t) ==
-        std::vector<std::string>{"suite", "case", "measured", "projected", "unit", "error_pct", "source"});
+  CHECK(column_names(t) == std::vector<std::string>{"suite", "case", "model", "role", "measured", "projected", "unit",
+                                                    "error_pct", "fit_projected", "fit_error_pct", "source"});
   REQUIRE(t.rows() == 18);
+  CHECK(t.find("model")->texts[0] == "cycle-gemm");
+  // No calibration record: the role is unknown and there is no out-of-sample figure.
+  CHECK(t.find("role")->texts[0] == "");
+  CHECK(std::isnan(t.find("projected")->numbers[0]));
+  CHECK_THAT(t.attrs.at("cross_validation"), Catch::StartsWith("none"));
   CHECK(t.find("case")->texts[0] == "m=64 n=2112 k=7168");
   CHECK(t.find("unit")->texts[0] == "TFLOPS");
   CHECK_THAT(t.find("source")->texts[0], Catch::Contains("DeepGEMM@989c9e3"));
   CHECK(std::set<std::string>(t.find("suite")->texts.begin(), t.find("suite")->texts.end()) ==
         std::set<std::string>{"deepgemm_h800_dense"});
-  // Calibration targets of tests/sim/test_gemm_calibration.cpp: 10% MAPE.
-  check_validation_rows(
-      t, "deepgemm_h800_dense",
-      published({"deepgemm_h800", "v3_2025_04_09_last_published_table"}, {"dense", "dense_large_m"}, {3}), 10.0);
+  // Calibration targets of tests/sim/test_gemm_calibration.cpp: 10% MAPE (a fit residual).
+  const std::vector<double> deepgemm =
+      published({"deepgemm_h800", "v3_2025_04_09_last_published_table"}, {"dense", "dense_large_m"}, {3});
+  check_validation_rows(t, "deepgemm_h800_dense", deepgemm, 10.0);
+
+  // With the shipped calibration record (traces/calibration, `v3sim calibrate h800-gemm --folds 0 --record`): every
+  // row fitted, its out-of-sample figure the record's leave-one-out one, within 10% MAPE. A stale record (one the
+  // live model no longer reproduces) fails here: rerun its command.
+  in.records = calibration_records(std::string(V3SIM_SOURCE_DIR) + "/traces/calibration");
+  REQUIRE(!in.records.empty());
+  const Table cv = validation_table(in);
+  INFO(cv.attrs.at("cross_validation"));
+  CHECK_THAT(cv.attrs.at("cross_validation"), !Catch::Contains("STALE") && Catch::Contains("leave-one-out"));
+  for (const std::string& role : cv.find("role")->texts) CHECK(role == "fitted");
+  check_validation_rows(cv, "deepgemm_h800_dense", deepgemm, 10.0, "projected", "error_pct");
+  for (size_t i = 0; i < cv.rows(); ++i) {  // the in-sample figures are the live ones, whatever the record
+    CHECK(cv.find("fit_projected")->numbers[i] == Approx(t.find("fit_projected")->numbers[i]));
+  }
+}
+
+TEST_CASE("a calibration record the model no longer reproduces gives no out-of-sample figure, and says so",
+          "[report][study_tables][validation]") {
+  ValidationInputs in;
+  in.reference_yaml = kReference;
+  in.gpu = chip("h800.yaml");
+  in.deepep = false;
+  const fs::path dir = fs::temp_directory_path() / fmt::format("v3sim-records-{}", ::getpid());
+  fs::create_directories(dir);
+  const std::string file = (dir / "old.json").string();
+  // One fitted datum whose base projection is 3% off the live one (as after a change of the GEMM model), one
+  // predicted datum that matches it.
+  const Table live = validation_table(in);
+  const double t0 = 2.0 * 64 * 2112 * 7168 / (live.find("fit_projected")->numbers[0] * 1e12);
+  const double t1 = 2.0 * 64 * 24576 * 1536 / (live.find("fit_projected")->numbers[1] * 1e12);
+  REQUIRE(live.find("case")->texts[1] == "m=64 n=24576 k=1536");
+  std::ofstream(file) << nlohmann::json{
+      {"format", "v3sim-calibration-1"},
+      {"cross_validation", "leave-one-out"},
+      {"data",
+       {{{"op", "gemm:m=64,n=2112,k=7168"}, {"role", "fitted"}, {"unit", "s"}, {"base", t0 * 1.03},
+         {"cross_validated", t0}},
+        {{"op", "gemm:m=64,n=24576,k=1536"}, {"role", "predicted"}, {"unit", "s"}, {"base", t1},
+         {"cross_validated", t1}}}}};
+  in.records = {file};
+  const Table t = validation_table(in);
+  CHECK(t.find("role")->texts[0] == "fitted");
+  CHECK(std::isnan(t.find("projected")->numbers[0]));
+  CHECK(t.find("fit_projected")->numbers[0] == Approx(live.find("fit_projected")->numbers[0]));
+  CHECK_THAT(t.attrs.at("cross_validation"), Catch::Contains("STALE old.json") && Catch::Contains("old.json: leave"));
+  // The predicted datum: its out-of-sample figure is the live projection, and it has no fit residual.
+  CHECK(t.find("role")->texts[1] == "predicted");
+  CHECK(t.find("projected")->numbers[1] == Approx(live.find("fit_projected")->numbers[1]));
+  CHECK(std::isnan(t.find("fit_error_pct")->numbers[1]));
+
+  std::ofstream(file) << "{\"format\": \"something else\"}";
+  CHECK_THROWS_WITH(validation_table(in), Catch::Contains("old.json") && Catch::Contains("v3sim-calibration-1"));
+  fs::remove_all(dir);
 }
 
 TEST_CASE("the validation table: DeepEP's published normal-kernel bandwidths and the error against each",
@@ -185,9 +253,16 @@ TEST_CASE("the validation table: DeepEP's published normal-kernel bandwidths and
   CHECK_THAT(t.find("case")->texts[0], Catch::Contains("intranode dispatch EP8") && Catch::Contains("nvl"));
   CHECK_THAT(t.find("case")->texts[7], Catch::Contains("internode combine EP64") && Catch::Contains("rdma"));
   // [type, dispatch_EP, dispatch_GBps, combine_EP, combine_GBps, bottleneck_link]: dispatch then combine per row.
-  // Calibration targets of tests/net/test_alltoall.cpp: 10% MAPE.
-  check_validation_rows(t, "deepep_h800_normal", published({"deepep_h800", "normal_v1_2025_04_22"}, {"rows"}, {2, 4}),
-                        10.0);
+  // Calibration targets of tests/net/test_alltoall.cpp: 10% MAPE (a fit residual), and with the shipped record
+  // (`v3sim calibrate h800-deepep --record`) leave-one-out within 10% too.
+  const std::vector<double> deepep = published({"deepep_h800", "normal_v1_2025_04_22"}, {"rows"}, {2, 4});
+  check_validation_rows(t, "deepep_h800_normal", deepep, 10.0);
+  CHECK(t.find("model")->texts[0] == "cycle-alltoall");
+  in.records = calibration_records(std::string(V3SIM_SOURCE_DIR) + "/traces/calibration");
+  const Table cv = validation_table(in);
+  INFO(cv.attrs.at("cross_validation"));
+  for (const std::string& role : cv.find("role")->texts) CHECK(role == "fitted");
+  check_validation_rows(cv, "deepep_h800_normal", deepep, 10.0, "projected", "error_pct");
 }
 
 TEST_CASE("the validation table names the reference file and key it cannot read", "[report][study_tables][errors]") {

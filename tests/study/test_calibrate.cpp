@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "core/error.h"
 #include "report/compare.h"
 #include "report/h5_file.h"
+#include "report/published.h"
+#include "sim/net/cluster.h"
 #include "sim/hardware.h"
 #include "study/calibrate.h"
 
@@ -113,6 +116,63 @@ constants:
   CHECK(cal.sms == 132);  // the rest is the base's
 }
 
+TEST_CASE("calibrate recovers the cluster constants a DeepEP table was made with", "[study][calibrate]") {
+  TempDir dir;
+  // A DeepEP normal table projected on a cluster with known NIC and SM push rates ("measured" with known constants).
+  const std::string cluster_file = std::string(V3SIM_SOURCE_DIR) + "/configs/clusters/h800-2048-mpft.yaml";
+  ConfigNode root = load_config_file(cluster_file);
+  merge_config(root, parse_config_text("nic: {bandwidth: 38GB/s}\ncomm: {channel_push_rate: 15GB/s}\n", "test"));
+  const net::ClusterConfig truth = net::load_cluster(root);
+  const ConfigNode rows = parse_config_text(
+      "rows:\n  - [intranode, 8, 1, 8, 1, NVLink]\n  - [internode, 32, 1, 32, 1, RDMA]\n", "table");
+  std::string table = "deepep_test:\n  normal:\n    source: synthetic\n    rows:\n";
+  const std::vector<report::DeepEPFigure> figures = report::deepep_normal_figures(rows);
+  REQUIRE(figures.size() == 4);
+  std::vector<double> gbps;
+  for (const auto& f : figures) gbps.push_back(report::project_deepep_figure(f, truth).metric_gbps);
+  table += fmt::format("      - [intranode, 8, {}, 8, {}, NVLink]\n      - [internode, 32, {}, 32, {}, RDMA]\n", gbps[0],
+                       gbps[1], gbps[2], gbps[3]);
+  std::ofstream((dir.path / "ref.yaml").string()) << table;
+  const CalibrationSpec spec = spec_of(dir, R"(name: synthetic-deepep
+cluster: h800-2048-mpft
+folds: 2
+data:
+  - {name: deepep, table: deepep_test.normal, reference: ref.yaml}
+constants:
+  - {key: nic.bandwidth, unit: GB/s, range: [20, 50], resolution: 0.01, data: deepep}
+  - {key: comm.channel_push_rate, unit: GB/s, range: [4, 30], resolution: 0.01, data: deepep}
+)");
+  CHECK(spec.base_kind == CalibrationSpec::Base::Cluster);
+  const CalibrationResult r = calibrate(spec, cluster_file);
+  REQUIRE(r.constants.size() == 2);
+  CHECK(r.constants[0].base == Approx(44));
+  CHECK(r.constants[0].fitted == Approx(38).epsilon(0.01));
+  CHECK(r.constants[1].base == Approx(12.2));
+  CHECK(r.constants[1].fitted == Approx(15).epsilon(0.01));
+  REQUIRE(r.scores.size() == 1);
+  CHECK(r.scores[0].base_mape > 0.05);
+  CHECK(r.scores[0].fit_mape < 0.005);
+  REQUIRE(r.data.size() == 4);
+  CHECK(r.data[0].unit == "GB/s");
+  CHECK(r.data[0].op == "intranode dispatch EP8");
+  CHECK(r.data[0].measured == Approx(gbps[0]));
+
+  // The record: every datum with its role and its out-of-sample figure, parseable JSON.
+  const nlohmann::json j = nlohmann::json::parse(calibration_json(spec, r, cluster_file, {{"command", "test"}}));
+  CHECK(j["format"] == "v3sim-calibration-1");
+  CHECK(j["base_kind"] == "cluster");
+  CHECK(j["provenance"]["command"] == "test");
+  REQUIRE(j["data"].size() == 4);
+  CHECK(j["data"][3]["role"] == "fitted");
+  CHECK(j["data"][3]["cross_validated"].get<double>() == Approx(r.data[3].cv));
+
+  // The output config extends the cluster and loads as one.
+  const std::string out = (dir.path / "cluster-cal.yaml").string();
+  std::ofstream(out) << calibrated_config_yaml(spec, r, cluster_file);
+  const net::ClusterConfig cal = net::load_cluster(load_config_file(out));
+  CHECK(cal.gpus_per_node == 8);
+}
+
 TEST_CASE("calibration specs with a mistake are refused, naming the key", "[study][calibrate]") {
   TempDir dir;
   auto error_of = [&](const std::string& yaml) {
@@ -136,6 +196,19 @@ TEST_CASE("calibration specs with a mistake are refused, naming the key", "[stud
              Catch::Contains("folds"));
   CHECK_THAT(error_of(head + "constants:\n  - {key: a.b, range: [1, 2], data: [d, d]}\n"),
              Catch::Contains("one dataset"));
+  // Kernel traces inform hardware, all-to-all tables clusters; one base.
+  CHECK_THAT(error_of("name: x\nhardware: h800\ndata:\n  - {name: d, table: a.b, reference: r.yaml}\n"
+                      "constants:\n  - {key: a.b, range: [1, 2], data: d}\n"),
+             Catch::Contains("data[0].table") && Catch::Contains("a measured `trace:`"));
+  CHECK_THAT(error_of("name: x\ncluster: c\ndata:\n  - {name: d, trace: t.h5}\nconstants:\n"
+                      "  - {key: a.b, range: [1, 2], data: d}\n"),
+             Catch::Contains("data[0].trace") && Catch::Contains("cluster base"));
+  CHECK_THAT(error_of("name: x\ncluster: c\ndata:\n  - {name: d, table: a.b}\nconstants:\n"
+                      "  - {key: a.b, range: [1, 2], data: d}\n"),
+             Catch::Contains("data[0].reference"));
+  CHECK_THAT(error_of("name: x\nhardware: h\ncluster: c\n" + head.substr(head.find("data:")) +
+                      "constants:\n  - {key: a.b, range: [1, 2], data: d}\n"),
+             Catch::Contains("one base config"));
 }
 
 TEST_CASE("calibrate refuses a constant the base config lacks or writes in another unit", "[study][calibrate]") {
