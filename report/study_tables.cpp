@@ -52,7 +52,7 @@ std::map<std::string, RecordedDatum> read_records(const std::vector<std::string>
       if (!in) throw ConfigError(SourceLoc{file, 0}, "", "a readable calibration record", "a file v3sim cannot open");
       j = nlohmann::json::parse(in);
     } catch (const nlohmann::json::exception& e) {
-      throw ConfigError(SourceLoc{file, 0}, "", "a calibration record (JSON, v3sim calibrate --record)", e.what());
+      throw ConfigError(SourceLoc{file, 0}, "", "a calibration record (JSON, format v3sim-calibration-1)", e.what());
     }
     if (j.value("format", "") != "v3sim-calibration-1" || !j.contains("data") || !j["data"].is_array()) {
       throw ConfigError(SourceLoc{file, 0}, "format", "v3sim-calibration-1 with a data list",
@@ -141,7 +141,7 @@ struct ValidationColumns {
                           text.empty() ? "" : "; ", rec, n);
     }
     table.attrs["cross_validation"] =
-        text.empty() ? "none: no calibration record (v3sim calibrate --record) covers these rows" : text;
+        text.empty() ? "none: no calibration record (traces/calibration/*.json) covers these rows" : text;
   }
 };
 

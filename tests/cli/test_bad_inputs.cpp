@@ -124,7 +124,7 @@ TEST_CASE("every input of issue 13's list is refused with exit 2 and one line wi
       {{"stepp"}, "did you mean 'step'?"},
       {{"step", "--deploy", "v3-decode-144"}, "h800-decode-40node.yaml): deploy.parallelism.ep"},
       // calibrate: the spec by name, the folds, the output's kind.
-      {{"calibrate", "h800-gem"}, "configs/calibration (h800-gemm"},
+      {{"calibrate", "h800-gem"}, "configs/calibration (h800-deepep, h800-gemm)"},
       {{"calibrate", "h800-gemm", "--folds", "1"}, "--folds: expected 0 (leave-one-out) or a number of folds >= 2"},
       {{"calibrate", "h800-gemm", "-o", "h800.txt"}, "-o: expected a hardware config file name ending in .yaml"},
   };
