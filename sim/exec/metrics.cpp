@@ -29,6 +29,12 @@ std::vector<std::string> memory_parts() {
   return k;
 }
 
+std::vector<std::string> cost_models() {
+  std::vector<std::string> k;
+  for (CostModel m : kCostModels) k.emplace_back(to_string(m));
+  return k;
+}
+
 std::vector<std::string> streams() {
   std::vector<std::string> k;
   for (int s = 0; s < kStreams; ++s) k.emplace_back(to_string(static_cast<Stream>(s)));
@@ -161,6 +167,12 @@ std::vector<MetricSpec> build_registry() {
        .description = "time per GPU of the ops of one kind on their stream (mean over ranks)",
        .keys = op_kinds,
        .members = [](R r) { return prefixed(r.breakdown_s); }},
+      {.name = "model_s.",
+       .unit = "s",
+       .label = "{} (s)",
+       .description = "time per GPU of the ops one cost model priced, all streams (mean over ranks)",
+       .keys = cost_models,
+       .members = [](R r) { return prefixed(r.model_s); }},
       {.name = "stream_busy_s.",
        .unit = "s",
        .label = "{} stream busy (s)",

@@ -87,6 +87,7 @@ struct StepResult {
   double bubble_s = 0;                          // pipeline idle of the compute stream (max over ranks)
   double exposed_comm_s = 0;                    // compute stream waiting on its own communication (max over ranks)
   std::map<std::string, double> breakdown_s;    // op kind -> seconds per GPU (mean over ranks)
+  std::map<std::string, double> model_s;        // cost model -> seconds per GPU, all streams (mean over ranks)
   std::map<std::string, double> stream_busy_s;  // stream -> busy seconds per GPU (mean over ranks)
   // Memory of the rank with the highest peak (memory.h): the composition at its peak (MemCategory names) and "total"
   // (the peak); when the peak occurs; every rank's peak; the rank's bytes over time (with keep_timeline).
