@@ -855,6 +855,11 @@ def gather_evidence(study, traces, comparisons):
     return Evidence(data, rows, stats, v is not None and t.has("role"), unusable)
 
 
+def has_model_metrics(study):
+    """Does results.h5 hold the time each cost model priced (model_s.<model>, a value at some point)?"""
+    return any(k.startswith(MODEL_PREFIX) and np.isfinite(v).any() for k, v in study.metrics.items())
+
+
 def model_deltas(study, label, phase):
     """{cost model: baseline - proposal seconds per GPU of the ops it priced (model_s.<model>)} in one phase; None
     when a point is missing or failed, or the study has no model_s metrics."""
@@ -985,9 +990,10 @@ def model_error(study, label, ev):
     """How close the models behind `label` came to measured hardware, out of sample: the out-of-sample MAPE of each
     cost model whose ops' time the proposal changes, weighted by that change (Attribution), and the share of the
     change that rests on models with no out-of-sample datum."""
-    if not any(k.startswith(MODEL_PREFIX) for k in study.metrics):
+    if not has_model_metrics(study):
         return ModelError(float("nan"), "an unknown margin",
-                          "results.h5 has no `model_s.<cost model>` metrics (the time each cost model priced), so no "
+                          "results.h5 has no values of the `model_s.<cost model>` metrics (the time each cost model "
+                          "priced), so no "
                           "gain can be attributed to a model; run the study again with a v3sim that writes them: "
                           f"{STUDY_HINT}", scope="study")
     a = overall_attribution(study, ev, label)
@@ -1064,7 +1070,7 @@ def section_summary(doc, study, traces, ev):
             study_wide = [n.detail for n in notes if n.scope == "study"]
             if study_wide:
                 doc.para(f"{what} unknown for every proposal: {study_wide[0]}.")
-        if not any(s.validated for s in ev.stats.values()) and any(k.startswith(MODEL_PREFIX) for k in study.metrics):
+        if not any(s.validated for s in ev.stats.values()) and has_model_metrics(study):
             doc.para("No cost model has an out-of-sample datum (section 7 says why), so every gain rests entirely on "
                      "unvalidated models and has no band.")
         unlinked = [lab for lab in labels if not numerics_cost(study, lab).linked]
@@ -1160,10 +1166,10 @@ def section_gain(doc, study, ev):
 def attribution_table(doc, study, ev, labels, phases):
     """Which cost models each gain rests on: the share of the changed op time each model priced."""
     doc.heading(3, "Which cost models each gain rests on")
-    if not any(k.startswith(MODEL_PREFIX) for k in study.metrics):
-        doc.missing("results.h5 has no `model_s.<cost model>` metrics (the time per GPU of the ops each cost model "
-                    "priced), so no gain can be attributed to the models behind it. Run the study again with a v3sim "
-                    f"that writes them: {STUDY_HINT}.")
+    if not has_model_metrics(study):
+        doc.missing("results.h5 has no values of the `model_s.<cost model>` metrics (the time per GPU of the ops each "
+                    "cost model priced), so no gain can be attributed to the models behind it. Run the study again "
+                    f"with a v3sim that writes them: {STUDY_HINT}.")
         return
     found = {(lab, p): model_deltas(study, lab, p) for lab in labels for p in phases}
     models = [m for m in model_names(study) if any(d and d.get(m) for d in found.values())]
@@ -1978,8 +1984,10 @@ def trace_section(doc, traces, validation, ev):
         return
     same = sum(1 for r in matches if r["same_as"])
     counted = sum(1 for r in matches if r["datum"] is not None)
+    against = ("out-of-sample projection" if ev.roles_known else
+               "projection (the table does not say whether in sample: an older v3sim)")
     doc.para("Ops of the measured traces that match a GEMM of the validation table, in TFLOPS, against that case's "
-             "out-of-sample projection (error = (projected \u2212 measured) / measured). An op whose measured figure "
+             f"{against} (error = (projected \u2212 measured) / measured). An op whose measured figure "
              f"is the validation row's (within {100 * SAME_DATUM:g}%: a conversion of the same published table) is "
              "that datum again and is not counted a second time; a trace taken on another chip than the one "
              f"projected is shown but not counted. {same} of {len(matches)} are the validation table's own data; "
