@@ -900,6 +900,29 @@ class OldStyle(ReportCase):
         self.assertIn("**Missing:**", section(self.md, SECTIONS[1]))  # the attribution table says how to get it
 
 
+class UnfilledModelMetrics(ReportCase):
+    """model_s.<cost model> datasets that hold no value (a registry that declares them, a step that does not fill
+    them) count as absent: margins unknown, said once, not a per-proposal "no phase" note."""
+
+    def test_nan_model_metrics_are_absent(self):
+        h5 = self.make("unfilled.h5", "--minimal")
+        with h5py.File(h5, "r+") as f:
+            names = [k for k in f["metrics"] if k.startswith(MODEL_PREFIX)]
+            self.assertTrue(names)
+            for k in names:
+                f["metrics"][k][...] = np.nan
+        r, out, md, page = self.produce(h5, "unfilled-out")
+        self.assert_ran(r)
+        summary = section(md, SECTIONS[0])
+        claims = list(CLAIM.finditer(summary))
+        self.assertTrue(claims)
+        for m in claims:
+            self.assertEqual(m.group("within"), "an unknown margin")
+            self.assertIsNone(m.group("unvalidated"))
+        self.assertEqual(summary.count("Model margin unknown for every proposal"), 1)
+        self.assertIn("no values of the `model_s.<cost model>` metrics", summary)
+
+
 class AddedMetric(ReportCase):
     """A metric added to v3sim's registry reaches the report with no change to report.py: here one added to the
     registry file the fake study is written with, as a new entry of sim/exec/metrics.h would be."""
