@@ -11,20 +11,35 @@ measured traces (v3sim result files, format v3sim-result-1, found under TRACES_D
                        nothing fetched from anywhere)
     DIR/figures/       every figure as SVG and PNG
 
-Sections: 1 summary and provenance, 2 per-proposal gain per phase, 3 step-time breakdowns and memory per GPU
-against capacity, 4 sensitivity curves of each sweep, 5 FP8 accumulation error against K, 6 roofline of the V3
-kernels, 7 validation (projected against measured), 8 against measured traces (each measured profile against the step
-projection of the deployment it was measured on, per category of kernels: comparisons.json, format
-v3sim-comparisons-1, which `v3sim study` writes next to results.h5; --comparisons names another). A section whose data is missing says what is missing and how to produce it.
-The Markdown and HTML are rendered from one document model, so their tables hold the same text.
+Sections: 1 summary and provenance, 2 per-proposal gain per phase (with its band and the cost models it rests on),
+3 step-time breakdowns and memory per GPU against capacity, 4 sensitivity curves of each sweep, 5 FP8 accumulation
+error against K, 6 roofline of the V3 kernels, 7 validation (per cost model; out-of-sample figures, then the fit
+residuals apart; measured traces), 8 against measured traces (each measured profile against the step projection of
+the deployment it was measured on, per category of kernels: comparisons.json, format v3sim-comparisons-1, which
+`v3sim study` writes next to results.h5; --comparisons names another). A section whose data is missing says what is
+missing and how to produce it. The Markdown and HTML are rendered from one document model, so their tables hold the
+same text.
 
 The summary opens with one sentence per proposal, every number computed from the data:
-"`X` buys A% in V3 training and B% in decode, costs C in numerics error, and the model behind it was within D% of
-measured hardware." A, B: baseline step time / proposal step time - 1 (metric step_time_s). C: the change of the FP8
-GEMM error against the baseline's accumulation, at the largest K of numerics_error_vs_k (accumulator_of() says how a
-proposal is linked to an accumulator), or from a per-point metric numerics_rel_error when a study has one. D: the
-worst |projected - measured| / measured among the validation rows and matching measured-trace ops of the model
-(GEMM or network) the proposal saves its time in (model_error()).
+"`X` buys A% ± a% in V3 training and B% ± b% in decode, costs C in numerics error, and the model behind it was
+within D% of measured hardware (U% of the change rests on unvalidated models)."
+A, B: baseline step time / proposal step time - 1 (metric step_time_s).
+C: the change of the FP8 GEMM error against the baseline's accumulation, at the largest K of numerics_error_vs_k
+(accumulator_of() says how a proposal is linked to an accumulator), or from a per-point metric numerics_rel_error
+when a study has one.
+D, U, a, b: from the cost models themselves, no word matching. Each op's time is priced by one cost model
+(sim/exec/op_cost.h CostModel), and the metrics model_s.<model> hold each model's time per GPU. A proposal changes
+model m's time by delta_m = model_s.m(baseline) - model_s.m(proposal), in each phase. Every measured datum has one
+role (validation table columns `model`, `role`, `fit_projected`, `fit_error_pct`; comparisons.json categories'
+`models` and `role`): fitted (it informed m's constants) or predicted. A model's out-of-sample error MAPE_m is the
+mean |error| of its predicted data and of its fitted data's cross-validated projections (each datum once: a
+measured trace that repeats a validation row is not counted again, nor a comparisons.json total of finer
+categories); a model with none is unvalidated. D is MAPE_m weighted by |delta_m| over the validated models (across
+phases, |delta_m| as a fraction of the phase's baseline step); U the share of sum |delta_m| priced by unvalidated
+models; the band a = sum over validated m of |delta_m| x MAPE_m / the proposal's step time (first order: op times off
+by their model's typical out-of-sample error move the gain by that much); a gain no larger than its band is flagged
+"within its band of zero". Fit residuals never enter D or a band. A study without model_s metrics, or with a
+validation table that has no `role` column (an older v3sim), is reported with these unknown, and says so.
 
 Needs Debian's python3-h5py, python3-matplotlib and python3-numpy (scripts/setup.sh installs them).
 Exit status: 0 written, 2 bad input (missing, corrupt or foreign results file; one line on stderr), 3 a bug of ours.
@@ -679,124 +694,360 @@ def numerics_cost(study, label):
     return NumericsCost(c, pct(c), detail)
 
 
-# Which validation suites (by words of their names) and which op kinds (breakdown_s.<kind>) belong to which model.
-MODEL_CLASSES = (
-    ("GEMM model", ("gemm", "deepgemm", "cublas", "matmul"), ("gemm",)),
-    ("network model", ("deepep", "alltoall", "all_to_all", "nccl", "comm", "dispatch", "combine", "network"),
-     ("all_to_all", "alltoall", "dispatch", "combine", "comm", "p2p", "send_recv", "allreduce", "all_reduce",
-      "reduce_scatter", "allgather", "all_gather")),
-)
+# ---------------------------------------------------------------------------------------------------------------
+# Trust: which cost model priced the time a proposal changes, and how close each model came to measured hardware on
+# data it was not fitted on
 
-
-def model_class_of(name, keys):
-    n = name.lower()
-    return any(k in n for k in keys)
+# The cost models of sim/exec/op_cost.h (CostModel's to_string), in its order. Only the order of tables: a model the
+# study's metrics (model_s.<model>) or its data name that is not listed here counts the same.
+COST_MODELS = ("cycle-gemm", "cycle-cast", "cycle-alltoall", "roofline", "streaming", "analytical", "dropped")
+MODEL_PREFIX = "model_s."
+# Categories of comparisons.json that total finer ones (compute: every compute row; gemm: dense + grouped;
+# membound_all: membound + other): left out so that each measured kernel is one datum.
+AGGREGATE_CATEGORIES = ("compute", "gemm", "membound_all")
+# A measured-trace op within this (relative) of the measured figure of the validation row of its shape is that
+# row's datum again (traces/published/ converts the same published tables), not a second check.
+SAME_DATUM = 0.005
+ROLES = ("predicted", "fitted")
 
 
 @dataclass
-class Check:
-    """One projected-against-measured comparison."""
+class Datum:
+    """One measured figure and the projections of it. Every measured datum has one role: `fitted` (it informed the
+    constants of the model it checks: its in-sample figure is a fit residual, its out-of-sample figure a
+    cross-validated projection, when there is one), `predicted` (it informed none: its projection is out of sample),
+    or `unknown` (an older table that does not say: nothing counts as out of sample)."""
+    origin: str  # "validation", "trace" (an independent measurement of a validation case), "comparison"
     suite: str
     case: str
-    error_pct: float
-    chip_ok: bool = True  # the measurement was taken on the chip the projection models
+    models: tuple  # the cost models whose ops it measures; empty: unknown
+    role: str
+    measured: float
+    unit: str
+    projected: float = float("nan")  # out of sample (fitted: cross-validated); NaN when there is none
+    error_pct: float = float("nan")
+    fit_projected: float = float("nan")  # in sample (fitted rows)
+    fit_error_pct: float = float("nan")
+    source: str = ""
+
+    def out_of_sample(self):
+        return self.role in ROLES and finite(self.error_pct)
+
+    def residual(self):
+        """(projection, error) in sample, or of unknown role; None for a predicted datum."""
+        if self.role == "fitted" and finite(self.fit_error_pct):
+            return self.fit_projected, self.fit_error_pct
+        if self.role == "unknown" and finite(self.error_pct):
+            return self.projected, self.error_pct
+        return None
 
 
-def validation_checks(study, traces):
-    checks = []
+@dataclass
+class ModelStats:
+    """A cost model's out-of-sample record: the data that check it (n), their mean |error| (MAPE), the worst."""
+    model: str
+    data: list  # out-of-sample data naming the model
+    roles: dict  # role -> data naming the model, out of sample or not
+
+    @property
+    def n(self):
+        return len(self.data)
+
+    @property
+    def validated(self):
+        return self.n > 0
+
+    @property
+    def roles_total(self):
+        return sum(self.roles.values())
+
+    @property
+    def mape(self):
+        return sum(abs(d.error_pct) for d in self.data) / self.n if self.data else float("nan")
+
+    @property
+    def worst(self):
+        return max(self.data, key=lambda d: abs(d.error_pct)) if self.data else None
+
+
+@dataclass
+class Evidence:
+    """Every measured datum once, the measured-trace ops matched against validation cases, and per cost model its
+    out-of-sample record."""
+    data: list
+    trace_rows: list
+    stats: dict  # model -> ModelStats, in COST_MODELS order then by name
+    roles_known: bool  # the validation table says which rows were fitted (column `role`)
+    comparisons_unusable: int = 0  # comparisons.json categories without `models`/`role` (an older v3sim)
+
+    def mape(self, model):
+        s = self.stats.get(model)
+        return s.mape if s is not None and s.validated else None
+
+
+def norm_role(r):
+    r = text(r).strip().lower()
+    return r if r in ROLES else "unknown"
+
+
+def validation_data(v):
+    """The validation table's rows as data (see Datum)."""
+    out = []
+    for i in range(len(v["case"])):
+        role = norm_role(v["role"][i])
+        model = text(v["model"][i]).strip()
+        d = Datum("validation", v["suite"][i], v["case"][i], (model,) if model else (), role,
+                  float(v["measured"][i]), v["unit"][i], float(v["projected"][i]), float(v["error_pct"][i]),
+                  source=v["source"][i])
+        if role == "fitted":
+            d.fit_projected, d.fit_error_pct = float(v["fit_projected"][i]), float(v["fit_error_pct"][i])
+        out.append(d)
+    return out
+
+
+def comparison_data(comparisons):
+    """One datum per finest category of each comparison of comparisons.json that names its cost models and role;
+    and the number of categories left out for lack of them."""
+    out, unusable = [], 0
+    for c in comparisons or []:
+        if c.get("error"):
+            continue
+        for r in c.get("categories", []):
+            name = r.get("name", "?")
+            measured, projected, err = r.get("measured_ms"), r.get("projected_ms"), r.get("error")
+            if name in AGGREGATE_CATEGORIES or not (finite(measured) and measured > 0 and finite(err)):
+                continue
+            models = tuple(m for m in (r.get("models") or []) if isinstance(m, str) and m)
+            role = norm_role(r.get("role", ""))
+            if not models or role == "unknown":
+                unusable += 1
+                continue
+            d = Datum("comparison", f"trace {c.get('trace', '?')}", name, models, role, float(measured), "ms/layer",
+                      source=f"comparisons.json: `{c.get('trace', '?')}` against `{c.get('deployment', '?')}`")
+            if role == "predicted":
+                d.projected, d.error_pct = float(projected), 100.0 * float(err)
+            else:
+                d.fit_projected, d.fit_error_pct = float(projected), 100.0 * float(err)
+            out.append(d)
+    return out, unusable
+
+
+def model_names(study, data=()):
+    """The cost models of the study's model_s.<model> metrics and of the data, COST_MODELS first."""
+    names = {k[len(MODEL_PREFIX):] for k in study.metrics if k.startswith(MODEL_PREFIX)}
+    names |= {m for d in data for m in d.models}
+    return [m for m in COST_MODELS if m in names] + sorted(names - set(COST_MODELS))
+
+
+def gather_evidence(study, traces, comparisons):
     t = study.tables.get("validation")
     v = validation_view(t)
-    if v is not None:
-        checks += [Check(v["suite"][i], v["case"][i], v["error_pct"][i]) for i in range(len(v["case"]))
-                   if finite(v["error_pct"][i])]
-    for row in trace_matches(traces or [], t):
-        checks.append(Check("trace " + row["trace"], row["case"], row["error_pct"], row["chip_ok"]))
-    return checks
+    data = validation_data(v) if v is not None else []
+    rows = trace_matches(traces or [], t, data)
+    data += [r["datum"] for r in rows if r["datum"] is not None]
+    cdata, unusable = comparison_data(comparisons)
+    data += cdata
+    stats = {}
+    for m in model_names(study, data):
+        mine = [d for d in data if m in d.models]
+        roles = {r: sum(1 for d in mine if d.role == r) for r in ROLES + ("unknown",)}
+        stats[m] = ModelStats(m, [d for d in mine if d.out_of_sample()], roles)
+    return Evidence(data, rows, stats, v is not None and t.has("role"), unusable)
 
 
-def saved_by_class(study, label):
-    """Per model class, the step time `label` saves over the baseline, as a fraction of the baseline step, summed over
-    the phases."""
-    kinds = breakdown_kinds(study)
+def has_model_metrics(study):
+    """Does results.h5 hold the time each cost model priced (model_s.<model>, a value at some point)?"""
+    return any(k.startswith(MODEL_PREFIX) and np.isfinite(v).any() for k, v in study.metrics.items())
+
+
+def model_deltas(study, label, phase):
+    """{cost model: baseline - proposal seconds per GPU of the ops it priced (model_s.<model>)} in one phase; None
+    when a point is missing or failed, or the study has no model_s metrics."""
+    i, b = proposal_point(study, label, phase), proposal_point(study, "baseline", phase)
+    if i is None or b is None or not study.ok(i) or not study.ok(b):
+        return None
     out = {}
-    for name, _, kind_keys in MODEL_CLASSES:
-        saved = 0.0
-        cols = [f"breakdown_s.{k}" for k in kinds if model_class_of(k, kind_keys)]
-        if name == "network model":
-            cols.append("exposed_comm_s")
-        for p in study_phases(study):
-            i, b = proposal_point(study, label, p), proposal_point(study, "baseline", p)
-            if i is None or b is None or not study.ok(i) or not study.ok(b):
-                continue
-            base_step = study.metric("step_time_s", b)
-            d = sum(study.metric(c, b) - study.metric(c, i) for c in cols
-                    if finite(study.metric(c, b)) and finite(study.metric(c, i)))
-            if finite(base_step) and base_step > 0:
-                saved += d / base_step
-        out[name] = saved
-    return out
+    for m in model_names(study):
+        vb, vi = study.metric(MODEL_PREFIX + m, b), study.metric(MODEL_PREFIX + m, i)
+        if finite(vb) and finite(vi):
+            out[m] = vb - vi
+    return out or None
+
+
+@dataclass
+class Attribution:
+    """Which cost models a change rests on: each model's weight (|time it changes|), and the out-of-sample MAPE of the
+    validated ones."""
+    weights: dict  # model -> |delta| (seconds in one phase; fractions of the baseline step across phases)
+    mape: dict  # model -> out-of-sample MAPE (%), validated models only
+
+    @property
+    def total(self):
+        return sum(self.weights.values())
+
+    def share(self, m):
+        return self.weights.get(m, 0.0) / self.total if self.total > 0 else float("nan")
+
+    @property
+    def validated_weight(self):
+        return sum(w for m, w in self.weights.items() if m in self.mape)
+
+    @property
+    def unvalidated_share(self):
+        """The share of the change priced by models with no out-of-sample datum (NaN when nothing changes)."""
+        if self.total <= 0:
+            return float("nan")
+        return sum(w for m, w in self.weights.items() if m not in self.mape) / self.total
+
+    @property
+    def within_pct(self):
+        """MAPE of the validated models weighted by the change they price; NaN when none is validated."""
+        w = self.validated_weight
+        return sum(self.weights[m] * self.mape[m] for m in self.weights if m in self.mape) / w if w > 0 else \
+            float("nan")
+
+    def band_pct(self, step_s):
+        """The gain's band in percentage points: sum over validated models of |delta| x MAPE over the step time."""
+        if not (finite(step_s) and step_s > 0):
+            return float("nan")
+        return 100.0 * sum(self.weights[m] * self.mape[m] / 100.0 for m in self.weights if m in self.mape) / step_s
+
+
+def attribution(study, ev, label, phase):
+    d = model_deltas(study, label, phase)
+    if d is None:
+        return None
+    return Attribution({m: abs(x) for m, x in d.items()}, {m: ev.mape(m) for m in d if ev.mape(m) is not None})
+
+
+def overall_attribution(study, ev, label):
+    """Across the phases: each model's |delta| as a fraction of its phase's baseline step, summed (so that a phase
+    counts by how much of its step the change moves, not by its step's length in seconds)."""
+    weights, any_phase = {}, False
+    for p in study_phases(study):
+        d, base = model_deltas(study, label, p), step_time(study, "baseline", p)
+        if d is None or not (finite(base) and base > 0):
+            continue
+        any_phase = True
+        for m, x in d.items():
+            weights[m] = weights.get(m, 0.0) + abs(x) / base
+    if not any_phase:
+        return None
+    return Attribution(weights, {m: ev.mape(m) for m in weights if ev.mape(m) is not None})
+
+
+def share_text(x):
+    if not finite(x):
+        return DASH
+    x *= 100.0
+    return f"{x:.0f}%" if x >= 10 or x == 0 else f"{x:.1f}%"
+
+
+def band_value(study, ev, label, phase):
+    """(band in percentage points or NaN, the attribution or None)."""
+    a = attribution(study, ev, label, phase)
+    if a is None:
+        return float("nan"), None
+    return a.band_pct(step_time(study, label, phase)), a
+
+
+def within_band_of_zero(g, band):
+    return finite(g) and finite(band) and abs(g) <= band
+
+
+def band_number(band):
+    """0.43 -> "0.4%"; a band under 0.05 points keeps two decimals ("0.03%")."""
+    return f"{band:.1f}%" if band >= 0.05 or band == 0 else f"{band:.2f}%"
+
+
+def band_text(study, ev, label, phase):
+    """"±0.4%", "±0.4% (within its band of zero)", "n/a (unvalidated)" (the change rests on unvalidated models
+    only) or a dash (no model_s metrics, or a point missing)."""
+    band, a = band_value(study, ev, label, phase)
+    if a is None or not finite(band):
+        return DASH
+    if a.total > 0 and a.validated_weight <= 0:
+        return "n/a (unvalidated)"
+    s = "\u00b1" + band_number(band)
+    return s + (" (within its band of zero)" if within_band_of_zero(gain(study, label, phase), band) else "")
+
+
+def unvalidated_text(study, ev, label, phase):
+    a = attribution(study, ev, label, phase)
+    return share_text(a.unvalidated_share) if a is not None else DASH
 
 
 @dataclass
 class ModelError:
-    within_pct: float  # the worst |error| of the comparisons behind the proposal; NaN when there are none
+    within_pct: float  # out-of-sample, change-weighted error of the validated models behind the proposal; NaN: none
     phrase: str
     detail: str
+    unvalidated: float = float("nan")  # share of the change resting on unvalidated models (0..1)
     scope: str = "proposal"  # "study": the detail holds for every proposal
 
 
-def model_error(study, label, checks):
-    """How close the model behind `label` came to measured hardware: the worst |error| of the validation suites of the
-    model class where `label` saves the most step time (GEMM model for SM proposals, network model for network
-    ones, both for a combination that saves in both: a class counts when it saves at least a quarter of what the
-    leading class saves), or of every suite when no class saves time or none has a suite."""
-    usable = [c for c in checks if c.chip_ok]
-    if not usable:
+def model_error(study, label, ev):
+    """How close the models behind `label` came to measured hardware, out of sample: the out-of-sample MAPE of each
+    cost model whose ops' time the proposal changes, weighted by that change (Attribution), and the share of the
+    change that rests on models with no out-of-sample datum."""
+    if not has_model_metrics(study):
         return ModelError(float("nan"), "an unknown margin",
-                          "no projected-against-measured comparison: results.h5 has no usable `validation` table and "
-                          "no measured trace of the projected chip matched a projected case (section 7 says how to "
-                          "produce them)", scope="study")
-    saved = saved_by_class(study, label)
-    top = max(saved.values(), default=0.0)
-    chosen, names = [], []
-    for cls, suite_keys, _ in MODEL_CLASSES:
-        mine = [c for c in usable if model_class_of(c.suite, suite_keys)]
-        if top > 1e-9 and saved.get(cls, 0) >= 0.25 * top and mine:
-            chosen += [c for c in mine if c not in chosen]
-            names.append(cls)
-    name = "the " + " and the ".join(names) if names else "the simulator"
-    if not chosen:
-        chosen = usable
-    worst = max(chosen, key=lambda c: abs(c.error_pct))
-    mean = sum(abs(c.error_pct) for c in chosen) / len(chosen)
-    suites = list(dict.fromkeys(c.suite for c in chosen))
-    detail = (f"{name}: {len(chosen)} comparison{'s' if len(chosen) != 1 else ''} ({', '.join(f'`{s}`' for s in suites)}), mean |error| "
-              f"{pct_plain(mean)}, worst `{worst.case}` at {pct(worst.error_pct)}")
-    return ModelError(abs(worst.error_pct), pct_plain(abs(worst.error_pct)), detail)
+                          "results.h5 has no values of the `model_s.<cost model>` metrics (the time each cost model "
+                          "priced), so no "
+                          "gain can be attributed to a model; run the study again with a v3sim that writes them: "
+                          f"{STUDY_HINT}", scope="study")
+    a = overall_attribution(study, ev, label)
+    if a is None:
+        return ModelError(float("nan"), "an unknown margin", "no phase with both the baseline and this proposal")
+    if a.total <= 0:
+        return ModelError(float("nan"), "an unknown margin", "it changes the time of no op", 0.0)
+    parts = []
+    for m in sorted(a.weights, key=lambda m: -a.weights[m]):
+        if a.share(m) < 0.005:
+            continue
+        s = ev.stats.get(m)
+        parts.append(f"`{m}` {share_text(a.share(m))} of the change (" +
+                     (f"out-of-sample MAPE {pct_plain(s.mape)}, n = {s.n}" if s is not None and s.validated
+                      else "unvalidated") + ")")
+    within, unval = a.within_pct, a.unvalidated_share
+    phrase = pct_plain(within) if finite(within) else "an unknown margin"
+    return ModelError(within, phrase, "; ".join(parts), unval)
 
 
-def proposal_sentence(study, label, checks):
-    """The headline: "`X` buys A% in V3 training and B% in decode, costs C in numerics error, and the model behind it
-    was within D% of measured hardware." plus where each number comes from (reasons that hold for every proposal are
-    left to one note after the list)."""
-    cost, err = numerics_cost(study, label), model_error(study, label, checks)
+def proposal_sentence(study, label, ev):
+    """The headline: "`X` buys A% ± a% in V3 training and B% ± b% in decode, costs C in numerics error, and the model
+    behind it was within D% of measured hardware (X% of the change rests on unvalidated models)." plus where each
+    number comes from (reasons that hold for every proposal are left to one note after the list)."""
+    cost, err = numerics_cost(study, label), model_error(study, label, ev)
+
+    def gain_clause(phase):
+        g, why = gain_parts(study, label, phase)
+        if why:
+            return g, why
+        band, a = band_value(study, ev, label, phase)
+        if a is None or not finite(band) or (a.total > 0 and a.validated_weight <= 0):
+            return g, ""
+        flag = "within its band of zero" if within_band_of_zero(gain(study, label, phase), band) else ""
+        return f"{g} \u00b1 {band_number(band)}", flag
 
     def clause(phase, where):
-        g, why = gain_parts(study, label, phase)
+        g, why = gain_clause(phase)
         return f"{g} in {where}" + (f" ({why})" if why else "")
 
     extra = []
     for p in study_phases(study):
         if p not in ("train", "decode"):
-            g, why = gain_parts(study, label, p)
+            g, why = gain_clause(p)
             extra.append(f"{p}: {g}" + (f", {why}" if why else ""))
     better = " (less error than the baseline)" if finite(cost.change_pct) and cost.change_pct < -0.05 else ""
+    unval = (f" ({share_text(err.unvalidated)} of the change rests on unvalidated models)"
+             if finite(err.unvalidated) and err.unvalidated > 0 else "")
     head = (f"**`{display_label(label)}`** buys {clause('train', 'V3 training')} and {clause('decode', 'decode')}"
             + (f" ({'; '.join(extra)})" if extra else "")
             + f", costs {cost.phrase} in numerics error{better}, and the model behind it was within {err.phrase} of "
-              f"measured hardware.")
+              f"measured hardware{unval}.")
     details = [f"Numerics: {cost.detail}." if cost.scope == "proposal" else "",
-               f"Model: {err.detail}." if err.scope == "proposal" else ""]
+               f"Models: {err.detail}." if err.scope == "proposal" and err.detail else ""]
     return head, " ".join(d for d in details if d)
 
 
@@ -804,7 +1055,7 @@ def proposal_sentence(study, label, checks):
 # Sections
 
 
-def section_summary(doc, study, traces):
+def section_summary(doc, study, traces, ev):
     doc.heading(2, "1. Summary", "summary")
     labels = [lab for lab in proposal_labels(study) if lab != "baseline"]
     phases = study_phases(study)
@@ -812,14 +1063,16 @@ def section_summary(doc, study, traces):
         doc.missing("results.h5 holds no baseline and proposal points (group `proposals`), so there is no headline. "
                     f"Run the default study: {STUDY_HINT}.")
     else:
-        checks = validation_checks(study, traces)
-        doc.claims(proposal_sentence(study, lab, checks) for lab in labels)
+        doc.claims(proposal_sentence(study, lab, ev) for lab in labels)
         costs = [numerics_cost(study, lab) for lab in labels]
-        margins = [model_error(study, lab, checks) for lab in labels]
+        margins = [model_error(study, lab, ev) for lab in labels]
         for what, notes in (("Numerics error", costs), ("Model margin", margins)):
             study_wide = [n.detail for n in notes if n.scope == "study"]
             if study_wide:
                 doc.para(f"{what} unknown for every proposal: {study_wide[0]}.")
+        if not any(s.validated for s in ev.stats.values()) and has_model_metrics(study):
+            doc.para("No cost model has an out-of-sample datum (section 7 says why), so every gain rests entirely on "
+                     "unvalidated models and has no band.")
         unlinked = [lab for lab in labels if not numerics_cost(study, lab).linked]
         if unlinked:
             base_acc = accumulator_of(study, "baseline")
@@ -835,13 +1088,28 @@ def section_summary(doc, study, traces):
                      ") need more memory per GPU than the GPU has: the simulated step assumes memory that is not "
                      "there (section 3, Memory per GPU).")
         doc.para("Gain: baseline step time / proposal step time \u2212 1, same phase (a faster step is a positive "
-                 "gain). Numerics error: the change of the FP8 GEMM error against the baseline's accumulation "
-                 "(section 5; negative is more accurate). Model: the worst |projected \u2212 measured| / measured of "
-                 "the validation comparisons of the model the proposal's gain comes from (section 7).")
-        doc.table("table-headline", ["proposal"] + [f"{p} gain" for p in phases] +
-                  ["numerics error", "model within"],
-                  [[display_label(lab)] + [pct(gain(study, lab, p)) for p in phases] +
-                   [numerics_cost(study, lab).phrase, model_error(study, lab, checks).phrase] for lab in labels])
+                 "gain). Band: the sum over cost models of |\u0394m| \u00d7 MAPEm over the proposal's step time, "
+                 "where \u0394m is the baseline's minus the proposal's time of the ops cost model m priced (metric "
+                 "`model_s.<model>`, all streams) and MAPEm is m's out-of-sample error (section 7): to first order, "
+                 "op times off by their model's typical error move the gain by that much. The band covers the "
+                 "validated share of the change only; the unvalidated share (the part of \u03a3|\u0394m| priced by "
+                 "models with no out-of-sample datum) has no error estimate. A gain no larger than its band is "
+                 "flagged \"within its band of zero\". Numerics error: the change of the FP8 GEMM error against the "
+                 "baseline's accumulation (section 5; negative is more accurate). Model within: the out-of-sample "
+                 "MAPE of the validated models, weighted by |\u0394m| (across phases, |\u0394m| as a fraction of "
+                 "the phase's baseline step); never a fit residual.")
+        header = ["proposal"]
+        for p in phases:
+            header += [f"{p} gain", f"{p} band", f"{p} unvalidated"]
+        rows = []
+        for lab in labels:
+            row = [display_label(lab)]
+            for p in phases:
+                row += [pct(gain(study, lab, p)), band_text(study, ev, lab, p), unvalidated_text(study, ev, lab, p)]
+            err = model_error(study, lab, ev)
+            row += [numerics_cost(study, lab).phrase, err.phrase, share_text(err.unvalidated)]
+            rows.append(row)
+        doc.table("table-headline", header + ["numerics error", "model within", "unvalidated"], rows)
     a = study.attrs
     ok = sum(study.ok(i) for i in range(study.n()))
     doc.heading(3, "Provenance")
@@ -869,7 +1137,7 @@ def failed_points(doc, study):
               numeric=[0])
 
 
-def section_gain(doc, study):
+def section_gain(doc, study, ev):
     doc.heading(2, "2. Per-proposal gain for each phase", "gain")
     labels = [lab for lab in proposal_labels(study) if lab != "baseline"]
     phases = study_phases(study)
@@ -877,9 +1145,9 @@ def section_gain(doc, study):
         doc.missing("results.h5 has no baseline point with a step time (group `proposals`, label `baseline`) and "
                     f"proposal points to compare with it. Run {STUDY_HINT}.")
         return
-    doc.figure(gain_figure(study, labels, phases), "proposal-gain",
+    doc.figure(gain_figure(study, ev, labels, phases), "proposal-gain",
                "Step-time gain of each proposal over the baseline, per phase (baseline step time / proposal step "
-               "time \u2212 1).")
+               "time \u2212 1); the whiskers are the bands (section 1), where the change rests on validated models.")
     rows = []
     for lab in labels:
         for p in phases:
@@ -888,23 +1156,59 @@ def section_gain(doc, study):
                       "infeasible: over memory capacity (see Failed points)" if study.infeasible(i) else
                       "failed (see Failed points)")
             rows.append([display_label(lab), p, num(step_time(study, "baseline", p), 4),
-                         num(step_time(study, lab, p), 4), pct(gain(study, lab, p)), status])
-    doc.table("table-gain", ["proposal", "phase", "baseline step (s)", "step (s)", "gain", "status"], rows,
-              numeric=[2, 3, 4])
+                         num(step_time(study, lab, p), 4), pct(gain(study, lab, p)), band_text(study, ev, lab, p),
+                         unvalidated_text(study, ev, lab, p), status])
+    doc.table("table-gain", ["proposal", "phase", "baseline step (s)", "step (s)", "gain", "band", "unvalidated",
+                             "status"], rows, numeric=[2, 3, 4, 5, 6])
+    attribution_table(doc, study, ev, labels, phases)
 
 
-def gain_figure(study, labels, phases):
+def attribution_table(doc, study, ev, labels, phases):
+    """Which cost models each gain rests on: the share of the changed op time each model priced."""
+    doc.heading(3, "Which cost models each gain rests on")
+    if not has_model_metrics(study):
+        doc.missing("results.h5 has no values of the `model_s.<cost model>` metrics (the time per GPU of the ops each "
+                    "cost model priced), so no gain can be attributed to the models behind it. Run the study again "
+                    f"with a v3sim that writes them: {STUDY_HINT}.")
+        return
+    found = {(lab, p): model_deltas(study, lab, p) for lab in labels for p in phases}
+    models = [m for m in model_names(study) if any(d and d.get(m) for d in found.values())]
+    doc.para("\u0394m: the baseline's minus the proposal's time per GPU of the ops cost model m priced "
+             "(`model_s.<m>`, all streams); each model's column is its share of \u03a3|\u0394m|, the time the "
+             "proposal changes (shown as a fraction of the baseline step). The models' out-of-sample records are in "
+             "section 7: " + "; ".join(
+                 f"`{m}` " + (f"MAPE {pct_plain(ev.stats[m].mape)} (n = {ev.stats[m].n})" if ev.mape(m) is not None
+                              else "unvalidated") for m in models) + ".")
+    rows = []
+    for lab in labels:
+        for p in phases:
+            d, a = found[(lab, p)], attribution(study, ev, lab, p)
+            base = step_time(study, "baseline", p)
+            if d is None or a is None:
+                continue
+            changed = 100.0 * a.total / base if finite(base) and base > 0 else float("nan")
+            rows.append([display_label(lab), p, pct_plain(changed)] + [share_text(a.share(m)) for m in models] +
+                        [share_text(a.unvalidated_share), pct_plain(a.within_pct), band_text(study, ev, lab, p)])
+    doc.table("table-attribution", ["proposal", "phase", "changed (% of baseline step)"] + models +
+              ["unvalidated", "model within", "band"], rows)
+
+
+def gain_figure(study, ev, labels, phases):
     fig, ax = plt.subplots(figsize=(10, 4.2))
     width = 0.8 / max(1, len(phases))
     x = np.arange(len(labels))
     for j, p in enumerate(phases):
         gains = [gain(study, lab, p) for lab in labels]
+        bands = [band_value(study, ev, lab, p) for lab in labels]
+        err = [b if finite(b) and a is not None and a.validated_weight > 0 else 0 for b, a in bands]
         pos = x - 0.4 + width * (j + 0.5)
-        ax.bar(pos, [g if finite(g) else 0 for g in gains], width, label=p, color=PHASE_COLORS[p])
-        for xi, g in zip(pos, gains):
+        ax.bar(pos, [g if finite(g) else 0 for g in gains], width, label=p, color=PHASE_COLORS[p],
+               yerr=err if any(err) else None, error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333"})
+        for xi, g, e in zip(pos, gains, err):
             label = f"{g:+.1f}" if finite(g) else "n/a"
-            ax.annotate(label, (xi, g if finite(g) else 0), ha="center", va="bottom" if not finite(g) or g >= 0
-                        else "top", fontsize=7, xytext=(0, 2 if not finite(g) or g >= 0 else -2),
+            up = not finite(g) or g >= 0
+            ax.annotate(label, (xi, (g + (e if up else -e)) if finite(g) else 0), ha="center",
+                        va="bottom" if up else "top", fontsize=7, xytext=(0, 2 if up else -2),
                         textcoords="offset points")
     ax.axhline(0, color="#333", lw=0.8)
     ax.set_xticks(x, [display_label(lab) for lab in labels], rotation=20, ha="right")
@@ -1479,78 +1783,156 @@ def pct_plain(x):
 
 
 def validation_view(t):
-    """The validation table by logical column (suite, case, measured, projected, unit, error_pct, source), filling
-    in what a minimal table leaves out; None when it cannot be used."""
+    """The validation table by logical column (suite, case, measured, projected, unit, error_pct, source, model,
+    role, fit_projected, fit_error_pct), filling in what a minimal or older table leaves out (role `unknown`, no
+    model, no in-sample figures); None when it cannot be used."""
     if t is None or t.error or t.rows() == 0:
         return None
     measured = t.pick("measured")
+
+    def rel_error(projected):
+        return lambda v, n: [100.0 * (v[projected][i] - v["measured"][i]) / v["measured"][i]
+                             if finite(v["measured"][i]) and v["measured"][i] != 0 and finite(v[projected][i])
+                             else float("nan") for i in range(n)]
+
     spec = {
         "case": (("case", "name"), REQUIRED), "measured": (("measured",), REQUIRED),
         "projected": (("projected",), REQUIRED), "suite": (("suite",), t.name),
         "unit": (("unit",), t.units.get(measured, "") if measured else ""),
-        "error_pct": (("error_pct",), lambda v, n: [100.0 * (v["projected"][i] - v["measured"][i]) / v["measured"][i]
-                                                    if finite(v["measured"][i]) and v["measured"][i] != 0
-                                                    else float("nan") for i in range(n)]),
+        "error_pct": (("error_pct",), rel_error("projected")),
         "source": (("source",), t.source or DASH),
+        "model": (("model",), ""), "role": (("role",), "unknown"),
+        "fit_projected": (("fit_projected",), float("nan")),
+        "fit_error_pct": (("fit_error_pct",), rel_error("fit_projected")),
     }
     v, missing = view(t, spec)
-    if missing or any(not t.numeric(c) for c in ("measured", "projected")):
+    if missing or any(not t.numeric(c) for c in ("measured", "projected")) or \
+            any(t.has(c) and not t.numeric(c) for c in ("fit_projected", "fit_error_pct", "error_pct")):
         return None
     return v
 
 
-def section_validation(doc, study, traces):
+def section_validation(doc, study, traces, ev):
     doc.heading(2, "7. Validation: projected against measured", "validation")
     t = study.tables.get("validation")
     v = validation_view(t)
     if v is None:
         missing_table(doc, study, "validation", "columns case, measured, projected (and suite, unit, error_pct, "
-                      "source)")
+                      "source, model, role, fit_projected, fit_error_pct)")
     else:
-        validation_summary(doc, t, v)
+        doc.para(f"{t.title}. Every measured datum has one role: **fitted** (the constants of the cost model it "
+                 "checks were fitted on it) or **predicted** (it informed none). Only out-of-sample figures count "
+                 "as validation: a predicted datum's projection, and a fitted datum's cross-validated projection "
+                 "(the model refitted without it). The in-sample figures of fitted data are fit residuals, listed "
+                 "apart: they say how well the fit went, not how well the model predicts. "
+                 "error = (projected \u2212 measured) / measured; MAPE: mean |error|.")
+        if t.attrs.get("cross_validation"):
+            doc.para(f"Cross-validation: {text(t.attrs['cross_validation'])}.")
+        if not ev.roles_known:
+            doc.para("The validation table has no `role` column (written by an older v3sim), so its rows cannot be "
+                     "told apart as fitted or predicted: none counts as out of sample, and they are listed below "
+                     "with the fit residuals as of unknown role. Run the study again to get the roles: "
+                     f"{STUDY_HINT}.")
+    model_trust_table(doc, study, ev)
+    doc.heading(3, "Validation (out of sample)")
+    out = [d for d in ev.data if d.out_of_sample()]
+    if not out:
+        why = ("the validation table says no row's role" if v is not None and not ev.roles_known else
+               "no predicted datum and no cross-validated figure of a fitted one" if v is not None or ev.data else
+               "no validation table and no comparison of a measured trace that names its cost models and role")
+        doc.para(f"No out-of-sample figure: {why}. Every cost model is unvalidated.")
+    else:
+        validation_summary(doc, out, "table-validation-summary")
+        doc.figure(validation_figure(ev.data), "validation", "Projected against measured, per suite: out of sample "
+                   "(filled) and fit residuals (hollow); the band is \u00b110%.")
+        doc.table("table-validation", ["suite", "case", "model", "role", "measured", "projected", "unit", "error"],
+                  [[d.suite, d.case, ", ".join(d.models) or DASH,
+                    "cross-validated" if d.role == "fitted" else d.role, num(d.measured, 4), num(d.projected, 4),
+                    d.unit or DASH, pct(d.error_pct)] for d in out], numeric=[4, 5, 7])
+    doc.heading(3, "Fit residuals")
+    res = [d for d in ev.data if d.residual() is not None]
+    if not res:
+        doc.para("No fit residual: no datum is marked fitted.")
+    else:
+        mape = sum(abs(d.residual()[1]) for d in res) / len(res)
+        doc.para(f"{len(res)} in-sample figures (mean |error| {pct_plain(mape)}): the projections of data the "
+                 "models' constants were fitted on, or of rows whose role the table does not say. They are not "
+                 "evidence of how well a model predicts; the out-of-sample column repeats the cross-validated "
+                 "figure of the same datum where there is one.")
+        doc.table("table-fit-residuals", ["suite", "case", "model", "role", "measured", "projected (in sample)",
+                                          "unit", "error (in sample)", "error (out of sample)"],
+                  [[d.suite, d.case, ", ".join(d.models) or DASH, d.role, num(d.measured, 4),
+                    num(d.residual()[0], 4), d.unit or DASH, pct(d.residual()[1]),
+                    pct(d.error_pct) if d.out_of_sample() else DASH] for d in res], numeric=[4, 5, 7, 8])
+    if ev.comparisons_unusable:
+        doc.para(f"{ev.comparisons_unusable} categor{'ies' if ev.comparisons_unusable != 1 else 'y'} of "
+                 "comparisons.json name no cost models or role (written by an older v3sim): shown in section 8 "
+                 "only, they count for no model.")
+    sources = list(dict.fromkeys((d.suite, d.source) for d in ev.data if d.source))
+    if sources:
+        doc.para("Sources:")
+        doc.bullets(f"`{s}`: {src}" for s, src in sources)
     doc.heading(3, "Measured traces")
-    trace_section(doc, traces, t)
+    trace_section(doc, traces, t, ev)
 
 
-def validation_summary(doc, t, v):
-    n = len(v["case"])
-    suites = list(dict.fromkeys(v["suite"]))
-    doc.para(f"{t.title}. error = (projected \u2212 measured) / measured; MAPE: the mean absolute percentage error "
-             "of the suite.")
+def model_trust_table(doc, study, ev):
+    """Per cost model: the roles of its data, and its out-of-sample record (or "unvalidated")."""
+    doc.heading(3, "Per cost model")
+    if not ev.stats:
+        doc.para("No cost model is named by the study's metrics (`model_s.<model>`) or by any datum.")
+        return
+    doc.para("A model with no out-of-sample datum is unvalidated: the share of a gain it prices has no error "
+             "estimate (section 1). A datum that measures the ops of several models (a category of a measured "
+             "trace) counts for each of them.")
+    rows = []
+    for m, s in ev.stats.items():
+        roles = ", ".join(f"{n} {r}" for r, n in s.roles.items() if n) or "none"
+        w = s.worst
+        priced = study.metrics.get(MODEL_PREFIX + m)
+        idle = priced is not None and not s.roles_total and not np.any(np.nan_to_num(priced) != 0)
+        rows.append([m, roles, str(s.n), pct_plain(s.mape) if s.validated else DASH,
+                     f"{w.suite} `{w.case}` {pct(w.error_pct)}" if w else DASH,
+                     "validated out of sample" if s.validated else
+                     "prices no time in this study" if idle else "unvalidated"])
+    doc.table("table-model-trust", ["cost model", "its data (role)", "out of sample (n)", "MAPE", "worst",
+                                    "status"], rows, numeric=[2, 3])
+
+
+def validation_summary(doc, data, tid):
+    suites = list(dict.fromkeys(d.suite for d in data))
     rows = []
     for s in suites:
-        idx = [i for i in range(n) if v["suite"][i] == s and finite(v["error_pct"][i])]
-        if not idx:
-            rows.append([s, DASH, "0", DASH, DASH, DASH])
-            continue
-        worst = max(idx, key=lambda i: abs(v["error_pct"][i]))
-        mape = sum(abs(v["error_pct"][i]) for i in idx) / len(idx)
-        rows.append([s, v["unit"][idx[0]] or DASH, str(len(idx)), pct_plain(mape), v["case"][worst],
-                     pct(v["error_pct"][worst])])
-    doc.table("table-validation-summary", ["suite", "unit", "cases", "MAPE", "worst case", "worst error"], rows,
-              numeric=[2, 3, 5])
-    doc.figure(validation_figure(v, suites), "validation", "Projected against measured, per suite; the band is "
-               "\u00b110%.")
-    doc.table("table-validation", ["suite", "case", "measured", "projected", "unit", "error"],
-              [[v["suite"][i], v["case"][i], num(v["measured"][i], 4), num(v["projected"][i], 4), v["unit"][i] or DASH,
-                pct(v["error_pct"][i])] for i in range(n)], numeric=[2, 3, 5])
-    doc.para("Sources:")
-    doc.bullets(f"`{s}`: {src}" for s, src in dict.fromkeys((v["suite"][i], v["source"][i]) for i in range(n)))
+        mine = [d for d in data if d.suite == s]
+        worst = max(mine, key=lambda d: abs(d.error_pct))
+        mape = sum(abs(d.error_pct) for d in mine) / len(mine)
+        models = ", ".join(dict.fromkeys(m for d in mine for m in d.models)) or DASH
+        roles = ", ".join(dict.fromkeys("cross-validated" if d.role == "fitted" else d.role for d in mine))
+        rows.append([s, models, roles, mine[0].unit or DASH, str(len(mine)), pct_plain(mape), worst.case,
+                     pct(worst.error_pct)])
+    doc.table(tid, ["suite", "model", "figures", "unit", "cases", "MAPE", "worst case", "worst error"], rows,
+              numeric=[4, 5, 7])
 
 
-def validation_figure(v, suites):
+def validation_figure(data):
+    suites = list(dict.fromkeys(d.suite for d in data if d.out_of_sample() or d.residual() is not None))
     fig, axes = plt.subplots(1, len(suites), figsize=(4.4 * len(suites) + 0.4, 4.0), squeeze=False)
     for ax, s in zip(axes[0], suites):
-        idx = [i for i in range(len(v["case"])) if v["suite"][i] == s]
-        m = np.array([v["measured"][i] for i in idx], dtype=float)
-        p = np.array([v["projected"][i] for i in idx], dtype=float)
-        good = np.isfinite(m) & np.isfinite(p) & (m > 0) & (p > 0)
-        if good.any():
-            lo, hi = min(m[good].min(), p[good].min()) / 1.3, max(m[good].max(), p[good].max()) * 1.3
+        mine = [d for d in data if d.suite == s]
+        oos = [(d.measured, d.projected) for d in mine if d.out_of_sample()]
+        ins = [(d.measured, d.residual()[0]) for d in mine if d.residual() is not None]
+        pts = [(m, p) for m, p in oos + ins if finite(m) and finite(p) and m > 0 and p > 0]
+        if pts:
+            lo = min(min(m, p) for m, p in pts) / 1.3
+            hi = max(max(m, p) for m, p in pts) * 1.3
             xs = np.array([lo, hi])
             ax.fill_between(xs, xs * 0.9, xs * 1.1, color="#dddddd", label="\u00b110%")
             ax.plot(xs, xs, color="#333", lw=0.8)
-            ax.scatter(m[good], p[good], color="#4c72b0", zorder=3, s=18)
+            for group, style in ((oos, {"color": "#4c72b0", "label": "out of sample"}),
+                                 (ins, {"facecolors": "none", "edgecolors": "#888", "label": "fit residual"})):
+                good = [(m, p) for m, p in group if finite(m) and finite(p) and m > 0 and p > 0]
+                if good:
+                    ax.scatter([m for m, _ in good], [p for _, p in good], zorder=3, s=18, **style)
             if hi / lo > 10:  # values over decades: log axes, ticks at 1, 2, 5 x 10^n
                 ax.set_xscale("log")
                 ax.set_yscale("log")
@@ -1564,7 +1946,8 @@ def validation_figure(v, suites):
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
             ax.set_aspect("equal")
-        unit = v["unit"][idx[0]] if idx else ""
+            ax.legend(frameon=False, fontsize=7, loc="upper left")
+        unit = mine[0].unit if mine else ""
         ax.set_xlabel(f"measured ({unit})" if unit else "measured")
         ax.set_ylabel(f"projected ({unit})" if unit else "projected")
         ax.set_title(s, fontsize=10)
@@ -1574,7 +1957,7 @@ def validation_figure(v, suites):
     return fig
 
 
-def trace_section(doc, traces, validation):
+def trace_section(doc, traces, validation, ev):
     if traces is None:
         doc.missing("no measured traces given. Record them on a GPU with `v3sim measure ... -o traces/NAME.h5` "
                     "(scripts/device-check.sh does) or convert DeepSeek's published tables with "
@@ -1594,17 +1977,26 @@ def trace_section(doc, traces, validation):
                      tr.error or m.get("provenance", "") or m.get("command_line", DASH)])
     doc.table("table-traces", ["file", "source", "GPU", "ops", "total (ms)", "revision", "created (UTC)",
                                "provenance / command"], rows, numeric=[3, 4])
-    matches = trace_matches(traces, validation)
+    matches = ev.trace_rows
     if not matches:
         doc.para("No op of a measured trace matches a projected case of the validation table (matched by the GEMM "
                  "shape m, n, k in the op name), so no error is computed for the traces.")
         return
-    doc.para("Ops of the measured traces that match a projected GEMM of the validation table, in TFLOPS "
-             "(error = (projected \u2212 measured) / measured). A trace taken on another chip than the one projected "
-             "is shown but left out of the summary's model margin.")
-    doc.table("table-trace-vs-projected", ["trace", "GPU", "case", "measured", "projected", "error", "same chip"],
+    same = sum(1 for r in matches if r["same_as"])
+    counted = sum(1 for r in matches if r["datum"] is not None)
+    against = ("out-of-sample projection" if ev.roles_known else
+               "projection (the table does not say whether in sample: an older v3sim)")
+    doc.para("Ops of the measured traces that match a GEMM of the validation table, in TFLOPS, against that case's "
+             f"{against} (error = (projected \u2212 measured) / measured). An op whose measured figure "
+             f"is the validation row's (within {100 * SAME_DATUM:g}%: a conversion of the same published table) is "
+             "that datum again and is not counted a second time; a trace taken on another chip than the one "
+             f"projected is shown but not counted. {same} of {len(matches)} are the validation table's own data; "
+             f"{counted} count as further out-of-sample data.")
+    doc.table("table-trace-vs-projected", ["trace", "GPU", "case", "measured", "projected", "error", "same chip",
+                                           "counted"],
               [[r["trace"], r["gpu"] or DASH, r["case"], num(r["measured"], 4), num(r["projected"], 4),
-                pct(r["error_pct"]), "yes" if r["chip_ok"] else "no"] for r in matches], numeric=[3, 4, 5])
+                pct(r["error_pct"]), "yes" if r["chip_ok"] else "no", r["counted"]] for r in matches],
+              numeric=[3, 4, 5])
 
 
 def trace_name(tr):
@@ -1623,18 +2015,20 @@ def chips_in(s):
     return set(re.findall(rf"\b({CHIP_NAME})\b", s or ""))
 
 
-def trace_matches(traces, validation):
-    """Each op of a measured trace whose GEMM shape is a TFLOPS case of the validation table: dicts of trace, gpu,
-    case, measured, projected (TFLOPS), error_pct and chip_ok (the trace's GPU is the chip the table projects, when
-    the table's title or source names one)."""
+def trace_matches(traces, validation, vdata):
+    """Each op of a measured trace whose GEMM shape is a TFLOPS case of the validation table (vdata: its rows as
+    data): dicts of trace, gpu, case, measured, projected (the case's out-of-sample projection, TFLOPS), error_pct,
+    chip_ok (the trace's GPU is the chip the table projects, when the table's title or source names one), same_as
+    (the validation datum the op repeats, or None), counted (why it counts or not) and datum (a further
+    out-of-sample datum, or None)."""
     v = validation_view(validation)
     if v is None or not traces:
         return []
     projected = {}
-    for i in range(len(v["case"])):
-        key = case_key(v["case"][i])
-        if key and v["unit"][i].upper().replace(" ", "") in ("TFLOPS", "TFLOP/S") and finite(v["projected"][i]):
-            projected.setdefault(key, (v["case"][i], float(v["projected"][i])))
+    for d in vdata:
+        key = case_key(d.case)
+        if key and d.unit.upper().replace(" ", "") in ("TFLOPS", "TFLOP/S"):
+            projected.setdefault(key, d)
     table_chips = chips_in(validation.title) | chips_in(validation.source) | \
         set().union(*[chips_in(s) for s in dict.fromkeys(v["source"])])
     rows = []
@@ -1644,12 +2038,28 @@ def trace_matches(traces, validation):
         gpu = text(tr.meta.get("gpu", ""))
         chip_ok = not table_chips or not chips_in(gpu) or bool(chips_in(gpu) & table_chips)
         for name, _, dur, flops in tr.ops:
-            hit = projected.get(case_key(name))
-            if hit and dur > 0 and flops > 0:
-                measured = flops / dur / 1e12
-                rows.append({"trace": trace_name(tr), "gpu": gpu, "case": hit[0], "measured": measured,
-                             "projected": hit[1], "error_pct": 100 * (hit[1] - measured) / measured,
-                             "chip_ok": chip_ok})
+            d = projected.get(case_key(name))
+            if not d or dur <= 0 or flops <= 0:
+                continue
+            measured = flops / dur / 1e12
+            err = 100 * (d.projected - measured) / measured if finite(d.projected) else float("nan")
+            same = chip_ok and finite(d.measured) and abs(measured / d.measured - 1) <= SAME_DATUM
+            datum = None
+            if not chip_ok:
+                counted = "no: another chip"
+            elif same:
+                counted = f"no: the validation datum `{d.suite}` `{d.case}`"
+            elif d.role not in ROLES:
+                counted = "no: the validation row's role is unknown"
+            elif not finite(err):
+                counted = "no: no out-of-sample projection of this case"
+            else:
+                counted = "yes"
+                datum = Datum("trace", f"trace {trace_name(tr)}", d.case, d.models, d.role, measured, "TFLOPS",
+                              d.projected, err, source=f"`{trace_name(tr)}` ({gpu or 'unnamed GPU'})")
+            rows.append({"trace": trace_name(tr), "gpu": gpu, "case": d.case, "measured": measured,
+                         "projected": d.projected, "error_pct": err, "chip_ok": chip_ok,
+                         "same_as": d if same else None, "counted": counted, "datum": datum})
     return rows
 
 
@@ -1708,13 +2118,22 @@ def section_comparisons(doc, comparisons):
                  f"against `{c.get('deployment', '?')}` on {c.get('hardware', '?')} x {c.get('cluster', '?')} "
                  f"({c.get('projected_layers', '?')} layers). Command: `{c.get('command', 'v3sim compare')}`.")
         rows = []
-        for r in c.get("categories", []):
+        cats = c.get("categories", [])
+        trust = any("models" in r or "role" in r for r in cats)
+        for r in cats:
             err = r.get("error")
-            rows.append([r.get("name", "?"), r.get("label", "").strip(), ms_cell(r.get("measured_ms")),
-                         ms_cell(r.get("projected_ms")), pct(100 * err) if finite(err) else DASH])
+            row = [r.get("name", "?"), r.get("label", "").strip(), ms_cell(r.get("measured_ms")),
+                   ms_cell(r.get("projected_ms")), pct(100 * err) if finite(err) else DASH]
+            if trust:
+                row += [", ".join(r.get("models") or []) or DASH, r.get("role") or DASH]
+            rows.append(row)
         doc.table("table-comparison-" + slug(c.get("trace", "trace")),
-                  ["category", "what", "measured (ms/layer)", "projected (ms/layer)", "error"], rows,
-                  numeric=[2, 3, 4])
+                  ["category", "what", "measured (ms/layer)", "projected (ms/layer)", "error"] +
+                  (["cost models", "role"] if trust else []), rows, numeric=[2, 3, 4])
+        if trust:
+            doc.para("The finest categories that name their cost models are data of section 7: out of sample when "
+                     f"predicted; fit residuals when fitted on ({', '.join(AGGREGATE_CATEGORIES)} total finer "
+                     "categories and are not counted again).")
         notes = c.get("notes") or []
         if notes:
             doc.bullets(notes)
@@ -1738,13 +2157,14 @@ def build(study, traces, outdir, comparisons=None):
     plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "v3sim", "font.size": 10,
                          "axes.titlesize": 10, "figure.dpi": 100})
     doc = Doc(outdir)
-    section_summary(doc, study, traces)
-    section_gain(doc, study)
+    ev = gather_evidence(study, traces, comparisons)
+    section_summary(doc, study, traces, ev)
+    section_gain(doc, study, ev)
     section_breakdown(doc, study)
     section_sensitivity(doc, study)
     section_numerics(doc, study)
     section_roofline(doc, study)
-    section_validation(doc, study, traces)
+    section_validation(doc, study, traces, ev)
     section_comparisons(doc, comparisons)
     return doc
 

@@ -3,11 +3,13 @@
 report reads, for the tests of scripts/report.py. Not a simulation: the numbers are made up to look like a
 DeepSeek-V3 proposal study on H800 (a ~20 s training step, ~1 s prefill, ~25 ms decode).
 
-    make_fake_study.py OUT.h5 [--minimal] [--traces DIR] [--registry REGISTRY.json]
+    make_fake_study.py OUT.h5 [--minimal] [--old-style] [--traces DIR] [--registry REGISTRY.json]
 
 --minimal writes the points and metrics only (no /tables, no sweeps, one failed point), to check that every
-section of the report still appears and says what is missing. --traces DIR also writes two v3sim result files
-(format v3sim-result-1) there, one measured and one projected, like those under traces/. --registry takes v3sim's
+section of the report still appears and says what is missing. --old-style writes what an older v3sim wrote: a
+validation table without the model, role and in-sample columns, and no model_s.<cost model> metrics. --traces DIR
+also writes v3sim result files (format v3sim-result-1) there, like those under traces/: measured GEMMs on an H200,
+the validation table's own H800 figures (published/), a further H800 measurement, and a projected one. --registry takes v3sim's
 metric registry (`v3sim describe metrics --json`): each metric's dataset gets the attributes v3sim gives it, and a
 metric of the registry that a sensitivity curve draws but these made-up points lack gets made-up values too (so a
 metric added to the registry shows in the report of this fake study as in a real one). When the registry file also
@@ -24,17 +26,28 @@ import h5py
 import numpy as np
 
 PHASES = ("train", "prefill", "decode")
-# proposal -> (speed-up factor on compute, on communication) per phase; made up but in plausible proportion.
+# proposal -> speed-up factor per op kind ("comm": the communication kinds; a kind not named keeps its time); made up
+# but in plausible proportion. Each proposal moves the time of different cost models (MODEL_OF): fp32-accumulation
+# and block-scaled-mma only the GEMMs (cycle-gemm), faster-attention only attention (roofline), tma-fp8-cast drops
+# most casts but slows the GEMMs that now load BF16 (a near wash), unified-network only communication.
+COMPUTE_KINDS = ("gemm", "grouped_gemm", "attention", "elementwise", "cast")
 PROPOSALS = {
-    "baseline": (1.00, 1.00),
-    "fp32-accumulation": (1.03, 1.00),
-    "block-scaled-mma": (1.06, 1.00),
-    "transposed-fp8-smem-reads": (1.02, 1.00),
-    "tma-fp8-cast": (1.04, 1.00),
-    "comm-coprocessor": (1.05, 1.15),
-    "unified-network": (1.00, 1.60),
-    "all-proposals": (1.18, 1.85),
+    "baseline": {},
+    "fp32-accumulation": {"gemm": 1.03, "grouped_gemm": 1.03},
+    "block-scaled-mma": {"gemm": 1.06, "grouped_gemm": 1.06},
+    "transposed-fp8-smem-reads": {"cast": 1.5, "gemm": 1.01, "grouped_gemm": 1.01},
+    "tma-fp8-cast": {"cast": 3.0, "gemm": 0.971, "grouped_gemm": 0.971},
+    "faster-attention": {"attention": 1.2},
+    "comm-coprocessor": dict(dict.fromkeys(COMPUTE_KINDS, 1.05), comm=1.15),
+    "unified-network": {"comm": 1.60},
+    "all-proposals": dict(dict.fromkeys(COMPUTE_KINDS, 1.18), comm=1.85),
 }
+# The cost model (sim/exec/op_cost.h) that prices each op kind's time: the model_s.<model> metrics. Analytical: the
+# DP/PP traffic, a twentieth of the all-to-all's time.
+MODEL_OF = {"gemm": "cycle-gemm", "grouped_gemm": "cycle-gemm", "cast": "cycle-cast", "attention": "roofline",
+            "elementwise": "streaming", "all_to_all_dispatch": "cycle-alltoall",
+            "all_to_all_combine": "cycle-alltoall"}
+COST_MODELS = ("cycle-gemm", "cycle-cast", "cycle-alltoall", "roofline", "streaming", "analytical", "dropped")
 # Per phase: step time split over op kinds (seconds) for the baseline, plus exposed communication and bubble.
 BASE = {
     "train": {"gemm": 6.0, "grouped_gemm": 7.5, "attention": 3.2, "elementwise": 0.9, "cast": 0.6,
@@ -49,17 +62,18 @@ GPUS = {"train": 2048, "prefill": 32, "decode": 320}
 TOKENS_PER_STEP = {"train": 15360 * 4096, "prefill": 32 * 4 * 4096, "decode": 320 * 64}
 
 
-def step(phase, compute_gain, comm_gain, comm_scale=1.0):
-    """Breakdown, exposed comm, bubble and step time of one point."""
+def step(phase, factors=None, comm_scale=1.0):
+    """Breakdown, exposed comm, bubble and step time of one point; factors: speed-up per op kind (PROPOSALS)."""
+    factors = factors or {}
     base = BASE[phase]
     kinds = {}
     for kind, t in base.items():
         if kind in ("exposed", "bubble"):
             continue
-        kinds[kind] = t * comm_scale / comm_gain if kind in COMM_KINDS else t / compute_gain
-    exposed = base["exposed"] * comm_scale / comm_gain
-    bubble = base["bubble"] / compute_gain
+        kinds[kind] = t * comm_scale / factors.get("comm", 1.0) if kind in COMM_KINDS else t / factors.get(kind, 1.0)
+    exposed = base["exposed"] * comm_scale / factors.get("comm", 1.0)
     compute = sum(v for k, v in kinds.items() if k not in COMM_KINDS)
+    bubble = base["bubble"] * compute / sum(base[k] for k in COMPUTE_KINDS)
     return kinds, exposed, bubble, compute + exposed + bubble
 
 
@@ -82,6 +96,9 @@ def metrics_of(phase, kinds, exposed, bubble, step_time):
     }
     for kind, t in kinds.items():
         m["breakdown_s." + kind] = t
+    for model in COST_MODELS:
+        m["model_s." + model] = sum(t for kind, t in kinds.items() if MODEL_OF[kind] == model)
+    m["model_s.analytical"] = 0.05 * sum(kinds[k] for k in COMM_KINDS)
     m["memory_per_gpu_bytes.weights"] = {"train": 12e9, "prefill": 40e9, "decode": 5.2e9}[phase]
     m["memory_per_gpu_bytes.activations"] = {"train": 38e9, "prefill": 9e9, "decode": 1.1e9}[phase]
     m["memory_per_gpu_bytes.kv_cache"] = nan if phase == "train" else {"prefill": 6e9, "decode": 48e9}[phase]
@@ -98,9 +115,9 @@ def metrics_of(phase, kinds, exposed, bubble, step_time):
 def build_points(minimal):
     """Rows of (label, group, phase, value, value_num, status, metrics)."""
     rows = []
-    for label, (cg, ng) in PROPOSALS.items():
+    for label, factors in PROPOSALS.items():
         for phase in PHASES:
-            rows.append((label, "proposals", phase, label, float("nan"), "ok", metrics_of(phase, *step(phase, cg, ng))))
+            rows.append((label, "proposals", phase, label, float("nan"), "ok", metrics_of(phase, *step(phase, factors))))
     # One failed point: it keeps its place, with NaN metrics and its error line.
     failed = dict.fromkeys(rows[0][6], float("nan"))
     rows.append(("larger-nvlink-domain", "proposals", "train", "larger-nvlink-domain", float("nan"),
@@ -110,17 +127,17 @@ def build_points(minimal):
     for gbps in (12.5, 25, 50, 100, 200, 400):
         scale = (50.0 / gbps) ** 0.8
         rows.append((f"ib-{gbps:g}GB/s", "ib-bandwidth", "decode", f"{gbps:g}GB/s", gbps * 1e9, "ok",
-                     metrics_of("decode", *step("decode", 1.0, 1.0, scale))))
+                     metrics_of("decode", *step("decode", comm_scale=scale))))
     for domain in (8, 16, 32, 64, 72, 144):
         scale = 0.35 + 0.65 * 8.0 / domain
         status = "ok" if domain != 144 else "error: cluster.gpus_per_node: expected at most 72 GPUs in one NVLink domain"
-        m = metrics_of("decode", *step("decode", 1.0, 1.0, scale))
+        m = metrics_of("decode", *step("decode", comm_scale=scale))
         if status != "ok":
             m = dict.fromkeys(m, float("nan"))
         rows.append((f"nvl-{domain}", "nvlink-domain", "decode", str(domain), float(domain), status, m))
     # HBM capacity for training: the 94 GB peak fits only the largest; the others are infeasible, metrics kept.
     for cap in (64e9, 80e9, 96e9, 141e9):
-        m = metrics_of("train", *step("train", 1.0, 1.0))
+        m = metrics_of("train", *step("train"))
         m["memory_capacity_bytes"] = cap
         peak = m["memory_per_gpu_bytes.total"]
         status = "ok" if peak <= cap else (f"infeasible: deployment 'fake-train' needs {peak / 1e9:g} GB per GPU at "
@@ -230,22 +247,40 @@ def hardware_table(tables):
                  ("hbm_Bps", "B/s", [3.35e12, 8.0e12]), ("hbm_bytes", "B", [84943110144.0, 193273528320.0])])
 
 
-def validation_table(tables):
-    rows = []
-    for (m, n, k, tf) in ((64, 2112, 7168, 206), (128, 7168, 16384, 645), (4096, 7168, 16384, 1520),
-                          (4096, 32768, 512, 775)):
-        proj = tf * (1 + 0.07 * math.sin(m + n + k))
-        rows.append(("deepgemm_h800_dense", f"m={m} n={n} k={k}", tf, proj, "TFLOPS",
-                     "deepseek-v3.yaml deepgemm_h800: DeepGEMM README"))
+def validation_table(tables, old_style=False):
+    """DeepGEMM rows fitted on (cycle-gemm; cross-validated but for one), DeepEP normal rows fitted on with no
+    cross-validation (cycle-alltoall), DeepEP low-latency rows predicted (cycle-alltoall). old_style: the columns
+    of an older v3sim (no model, role or in-sample figures)."""
+    nan = float("nan")
+    rows = []  # suite, case, measured, projected (out of sample), unit, source, model, role, fit_projected
+    for j, (m, n, k, tf) in enumerate(((64, 2112, 7168, 206), (128, 7168, 16384, 645), (4096, 7168, 16384, 1520),
+                                       (4096, 32768, 512, 775))):
+        fit = tf * (1 + 0.07 * math.sin(m + n + k))
+        cv = tf * (1 + 0.11 * math.sin(m + n + k) + 0.02) if j < 3 else nan
+        rows.append(("deepgemm_h800_dense", f"m={m} n={n} k={k}", tf, cv, "TFLOPS",
+                     "deepseek-v3.yaml deepgemm_h800: DeepGEMM README", "cycle-gemm", "fitted", fit))
     for (case, pub) in (("intranode dispatch EP8 (nvl GB/s)", 153), ("internode dispatch EP64 (rdma GB/s)", 51),
                         ("internode combine EP64 (rdma GB/s)", 50)):
-        rows.append(("deepep_h800_normal", case, pub, pub * 0.93, "GB/s", "deepseek-v3.yaml deepep_h800: DeepEP README"))
+        rows.append(("deepep_h800_normal", case, pub, nan, "GB/s", "deepseek-v3.yaml deepep_h800: DeepEP README",
+                     "cycle-alltoall", "fitted", pub * 0.93))
+    for (case, pub, proj) in (("low-latency dispatch EP128 (rdma GB/s)", 46, 41.5),
+                              ("low-latency combine EP128 (rdma GB/s)", 46, 50.1)):
+        rows.append(("deepep_h800_low_latency", case, pub, proj, "GB/s",
+                     "deepseek-v3.yaml deepep_h800: DeepEP README", "cycle-alltoall", "predicted", nan))
     cols = [list(c) for c in zip(*rows)]
+    if old_style:  # an older v3sim: one projection per row, the fit's
+        cols[3] = [f if r == "fitted" else p for p, r, f in zip(cols[3], cols[7], cols[8])]
     err = [100.0 * (p - m) / m for m, p in zip(cols[2], cols[3])]
+    fit_err = [100.0 * (f - m) / m for m, f in zip(cols[2], cols[8])]
+    columns = [("suite", "", cols[0]), ("case", "", cols[1]), ("measured", "", cols[2]), ("projected", "", cols[3]),
+               ("unit", "", cols[4]), ("error_pct", "%", err), ("source", "", cols[5])]
+    attrs = None
+    if not old_style:
+        columns += [("model", "", cols[6]), ("role", "", cols[7]), ("fit_projected", "", cols[8]),
+                    ("fit_error_pct", "%", fit_err)]
+        attrs = {"cross_validation": "leave-one-out over the DeepGEMM rows (synthetic values)"}
     write_table(tables, "validation", "Projected against measured: DeepSeek's published H800 figures",
-                "synthetic values", [("suite", "", cols[0]), ("case", "", cols[1]), ("measured", "", cols[2]),
-                                     ("projected", "", cols[3]), ("unit", "", cols[4]), ("error_pct", "%", err),
-                                     ("source", "", cols[5])])
+                "synthetic values", columns, attrs=attrs)
 
 
 def add_registry_metrics(rows, registry):
@@ -259,8 +294,12 @@ def add_registry_metrics(rows, registry):
                 m[name] = 1.0 / m["step_time_s"] if m["step_time_s"] == m["step_time_s"] else float("nan")
 
 
-def write_study(path, minimal, registry=None):
+def write_study(path, minimal, registry=None, old_style=False):
     rows = build_points(minimal)
+    if old_style:  # an older v3sim: no model_s.<cost model> metrics
+        for r in rows:
+            for k in [k for k in r[6] if k.startswith("model_s.")]:
+                del r[6][k]
     if registry:
         add_registry_metrics(rows, registry)
     with h5py.File(path, "w") as f:
@@ -288,11 +327,12 @@ def write_study(path, minimal, registry=None):
             numerics_table(tables)
             kernels_table(tables)
             hardware_table(tables)
-            validation_table(tables)
+            validation_table(tables, old_style)
 
 
-def write_trace(path, source, scale):
-    """A v3sim result file (report/h5_file.h) with a few GEMM ops."""
+def write_trace(path, source, scale, gpu="NVIDIA H200 (132 SMs)"):
+    """A v3sim result file (report/h5_file.h) with a few GEMM ops, measured at `scale` x the validation table's
+    TFLOPS (scale 1: the table's own figures, as traces/published/ converts DeepSeek's published tables)."""
     dt = np.dtype([("op", "<u4"), ("name", "S128"), ("kind", "S32"), ("device", "<i4"), ("stream", "<i4"),
                    ("start_ps", "<i8"), ("end_ps", "<i8"), ("duration_ps", "<i8"), ("flops", "<f8"), ("bytes", "<f8")])
     shapes = ((64, 2112, 7168, 206), (128, 7168, 16384, 645), (4096, 7168, 16384, 1520))
@@ -306,7 +346,7 @@ def write_trace(path, source, scale):
         meta = f.create_group("meta")
         for key, value in (("format", "v3sim-result-1"), ("tool_version", "0.1.0"), ("git_revision", "0123456789ab"),
                            ("created_utc", "2026-11-30T08:00:00Z"), ("timeline_source", source),
-                           ("gpu", "NVIDIA H200 (132 SMs)" if source == "measured" else ""),
+                           ("gpu", gpu if source == "measured" else ""),
                            ("command_line", f"v3sim measure --kernel fp8_gemm -o {os.path.basename(path)}")):
             meta.attrs[key] = np.bytes_(value.encode())
         f.create_dataset("timeline", data=np.array(rows, dtype=dt))
@@ -318,6 +358,8 @@ def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
     ap.add_argument("--minimal", action="store_true", help="points and metrics only, one failed point")
+    ap.add_argument("--old-style", action="store_true", help="the validation table and metrics of an older v3sim: "
+                    "no model, role or in-sample columns, no model_s.<cost model> metrics")
     ap.add_argument("--traces", help="also write two trace files (measured, projected) in this folder")
     ap.add_argument("--registry", help="v3sim's metric registry (`v3sim describe metrics --json`), optionally with "
                     "its table schemas (`v3sim describe tables --json`) under \"tables\"")
@@ -328,10 +370,14 @@ def main(argv):
             loaded = json.load(f)
         registry = loaded["metrics"]
         SCHEMAS.update(loaded.get("tables", {}))
-    write_study(a.out, a.minimal, registry)
+    write_study(a.out, a.minimal, registry, a.old_style)
     if a.traces:
-        os.makedirs(os.path.join(a.traces, "h200"), exist_ok=True)
+        for sub in ("h200", "h800", "published"):
+            os.makedirs(os.path.join(a.traces, sub), exist_ok=True)
         write_trace(os.path.join(a.traces, "h200", "fp8-gemm.h5"), "measured", 0.97)
+        # The validation table's own figures again (not a second check), and a further H800 measurement (one).
+        write_trace(os.path.join(a.traces, "published", "deepgemm-h800.h5"), "measured", 1.0, "NVIDIA H800 SXM5")
+        write_trace(os.path.join(a.traces, "h800", "fp8-gemm.h5"), "measured", 0.95, "NVIDIA H800 SXM5")
         write_trace(os.path.join(a.traces, "projected-gemm.h5"), "projected", 1.0)
         with open(os.path.join(a.traces, "not-a-trace.h5"), "wb") as f:
             f.write(b"this is not HDF5")
