@@ -68,26 +68,45 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
   if (opts.validate_only) return 0;
   const study::CalibrationResult r =
       study::calibrate(spec, hw_file, [&](const std::string& what) { fmt::print(stderr, "calibrate: {}\n", what); });
-  if (!a.record.empty()) {
-    std::map<std::string, std::string> provenance = report::standard_meta();  // tool, revision, date
-    provenance.erase("format");
-    provenance["command"] =
-        "v3sim calibrate " + a.spec + (a.folds >= 0 ? fmt::format(" --folds {}", a.folds) : std::string());
-    write_file_atomic(a.record, study::calibration_json(spec, r, hw_file, provenance), "--record");
-  }
 
-  if (!a.output.empty()) {
-    const fs::path out_dir = fs::absolute(a.output).parent_path();
-    // Relative when the output lies near the base (a config folder), else absolute.
-    const fs::path rel = fs::relative(fs::absolute(hw_file), out_dir);
-    int up = 0;
-    for (const auto& part : rel)
-      if (part == "..") ++up;
-    const std::string extends = (up <= 2 ? rel : fs::absolute(hw_file).lexically_normal()).generic_string();
-    write_file_atomic(a.output, study::calibrated_config_yaml(spec, r, extends), "-o");
+  // A fit that did not converge, or a constant the data cannot determine, is not a calibration: say which, and
+  // write nothing (a config with such a value would look calibrated and is not).
+  std::string refused;
+  if (!r.converged) refused = "a fit stopped at its iteration limit before converging";
+  for (const auto& c : r.constants) {
+    if (!c.identifiable) {
+      refused += fmt::format("{}{} cannot be determined by {} (the projections do not move with it, or only as "
+                             "another constant does): fix it in the base config or give it other data",
+                             refused.empty() ? "" : "; ", c.key, c.dataset);
+    }
   }
+  auto write_outputs = [&] {
+    if (!a.record.empty()) {
+      std::map<std::string, std::string> provenance = report::standard_meta();  // tool, revision, date
+      provenance.erase("format");
+      provenance["command"] =
+          "v3sim calibrate " + a.spec + (a.folds >= 0 ? fmt::format(" --folds {}", a.folds) : std::string());
+      write_file_atomic(a.record, study::calibration_json(spec, r, hw_file, provenance), "--record");
+    }
+    if (!a.output.empty()) {
+      const fs::path out_dir = fs::absolute(a.output).parent_path();
+      // Relative when the output lies near the base (a config folder), else absolute.
+      const fs::path rel = fs::relative(fs::absolute(hw_file), out_dir);
+      int up = 0;
+      for (const auto& part : rel)
+        if (part == "..") ++up;
+      const std::string extends = (up <= 2 ? rel : fs::absolute(hw_file).lexically_normal()).generic_string();
+      write_file_atomic(a.output, study::calibrated_config_yaml(spec, r, extends), "-o");
+    }
+  };
+  auto refuse = [&] {
+    fmt::print(stderr, "error: calibration refused, nothing written: {}\n", refused);
+    return 2;
+  };
   if (a.json) {
     std::fputs(study::calibration_json(spec, r, hw_file).c_str(), stdout);
+    if (!refused.empty()) return refuse();
+    write_outputs();
     return 0;
   }
   fmt::print("calibration '{}' of {} ({}; {})\n", spec.name, hw_file, spec.file,
@@ -99,18 +118,19 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
                c.base, c.fitted, se, c.dataset, c.identifiable ? "" : " (not identifiable)",
                c.at_bound ? " (at a bound)" : "");
   }
-  fmt::print("\n{:<24} {:<9} {:>4} {:>10} {:>14} {:>16} {:>8}\n", "dataset", "role", "ops", "MAPE base", "fit residual",
-             "cross-validated", "worst");
+  fmt::print("\n{:<24} {:<9} {:>7} {:>10} {:>14} {:>16} {:>8}\n", "dataset", "role", "figures", "MAPE base",
+             "fit residual", "cross-validated", "worst");
   for (const auto& s : r.scores) {
-    fmt::print("{:<24} {:<9} {:>4} {:>9.1f}% {:>13.1f}% {:>15.1f}% {:>7.1f}%\n", s.dataset,
+    fmt::print("{:<24} {:<9} {:>7} {:>9.1f}% {:>13.1f}% {:>15.1f}% {:>7.1f}%\n", s.dataset,
                s.fitted_on ? "fitted" : "predicted", s.ops, pct(s.base_mape), s.fitted_on ? pct(s.fit_mape) : NAN,
                pct(s.cv_mape), pct(s.cv_max));
   }
   fmt::print(
-      "\nfit residual: the error on the data the constants were fitted to (not validation); cross-validated: each op\n"
-      "predicted by a fit that did not see it; a predicted dataset informs no constant (validation).\n");
+      "\nfit residual: the error on the data the constants were fitted to (not validation); cross-validated: each\n"
+      "figure predicted by a fit that did not see it; a predicted dataset informs no constant (validation).\n");
   fmt::print("({} projections of a dataset)\n", r.evaluations);
-  if (!r.converged) fmt::print("warning: a fit stopped at its iteration limit before converging\n");
+  if (!refused.empty()) return refuse();
+  write_outputs();
   if (!a.output.empty()) fmt::print("wrote {}\n", a.output);
   if (!a.record.empty()) fmt::print("wrote {}\n", a.record);
   return 0;

@@ -358,20 +358,21 @@ TimelineComparison compare_step_timelines(const Timeline& measured, const Timeli
 
 namespace {
 
-// The cost models (sim/exec CostModel names) that price a category's ops in a step projection, as sim/exec/op_cost
-// plans them: FP8 GEMMs on the cycle GEMM model (the BF16 gate and batched GEMMs on the roofline), attention on the
-// roofline, casts on the cycle cast model and the rest of the memory-bound kernels streaming (or on the roofline
-// without a launch shape), DeepEP's dispatch and combine on the cycle all-to-all model and collectives analytical.
+// The cost models (sim/exec CostModel names) that price nearly all of a category's time in a step projection, as
+// sim/exec/op_cost plans them: FP8 GEMMs on the cycle GEMM model, attention on the roofline, the memory-bound kernels
+// streaming (their launch shape given) and the casts on the cycle cast model, DeepEP's dispatch and combine on the
+// cycle all-to-all model and the collectives analytical. Left out, so that a category's error is not credited to a
+// model that prices a sliver of it: the roofline's BF16 gate GEMM and the kernels without a launch shape.
 std::vector<std::string> category_models(Category c) {
   switch (c) {
     case Category::GemmDense:
     case Category::GemmGrouped:
     case Category::Wgrad:
-      return {"cycle-gemm", "roofline"};
+      return {"cycle-gemm"};
     case Category::Attention:
       return {"roofline"};
     case Category::Membound:
-      return {"streaming", "cycle-cast", "roofline", "dropped"};
+      return {"streaming", "cycle-cast"};
     case Category::Comm:
       return {"cycle-alltoall", "analytical"};
     case Category::Other:

@@ -231,7 +231,8 @@ class BaseConfig {
   // The value as the config's text, with the unit: as many decimals as the resolution has (no binary noise).
   std::string text(size_t i, double v) const {
     const double r = m_constants[i].resolution;
-    if (!(r > 0)) return fmt::format("{:.17g}{}", v, m_constants[i].unit);
+    // No resolution: 9 significant digits, which a rate in GB/s takes as whole bytes per second.
+    if (!(r > 0)) return fmt::format("{:.9g}{}", v, m_constants[i].unit);
     const int decimals = std::max(0, static_cast<int>(std::ceil(-std::log10(r) - 1e-9)));
     return fmt::format("{:.{}f}{}", written(i, v), decimals, m_constants[i].unit);
   }
@@ -400,7 +401,17 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& base
     for (size_t i = 0; i < v.size(); ++i) written[i] = hw.written(i, v[i]);
     auto [it, fresh] = memo.try_emplace({d, written});
     if (fresh) {
-      const std::vector<double> all = datasets[d]->project(hw.with(written));
+      ConfigNode root = hw.with(written);
+      std::vector<double> all;
+      try {
+        all = datasets[d]->project(root);
+      } catch (const ConfigError& e) {
+        // A trial value the config cannot take (a rate in whole bytes per second, a time in whole picoseconds).
+        throw ConfigError(SourceLoc{spec.file, 0}, "constants",
+                          "trial values the base config takes (give each constant the `resolution:` its key "
+                          "takes, e.g. 0.01 for GB/s)",
+                          e.what());
+      }
       for (size_t i : ops[d].index) it->second.push_back(all[i]);
       ++out.evaluations;
     }

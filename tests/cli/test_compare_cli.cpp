@@ -109,3 +109,24 @@ TEST_CASE("compare on DeepSeek's profile: every category, finite errors, one nes
   for (const char* part : {"Per category, ms per layer", "gemm_grouped", "Per stream", "gap median", "Per op name"})
     CHECK_THAT(text.out, Catch::Contains(part));
 }
+
+TEST_CASE("calibrate refuses a constant its data cannot determine, and writes nothing", "[cli][calibrate]") {
+  TempDir s("v3sim-calibrate-cli");
+  // DeepEP's intranode row: EP8 never touches a NIC, so its figures cannot determine the NIC's rate.
+  std::ofstream(s.file("ref.yaml")) << "deepep:\n  normal:\n    rows:\n      - [intranode, 8, 153, 8, 158, NVLink]\n";
+  std::ofstream(s.file("spec.yaml")) << "name: nic-from-nvlink\ncluster: h800-2048-mpft\nfolds: 2\ndata:\n"
+                                        "  - {name: intranode, table: deepep.normal, reference: ref.yaml}\n"
+                                        "constants:\n"
+                                        "  - {key: nic.bandwidth, unit: GB/s, range: [20, 50], data: intranode}\n";
+  const auto r = run_v3sim({"calibrate", s.file("spec.yaml"), "-o", s.file("cal.yaml"), "--record", s.file("r.json")});
+  INFO("stdout: " << r.out);
+  CHECK_THAT(r.out, Catch::Contains("nic.bandwidth") && Catch::Contains("(not identifiable)"));
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 2);
+  // Progress lines, then one error line.
+  const std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+  CHECK(last.starts_with("error: calibration refused, nothing written"));
+  CHECK_THAT(last, Catch::Contains("nic.bandwidth cannot be determined by intranode"));
+  CHECK_FALSE(fs::exists(s.file("cal.yaml")));
+  CHECK_FALSE(fs::exists(s.file("r.json")));
+}
