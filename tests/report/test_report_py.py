@@ -804,14 +804,19 @@ class BrokenInputs(ReportCase):
 class Comparisons(ReportCase):
     """Section 8 from comparisons.json: next to results.h5 by default, or --comparisons; a foreign file is exit 2."""
 
-    def test_rendered_from_the_file_next_to_results(self):
-        folder = os.path.join(self.tmp, "cmp")
+    def minimal_study(self, name, write):
+        """A minimal fake study in its own folder with write(path) making comparisons.json next to it; returns the
+        report's (run, out, md, page) and (the results file, what write returned)."""
+        folder = os.path.join(self.tmp, name)
         os.makedirs(folder, exist_ok=True)
         h5 = os.path.join(folder, "results.h5")
         r = run([PYTHON, MAKE_FAKE, h5, "--minimal"])
         self.assertEqual(r.returncode, 0, r.stderr)
-        write_comparisons(os.path.join(folder, "comparisons.json"))
-        r, out, md, page = self.produce(h5, "cmp-out")
+        written = write(os.path.join(folder, "comparisons.json"))
+        return self.produce(h5, name + "-out"), (h5, written)
+
+    def test_rendered_from_the_file_next_to_results(self):
+        (r, out, md, page), _ = self.minimal_study("cmp", write_comparisons)
         self.assert_ran(r)
         sec = section(md, SECTIONS[7])
         self.assertIn("traces/measured/p.h5 against v3-train-profile", sec)
@@ -820,13 +825,7 @@ class Comparisons(ReportCase):
         self.assertIn("could not be compared: bad.h5: not HDF5", sec)
 
     def test_categories_count_for_their_models_once(self):
-        folder = os.path.join(self.tmp, "cmp-models")
-        os.makedirs(folder, exist_ok=True)
-        h5 = os.path.join(folder, "results.h5")
-        r = run([PYTHON, MAKE_FAKE, h5, "--minimal"])
-        self.assertEqual(r.returncode, 0, r.stderr)
-        comparisons = write_comparisons_with_models(os.path.join(folder, "comparisons.json"))
-        r, out, md, page = self.produce(h5, "cmp-models-out")
+        (r, out, md, page), (h5, comparisons) = self.minimal_study("cmp-models", write_comparisons_with_models)
         self.assert_ran(r)
         tables = Tables(page).tables
         errors = out_of_sample_errors(h5, comparisons=comparisons)
