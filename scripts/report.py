@@ -906,11 +906,21 @@ class Attribution:
         return sum(self.weights[m] * self.mape[m] for m in self.weights if m in self.mape) / w if w > 0 else \
             float("nan")
 
-    def band_pct(self, step_s):
-        """The gain's band in percentage points: sum over validated models of |delta| x MAPE over the step time."""
+    def amplification(self, base_s, step_s):
+        """How much the step moved per second of op time the change moved: max(1, |baseline - proposal step| /
+        sum |delta_m|). Above 1 where the step amplifies an op's change (pipeline stages wait on one another, so a
+        kernel saved on every rank shortens the critical path more than the mean rank's busy time)."""
+        if not (finite(base_s) and finite(step_s)) or self.total <= 0:
+            return 1.0
+        return max(1.0, abs(base_s - step_s) / self.total)
+
+    def band_pct(self, step_s, base_s=float("nan")):
+        """The gain's band in percentage points: the amplification times the sum over validated models of |delta| x
+        MAPE, over the proposal's step time."""
         if not (finite(step_s) and step_s > 0):
             return float("nan")
-        return 100.0 * sum(self.weights[m] * self.mape[m] / 100.0 for m in self.weights if m in self.mape) / step_s
+        validated = sum(self.weights[m] * self.mape[m] / 100.0 for m in self.weights if m in self.mape)
+        return 100.0 * self.amplification(base_s, step_s) * validated / step_s
 
 
 def attribution(study, ev, label, phase):
@@ -948,7 +958,7 @@ def band_value(study, ev, label, phase):
     a = attribution(study, ev, label, phase)
     if a is None:
         return float("nan"), None
-    return a.band_pct(step_time(study, label, phase)), a
+    return a.band_pct(step_time(study, label, phase), step_time(study, "baseline", phase)), a
 
 
 def within_band_of_zero(g, band):
@@ -1088,10 +1098,12 @@ def section_summary(doc, study, traces, ev):
                      ") need more memory per GPU than the GPU has: the simulated step assumes memory that is not "
                      "there (section 3, Memory per GPU).")
         doc.para("Gain: baseline step time / proposal step time \u2212 1, same phase (a faster step is a positive "
-                 "gain). Band: the sum over cost models of |\u0394m| \u00d7 MAPEm over the proposal's step time, "
-                 "where \u0394m is the baseline's minus the proposal's time of the ops cost model m priced (metric "
-                 "`model_s.<model>`, all streams) and MAPEm is m's out-of-sample error (section 7): to first order, "
-                 "op times off by their model's typical error move the gain by that much. The band covers the "
+                 "gain). Band: k \u00d7 the sum over cost models of |\u0394m| \u00d7 MAPEm over the proposal's step "
+                 "time, where \u0394m is the baseline's minus the proposal's time of the ops cost model m priced "
+                 "(metric `model_s.<model>`, per GPU, all streams), MAPEm is m's out-of-sample error (section 7), "
+                 "and k = max(1, |step-time change| / \u03a3|\u0394m|) is how much the step amplifies the ops' "
+                 "change (pipeline stages wait on one another): to first order, op times off by their model's "
+                 "typical error move the gain by that much. The band covers the "
                  "validated share of the change only; the unvalidated share (the part of \u03a3|\u0394m| priced by "
                  "models with no out-of-sample datum) has no error estimate. A gain no larger than its band is "
                  "flagged \"within its band of zero\". Numerics error: the change of the FP8 GEMM error against the "

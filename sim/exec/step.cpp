@@ -290,6 +290,7 @@ void fill_kernels(const StepGraph& sg, const std::vector<OpCost>& costs, double 
     if (sg.in_window(id)) calls[graph.node(id).desc] += 1;
   std::set<std::string> roofline;
   std::map<std::string, size_t> kernel_row;
+  for (const CostModel m : kCostModels) res.model_s[to_string(m)] = 0;  // a model that priced nothing: 0 s, not absent
   for (uint32_t i = 0; i < graph.num_descs(); ++i) {
     if (calls[i] == 0) continue;
     const OpDesc& od = graph.descriptor(i);

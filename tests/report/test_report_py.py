@@ -489,7 +489,8 @@ class FullStudy(ReportCase):
         self.assertTrue(0 < float(comb.group("unvalidated")) < 100)
 
     def test_gain_bands_are_recomputed_from_the_metrics(self):
-        # band = sum over validated models of |delta_m| x MAPE_m / proposal step time; flagged when |gain| <= band.
+        # band = k x sum over validated models of |delta_m| x MAPE_m / proposal step time, k = max(1, |step change| /
+        # sum |delta_m|); flagged when |gain| <= band.
         mape = mapes(out_of_sample_errors(self.h5, self.traces))
         pts, metrics = read_all(self.h5)
         expected = expected_gains(self.h5)
@@ -512,7 +513,8 @@ class FullStudy(ReportCase):
                 if total and unval == total:
                     self.assertEqual(cell, "n/a (unvalidated)")
                     continue
-                band = 100 * sum(abs(v) * mape[m] / 100 for m, v in d.items() if m in mape) / step
+                k = max(1.0, abs(base - step) / total) if total else 1.0
+                band = 100 * k * sum(abs(v) * mape[m] / 100 for m, v in d.items() if m in mape) / step
                 self.assertAlmostEqual(cell_pct(cell), band, delta=0.05 if band >= 0.05 else 0.005, msg=(label, phase))
                 within = abs(g) <= band
                 self.assertEqual(cell.endswith("(within its band of zero)"), within, (label, phase, g, band))
