@@ -160,7 +160,8 @@ CommandRunner add_calibrate_command(CLI::App& app) {
       "Examples: v3sim calibrate h800-gemm -o h800-calibrated.yaml\n"
       "          v3sim calibrate h800-deepep --folds 0      (DeepEP's normal table: NIC and SM push rates)\n"
       "The fit is bounded Levenberg-Marquardt on the relative errors of the projected figures; a constant's\n"
-      "standard error comes from the fit's covariance, and one the data cannot move is reported as not identifiable.");
+      "standard error comes from the fit's covariance. A constant the data cannot move (not identifiable), or a fit\n"
+      "that does not converge, is refused: exit 2, and nothing is written.");
   return [a](const RunOptions& opts) { return run_calibrate(*a, opts); };
 }
 
