@@ -116,7 +116,7 @@ constants:
   CHECK(cal.sms == 132);  // the rest is the base's
 }
 
-TEST_CASE("calibrate recovers the cluster constants a DeepEP table was made with", "[study][calibrate]") {
+TEST_CASE("calibrate recovers the cluster constants a DeepEP table was made with", "[study][calibrate][slow]") {
   TempDir dir;
   // A DeepEP normal table projected on a cluster with known NIC and SM push rates ("measured" with known constants).
   const std::string cluster_file = std::string(V3SIM_SOURCE_DIR) + "/configs/clusters/h800-2048-mpft.yaml";
