@@ -55,11 +55,12 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
                       "'" + other + "'");
   }
   const std::string& given = cluster ? a.cluster : a.hw;
-  const std::string hw_file = resolve_config(given.empty() ? spec.base : given, cluster ? "clusters" : "hardware",
-                                             given.empty() ? (cluster ? "cluster" : "hardware")
-                                                           : (cluster ? "--cluster" : "--hw"));
+  const std::string hw_file =
+      resolve_config(given.empty() ? spec.base : given, cluster ? "clusters" : "hardware",
+                     given.empty() ? (cluster ? "cluster" : "hardware") : (cluster ? "--cluster" : "--hw"));
   if (!a.output.empty() && !a.output.ends_with(".yaml")) {
-    throw ConfigError(SourceLoc{"-o", 0}, "", fmt::format("a {} config file name ending in .yaml", cluster ? "cluster" : "hardware"),
+    throw ConfigError(SourceLoc{"-o", 0}, "",
+                      fmt::format("a {} config file name ending in .yaml", cluster ? "cluster" : "hardware"),
                       "'" + a.output + "'");
   }
   if (!a.record.empty() && !a.record.ends_with(".json")) {
@@ -75,9 +76,10 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
   if (!r.converged) refused = "a fit stopped at its iteration limit before converging";
   for (const auto& c : r.constants) {
     if (!c.identifiable) {
-      refused += fmt::format("{}{} cannot be determined by {} (the projections do not move with it, or only as "
-                             "another constant does): fix it in the base config or give it other data",
-                             refused.empty() ? "" : "; ", c.key, c.dataset);
+      refused += fmt::format(
+          "{}{} cannot be determined by {} (the projections do not move with it, or only as "
+          "another constant does): fix it in the base config or give it other data",
+          refused.empty() ? "" : "; ", c.key, c.dataset);
     }
   }
   auto write_outputs = [&] {
@@ -141,8 +143,7 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
 CommandRunner add_calibrate_command(CLI::App& app) {
   auto a = std::make_shared<CalibrateArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "calibrate",
-      "Fit a hardware or cluster config's physical constants to measurements, with cross-validated error");
+      "calibrate", "Fit a hardware or cluster config's physical constants to measurements, with cross-validated error");
   cmd->add_option("spec", a->spec,
                   "a calibration spec (YAML, or a name in configs/calibration): the base config, the measured "
                   "traces or tables, and which constants each may inform, with their ranges")

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -136,9 +136,10 @@ struct ValidationColumns {
     std::string text;
     for (const auto& [rec, n] : used) text += fmt::format("{}{} ({} rows)", text.empty() ? "" : "; ", rec, n);
     for (const auto& [rec, n] : stale) {
-      text += fmt::format("{}STALE {} ({} rows: the model no longer projects what the record fitted; rerun its "
-                          "command)",
-                          text.empty() ? "" : "; ", rec, n);
+      text += fmt::format(
+          "{}STALE {} ({} rows: the model no longer projects what the record fitted; rerun its "
+          "command)",
+          text.empty() ? "" : "; ", rec, n);
     }
     table.attrs["cross_validation"] =
         text.empty() ? "none: no calibration record (traces/calibration/*.json) covers these rows" : text;

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -11,8 +11,7 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <atomic>
-#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -21,8 +20,8 @@
 #include "report/compare.h"
 #include "report/h5_file.h"
 #include "report/published.h"
-#include "sim/net/cluster.h"
 #include "sim/hardware.h"
+#include "sim/net/cluster.h"
 
 namespace v3sim::study {
 
@@ -180,7 +179,8 @@ class DeepEPDataset final : public Dataset {
     // Small EP groups simulate fast, large ones slow: interleave them over the threads.
     std::vector<size_t> order(m_figures.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return m_figures[a].desc.ep > m_figures[b].desc.ep; });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return m_figures[a].desc.ep > m_figures[b].desc.ep; });
     std::atomic<size_t> next{0};
     parallel_for(std::min<size_t>(order.size(), std::thread::hardware_concurrency()), [&](size_t, size_t) {
       for (size_t k; (k = next.fetch_add(1)) < order.size();) {
@@ -387,9 +387,10 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const std::string& base
       ops[d].base.push_back(base[i]);
     }
     if (ops[d].index.empty()) {
-      throw ConfigError(SourceLoc{spec.file, 0}, "data." + spec.data[d].name,
-                        "figures v3sim models (GEMMs and casts in a trace, all-to-all figures in a table)",
-                        fmt::format("none in '{}'", spec.data[d].table.empty() ? spec.data[d].trace : spec.data[d].table));
+      throw ConfigError(
+          SourceLoc{spec.file, 0}, "data." + spec.data[d].name,
+          "figures v3sim models (GEMMs and casts in a trace, all-to-all figures in a table)",
+          fmt::format("none in '{}'", spec.data[d].table.empty() ? spec.data[d].trace : spec.data[d].table));
     }
   }
 
@@ -571,8 +572,7 @@ std::string calibration_json(const CalibrationSpec& spec, const CalibrationResul
   j["base"] = base_file;
   j["base_kind"] = spec.base_kind == CalibrationSpec::Base::Cluster ? "cluster" : "hardware";
   j["folds"] = spec.folds;
-  j["cross_validation"] =
-      spec.folds == 0 ? std::string("leave-one-out") : fmt::format("{}-fold", spec.folds);
+  j["cross_validation"] = spec.folds == 0 ? std::string("leave-one-out") : fmt::format("{}-fold", spec.folds);
   j["converged"] = r.converged;
   j["evaluations"] = r.evaluations;
   if (!provenance.empty()) j["provenance"] = provenance;

@@ -272,10 +272,8 @@ class ReportCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="v3sim-report-test-")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        # A class cleanup runs even when a subclass's setUpClass fails after this (tearDownClass would not).
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
 
     @classmethod
     def make(cls, name, *flags, registry=None):

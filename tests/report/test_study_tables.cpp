@@ -1,7 +1,6 @@
 // The study's extra tables: FP8 accumulation error against K, and projected against DeepSeek's published H800
 // figures (read back from the reference file itself, so the rows cannot drift from it).
 #include <fmt/format.h>
-
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -214,14 +213,19 @@ TEST_CASE("a calibration record the model no longer reproduces gives no out-of-s
   const double t0 = 2.0 * 64 * 2112 * 7168 / (live.find("fit_projected")->numbers[0] * 1e12);
   const double t1 = 2.0 * 64 * 24576 * 1536 / (live.find("fit_projected")->numbers[1] * 1e12);
   REQUIRE(live.find("case")->texts[1] == "m=64 n=24576 k=1536");
-  std::ofstream(file) << nlohmann::json{
-      {"format", "v3sim-calibration-1"},
-      {"cross_validation", "leave-one-out"},
-      {"data",
-       {{{"op", "gemm:m=64,n=2112,k=7168"}, {"role", "fitted"}, {"unit", "s"}, {"base", t0 * 1.03},
-         {"cross_validated", t0}},
-        {{"op", "gemm:m=64,n=24576,k=1536"}, {"role", "predicted"}, {"unit", "s"}, {"base", t1},
-         {"cross_validated", t1}}}}};
+  std::ofstream(file) << nlohmann::json{{"format", "v3sim-calibration-1"},
+                                        {"cross_validation", "leave-one-out"},
+                                        {"data",
+                                         {{{"op", "gemm:m=64,n=2112,k=7168"},
+                                           {"role", "fitted"},
+                                           {"unit", "s"},
+                                           {"base", t0 * 1.03},
+                                           {"cross_validated", t0}},
+                                          {{"op", "gemm:m=64,n=24576,k=1536"},
+                                           {"role", "predicted"},
+                                           {"unit", "s"},
+                                           {"base", t1},
+                                           {"cross_validated", t1}}}}};
   in.records = {file};
   const Table t = validation_table(in);
   CHECK(t.find("role")->texts[0] == "fitted");

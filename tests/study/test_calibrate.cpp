@@ -14,8 +14,8 @@
 #include "report/compare.h"
 #include "report/h5_file.h"
 #include "report/published.h"
-#include "sim/net/cluster.h"
 #include "sim/hardware.h"
+#include "sim/net/cluster.h"
 #include "study/calibrate.h"
 
 namespace v3sim::study {
@@ -123,15 +123,15 @@ TEST_CASE("calibrate recovers the cluster constants a DeepEP table was made with
   ConfigNode root = load_config_file(cluster_file);
   merge_config(root, parse_config_text("nic: {bandwidth: 38GB/s}\ncomm: {channel_push_rate: 15GB/s}\n", "test"));
   const net::ClusterConfig truth = net::load_cluster(root);
-  const ConfigNode rows = parse_config_text(
-      "rows:\n  - [intranode, 8, 1, 8, 1, NVLink]\n  - [internode, 32, 1, 32, 1, RDMA]\n", "table");
+  const ConfigNode rows =
+      parse_config_text("rows:\n  - [intranode, 8, 1, 8, 1, NVLink]\n  - [internode, 32, 1, 32, 1, RDMA]\n", "table");
   std::string table = "deepep_test:\n  normal:\n    source: synthetic\n    rows:\n";
   const std::vector<report::DeepEPFigure> figures = report::deepep_normal_figures(rows);
   REQUIRE(figures.size() == 4);
   std::vector<double> gbps;
   for (const auto& f : figures) gbps.push_back(report::project_deepep_figure(f, truth).metric_gbps);
-  table += fmt::format("      - [intranode, 8, {}, 8, {}, NVLink]\n      - [internode, 32, {}, 32, {}, RDMA]\n", gbps[0],
-                       gbps[1], gbps[2], gbps[3]);
+  table += fmt::format("      - [intranode, 8, {}, 8, {}, NVLink]\n      - [internode, 32, {}, 32, {}, RDMA]\n",
+                       gbps[0], gbps[1], gbps[2], gbps[3]);
   std::ofstream((dir.path / "ref.yaml").string()) << table;
   const CalibrationSpec spec = spec_of(dir, R"(name: synthetic-deepep
 cluster: h800-2048-mpft
