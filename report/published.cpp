@@ -7,10 +7,7 @@
 
 namespace v3sim::report {
 
-namespace {
-
-// A row item as a number; the error names its line and key.
-double row_number(const ConfigNode& item, const char* expected) {
+double table_number(const ConfigNode& item, const char* expected) {
   if (item.is_scalar()) {
     try {
       size_t used = 0;
@@ -21,8 +18,6 @@ double row_number(const ConfigNode& item, const char* expected) {
   }
   throw ConfigError(item.loc(), item.path(), expected, item.describe());
 }
-
-}  // namespace
 
 std::string gemm_op_name(int64_t m, int64_t n, int64_t k) {
   return fmt::format("gemm:m={},n={},k={}", m, n, k);
@@ -74,10 +69,10 @@ ResultFile published_deepgemm_h800(const std::string& reference_yaml) {
         throw ConfigError(r.loc(), r.path(), "[M, N, K, TFLOPS, ...]", r.describe());
       }
       const auto& it = r.items();
-      const auto m = static_cast<int64_t>(row_number(it[0], "M (a number)")),
-                 n = static_cast<int64_t>(row_number(it[1], "N (a number)")),
-                 k = static_cast<int64_t>(row_number(it[2], "K (a number)"));
-      const double tflops = row_number(it[3], "TFLOPS (a number)");
+      const auto m = static_cast<int64_t>(table_number(it[0], "M (a number)")),
+                 n = static_cast<int64_t>(table_number(it[1], "N (a number)")),
+                 k = static_cast<int64_t>(table_number(it[2], "K (a number)"));
+      const double tflops = table_number(it[3], "TFLOPS (a number)");
       const double flops = 2.0 * m * n * k;
       TimelineEvent e;
       e.op = op++;
@@ -112,12 +107,12 @@ std::vector<DeepEPFigure> deepep_normal_figures(const ConfigNode& table) {
       const size_t col = phase == AllToAllPhase::Dispatch ? 1 : 3;
       DeepEPFigure f;
       f.desc.phase = phase;
-      f.desc.ep = static_cast<int64_t>(row_number(it[col], "an EP size (a number)"));
+      f.desc.ep = static_cast<int64_t>(table_number(it[col], "an EP size (a number)"));
       f.desc.tokens = 4096;
       if (f.desc.ep <= 0) throw ConfigError(it[col].loc(), it[col].path(), "a positive EP size", it[col].describe());
       f.desc.experts = 256 / f.desc.ep * f.desc.ep;  // DeepEP's benchmark
       f.desc.sms = 24;
-      f.measured_gbps = row_number(it[col + 1], "a bandwidth in GB/s (a number)");
+      f.measured_gbps = table_number(it[col + 1], "a bandwidth in GB/s (a number)");
       if (!(f.measured_gbps > 0)) {
         throw ConfigError(it[col + 1].loc(), it[col + 1].path(), "a positive bandwidth", it[col + 1].describe());
       }

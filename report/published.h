@@ -18,6 +18,9 @@ ResultFile published_deepgemm_h800(const std::string& reference_yaml);
 // Op names that carry their problem: "gemm:m=4096,n=7168,k=16384". parse_op_name returns the kind ("gemm") and
 // the key=value pairs; empty kind when the name is not of that form.
 std::string gemm_op_name(int64_t m, int64_t n, int64_t k);
+
+// A reference table's item as a number (its whole text). @throws ConfigError naming its line and key, `expected`.
+double table_number(const ConfigNode& item, const char* expected = "a number");
 std::pair<std::string, std::vector<std::pair<std::string, std::string>>> parse_op_name(const std::string& name);
 
 }  // namespace v3sim::report

@@ -169,16 +169,6 @@ const std::vector<ConfigNode>& row_items(const ConfigNode& row, size_t columns, 
   return row.items();
 }
 
-double number(const ConfigNode& item) {
-  try {
-    size_t used = 0;
-    const double v = std::stod(item.text(), &used);
-    if (used == item.text().size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw ConfigError(item.loc(), item.path(), "a number", item.describe());
-}
-
 // DeepGEMM's dense table: TFLOPS = 2MNK / t, published against simulate_gemm on the chip.
 void add_deepgemm_rows(ValidationColumns& out, const ConfigNode& ref, const HardwareConfig& gpu) {
   const ConfigNode& deepgemm = require(ref, "deepgemm_h800", "DeepGEMM's H800 tables");
@@ -192,14 +182,14 @@ void add_deepgemm_rows(ValidationColumns& out, const ConfigNode& ref, const Hard
     for (const ConfigNode& row : rows.items()) {
       const auto& r = row_items(row, 4, "[M, N, K, TFLOPS, ...]");
       sm::GemmDesc d;
-      d.m = static_cast<int64_t>(number(r[0]));
-      d.n = static_cast<int64_t>(number(r[1]));
-      d.k = static_cast<int64_t>(number(r[2]));
+      d.m = static_cast<int64_t>(table_number(r[0]));
+      d.n = static_cast<int64_t>(table_number(r[1]));
+      d.k = static_cast<int64_t>(table_number(r[2]));
       d.validate(gpu);
       const sm::GemmResult res = sm::simulate_gemm(d, gpu);
       const double flops = 2.0 * static_cast<double>(d.m) * static_cast<double>(d.n) * static_cast<double>(d.k);
       out.add("deepgemm_h800_dense", fmt::format("m={} n={} k={}", d.m, d.n, d.k), exec::CostModel::CycleGemm,
-              number(r[3]), res.tflops, "TFLOPS", source, gemm_op_name(d.m, d.n, d.k),
+              table_number(r[3]), res.tflops, "TFLOPS", source, gemm_op_name(d.m, d.n, d.k),
               [flops](double seconds) { return flops / seconds / 1e12; });
     }
   }
