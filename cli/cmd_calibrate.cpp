@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -30,6 +31,8 @@ struct CalibrateArgs {
   std::string hw, cluster;
   int64_t folds = -1;
   std::string output, record;
+  std::vector<std::string> data;  // NAME=FILE
+  bool measure = false;
   bool json = false;
 };
 
@@ -45,6 +48,40 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
       throw ConfigError(SourceLoc{"--folds", 0}, "", "0 (leave-one-out) or a number of folds >= 2", "1");
     }
     spec.folds = static_cast<size_t>(a.folds);
+  }
+  // --data NAME=FILE: a trace for a dataset (the one a user measured on a GPU), instead of the spec's.
+  for (const std::string& d : a.data) {
+    const size_t eq = d.find('=');
+    const std::string name = d.substr(0, eq);
+    auto it = std::find_if(spec.data.begin(), spec.data.end(), [&](const auto& x) { return x.name == name; });
+    if (eq == std::string::npos || it == spec.data.end() || !it->table.empty()) {
+      std::string names;
+      for (const auto& x : spec.data)
+        if (x.table.empty()) names += (names.empty() ? "" : ", ") + x.name;
+      throw ConfigError(SourceLoc{"--data", 0}, "",
+                        fmt::format("NAME=FILE.h5 with NAME a trace dataset of {} ({})", spec.file, names),
+                        "'" + d + "'");
+    }
+    it->trace = d.substr(eq + 1);
+    if (!a.measure && !fs::exists(it->trace)) {
+      throw ConfigError(SourceLoc{"--data", 0}, "", "an existing measured trace (or --measure to measure it)",
+                        fmt::format("'{}': no such file", it->trace));
+    }
+  }
+  if (!a.measure) {
+    for (const auto& d : spec.data) {
+      if (d.trace.empty() && d.table.empty()) {
+        throw ConfigError(SourceLoc{spec.file, 0}, "data." + d.name + ".trace",
+                          fmt::format("a measured trace: measure one on the GPU (`v3sim measure --suite {0} -o F.h5`) "
+                                      "and pass `--data {1}=F.h5`, or pass `--measure` to do both",
+                                      d.suite, d.name),
+                          "none");
+      }
+    }
+  }
+  if (a.measure && std::none_of(spec.data.begin(), spec.data.end(), [](const auto& x) { return !x.suite.empty(); })) {
+    throw ConfigError(SourceLoc{"--measure", 0}, "", "a spec with a dataset that a suite measures (`suite:`)",
+                      fmt::format("none in {}", spec.file));
   }
   const bool cluster = spec.base_kind == study::CalibrationSpec::Base::Cluster;
   const std::string& other = cluster ? a.hw : a.cluster;
@@ -67,6 +104,16 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
     throw ConfigError(SourceLoc{"--record", 0}, "", "a file name ending in .json", "'" + a.record + "'");
   }
   if (opts.validate_only) return 0;
+  if (a.measure) {
+    // Every dataset a suite measures, on this GPU, into its --data file (default traces/<suite>.h5).
+    for (auto& d : spec.data) {
+      if (d.suite.empty()) continue;
+      const bool named =
+          std::any_of(a.data.begin(), a.data.end(), [&](const auto& x) { return x.starts_with(d.name + "="); });
+      if (!named) d.trace = "traces/" + d.suite + ".h5";
+      measure_suite(d.suite, d.trace, fmt::format("v3sim measure --suite {} -o {}", d.suite, d.trace));
+    }
+  }
   const study::CalibrationResult r =
       study::calibrate(spec, hw_file, [&](const std::string& what) { fmt::print(stderr, "calibrate: {}\n", what); });
 
@@ -86,8 +133,13 @@ int run_calibrate(const CalibrateArgs& a, const RunOptions& opts) {
     if (!a.record.empty()) {
       std::map<std::string, std::string> provenance = report::standard_meta();  // tool, revision, date
       provenance.erase("format");
-      provenance["command"] =
-          "v3sim calibrate " + a.spec + (a.folds >= 0 ? fmt::format(" --folds {}", a.folds) : std::string());
+      std::string command = "v3sim calibrate " + a.spec;
+      if (!a.hw.empty()) command += " --hw " + a.hw;
+      if (!a.cluster.empty()) command += " --cluster " + a.cluster;
+      if (a.folds >= 0) command += fmt::format(" --folds {}", a.folds);
+      for (const auto& d : a.data) command += " --data " + d;
+      if (a.measure) command += " --measure";
+      provenance["command"] = command;
       write_file_atomic(a.record, study::calibration_json(spec, r, hw_file, provenance), "--record");
     }
     if (!a.output.empty()) {
@@ -156,10 +208,18 @@ CommandRunner add_calibrate_command(CLI::App& app) {
   cmd->add_option("--record", a->record,
                   "write the whole result as JSON with provenance (.json; traces/calibration holds the records the "
                   "study's validation table reads)");
+  cmd->add_option("--data", a->data,
+                  "NAME=FILE.h5: the measured trace of the spec's dataset NAME (repeatable), e.g. the micro suite "
+                  "measured on your GPU");
+  cmd->add_flag("--measure", a->measure,
+                "first measure the spec's suite datasets on the local GPU (`measure --suite`), into their --data "
+                "file or traces/<suite>.h5");
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
   cmd->footer(
       "Examples: v3sim calibrate h800-gemm -o h800-calibrated.yaml\n"
       "          v3sim calibrate h800-deepep --folds 0      (DeepEP's normal table: NIC and SM push rates)\n"
+      "A new GPU, in one command (on it): v3sim calibrate micro --hw h100-sxm --measure -o my-h100.yaml\n"
+      "  or measure first: v3sim measure --suite micro -o micro.h5; v3sim calibrate micro --data micro=micro.h5\n"
       "The fit is bounded Levenberg-Marquardt on the relative errors of the projected figures; a constant's\n"
       "standard error comes from the fit's covariance. A constant the data cannot move (not identifiable), or a fit\n"
       "that does not converge, is refused: exit 2, and nothing is written.");

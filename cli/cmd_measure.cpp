@@ -1,6 +1,7 @@
 // `v3sim measure`: measured traces (.h5). --kernel runs a kernel of kernels/ on the local GPU (timed with CUDA
-// events after warm-up, with an L2 flush before every timed launch); --model/--deploy runs every distinct kernel
-// of an operator graph; --published records DeepSeek's published H800 table (no GPU needed).
+// events after warm-up, with an L2 flush before every timed launch); --suite micro runs the calibration
+// microbenchmarks (kernels/micro.h), each checked against its CPU reference; --model/--deploy runs every distinct
+// kernel of an operator graph; --published records DeepSeek's published H800 table (no GPU needed).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -68,6 +69,7 @@ struct MeasureArgs {
   std::string published;
   std::string reference;
   std::string kernel;
+  std::string suite;
   std::string shapes;
   std::string model, deploy, phase;
   int64_t m = 4096, n = 7168, k = 16384, groups = 1;
@@ -106,6 +108,12 @@ std::vector<Planned> plan(const MeasureArgs& a) {
   std::vector<Planned> out;
   try {
     if (!a.deploy.empty()) return plan_graph(a);
+    if (a.suite == "micro") {
+      // The suite's grids are sized to the GPU's SMs; without one (--validate) to Hopper's 132.
+      const int64_t sms =
+          kernels::hopper_unavailable_reason().empty() ? kernels::collect_provenance(0).sm_count : int64_t{132};
+      return kernels::plan_micro_suite(sms);
+    }
     if (a.kernel == "gemm" || a.kernel == "gemm-cublaslt") {
       if (a.shapes == "deepgemm-h800") {
         for (const TimelineEvent& e :
@@ -158,7 +166,13 @@ int run_measured(const MeasureArgs& a, const std::string& out, const RunOptions&
     for (const Planned& p : ops) {
       std::fprintf(stderr, "measuring %s (%u/%zu)\n", p.name.c_str(), id + 1, ops.size());
       auto op = p.make();
-      const kernels::Measurement m = kernels::measure(*op, opt);
+      kernels::RunnerOptions o = opt;
+      o.flush_l2 = p.flush_l2;
+      const kernels::Measurement m = kernels::measure(*op, o);
+      // A wrong result makes the time meaningless: nothing is written.
+      if (const std::string bad = op->verify(); !bad.empty()) {
+        throw InternalError(fmt::format("{}: the output differs from the CPU reference: {}", p.name, bad));
+      }
       TimelineEvent e;
       e.op = id++;
       e.name = p.name;
@@ -201,6 +215,9 @@ int run_measured(const MeasureArgs& a, const std::string& out, const RunOptions&
   f.summary = {{"ops", static_cast<double>(f.timeline.events.size())}};
   report::write_result_h5(out, f);
   std::printf("wrote %s (%zu ops on %s)\n", out.c_str(), f.timeline.events.size(), f.meta["gpu"].c_str());
+  if (!a.suite.empty()) {
+    std::printf("not in the suite: NVLink and NIC bandwidth (they need more than one GPU: v3sim alltoall)\n");
+  }
   return 0;
 }
 
@@ -219,16 +236,21 @@ int run_measure(MeasureArgs& a, const RunOptions& opts) {
     throw ConfigError(SourceLoc{"-o", 0}, "", "a measured trace file name ending in .h5",
                       fmt::format("'{}'", a.output));
   }
-  const int sources = !a.published.empty() + !a.kernel.empty() + !a.deploy.empty();
+  const int sources = !a.published.empty() + !a.kernel.empty() + !a.deploy.empty() + !a.suite.empty();
   if (sources != 1) {
     throw ConfigError(SourceLoc{"measure", 0}, "",
-                      "exactly one of --kernel NAME, --deploy F (with --model), --published deepgemm-h800",
+                      "exactly one of --kernel NAME, --suite micro, --deploy F (with --model), --published "
+                      "deepgemm-h800",
                       sources == 0 ? "none" : "several");
   }
   if (a.published.empty()) {
     // The default output folder is created; any output is checked before the GPU runs anything.
-    const std::string out =
-        a.output.empty() ? "traces/" + (a.kernel.empty() ? std::string("graph") : a.kernel) + ".h5" : a.output;
+    const std::string out = a.output.empty() ? "traces/" +
+                                                   (!a.kernel.empty()  ? a.kernel
+                                                    : !a.suite.empty() ? a.suite
+                                                                       : std::string("graph")) +
+                                                   ".h5"
+                                             : a.output;
     if (a.output.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(std::filesystem::path(out).parent_path(), ec);
@@ -251,6 +273,22 @@ int run_measure(MeasureArgs& a, const RunOptions& opts) {
 
 }  // namespace
 
+void measure_suite(const std::string& suite, const std::string& out, const std::string& command) {
+  if (const std::string why = kernels::hopper_unavailable_reason(); !why.empty()) {
+    throw ConfigError(why.starts_with("no CUDA device") ? why : "no CUDA device: " + why);
+  }
+  MeasureArgs a;
+  a.suite = suite;
+  a.argv = {command};
+  std::error_code ec;
+  if (const auto dir = std::filesystem::path(out).parent_path(); !dir.empty()) {
+    std::filesystem::create_directories(dir, ec);
+  }
+  check_output_path(out, "--measure");
+  std::fprintf(stderr, "measuring suite '%s' into %s\n", suite.c_str(), out.c_str());
+  run_measured(a, out, RunOptions{});
+}
+
 CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv) {
   auto a = std::make_shared<MeasureArgs>();
   a->argv = std::move(argv);
@@ -262,6 +300,8 @@ CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv) 
       "  v3sim measure --kernel gemm-cublaslt --shapes deepgemm-h800 -o traces/h200/cublaslt.h5\n"
       "  v3sim measure --kernel transpose-requant --m 4096 --k 7168\n"
       "  v3sim measure --deploy v3-prefill-32 -o traces/h200/prefill-kernels.h5\n"
+      "  v3sim measure --suite micro -o traces/h200/micro.h5    # then: v3sim calibrate micro --hw h200 \\\n"
+      "                                                         #   --data micro=traces/h200/micro.h5 -o my.yaml\n"
       "Anywhere:\n"
       "  v3sim measure --published deepgemm-h800 -o traces/published/deepgemm-h800.h5\n"
       "Without a GPU, --kernel and --deploy exit 2 with 'error: no CUDA device: <reason>'.");
@@ -270,6 +310,10 @@ CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv) 
                   "moe-unpermute, mla-decode")
       ->check(CLI::IsMember({"gemm", "gemm-cublaslt", "quant", "quant-128x128", "transpose-requant", "moe-permute",
                              "moe-unpermute", "mla-decode"}));
+  cmd->add_option("--suite", a->suite,
+                  "micro: the calibration microbenchmarks (launch, HBM copy, L2 read, TMA store, FP8 GEMMs), each "
+                  "checked against its CPU reference")
+      ->check(CLI::IsMember({"micro"}));
   cmd->add_option("--shapes", a->shapes, "gemm kernels: deepgemm-h800 measures the 18 shapes of DeepGEMM's table")
       ->check(CLI::IsMember({"deepgemm-h800"}));
   cmd->add_option("--model", a->model, "with --deploy: the model (default: the deployment's)");

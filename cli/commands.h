@@ -44,6 +44,9 @@ CommandRunner add_calibrate_command(CLI::App& app);
 CommandRunner add_study_command(CLI::App& app);
 // `argv` is stamped into the files it writes.
 CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv);
+// `v3sim measure --suite SUITE -o out` (calibrate --measure): runs the suite on the local GPU and writes the trace,
+// `command` recorded as its command line. @throws ConfigError (no GPU: "no CUDA device: ..."), InternalError
+void measure_suite(const std::string& suite, const std::string& out, const std::string& command);
 CommandRunner add_step_command(CLI::App& app, std::vector<std::string> argv);
 CommandRunner add_import_command(CLI::App& app, std::vector<std::string> argv);
 

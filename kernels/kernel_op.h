@@ -57,6 +57,9 @@ class DeviceOp {
   // Enqueues one execution on the legacy default stream. No host synchronization, no allocation: the runner
   // brackets it with CUDA events. @throws CudaError when a launch fails
   virtual void enqueue() = 0;
+  // After the timed launches: empty when the op's outputs match its CPU reference, else what differs. Ops whose
+  // correctness the tests check on their own (tests/kernels) say nothing here.  @throws CudaError
+  virtual std::string verify() { return {}; }
 };
 
 // Empty when device 0 can run this folder's sm_90a kernels (a CUDA build, a compute capability 9.x GPU);

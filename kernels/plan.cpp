@@ -77,6 +77,20 @@ PlannedKernel plan_moe(bool permute, const MoeProblem& p) {
           [p, permute] { return permute ? make_moe_permute_op(p) : make_moe_unpermute_op(p); }};
 }
 
+PlannedKernel plan_micro(const MicroProblem& p) {
+  p.validate();
+  PlannedKernel k{p.name(), to_string(p.op), [p] { return make_micro_op(p); }};
+  k.flush_l2 = p.flush_l2();
+  return k;
+}
+
+std::vector<PlannedKernel> plan_micro_suite(int64_t sms) {
+  std::vector<PlannedKernel> out;
+  for (const MicroProblem& p : micro_suite(sms)) out.push_back(plan_micro(p));
+  for (const GemmShape& g : micro_gemm_shapes()) out.push_back(plan_gemm(true, g.m, g.n, g.k, 1, "dense", 0));
+  return out;
+}
+
 PlannedKernel plan_mla_decode(const MlaDecodeProblem& p) {
   p.validate();
   return {fmt::format("mla-decode:batch={},cache={}", p.batch, p.cache_len), "attention",

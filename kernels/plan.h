@@ -13,6 +13,7 @@
 
 #include "kernels/casts.h"
 #include "kernels/kernel_op.h"
+#include "kernels/micro.h"
 #include "kernels/mla_decode.h"
 #include "kernels/moe.h"
 #include "models/deployment.h"
@@ -24,6 +25,7 @@ struct PlannedKernel {
   std::string name;  // as measured traces name it: "<kernel>:<key>=<value>,..."
   std::string kind;  // the op kind it stands for ("gemm", "quantize", "attention", ...)
   std::function<std::unique_ptr<DeviceOp>()> make;
+  bool flush_l2 = true;  // the timed launches start from a cold L2 (false: the op measures a warm one)
 };
 
 // The FP8 GEMM `m x n x k` (`groups` > 1: a grouped GEMM in `layout` "contiguous" or "masked"; "dense" with
@@ -35,6 +37,10 @@ PlannedKernel plan_gemm(bool cublaslt, int64_t m, int64_t n, int64_t k, int64_t 
 PlannedKernel plan_cast(CastKind kind, int64_t rows, int64_t cols, bool ue8m0);
 // MoE permute (tokens to expert-contiguous rows) or unpermute. Throws std::invalid_argument for a bad problem.
 PlannedKernel plan_moe(bool permute, const MoeProblem& p);
+// A microbenchmark of kernels/micro.h. Throws std::invalid_argument for a bad problem.
+PlannedKernel plan_micro(const MicroProblem& p);
+// `measure --suite micro` on a GPU of `sms` SMs: micro_suite(sms), then micro_gemm_shapes() on cuBLASLt.
+std::vector<PlannedKernel> plan_micro_suite(int64_t sms);
 // MLA decode attention. Throws std::invalid_argument for a bad problem.
 PlannedKernel plan_mla_decode(const MlaDecodeProblem& p);
 

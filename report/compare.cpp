@@ -14,6 +14,7 @@
 #include "report/published.h"
 #include "sim/sm/cast_kernels.h"
 #include "sim/sm/gemm.h"
+#include "sim/sm/micro.h"
 
 namespace v3sim::report {
 
@@ -603,6 +604,7 @@ std::optional<Time> project(const TimelineEvent& e, const HardwareConfig& hw) {
     d.cols = int_field(kv, "cols", 0);
     return sm::simulate_cast(d, hw).time;
   }
+  if (const std::optional<MicroProblem> m = MicroProblem::from_name(kind, kv)) return sm::simulate_micro(*m, hw).time;
   return std::nullopt;
 }
 

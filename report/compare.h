@@ -48,8 +48,9 @@ struct Comparison {
 Comparison compare_timelines(const Timeline& measured, const Timeline& projected);
 
 // The projection of a trace of single kernels (`v3sim measure`: ops named with their problem, "gemm:m=..,n=..,k=..",
-// "quantize:rows=..,cols=.."): each op the cycle-level models know (FP8 GEMMs, grouped ones, casts) simulated on
-// `hw`, at the measured op's start; ops without a model are left out (compare_timelines counts them unmatched).
+// "quantize:rows=..,cols=.."): each op the cycle-level models know (FP8 GEMMs, grouped ones, casts, and the
+// microbenchmarks of `measure --suite micro`, sim/sm/micro.h) simulated on `hw`, at the measured op's start; ops
+// without a model are left out (compare_timelines counts them unmatched).
 Timeline project_kernel_trace(const Timeline& measured, const HardwareConfig& hw);
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@
 # 2. runs the GPU tests: the bit-exact FP8 wgmma probe against the CPU emulator, every kernel against its CPU
 #    reference, the runner, and the NCCL all-to-all on one rank when MPI is there;
 # 3. measures DeepGEMM's 18 table shapes with v3sim's own FP8 GEMM and with cuBLASLt, and the FP8 cast kernels,
-#    as measured traces (.h5 with provenance), then projects them with `v3sim compare` on the matching hardware.
+#    as measured traces (.h5 with provenance), and the calibration microbenchmarks (`measure --suite micro`:
+#    launches, HBM copy, L2 read, TMA store, cuBLASLt FP8 GEMMs, each checked against its CPU reference), then
+#    projects them with `v3sim compare` on the matching hardware.
 # Everything goes under RESULTS_DIR (at most 8 files, so the device tool can bring them back).
 #
 # Binaries come from .device/ (built elsewhere by scripts/device-bundle.sh, with the libraries they load, and
@@ -83,7 +85,10 @@ grep -q "gpu tests: FAILED" "$out/gpu-tests.txt" && status=1
   timeout 120 "$v3sim" measure --kernel gemm-cublaslt --shapes deepgemm-h800 -o "$out/gemm-cublaslt.h5"
   timeout 30 "$v3sim" measure --kernel quant --m 4096 --k 7168 -o "$out/quant.h5"
   timeout 30 "$v3sim" measure --kernel transpose-requant --m 4096 --k 7168 -o "$out/transpose-requant.h5"
-  for f in gemm gemm-cublaslt quant transpose-requant; do
+  # The calibration microbenchmarks (kernels/micro.h); fitted afterwards anywhere with
+  #   v3sim calibrate micro --hw $hw --data micro=$out/micro.h5
+  timeout 120 "$v3sim" measure --suite micro -o "$out/micro.h5"
+  for f in gemm gemm-cublaslt quant transpose-requant micro; do
     [ -f "$out/$f.h5" ] && { echo "### compare $f"; "$v3sim" compare "$out/$f.h5" --hw "$hw"; }
   done
 } 2>&1 | tee "$out/measurements.txt"

@@ -113,6 +113,10 @@ class Dataset {
 class TraceDataset final : public Dataset {
  public:
   TraceDataset(const CalibrationSpec::Dataset& d, const std::string& spec_file) : Dataset(d) {
+    if (d.trace.empty()) {
+      throw ConfigError(SourceLoc{spec_file, 0}, "data." + d.name + ".trace",
+                        fmt::format("a measured trace of the '{}' suite", d.suite), "none");
+    }
     const report::ResultFile f = report::read_result_h5(d.trace);
     if (f.timeline.source != "measured") {
       throw ConfigError(SourceLoc{spec_file, 0}, "data." + d.name + ".trace",
@@ -281,7 +285,7 @@ CalibrationSpec parse_calibration(const ConfigNode& root, const std::string& fil
   std::set<std::string> names;
   for (const ConfigNode& d : data.items()) {
     if (!d.is_map()) throw ConfigError(d.loc(), d.path(), "a dataset {name, trace, source}", d.describe());
-    check_keys(d, {"name", "trace", "table", "reference", "source"}, "a dataset");
+    check_keys(d, {"name", "trace", "suite", "table", "reference", "source"}, "a dataset");
     CalibrationSpec::Dataset ds;
     ds.name = need_text(d, "name", "the dataset's name");
     auto path = [&](const std::string& p) {
@@ -290,10 +294,11 @@ CalibrationSpec parse_calibration(const ConfigNode& root, const std::string& fil
     const bool cluster = s.base_kind == CalibrationSpec::Base::Cluster;
     if (cluster) {
       // A cluster's constants are informed by all-to-all figures: DeepEP's normal table.
-      if (d.find("trace")) {
-        throw ConfigError(d.find("trace")->loc(), d.child_path("trace"),
+      if (d.find("trace") || d.find("suite")) {
+        const char* key = d.find("trace") ? "trace" : "suite";
+        throw ConfigError(d.find(key)->loc(), d.child_path(key),
                           "a `table:` of all-to-all figures (a cluster base: kernel traces inform `hardware:` specs)",
-                          "a trace");
+                          fmt::format("a {}", key));
       }
       ds.table = need_text(d, "table", "the dotted key of a DeepEP normal table (deepep_h800.normal_v1_2025_04_22)");
       ds.reference = path(need_text(d, "reference", "the reference YAML that holds the table, relative to the spec"));
@@ -303,7 +308,17 @@ CalibrationSpec parse_calibration(const ConfigNode& root, const std::string& fil
                           "a measured `trace:` (a hardware base: all-to-all tables inform `cluster:` specs)",
                           "a table");
       }
-      ds.trace = path(need_text(d, "trace", "a measured trace (.h5), relative to the spec's folder"));
+      if (const ConfigNode* suite = d.find("suite")) {
+        ds.suite = need_text(d, "suite", "a measurement suite (micro)");
+        if (ds.suite != "micro") {
+          throw ConfigError(suite->loc(), d.child_path("suite"), "a measurement suite: micro", quote(ds.suite));
+        }
+      }
+      if (!ds.suite.empty() && !d.find("trace")) {
+        // Measured by the user: the trace comes with --data or --measure.
+      } else {
+        ds.trace = path(need_text(d, "trace", "a measured trace (.h5), relative to the spec's folder"));
+      }
     }
     if (const ConfigNode* src = d.find("source"); src && src->is_scalar()) ds.source = src->text();
     if (!names.insert(ds.name).second)

@@ -8,6 +8,7 @@
 //   data:
 //     - {name: deepgemm_dense, trace: ../../traces/published/deepgemm-h800.h5, source: "..."}
 //     - {name: deepep_normal, table: deepep_h800.normal_v1_2025_04_22, reference: ../../tests/data/reference/...}
+//     - {name: micro, suite: micro}    # measured on the user's GPU (`measure --suite micro`), given with --data
 //   constants:
 //     - {key: clocks.sustained, unit: GHz, range: [1.0, 1.83], data: deepgemm_dense}
 // Each datum has one role: a dataset that informs a constant is fitted on (its figures are fit residuals, and
@@ -33,6 +34,7 @@ struct CalibrationSpec {
   struct Dataset {
     std::string name;
     std::string trace;      // a measured trace (.h5), the path resolved against the spec's folder; or
+    std::string suite;      // (with or without a trace) the `v3sim measure --suite` that measures it on a GPU
     std::string table;      // a DeepEP normal table: its dotted key in
     std::string reference;  // this reference YAML (resolved against the spec's folder)
     std::string source;     // where its figures come from

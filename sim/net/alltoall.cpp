@@ -87,12 +87,12 @@ void AllToAllDesc::validate(const ClusterConfig& c) const {
     return ConfigError(SourceLoc{}, std::string("alltoall.") + key, expected, found);
   };
   const int64_t gpus = c.gpus(), gpn = c.gpus_per_node;
-  if (ep < 1 || ep > gpus || gpus % ep != 0 || (ep % gpn != 0 && gpn % ep != 0)) {
-    throw fail(
-        "ep",
-        fmt::format("an EP size that divides the {} GPUs of {} into whole nodes of {} GPUs (or divides one node)", gpus,
-                    c.name, gpn),
-        fmt::format("{}", ep));
+  // The EP group takes the cluster's first `ep` GPUs (whole nodes, or part of one); the rest stay idle.
+  if (ep < 1 || ep > gpus || (ep % gpn != 0 && gpn % ep != 0)) {
+    throw fail("ep",
+               fmt::format("an EP size of whole nodes of {} GPUs (or a divisor of one node), at most the {} GPUs of {}",
+                           gpn, gpus, c.name),
+               fmt::format("{}", ep));
   }
   if (tokens < 1) throw fail("tokens", "a positive number of tokens per GPU", fmt::format("{}", tokens));
   if (hidden < 1) throw fail("hidden", "a positive hidden size", fmt::format("{}", hidden));

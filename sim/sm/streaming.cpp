@@ -76,8 +76,11 @@ StreamingResult simulate_streaming(const StreamingDesc& d, const HardwareConfig&
   // from, within the same round trips.
   const double trips = d.bytes_read > 0 ? std::ceil(read_per_thread / in_flight - 1e-9) : 0.0;
   const double clock = static_cast<double>(hw.sustained_clock.hertz());
-  const double latency_s = static_cast<double>(hw.l2.hit_latency_cycles + hw.hbm.latency_cycles) / clock;
-  const double hbm_bw = static_cast<double>(hw.hbm.bandwidth.bytes_per_second()) * hw.hbm.achievable_fraction;
+  const double latency_s =
+      static_cast<double>(hw.l2.hit_latency_cycles + (d.l2_resident ? 0 : hw.hbm.latency_cycles)) / clock;
+  const double hbm_bw = d.l2_resident
+                            ? std::numeric_limits<double>::infinity()
+                            : static_cast<double>(hw.hbm.bandwidth.bytes_per_second()) * hw.hbm.achievable_fraction;
 
   // A round of CTAs resident together: every round trip takes the idle latency (an L2 miss: the L2's latency plus
   // HBM's beyond it) and, on top of it, the time the memory takes to serve what all resident threads asked for in

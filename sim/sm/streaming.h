@@ -27,6 +27,9 @@ struct StreamingDesc {
   Launch launch;
   int64_t bytes_read = 0, bytes_written = 0;
   int64_t sms = 0;  // SMs the kernel may use (0: all)
+  // The bytes read are in the L2 already (a buffer smaller than the L2, read again): a round trip costs the L2's hit
+  // latency and the L2 alone serves it. Otherwise every read misses to HBM.
+  bool l2_resident = false;
   void validate(const HardwareConfig& hw) const;
 };
 

@@ -120,11 +120,12 @@ TEST_CASE("every input of issue 13's list is refused with exit 2 and one line wi
       {{"gemm", "--block-m", "0"}, "gemm.block_m"},
       {{"gemm", "--stages", ""}, "gemm.stages"},
       {{"step", "--deploy", "tiny-train", "--seed", "-1"}, "--seed"},
-      // Messages: an unknown command, the shipped decode deployment on the shipped decode cluster.
+      // Messages: an unknown command, a deployment larger than its cluster.
       {{"stepp"}, "did you mean 'step'?"},
-      {{"step", "--deploy", "v3-decode-144"}, "h800-decode-40node.yaml): deploy.parallelism.ep"},
+      {{"step", "--deploy", "v3-train-2048", "--cluster", "h800-decode-40node"},
+       "h800-decode-40node.yaml) has 320 (40 nodes x 8)"},
       // calibrate: the spec by name, the folds, the output's kind.
-      {{"calibrate", "h800-gem"}, "configs/calibration (h800-deepep, h800-gemm)"},
+      {{"calibrate", "h800-gem"}, "configs/calibration (h800-deepep, h800-gemm, micro)"},
       {{"calibrate", "h800-gemm", "--folds", "1"}, "--folds: expected 0 (leave-one-out) or a number of folds >= 2"},
       {{"calibrate", "h800-gemm", "-o", "h800.txt"}, "-o: expected a hardware config file name ending in .yaml"},
   };

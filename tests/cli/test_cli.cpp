@@ -317,6 +317,50 @@ SCENARIO("measure without a GPU exits 2 saying why; bad shapes are refused befor
   check_user_error(run_v3sim({"measure"}), "expected exactly one of --kernel NAME");
 }
 
+SCENARIO(
+    "the micro suite without a GPU: measure and calibrate --measure say why; calibrate says where the trace "
+    "comes from",
+    "[cli][measure][calibrate]") {
+  const std::string out = write_temp_file("micro.h5", "");
+  std::filesystem::remove(out);
+  auto r = run_v3sim({"measure", "--suite", "micro", "-o", out});
+  if (r.exit_code == 0) {
+    WARN("a GPU is present: measured for real");
+  } else {
+    check_user_error(r, "error: no CUDA device: ");
+    CHECK_FALSE(std::filesystem::exists(out));  // nothing half-written
+    check_user_error(run_v3sim({"calibrate", "micro", "--measure", "--data", "micro=" + out}),
+                     "error: no CUDA device: ");
+  }
+  check_user_error(run_v3sim({"measure", "--suite", "micro", "--kernel", "gemm"}), "expected exactly one of");
+  // The spec's dataset is measured by the user: without a trace, calibrate says how to make one.
+  check_user_error(run_v3sim({"calibrate", "micro"}), "v3sim measure --suite micro -o F.h5");
+  check_user_error(run_v3sim({"calibrate", "micro", "--data", "nope=x.h5"}), "NAME a trace dataset");
+  check_user_error(run_v3sim({"calibrate", "micro", "--data", "micro=" + out}), "no such file");
+  check_user_error(run_v3sim({"calibrate", "h800-gemm", "--measure"}), "a dataset that a suite measures");
+}
+
+TEST_CASE("the Day-6 decode deployment runs on 144 of the shipped decode cluster's 320 GPUs", "[cli][step]") {
+  auto r = run_v3sim({"step", "--deploy", "v3-decode-144", "--json", "--no-cache"});
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["gpus"] == 144);
+  CHECK(j["cluster"] == "H800 40-node decode cluster");
+  CHECK(j["memory_fits"] == 1.0);
+  CHECK(j["step_time_s"].get<double>() > 0.01);
+  // Its all-to-all spans the first 18 nodes, every expert slot routed as an expert (288 slots over 18 nodes).
+  int a2a = 0;
+  for (const auto& k : j["kernels"]) {
+    const std::string key = k["kernel"];
+    if (!key.starts_with("alltoall")) continue;
+    ++a2a;
+    CHECK_THAT(key, Catch::Contains("ep144"));
+    CHECK_THAT(key, Catch::Contains("slots-as-experts"));
+  }
+  CHECK(a2a > 0);
+}
+
 TEST_CASE("--hw takes a name that lies only in a subfolder and suggests proposals/... for a typo", "[cli]") {
   auto args = [](const std::string& hw) {
     return std::vector<std::string>{"numerics",   "dot",  "--a", codes("0x38"), "--b", codes("0x39"), "--c",

@@ -11,10 +11,12 @@
 #include "kernels/casts.h"
 #include "kernels/cublaslt_gemm.h"
 #include "kernels/fp8_gemm.h"
+#include "kernels/micro.h"
 #include "kernels/mla_decode.h"
 #include "kernels/moe.h"
 #include "kernels/runner.h"
 
+using namespace v3sim;
 using namespace v3sim::kernels;
 using Catch::Matchers::Contains;
 
@@ -278,3 +280,71 @@ TEST_CASE("vendor libraries are found at run time, or the error lists every plac
   }
 }
 #endif
+
+TEST_CASE("the micro suite: names the projection reads, sizes the models need, refusals that name the rule",
+          "[kernels][micro]") {
+  const std::vector<MicroProblem> suite = micro_suite(132);
+  REQUIRE(suite.size() == 8);
+  int per_kind[4] = {};
+  for (const MicroProblem& p : suite) {
+    ++per_kind[static_cast<int>(p.op)];
+    CHECK_NOTHROW(p.validate());
+    CHECK(p.name().starts_with(std::string(to_string(p.op)) + ":"));
+    CHECK(p.flush_l2() == (p.op != MicroOp::L2Read));
+    if (p.op == MicroOp::HbmCopy) CHECK(p.bytes >= int64_t{1} << 30);  // far past any Hopper L2
+    if (p.op == MicroOp::L2Read) CHECK(p.bytes <= int64_t{16} << 20);  // within every Hopper L2
+    if (p.op == MicroOp::TmaStore) CHECK(p.ctas <= 8);                 // the TMA units, not HBM, limit it
+  }
+  for (int n : per_kind) CHECK(n == 2);  // two sizes of each: a leave-one-out fold keeps the other
+  CHECK(suite[0].name() == "launch:kernels=50");
+  CHECK(MicroProblem{.op = MicroOp::TmaStore, .bytes = 1 << 20, .ctas = 4, .tile = 1 << 15}.name() ==
+        "tma_store:bytes=1048576,ctas=4,tile=32768");
+  CHECK(micro_cost(MicroProblem{.op = MicroOp::HbmCopy, .bytes = 1 << 20, .grid = 8, .block = 256}).bytes == 2 << 20);
+  // The name reads back as the same problem.
+  for (const MicroProblem& p : suite) {
+    const auto colon = p.name().find(':');
+    std::vector<std::pair<std::string, std::string>> kv;
+    std::string rest = p.name().substr(colon + 1);
+    for (size_t at = 0; at <= rest.size();) {
+      const size_t comma = std::min(rest.find(',', at), rest.size());
+      const std::string item = rest.substr(at, comma - at);
+      kv.emplace_back(item.substr(0, item.find('=')), item.substr(item.find('=') + 1));
+      at = comma + 1;
+    }
+    const auto back = MicroProblem::from_name(p.name().substr(0, colon), kv);
+    REQUIRE(back);
+    CHECK(back->name() == p.name());
+  }
+  CHECK_FALSE(MicroProblem::from_name("gemm", {}));
+  // The L2 read of a 114-SM part: the buffer rounded to whole vectors per thread.
+  for (const MicroProblem& p : micro_suite(114))
+    if (p.op == MicroOp::L2Read) CHECK(p.bytes % (p.grid * p.block * 16) == 0);
+  CHECK_THROWS_WITH(MicroProblem({.op = MicroOp::L2Read, .bytes = 1040, .grid = 1, .block = 64}).validate(),
+                    Catch::Contains("l2_read.bytes: expected a multiple of grid * block * 16"));
+  CHECK_THROWS_WITH(MicroProblem({.op = MicroOp::TmaStore, .bytes = 1 << 20, .ctas = 4, .tile = 300 << 10}).validate(),
+                    Catch::Contains("tma_store.tile: expected a multiple of 16 bytes within 227 KiB"));
+  CHECK_THROWS_WITH(MicroProblem({.op = MicroOp::Launch, .kernels = 0}).validate(), Catch::Contains("kernels"));
+  CHECK_THROWS_AS(micro_suite(0), std::invalid_argument);
+  // Without a usable GPU the factory validates, then says why nothing can run.
+  if (!hopper_unavailable_reason().empty()) CHECK_THROWS_AS(make_micro_op(suite[0]), DeviceUnavailable);
+}
+
+TEST_CASE("the micro suite's CPU references", "[kernels][micro]") {
+  // The fill pattern: splitmix64's finalizer of i + golden ratio (its first output for seed 0 is 0xE220A8397B1DCDAF).
+  CHECK(micro_fill_word(0) == 0x7B1DCDAFu);
+  // l2_read: 2 CTAs of 32 threads over 2048 bytes (512 words, 256 per CTA), 3 passes: each CTA's wrapping sum of
+  // its half, times 3.
+  const MicroProblem p{.op = MicroOp::L2Read, .bytes = 2048, .passes = 3, .grid = 2, .block = 32};
+  const std::vector<uint32_t> ref = l2_read_reference(p);
+  REQUIRE(ref.size() == 2);
+  for (int c = 0; c < 2; ++c) {
+    uint32_t s = 0;
+    for (int w = 256 * c; w < 256 * (c + 1); ++w) s += micro_fill_word(static_cast<uint64_t>(w));
+    CHECK(ref[static_cast<size_t>(c)] == s + s + s);
+  }
+  CHECK(ref[0] != ref[1]);
+  // Tiles of different CTAs differ, so a tile stored by the wrong CTA is caught.
+  CHECK(tma_store_word(0, 5) != tma_store_word(1, 5));
+  CHECK(tma_store_word(3, 0) != tma_store_word(3, 1));
+  CHECK_THROWS_AS(l2_read_reference(MicroProblem{.op = MicroOp::Launch}), std::invalid_argument);
+}

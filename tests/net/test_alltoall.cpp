@@ -67,7 +67,8 @@ SCENARIO("impossible all-to-alls are refused with the key named", "[net][alltoal
   AllToAllDesc d;
   d.ep = 12;
   refuse(d,
-         "alltoall.ep: expected an EP size that divides the 2048 GPUs of H800 2048-GPU MPFT cluster into whole nodes");
+         "alltoall.ep: expected an EP size of whole nodes of 8 GPUs (or a divisor of one node), at most the 2048 GPUs "
+         "of H800 2048-GPU MPFT cluster, found 12");
   d.ep = 4096;
   refuse(d, "alltoall.ep: expected an EP size");
   d = {};

@@ -75,11 +75,10 @@ TEST_CASE("alltoall -o writes a Chrome/Perfetto trace of the links", "[cli][net]
 }
 
 SCENARIO("bad alltoall input exits 2 with one clear line", "[cli][net][errors]") {
-  GIVEN("an EP size that does not divide the cluster") {
-    expect_refusal(
-        run_v3sim({"alltoall", "--ep", "12"}),
-        "--ep: alltoall.ep: expected an EP size that divides the 2048 GPUs of H800 2048-GPU MPFT cluster into whole "
-        "nodes of 8 GPUs (or divides one node), found 12");
+  GIVEN("an EP size that is not whole nodes") {
+    expect_refusal(run_v3sim({"alltoall", "--ep", "12"}),
+                   "--ep: alltoall.ep: expected an EP size of whole nodes of 8 GPUs (or a divisor of one node), at "
+                   "most the 2048 GPUs of H800 2048-GPU MPFT cluster, found 12");
   }
   GIVEN("more experts per token than experts") {
     expect_refusal(run_v3sim({"alltoall", "--experts", "64", "--topk", "65"}),

@@ -5,12 +5,14 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "kernels/micro.h"
 #include "report/compare.h"
 #include "report/h5_file.h"
 #include "report/published.h"
@@ -114,6 +116,73 @@ constants:
   const HardwareConfig cal = load_hardware(load_config_file(out));
   CHECK(cal.sustained_clock.ghz() == Approx(r.constants[0].fitted));
   CHECK(cal.sms == 132);  // the rest is the base's
+}
+
+// The micro suite as `measure --suite micro` names it, timed by the simulator on `hw`.
+void write_micro_trace(const std::string& file, const HardwareConfig& hw) {
+  Timeline t;
+  t.source = "measured";
+  Time at;
+  auto add = [&](const std::string& name, const std::string& kind) {
+    TimelineEvent e;
+    e.op = static_cast<uint32_t>(t.events.size());
+    e.name = name;
+    e.kind = kind;
+    e.start = at;
+    e.end = at + Time::us(1);
+    at = at + Time::ms(10);
+    t.events.push_back(e);
+  };
+  for (const MicroProblem& p : kernels::micro_suite(hw.sms)) add(p.name(), to_string(p.op));
+  for (const kernels::GemmShape& g : kernels::micro_gemm_shapes()) {
+    add(fmt::format("gemm-cublaslt:m={},n={},k={}", g.m, g.n, g.k), "gemm");
+  }
+  report::ResultFile f;
+  f.meta = report::standard_meta();
+  f.timeline = report::project_kernel_trace(t, hw);
+  REQUIRE(f.timeline.events.size() == t.events.size());  // every op of the suite has a projection
+  f.timeline.source = "measured";
+  report::write_result_h5(file, f);
+}
+
+TEST_CASE("calibrate micro recovers a GPU's five constants from the micro suite made with them",
+          "[study][calibrate][slow]") {
+  TempDir dir;
+  const std::string h100 = std::string(V3SIM_SOURCE_DIR) + "/configs/hardware/h100-sxm.yaml";
+  ConfigNode root = load_config_file(h100);
+  merge_config(root, parse_config_text("clocks: {sustained: 1.6GHz}\nl2: {bytes_per_clk: 7400}\n"
+                                       "hbm: {achievable_fraction: 0.9}\ntma: {store_bytes_per_clk: 48}\n"
+                                       "kernel: {launch_overhead: 0.7us}\n",
+                                       "truth"));
+  const HardwareConfig truth = load_hardware(root);
+  const std::string trace = (dir.path / "micro.h5").string();
+  write_micro_trace(trace, truth);
+  const std::string spec_file = std::string(V3SIM_SOURCE_DIR) + "/configs/calibration/micro.yaml";
+  CalibrationSpec spec = parse_calibration(load_config_file(spec_file), spec_file);
+  REQUIRE(spec.data.size() == 1);
+  CHECK(spec.data[0].suite == "micro");
+  CHECK(spec.data[0].trace.empty());  // the user's GPU measures it
+  CHECK_THROWS_WITH(calibrate(spec, h100), Catch::Contains("a measured trace of the 'micro' suite"));
+  spec.data[0].trace = trace;
+  spec.folds = 3;  // leave-one-out in the shipped spec; 3 folds keep the test short
+  const CalibrationResult r = calibrate(spec, h100);
+  REQUIRE(r.converged);
+  REQUIRE(r.constants.size() == 5);
+  const std::map<std::string, double> want = {{"clocks.sustained", 1.6},
+                                              {"l2.bytes_per_clk", 7400},
+                                              {"hbm.achievable_fraction", 0.9},
+                                              {"tma.store_bytes_per_clk", 48},
+                                              {"kernel.launch_overhead", 0.7}};
+  for (const auto& c : r.constants) {
+    INFO(c.key << ": base " << c.base << ", fitted " << c.fitted);
+    CHECK(c.identifiable);
+    CHECK(c.base != Approx(want.at(c.key)).epsilon(0.03));  // the base is off: the fit had work to do
+    CHECK(c.fitted == Approx(want.at(c.key)).epsilon(0.01));
+  }
+  REQUIRE(r.scores.size() == 1);
+  CHECK(r.scores[0].ops == 11);
+  CHECK(r.scores[0].fit_mape < 0.002);
+  CHECK(r.scores[0].cv_mape < 0.02);
 }
 
 TEST_CASE("calibrate recovers the cluster constants a DeepEP table was made with", "[study][calibrate][slow]") {
