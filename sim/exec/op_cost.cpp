@@ -804,7 +804,7 @@ Plan plan_alltoall(const OpDesc& d, const CostContext& ctx) {
   p.a2a = a;
   p.cost.model = CostModel::CycleAllToAll;
   const bool normal = a.mode == net::AllToAllMode::Normal;
-  const std::string sms = !normal          ? std::string("no-sm-limit")
+  const std::string sms = !normal ? std::string(cl.low_latency_nvlink ? "no-sm-limit" : "no-sm-limit pure-rdma")
                           : cl.coprocessor ? std::string("coprocessor")
                                            : fmt::format("sms{}", a.comm_sms(cl));
   p.cost.kernel = fmt::format(

@@ -145,9 +145,10 @@ std::string AllToAllDesc::str(const ClusterConfig& c) const {
       to_string(mode), to_string(phase), c.name, ep, n, n == 1 ? "" : "s", std::min(ep, c.gpus_per_node), tokens,
       hidden, copy_bytes(), topk, experts, redundant,
       node_limit == 0 ? std::string("none") : fmt::format("{}", node_limit), routing.str(), seed,
-      mode == AllToAllMode::LowLatency ? std::string("no SM limit")
-      : c.coprocessor                  ? std::string("co-processor")
-                                       : fmt::format("{} SMs", comm_sms(c)));
+      mode == AllToAllMode::LowLatency
+          ? std::string(c.low_latency_nvlink ? "no SM limit, NVLink within a node" : "no SM limit, pure RDMA")
+      : c.coprocessor ? std::string("co-processor")
+                      : fmt::format("{} SMs", comm_sms(c)));
 }
 
 namespace {
@@ -216,8 +217,12 @@ class Run {
   int32_t route(uint64_t k, int32_t src, int32_t dst) {
     auto [it, inserted] = m_routes.try_emplace(key(k, static_cast<uint64_t>(src), static_cast<uint64_t>(dst)), 0);
     if (inserted) {
+      // The low-latency kernels' direct sends: in the pure-RDMA form a same-node peer is reached through the NIC.
+      const bool loopback =
+          k == kDirect && !config().low_latency_nvlink && src != dst && m_net.node_of(src) == m_net.node_of(dst);
       Route rt = k == kNvl    ? m_net.nvlink_route(src, dst, push())
                  : k == kRdma ? m_net.rdma_route(src, dst)
+                 : loopback   ? m_net.loopback_route(src, dst)
                               : m_net.gpu_route(src, dst);
       it->second = m_transfer.add_route(rt);
     }

@@ -76,6 +76,13 @@ const ComponentSpec& comm_spec() {
         .description = "a communication co-processor moves the data: not limited by the SMs",
         .required = false,
         .default_text = "false"},
+       {.name = "low_latency_nvlink",
+        .type = ParamType::Bool,
+        .description = "DeepEP's low-latency kernels reach GPUs of their own node over NVLink (its "
+                       "allow_nvlink_for_low_latency_mode); false: the February 2025 kernel, every peer over RDMA "
+                       "(the sender's NIC loops a same-node message back)",
+        .required = false,
+        .default_text = "true"},
        count("rdma_chunk_tokens", "tokens per RDMA chunk of the normal kernels", "tokens", range(1, 1 << 16))}};
   return spec;
 }
@@ -138,6 +145,7 @@ ClusterConfig load_cluster(const ConfigNode& root) {
   c.comm_sms = comm.get_int("sms");
   c.channel_push_rate = comm.get_bandwidth("channel_push_rate");
   c.coprocessor = comm.get_bool("coprocessor");
+  c.low_latency_nvlink = comm.get_bool("low_latency_nvlink");
   c.rdma_chunk_tokens = comm.get_int("rdma_chunk_tokens");
   c.chunk = r.section("transfer").get_bytes("chunk");
 
@@ -161,6 +169,10 @@ ClusterConfig load_cluster(const ConfigNode& root) {
   if (c.comm_sms % 2 != 0 || c.comm_sms > c.gpu_sms) {
     throw comm.error("sms", fmt::format("an even number of SMs (one channel per pair) of the GPU's {}", c.gpu_sms),
                      fmt::format("{}", c.comm_sms));
+  }
+  if (!c.low_latency_nvlink && c.nics_per_gpu == 0) {
+    throw comm.error("low_latency_nvlink", "true on a cluster without NICs (pure-RDMA kernels need one per GPU)",
+                     "false");
   }
   ClusterNetwork net(c, c.comm_sms, 0);
   std::vector<int32_t> gpus;

@@ -42,9 +42,12 @@ struct ClusterConfig {
   Time switch_latency;  // per switch traversed
   SpineRouting routing = SpineRouting::Adaptive;
 
-  int64_t comm_sms = 24;           // SMs given to the normal (high-throughput) all-to-all kernels
-  Bandwidth channel_push_rate;     // data one channel (a pair of SMs) pushes into NVLink per second
-  bool coprocessor = false;        // data movement by a dedicated engine: not limited by comm_sms
+  int64_t comm_sms = 24;        // SMs given to the normal (high-throughput) all-to-all kernels
+  Bandwidth channel_push_rate;  // data one channel (a pair of SMs) pushes into NVLink per second
+  bool coprocessor = false;     // data movement by a dedicated engine: not limited by comm_sms
+  // DeepEP's low-latency kernels: same-node peers over NVLink (true), or every peer over RDMA, a same-node message
+  // looped back by the sender's NIC (the February 2025 kernel).
+  bool low_latency_nvlink = true;
   int64_t rdma_chunk_tokens = 16;  // tokens per RDMA chunk of the normal kernels
   Bytes chunk;                     // the largest piece the transfer engine moves at once
 

@@ -181,6 +181,11 @@ Route ClusterNetwork::rdma_route(int32_t src, int32_t dst) const {
   return r;
 }
 
+Route ClusterNetwork::loopback_route(int32_t src, int32_t dst) const {
+  V3SIM_ASSERT(node_of(src) == node_of(dst) && nic_up(src) >= 0);
+  return Route{Hop{nic_up(src)}, Hop{nic_down(src)}};
+}
+
 Route ClusterNetwork::gpu_route(int32_t src, int32_t dst) const {
   if (node_of(src) == node_of(dst)) return nvlink_route(src, dst, false);
   if (plane_of(src) == plane_of(dst)) return rdma_route(src, dst);

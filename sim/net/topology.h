@@ -110,6 +110,9 @@ class ClusterNetwork {
   // Any pair: nothing for src == dst, NVLink within a node, RDMA on one plane; across planes, NVLink to the
   // GPU of src's node on dst's plane, then its NIC (forwarding inside the node, as NCCL's PXN does).
   Route gpu_route(int32_t src, int32_t dst) const;
+  // RDMA to a GPU of the same node: the sender's NIC loops the message back, carrying it in both directions (the
+  // PCIe hop from the NIC to the peer GPU is not modelled). @pre same node, src has a NIC
+  Route loopback_route(int32_t src, int32_t dst) const;
 
  private:
   int32_t leaf_of(int32_t g) const;

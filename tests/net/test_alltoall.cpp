@@ -118,6 +118,35 @@ TEST_CASE("every byte of an all-to-all is delivered, and each link class carries
   CHECK(r.copies == 64 * 128 * 8);
 }
 
+TEST_CASE("low-latency kernels in both forms: same-node peers over NVLink, or every peer over RDMA",
+          "[net][alltoall]") {
+  const ClusterConfig nvl = test::cluster("h800-2048-mpft");
+  const ClusterConfig rdma = test::cluster("h800-2048-mpft", {{"comm.low_latency_nvlink", "false"}});
+  AllToAllDesc d = normal(8, AllToAllPhase::Dispatch, 128);
+  d.mode = AllToAllMode::LowLatency;
+  CHECK_THAT(d.str(rdma), Catch::Contains("pure RDMA"));
+  CHECK_THAT(d.str(nvl), Catch::Contains("NVLink within a node"));
+  // One node: NVLink carries every message, or the senders' NICs loop all of them back (both directions).
+  const AllToAllResult a = run_alltoall(nvl, d), b = run_alltoall(rdma, d);
+  CHECK(class_bytes(a, LinkClass::NicUp) == 0);
+  CHECK(class_bytes(a, LinkClass::NvlinkUp) > 0);
+  CHECK(class_bytes(b, LinkClass::NvlinkUp) == 0);
+  CHECK(class_bytes(b, LinkClass::NicUp) == class_bytes(a, LinkClass::NvlinkUp));
+  CHECK(class_bytes(b, LinkClass::NicDown) == class_bytes(b, LinkClass::NicUp));
+  CHECK(b.time.seconds() > 2 * a.time.seconds());  // 44 GB/s NICs against 160 GB/s NVLink
+  // Eight nodes: the cross-node messages are the same; the same-node ones add to the NICs' load.
+  d = normal(64, AllToAllPhase::Dispatch, 128);
+  d.mode = AllToAllMode::LowLatency;
+  const AllToAllResult a64 = run_alltoall(nvl, d), b64 = run_alltoall(rdma, d);
+  CHECK(class_bytes(b64, LinkClass::NicUp) > class_bytes(a64, LinkClass::NicUp));
+  CHECK(b64.time > a64.time);
+  CHECK(b64.bytes_delivered == b64.bytes_sent);
+  // A cluster without NICs has no pure-RDMA form.
+  CHECK_THROWS_WITH(
+      test::cluster("h800-2048-mpft", {{"nodes", "1"}, {"nic.per_gpu", "0"}, {"comm.low_latency_nvlink", "false"}}),
+      Catch::Contains("comm.low_latency_nvlink: expected true on a cluster without NICs"));
+}
+
 TEST_CASE("a simulation is reproducible for a seed", "[net][alltoall]") {
   const ClusterConfig c = test::cluster("h800-decode-40node");
   AllToAllDesc d = normal(320, AllToAllPhase::Combine, 16);
