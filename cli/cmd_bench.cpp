@@ -118,8 +118,9 @@ net::AllToAllDesc decode_ep320() {
 }
 
 // One whole step (sim/exec/step.h) on its phase's H800 cluster; the work is the ops scheduled. `cached`: the kernel
-// results come from an in-memory cache filled by a run outside the timing; otherwise every kernel is simulated.
-Run whole_step(const std::string& deployment, const std::string& cluster, bool cached) {
+// results come from an in-memory cache filled by a run outside the timing; otherwise every kernel is simulated, on
+// `threads` threads.
+Run whole_step(const std::string& deployment, const std::string& cluster, bool cached, int64_t threads = 1) {
   const std::string dpath = resolve_config(deployment, "deployments", "bench");
   const ConfigNode droot = load_config_file(dpath);
   const ConfigNode mroot = load_config_file(resolve_deployment_model(dpath, deployment_model_name(droot)));
@@ -129,6 +130,7 @@ Run whole_step(const std::string& deployment, const std::string& cluster, bool c
   auto cache = std::make_shared<exec::KernelCache>();
   exec::StepOptions o;
   o.keep_timeline = false;
+  o.threads = threads;
   if (cached) {
     o.cache = cache.get();
     exec::simulate_step(*in, o);
@@ -143,6 +145,8 @@ const std::vector<Workload>& workloads() {
        [] { return graph_build("v3-train-2048"); }},
       {"step/v3-train-2048", "whole training step on 2048 H800 (DualPipe, EP64), every kernel simulated", "ops",
        [] { return whole_step("v3-train-2048", "h800-2048-mpft", false); }},
+      {"step/v3-train-2048-2threads", "the same step, every kernel simulated, on 2 threads (step -j 2)", "ops",
+       [] { return whole_step("v3-train-2048", "h800-2048-mpft", false, 2); }},
       {"step/v3-train-2048-cached", "the same step with the kernel results cached", "ops",
        [] { return whole_step("v3-train-2048", "h800-2048-mpft", true); }},
       {"step/v3-decode-320", "whole decode step on 320 H800 (EP320, low-latency all-to-all)", "ops",

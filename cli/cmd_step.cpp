@@ -45,6 +45,7 @@ struct StepArgs {
   bool no_cache = false;
   bool allow_over_capacity = false;
   std::string seed = "1";
+  int64_t threads = 0;  // 0: every core
   std::vector<std::string> argv;
 };
 
@@ -266,7 +267,8 @@ int run_step(const StepArgs& a, const RunOptions& opts) {
   }
 
   const std::unique_ptr<exec::KernelCache> cache = open_kernel_cache(a.cache, a.no_cache);
-  const exec::StepResult r = simulate_step_with_progress(l, *cache, seed, !a.output.empty(), a.allow_over_capacity);
+  const exec::StepResult r =
+      simulate_step_with_progress(l, *cache, seed, !a.output.empty(), a.allow_over_capacity, a.threads);
 
   if (!a.output.empty()) {
     if (a.output.ends_with(".h5")) {
@@ -344,6 +346,10 @@ CommandRunner add_step_command(CLI::App& app, std::vector<std::string> argv) {
   cmd->add_option("--bandwidth", a->bandwidths,
                   "scale-out bandwidth per GPU for --analytical (repeatable; default 50GB/s, 900GB/s and the "
                   "cluster's)");
+  cmd->add_option("-j,--threads", a->threads,
+                  "threads simulating the step's kernels (default: every core; the result is the same for any "
+                  "number)")
+      ->check(positive_integer(1024));
   cmd->add_option("--cache", a->cache,
                   "kernel-result cache file (default $V3SIM_CACHE, else ~/.cache/v3sim/kernels.txt)");
   cmd->add_flag("--no-cache", a->no_cache, "simulate every kernel, keep nothing");

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "core/parallel.h"
 #include "models/deployment.h"
 #include "models/model_config.h"
 #include "sim/hardware.h"
@@ -48,8 +49,9 @@ std::unique_ptr<exec::KernelCache> open_kernel_cache(const std::string& path, bo
 }
 
 exec::StepResult simulate_step_with_progress(const StepSetup& s, exec::KernelCache& cache, uint64_t seed,
-                                             bool keep_timeline, bool allow_over_capacity) {
+                                             bool keep_timeline, bool allow_over_capacity, int64_t threads) {
   exec::StepOptions o;
+  o.threads = threads > 0 ? threads : static_cast<int64_t>(hardware_threads());
   o.allow_over_capacity = allow_over_capacity;
   o.cache = &cache;
   o.seed = seed;

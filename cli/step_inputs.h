@@ -35,8 +35,8 @@ StepSetup load_step_setup(const StepConfigArgs& a);
 std::unique_ptr<exec::KernelCache> open_kernel_cache(const std::string& path, bool none);
 
 // exec::simulate_step with a progress line on stderr while kernels are simulated (redrawn on a terminal, a line
-// every few seconds otherwise).
+// every few seconds otherwise), the kernels on `threads` threads (0: every core).
 exec::StepResult simulate_step_with_progress(const StepSetup& s, exec::KernelCache& cache, uint64_t seed,
-                                             bool keep_timeline, bool allow_over_capacity = false);
+                                             bool keep_timeline, bool allow_over_capacity = false, int64_t threads = 0);
 
 }  // namespace v3sim::cli

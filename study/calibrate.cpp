@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -13,9 +12,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/params.h"
 #include "report/compare.h"
 #include "report/h5_file.h"
@@ -74,25 +73,6 @@ const ConfigNode* find_path(const ConfigNode& root, const std::string& key) {
   return n;
 }
 
-// Runs job(i) for i in [0, n) on up to hardware_concurrency threads (contiguous slices); rethrows the first error.
-void parallel_for(size_t n, const std::function<void(size_t begin, size_t end)>& job) {
-  const size_t slices = std::max<size_t>(1, std::min<size_t>(n, std::thread::hardware_concurrency()));
-  std::vector<std::exception_ptr> errors(slices);
-  std::vector<std::thread> threads;
-  for (size_t s = 0; s < slices; ++s) {
-    threads.emplace_back([&, s] {
-      try {
-        job(s * n / slices, (s + 1) * n / slices);
-      } catch (...) {
-        errors[s] = std::current_exception();
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  for (const std::exception_ptr& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
 // One dataset's measured figures, and their projection with a base config whose constants are set.
 class Dataset {
  public:
@@ -130,23 +110,18 @@ class TraceDataset final : public Dataset {
   std::vector<double> project(const ConfigNode& root, std::vector<std::string>* names,
                               std::vector<double>* measured) const override {
     const HardwareConfig hw = load_hardware(root);
-    // The ops are independent: project contiguous slices on threads and join them in order.
+    // The ops are independent: each projected on whichever thread is free, then joined in order.
     const size_t n = m_measured.events.size();
-    const size_t slices = std::max<size_t>(1, std::min<size_t>(n, std::thread::hardware_concurrency()));
-    std::vector<Timeline> parts(slices);
-    parallel_for(slices, [&](size_t begin, size_t end) {
-      for (size_t s = begin; s < end; ++s) {
-        Timeline slice;
-        slice.source = m_measured.source;
-        slice.events.assign(m_measured.events.begin() + static_cast<std::ptrdiff_t>(s * n / slices),
-                            m_measured.events.begin() + static_cast<std::ptrdiff_t>((s + 1) * n / slices));
-        parts[s] = report::project_kernel_trace(slice, hw);
-      }
+    std::vector<Timeline> parts(n);
+    parallel_jobs(n, hardware_threads(), [&](size_t i) {
+      Timeline one;
+      one.source = m_measured.source;
+      one.events.push_back(m_measured.events[i]);
+      parts[i] = report::project_kernel_trace(one, hw);
     });
-    Timeline projected = std::move(parts[0]);
-    for (size_t s = 1; s < slices; ++s) {
-      projected.events.insert(projected.events.end(), parts[s].events.begin(), parts[s].events.end());
-    }
+    Timeline projected;
+    projected.source = "projected";
+    for (const Timeline& p : parts) projected.events.insert(projected.events.end(), p.events.begin(), p.events.end());
     const report::Comparison c = report::compare_timelines(m_measured, projected);
     std::vector<double> t;
     for (const report::OpComparison& o : c.ops) {
@@ -185,11 +160,8 @@ class DeepEPDataset final : public Dataset {
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(),
               [&](size_t a, size_t b) { return m_figures[a].desc.ep > m_figures[b].desc.ep; });
-    std::atomic<size_t> next{0};
-    parallel_for(std::min<size_t>(order.size(), std::thread::hardware_concurrency()), [&](size_t, size_t) {
-      for (size_t k; (k = next.fetch_add(1)) < order.size();) {
-        out[order[k]] = report::project_deepep_figure(m_figures[order[k]], cluster).metric_gbps;
-      }
+    parallel_jobs(order.size(), hardware_threads(), [&](size_t k) {
+      out[order[k]] = report::project_deepep_figure(m_figures[order[k]], cluster).metric_gbps;
     });
     for (const report::DeepEPFigure& f : m_figures) {
       if (names) names->push_back(f.label);

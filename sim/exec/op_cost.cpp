@@ -32,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <sstream>
 #include <unordered_map>
 #include <utility>
@@ -40,6 +41,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/math.h"
+#include "core/parallel.h"
 #include "core/quant.h"
 #include "core/text.h"
 #include "sim/net/alltoall.h"
@@ -960,15 +962,32 @@ std::vector<OpCost> cost_graph(const OpGraph& graph, const CostContext& ctx, Ker
     it->second = cache.find(ctx.fingerprint + "|" + p.cost.kernel);
     if (!it->second) jobs.push_back(i);
   }
+  // The kernels are independent simulations: on ctx.threads threads, each into its own slot, then cached and
+  // used in job order, so the costs are the same for any number of threads.
+  std::vector<std::optional<OpCost>> computed(jobs.size());
+  std::mutex progress_mutex;
   size_t done = 0;
-  for (uint32_t i : jobs) {
-    const Plan& p = plans[i];
-    OpCost c = run_job(p, graph.descriptor(i), ctx);
-    const std::string key = ctx.fingerprint + "|" + p.cost.kernel;
-    cache.insert(key, c);
-    results[p.cost.kernel] = c;
-    if (progress) progress(++done, jobs.size(), p.cost.kernel);
+  auto finish_in_order = [&] {
+    for (size_t j = 0; j < jobs.size() && computed[j]; ++j) {
+      const Plan& p = plans[jobs[j]];
+      cache.insert(ctx.fingerprint + "|" + p.cost.kernel, *computed[j]);
+      results[p.cost.kernel] = *computed[j];
+    }
+  };
+  try {
+    parallel_jobs(jobs.size(), static_cast<size_t>(std::max<int64_t>(1, ctx.threads)), [&](size_t j) {
+      const Plan& p = plans[jobs[j]];
+      computed[j] = run_job(p, graph.descriptor(jobs[j]), ctx);
+      if (progress) {
+        const std::lock_guard<std::mutex> lock(progress_mutex);
+        progress(++done, jobs.size(), p.cost.kernel);
+      }
+    });
+  } catch (...) {
+    finish_in_order();  // what a serial run would have cached before the failing kernel
+    throw;
   }
+  finish_in_order();
   std::vector<OpCost> out;
   out.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {

@@ -113,6 +113,7 @@ struct CostContext {
   bool low_latency_alltoall = false;  // decode: DeepEP's low-latency kernels (no SMs held)
   uint64_t seed = 1;                  // routing of the simulated all-to-all
   std::string fingerprint;            // cost_fingerprint(...) of hw and cluster: prefixes every cache key
+  int64_t threads = 1;                // kernels simulated at once (the costs are the same for any number)
 };
 
 // Costs of every descriptor of a finalized graph, in descriptor order. Uses (and fills) `cache`; `progress`, when

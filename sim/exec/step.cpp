@@ -173,6 +173,7 @@ CostContext make_cost_context(const StepInputs& in, const StepOptions& options) 
   ctx.compute_sms = in.hw.sms - ctx.comm_sms;
   ctx.low_latency_alltoall = d.phase == Phase::Decode;
   ctx.seed = options.seed;
+  ctx.threads = options.threads;
   ctx.fingerprint = cost_fingerprint(in.hw_yaml, in.cluster_yaml);
   return ctx;
 }

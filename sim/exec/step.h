@@ -42,6 +42,7 @@ struct StepOptions {
   bool keep_timeline = true;     // fill StepResult::timeline (every op instance)
   KernelCache* cache = nullptr;  // shared kernel results; nullptr: a private in-memory cache
   uint64_t seed = 1;
+  int64_t threads = 1;  // kernels simulated at once (the result is the same for any number)
   // Called while kernels are simulated: (kernels done, kernels to simulate, current kernel).
   CostProgress progress;
   // A step whose memory does not fit the GPU still runs (StepResult::fits false) instead of throwing

@@ -104,6 +104,33 @@ TEST_CASE("a training step's figures agree with each other and with its timeline
   CHECK(cached.kernels_simulated == 0);
 }
 
+TEST_CASE("kernels simulated on threads give the same step, bit for bit, as on one", "[exec][step][threads]") {
+  const StepInputs in = inputs("tiny-moe", "tiny-train");
+  StepOptions one, four;
+  one.threads = 1;
+  four.threads = 4;
+  size_t calls = 0, last_total = 0;
+  four.progress = [&](size_t done, size_t total, const std::string&) {
+    ++calls;
+    last_total = total;
+    CHECK(done <= total);
+  };
+  const StepResult a = simulate_step(in, one), b = simulate_step(in, four);
+  REQUIRE(a.kernels_simulated > 1);  // more than one kernel to share out
+  CHECK(calls == a.kernels_simulated);
+  CHECK(last_total == a.kernels_simulated);
+  CHECK(b.step_time_s == a.step_time_s);
+  CHECK(b.exposed_comm_s == a.exposed_comm_s);
+  REQUIRE(b.timeline.events.size() == a.timeline.events.size());
+  for (size_t i = 0; i < a.timeline.events.size(); ++i) {
+    INFO(a.timeline.events[i].name);
+    REQUIRE(b.timeline.events[i].name == a.timeline.events[i].name);
+    REQUIRE(b.timeline.events[i].start == a.timeline.events[i].start);
+    REQUIRE(b.timeline.events[i].end == a.timeline.events[i].end);
+  }
+  CHECK(b.metrics() == a.metrics());
+}
+
 TEST_CASE("the SMs given to communication slow compute-bound roofline kernels by the SM ratio", "[exec][step][sms]") {
   StepInputs in = inputs("tiny-moe", "tiny-train");
   // The tiny model's kernels are memory-bound on an H800; with a (fictional) HBM 1000x faster they are not.
