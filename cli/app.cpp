@@ -58,6 +58,7 @@ Commands build_app(CLI::App& app, const std::vector<std::string>& argv) {
   add(add_calibrate_command(app));
   add(add_measure_command(app, argv));
   add(add_step_command(app, argv));
+  add(add_config_command(app));
   add(add_import_command(app, argv));
   add(add_bench_command(app));
   add(add_study_command(app));

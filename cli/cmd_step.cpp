@@ -324,19 +324,7 @@ CommandRunner add_step_command(CLI::App& app, std::vector<std::string> argv) {
       "step",
       "Simulate one whole step of a deployment on a cluster: training (pipeline schedule, optimizer, DP reduction),\n"
       "prefill or decode; every op timed by the cycle-level models or a labelled roofline fallback");
-  cmd->add_option("--deploy", a->config.deploy,
-                  "deployment YAML or name in configs/deployments (its phase decides the step)")
-      ->capture_default_str();
-  cmd->add_option("--model", a->config.model, "model YAML or name (default: the one the deployment names)");
-  cmd->add_option("--cluster", a->config.cluster,
-                  "cluster YAML or name in configs/clusters (default: h800-decode-40node for a decode deployment, "
-                  "h800-2048-mpft otherwise)");
-  cmd->add_option("--hw", a->config.hw, "GPU YAML or name in configs/hardware (proposals/NAME for a proposal)")
-      ->capture_default_str();
-  add_set_option(*cmd, a->config.sets)
-      ->description(
-          "override one config value, DOC.KEY.PATH=VALUE with DOC one of model, deploy, hw, cluster "
-          "(deploy.execution.comm_sms=0, cluster.nic.bandwidth=100GB/s); repeatable");
+  add_step_config_options(*cmd, a->config);
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
   cmd->add_option("-o,--output", a->output,
                   "write x.h5 (HDF5 result: timeline, summary, stats, resolved configs) or x.json (Perfetto trace: "

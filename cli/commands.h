@@ -42,6 +42,7 @@ CommandRunner add_gemm_command(CLI::App& app);
 CommandRunner add_compare_command(CLI::App& app);
 CommandRunner add_calibrate_command(CLI::App& app);
 CommandRunner add_study_command(CLI::App& app);
+CommandRunner add_config_command(CLI::App& app);
 // `argv` is stamped into the files it writes.
 CommandRunner add_measure_command(CLI::App& app, std::vector<std::string> argv);
 // `v3sim measure --suite SUITE -o out` (calibrate --measure): runs the suite on the local GPU and writes the trace,

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 
@@ -41,6 +42,21 @@ StepSetup load_step_setup(const StepConfigArgs& a) {
   l.model_yaml = mroot.to_yaml();
   l.deploy_yaml = droot.to_yaml();
   return l;
+}
+
+void add_step_config_options(CLI::App& cmd, StepConfigArgs& a) {
+  cmd.add_option("--deploy", a.deploy, "deployment YAML or name in configs/deployments (its phase decides the step)")
+      ->capture_default_str();
+  cmd.add_option("--model", a.model, "model YAML or name (default: the one the deployment names)");
+  cmd.add_option("--cluster", a.cluster,
+                 "cluster YAML or name in configs/clusters (default: h800-decode-40node for a decode deployment, "
+                 "h800-2048-mpft otherwise)");
+  cmd.add_option("--hw", a.hw, "GPU YAML or name in configs/hardware (proposals/NAME for a proposal)")
+      ->capture_default_str();
+  add_set_option(cmd, a.sets)
+      ->description(
+          "override one config value, DOC.KEY.PATH=VALUE with DOC one of model, deploy, hw, cluster "
+          "(deploy.execution.comm_sms=0, cluster.nic.bandwidth=100GB/s); repeatable");
 }
 
 std::unique_ptr<exec::KernelCache> open_kernel_cache(const std::string& path, bool none) {

@@ -10,6 +10,10 @@
 
 #include "sim/exec/step.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace v3sim::cli {
 
 // The config arguments of a step: names of shipped files or paths ("" for model: the deployment's; "" for cluster:
@@ -30,6 +34,9 @@ struct StepSetup {
 
 // Throws ConfigError naming the option (--deploy, ...) or the config file and key.
 StepSetup load_step_setup(const StepConfigArgs& a);
+
+// The options that fill StepConfigArgs: --deploy, --model, --cluster, --hw and --set (`v3sim step`, `config`).
+void add_step_config_options(CLI::App& cmd, StepConfigArgs& a);
 
 // The kernel-result cache: `path`, else $V3SIM_CACHE or ~/.cache/v3sim/kernels.txt; in memory only when `none`.
 std::unique_ptr<exec::KernelCache> open_kernel_cache(const std::string& path, bool none);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "run_v3sim.h"
+#include "tests/temp_dir.h"
 
 using v3sim::test::run_v3sim;
 using v3sim::test::write_temp_file;
@@ -359,6 +360,48 @@ TEST_CASE("the Day-6 decode deployment runs on 144 of the shipped decode cluster
     CHECK_THAT(key, Catch::Contains("slots-as-experts"));
   }
   CHECK(a2a > 0);
+}
+
+TEST_CASE("config writes the resolved documents, and step runs them to the same result", "[cli][config]") {
+  v3sim::test::TempDir dir("v3sim-config-test");
+  const std::string out = (dir.path() / "run").string(), cache = dir.file("kernels.txt");
+  const std::vector<std::string> sets = {"--set", "deploy.batch.seq_len=128", "--set", "hw.clocks.sustained=1.5GHz"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), sets.begin(), sets.end());
+    return args;
+  };
+  auto r = run_v3sim(with({"config", "--deploy", "tiny-train", "-o", out}));
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("v3sim step --model " + out + "/model.yaml"));
+  for (const char* doc : {"model", "deploy", "hw", "cluster"}) {
+    std::ifstream f(out + "/" + doc + ".yaml");
+    std::string first;
+    std::getline(f, first);
+    CHECK_THAT(first, Catch::StartsWith(std::string("# ") + doc + ": resolved from "));
+  }
+  // The override is in the file, with the document it belongs to named in the header.
+  std::ifstream hw(out + "/hw.yaml");
+  const std::string hw_text((std::istreambuf_iterator<char>(hw)), std::istreambuf_iterator<char>());
+  CHECK_THAT(hw_text, Catch::Contains("--set hw.clocks.sustained=1.5GHz") && Catch::Contains("1.5GHz"));
+  CHECK_THAT(hw_text, !Catch::Contains("seq_len"));
+  // The step from the written files is the step from the names and overrides, and hits every kernel the first run
+  // cached: the resolved hardware and cluster read back to the same text.
+  auto direct = run_v3sim(with({"step", "--deploy", "tiny-train", "--json", "--cache", cache}));
+  REQUIRE(direct.exit_code == 0);
+  auto again = run_v3sim({"step", "--model", out + "/model.yaml", "--deploy", out + "/deploy.yaml", "--hw",
+                          out + "/hw.yaml", "--cluster", out + "/cluster.yaml", "--json", "--cache", cache});
+  INFO("stderr: " << again.err);
+  REQUIRE(again.exit_code == 0);
+  const auto a = nlohmann::json::parse(direct.out), b = nlohmann::json::parse(again.out);
+  CHECK(a["kernels_simulated"].get<int>() > 0);
+  CHECK(b["kernels_simulated"] == 0);
+  CHECK(b["step_time_s"] == a["step_time_s"]);
+  // One document on stdout; a file where the folder should be is refused.
+  r = run_v3sim({"config", "--deploy", "tiny-train", "--doc", "cluster"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("# cluster: resolved from ") && !Catch::Contains("---"));
+  check_user_error(run_v3sim({"config", "-o", cache}), "expected a folder to write");
 }
 
 TEST_CASE("--hw takes a name that lies only in a subfolder and suggests proposals/... for a typo", "[cli]") {
