@@ -113,6 +113,27 @@ int run_command_line(int argc, char** argv, const RunOptions& options) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // An unknown option of a command: named, with the command's nearest option.
+    CLI::App* sub = nullptr;
+    for (auto& [c, runner] : commands)
+      if (argc > 1 && c->get_name() == argv[1]) sub = c;
+    if (sub != nullptr) {
+      std::vector<std::string> known;
+      for (const CLI::Option* o : sub->get_options()) {
+        for (const auto& n : o->get_lnames()) known.push_back("--" + n);
+        for (const auto& n : o->get_snames()) known.push_back("-" + n);
+      }
+      for (int i = 2; i < argc; ++i) {
+        const std::string word = std::string(argv[i]).substr(0, std::string(argv[i]).find('='));
+        if (word.size() < 2 || word[0] != '-' || std::find(known.begin(), known.end(), word) != known.end()) continue;
+        std::string found = quote(word);
+        if (const std::string guess = closest(word, known); !guess.empty()) found += " (did you mean '" + guess + "'?)";
+        throw ConfigError(SourceLoc{std::string("v3sim ") + argv[1], 0}, "",
+                          fmt::format("an option of `v3sim {0}` (see 'v3sim {0} --help')", argv[1]), found);
+      }
+    }
+    throw ConfigError(escape_text(e.what()) + " (see 'v3sim --help')");
   } catch (const CLI::ParseError& e) {
     std::string msg = e.what();
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();

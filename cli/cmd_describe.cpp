@@ -144,15 +144,26 @@ int run_describe(const DescribeArgs& a, const RunOptions& opts) {
   for (const ComponentSpec* s : net::net_component_specs()) specs.push_back(s);
   for (const ComponentSpec* s : report::trace_rules_specs()) specs.push_back(s);
   if (!a.component.empty()) {
+    // The documents' names as --set spells them (model, deploy, hw, cluster) are accepted too.
+    const std::string wanted = a.component == "hw" ? "hardware" : a.component == "deploy" ? "deployment" : a.component;
     std::vector<const ComponentSpec*> chosen;
     std::string names;
     for (const auto* s : specs) {
       names += (names.empty() ? "" : ", ") + s->name;
-      if (s->name == a.component) chosen.push_back(s);
+      if (s->name == wanted) chosen.push_back(s);
     }
     if (chosen.empty()) {
-      throw ConfigError(SourceLoc{"describe", 0}, "", "a component name (" + names + "), metrics, tables or op-kinds",
-                        quote(a.component));
+      std::vector<std::string> all;
+      for (const auto* s : specs) all.push_back(s->name);
+      for (const char* x : {"metrics", "tables", "op-kinds", "hw", "deploy"}) all.push_back(x);
+      std::string found = quote(a.component);
+      if (const std::string guess = closest(a.component, all); !guess.empty())
+        found += " (did you mean '" + guess + "'?)";
+      throw ConfigError(SourceLoc{"describe", 0}, "",
+                        "a component name (" + names +
+                            "; hw and deploy as --set names them), metrics, tables or "
+                            "op-kinds",
+                        found);
     }
     specs = chosen;
   }

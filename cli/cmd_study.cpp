@@ -287,7 +287,8 @@ CommandRunner add_study_command(CLI::App& app) {
   cmd->add_flag("--dry-run", a->dry_run, "check the study and list its points without running them");
   cmd->add_flag("--no-report", a->no_report, "write results.h5 and summary.json only, not the report");
   cmd->add_flag("--json", a->json, "print one JSON object on stdout");
-  cmd->add_option("--kernel-cache", a->kernel_cache,
+  // --cache as `step` and `compare` name it; --kernel-cache, the older name, still works.
+  cmd->add_option("--cache,--kernel-cache", a->kernel_cache,
                   "kernel-result cache shared by the points and with later runs (default: $V3SIM_CACHE, else "
                   "~/.cache/v3sim/kernels.txt; 'none': in memory only)");
   // Test-only: `--evaluator fake` runs study/fake.h's stand-in instead of the step simulator.

@@ -26,19 +26,19 @@ run() {  # name, then the command
   results+=("\"$name\": $s")
 }
 
-run default-study-cold-j2 "$v3sim" study -j 2 -o "$out/cold" --kernel-cache "$cache"
-run default-study-warm-j2 "$v3sim" study -j 2 -o "$out/warm" --kernel-cache "$cache" --no-report
+run default-study-cold-j2 "$v3sim" study -j 2 -o "$out/cold" --cache "$cache"
+run default-study-warm-j2 "$v3sim" study -j 2 -o "$out/warm" --cache "$cache" --no-report
 run decode-sweep-100-fill-cache "$v3sim" study configs/studies/bench-decode-sweep.yaml -j 2 -o "$out/sweep-fill" \
-  --kernel-cache "$cache" --no-report
+  --cache "$cache" --no-report
 run decode-sweep-100-cached-j2 "$v3sim" study configs/studies/bench-decode-sweep.yaml -j 2 -o "$out/sweep" \
-  --kernel-cache "$cache" --no-report
+  --cache "$cache" --no-report
 if command -v mpirun > /dev/null; then
   root=()
   [ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
   run default-study-warm-mpi1 mpirun "${root[@]}" --oversubscribe -np 1 "$v3sim" study -j 1 -o "$out/mpi1" \
-    --kernel-cache "$cache" --no-report
+    --cache "$cache" --no-report
   run default-study-warm-mpi2 mpirun "${root[@]}" --oversubscribe -np 2 "$v3sim" study -j 1 -o "$out/mpi2" \
-    --kernel-cache "$cache" --no-report
+    --cache "$cache" --no-report
 fi
 (IFS=,; echo "{${results[*]}, \"cores\": $(nproc), \"date\": \"$(date -u +%FT%TZ)\", \"git\": \"$(git rev-parse --short HEAD)\"}") \
   > "$out/bench-study.json"

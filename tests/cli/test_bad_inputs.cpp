@@ -122,6 +122,12 @@ TEST_CASE("every input of issue 13's list is refused with exit 2 and one line wi
       {{"step", "--deploy", "tiny-train", "--seed", "-1"}, "--seed"},
       // Messages: an unknown command, a deployment larger than its cluster.
       {{"stepp"}, "did you mean 'step'?"},
+      // An unknown option is named, with the command's nearest one.
+      {{"step", "--deplo", "tiny-train"},
+       "expected an option of `v3sim step` (see 'v3sim step --help'), found "
+       "'--deplo' (did you mean '--deploy'?)"},
+      {{"gemm", "--mm=3"}, "found '--mm' (did you mean '--m'?)"},
+      {{"describe", "hardwar"}, "found 'hardwar' (did you mean 'hardware'?)"},
       {{"step", "--deploy", "v3-train-2048", "--cluster", "h800-decode-40node"},
        "h800-decode-40node.yaml) has 320 (40 nodes x 8)"},
       // calibrate: the spec by name, the folds, the output's kind.

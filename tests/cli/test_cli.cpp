@@ -88,6 +88,12 @@ TEST_CASE("describe lists the parameter tables", "[cli]") {
   REQUIRE(j.exit_code == 0);
   CHECK(nlohmann::json::parse(j.out)["components"][0]["name"] == "model");
   check_user_error(run_v3sim({"describe", "gpu"}), "expected a component name");
+  // The documents' names as --set spells them describe the same tables.
+  CHECK(run_v3sim({"describe", "hw"}).out == run_v3sim({"describe", "hardware"}).out);
+  CHECK(run_v3sim({"describe", "deploy"}).out == run_v3sim({"describe", "deployment"}).out);
+  // study takes --cache as step and compare do (and --kernel-cache, its older name).
+  CHECK(run_v3sim({"study", "--cache", "none", "--dry-run"}).exit_code == 0);
+  CHECK(run_v3sim({"study", "--kernel-cache", "none", "--dry-run"}).exit_code == 0);
 }
 
 TEST_CASE("help and version exit 0", "[cli]") {
