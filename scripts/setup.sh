@@ -12,6 +12,7 @@ packages=(
   clang libclang-rt-14-dev  # the libFuzzer harness (scripts/fuzz.sh, cmake --preset fuzz)
   # scripts/report.py (study reports) and its test, run with /usr/bin/python3
   python3 python3-h5py python3-matplotlib python3-numpy
+  graphviz  # the README's `dot -Tsvg` of a graph
 )
 
 missing=()
