@@ -67,5 +67,6 @@ int main(int argc, char* argv[]) {
               dev.sm_count);
   const int failed = Catch::Session().run(argc, argv);
   std::printf("impossible parameter combinations recorded as skipped: %d\n", v3sim::gpu_tests::skipped_combinations());
-  return failed;
+  // Catch2 returns the failed assertions (up to 255): 77 of them must not read as "skipped".
+  return failed == 0 ? 0 : 1;
 }
