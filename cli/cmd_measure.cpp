@@ -161,6 +161,19 @@ int run_measured(const MeasureArgs& a, const std::string& out, const RunOptions&
   f.timeline.source = "measured";
   Time t;
   uint32_t id = 0;
+  std::string cmd;
+  for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
+  f.meta["command_line"] = cmd;
+  // The trace as it stands, rewritten (atomically) after every op: a later failure loses only the ops after it.
+  auto write = [&](bool complete) {
+    f.meta["complete"] =
+        complete ? "true" : fmt::format("false: {} of {} ops measured before the run stopped", id, ops.size());
+    f.summary = {{"ops", static_cast<double>(f.timeline.events.size())}};
+    report::write_result_h5(out, f);
+  };
+  auto partial = [&] {
+    return id == 0 ? std::string() : fmt::format(" ({} of {} ops measured are in {})", id, ops.size(), out);
+  };
   try {
     kernels::require_hopper();
     for (const Planned& p : ops) {
@@ -169,7 +182,7 @@ int run_measured(const MeasureArgs& a, const std::string& out, const RunOptions&
       kernels::RunnerOptions o = opt;
       o.flush_l2 = p.flush_l2;
       const kernels::Measurement m = kernels::measure(*op, o);
-      // A wrong result makes the time meaningless: nothing is written.
+      // A wrong result makes the time meaningless: this op is not written.
       if (const std::string bad = op->verify(); !bad.empty()) {
         throw InternalError(fmt::format("{}: the output differs from the CPU reference: {}", p.name, bad));
       }
@@ -202,18 +215,17 @@ int run_measured(const MeasureArgs& a, const std::string& out, const RunOptions&
       f.stats.emplace_back(p.name + ".sm_clock_mhz_mean", pv.sm_clock_mhz_mean);
       f.stats.emplace_back(p.name + ".sm_clock_mhz_min", pv.sm_clock_mhz_min);
       f.stats.emplace_back(p.name + ".power_w_max", pv.power_w_max);
+      if (id < ops.size()) write(false);
     }
   } catch (const kernels::DeviceUnavailable& e) {
     const std::string why = e.what();
     throw ConfigError(why.starts_with("no CUDA device") ? why : "no CUDA device: " + why);
   } catch (const kernels::CudaError& e) {
-    throw InternalError(std::string("CUDA failure while measuring: ") + e.what());
+    throw InternalError(std::string("CUDA failure while measuring: ") + e.what() + partial());
+  } catch (const InternalError& e) {
+    throw InternalError(e.what() + partial());
   }
-  std::string cmd;
-  for (const auto& s : a.argv) cmd += (cmd.empty() ? "" : " ") + s;
-  f.meta["command_line"] = cmd;
-  f.summary = {{"ops", static_cast<double>(f.timeline.events.size())}};
-  report::write_result_h5(out, f);
+  write(true);
   std::printf("wrote %s (%zu ops on %s)\n", out.c_str(), f.timeline.events.size(), f.meta["gpu"].c_str());
   if (!a.suite.empty()) {
     std::printf("not in the suite: NVLink and NIC bandwidth (they need more than one GPU: v3sim alltoall)\n");
