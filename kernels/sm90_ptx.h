@@ -40,10 +40,22 @@ __device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(bar)) : "memory");
 }
 
+// The watchdog of mbar_wait: a phase of these kernels completes in microseconds, so a wait still open after 2 s is
+// a hang (a wrong transaction count, a lost arrival). It traps, so that the launch fails with an error the host
+// reports instead of spinning until the process is killed.
+constexpr uint64_t kMbarWatchdogNs = 2'000'000'000ull;
+
+__device__ __forceinline__ uint64_t global_timer_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(t));
+  return t;
+}
+
 // Waits until the phase of parity `parity` has completed. A fresh barrier is in phase 0, so waiting for parity 1
 // returns at once (the "previous" phase counts as complete): producers start by waiting on empty slots that way.
 __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
   uint32_t done = 0;
+  uint64_t since = 0;
   do {
     asm volatile(
         "{\n"
@@ -54,6 +66,16 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
         : "=r"(done)
         : "r"(smem_u32(bar)), "r"(parity)
         : "memory");
+    if (done == 0) {
+      const uint64_t now = global_timer_ns();
+      if (since == 0) {
+        since = now;
+      } else if (now - since > kMbarWatchdogNs) {
+        printf("v3sim: mbarrier wait (parity %u) of block %u thread %u still open after 2 s: trap\n", parity,
+               blockIdx.x, threadIdx.x);
+        __trap();
+      }
+    }
   } while (done == 0);
 }
 
