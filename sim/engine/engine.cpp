@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace v3sim::engine {
@@ -9,20 +10,36 @@ namespace v3sim::engine {
 void Engine::schedule(Time at, Priority priority, Callback cb) {
   V3SIM_ASSERT_MSG(at >= m_now,
                    fmt::format("event scheduled in the past: {} < now {}", to_string(at), to_string(m_now)));
-  m_queue.push(Event{at, priority, m_seq++, std::move(cb)});
+  V3SIM_ASSERT(m_seq < (uint64_t{1} << 56));
+  uint32_t slot = 0;
+  if (m_free.empty()) {
+    slot = static_cast<uint32_t>(m_slots.size());
+    m_slots.push_back(std::move(cb));
+  } else {
+    slot = m_free.back();
+    m_free.pop_back();
+    m_slots[slot] = std::move(cb);
+  }
+  const auto p = static_cast<uint64_t>(static_cast<uint8_t>(priority));
+  m_heap.push_back(Key{at.picoseconds(), (p << 56) | m_seq++, slot});
+  std::push_heap(m_heap.begin(), m_heap.end(), Later{});
 }
 
 void Engine::run(Time until) {
   m_last_progress = m_events;
   Time progress_at = m_now;
-  while (!m_queue.empty()) {
-    if (m_queue.top().at > until) return;
-    // Copy out before popping: the callback may schedule new events.
-    Event ev = std::move(const_cast<Event&>(m_queue.top()));
-    m_queue.pop();
-    m_now = ev.at;
+  while (!m_heap.empty()) {
+    if (m_heap.front().at > until.picoseconds()) return;
+    std::pop_heap(m_heap.begin(), m_heap.end(), Later{});
+    const Key k = m_heap.back();
+    m_heap.pop_back();
+    // Moved out before it runs: the callback may schedule new events, into this slot too.
+    Callback cb = std::move(m_slots[k.slot]);
+    m_slots[k.slot] = nullptr;
+    m_free.push_back(k.slot);
+    m_now = Time::ps(k.at);
     const uint64_t before = m_last_progress;
-    ev.cb();
+    cb();
     ++m_events;
     if (m_last_progress != before) progress_at = m_now;
     if (m_events - m_last_progress > m_watchdog) {

@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
-#include <queue>
 #include <string>
 #include <vector>
 
@@ -74,22 +73,21 @@ class Engine {
   std::string dump() const;
 
  private:
-  struct Event {
-    Time at;
-    Priority priority;
-    uint64_t seq;
-    Callback cb;
+  // The heap holds small keys; the callbacks wait in slots, so that reordering the heap moves 24 bytes, not a
+  // std::function. Events run in the order of (time, priority, scheduling order).
+  struct Key {
+    int64_t at;      // picoseconds
+    uint64_t order;  // priority in the top 8 bits, then the scheduling sequence number
+    uint32_t slot;   // of the callback
   };
   struct Later {
-    bool operator()(const Event& a, const Event& b) const {
-      if (a.at != b.at) return a.at > b.at;
-      if (a.priority != b.priority) return a.priority > b.priority;
-      return a.seq > b.seq;
-    }
+    bool operator()(const Key& a, const Key& b) const { return a.at != b.at ? a.at > b.at : a.order > b.order; }
   };
   [[noreturn]] void fail(const std::string& why) const;
 
-  std::priority_queue<Event, std::vector<Event>, Later> m_queue;
+  std::vector<Key> m_heap;
+  std::vector<Callback> m_slots;
+  std::vector<uint32_t> m_free;  // slots whose callback has run
   Time m_now;
   uint64_t m_seq = 0;
   uint64_t m_events = 0;
